@@ -1,0 +1,365 @@
+/*
+ * config.c - libconfig file -> validated, immutable struct config.
+ *
+ * Entry points: config_load_file(), config_load_string() (the command line
+ * is turned into config text by main.c, so both paths share one validator),
+ * config_free().  Every error names the source, line and setting.  Unknown
+ * settings are errors: a typo must not silently become a default.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "addr.h"
+#include "log.h"
+
+#ifndef PLUGINDIR
+#define PLUGINDIR "/usr/local/lib/smtpgate/plugins"
+#endif
+
+struct loader {
+	struct config *cfg;
+	char *err;
+	size_t err_size;
+};
+
+static int fail(struct loader *ld, const config_setting_t *s, const char *name,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int check_known(struct loader *ld, const config_setting_t *group,
+		       const char *const *known, const char *extra);
+static int get_string(struct loader *ld, const config_setting_t *g, const char *name,
+		      const char **out);
+static int get_int(struct loader *ld, const config_setting_t *g, const char *name,
+		   long long min, long long max, long long *out);
+static int get_bool(struct loader *ld, const config_setting_t *g, const char *name, int *out);
+static int load_global(struct loader *ld);
+static int load_listener(struct loader *ld, const config_setting_t *s, struct listener_config *l);
+static int resolve_plugin(struct loader *ld, const config_setting_t *s, struct listener_config *l);
+static int validate(struct config *cfg, char *err, size_t err_size);
+
+static const char *const global_settings[] = {
+	"user", "plugin_dir", "log", "log_facility", "shutdown_timeout", "listeners", NULL
+};
+static const char *const listener_settings[] = {
+	"name", "address", "handler", "remote", "data_size_limit", "smtputf8", "decode_data",
+	"bare_lf", "command_timeout", "data_timeout", "workers", "max_sessions_per_worker",
+	"max_recipients", NULL
+};
+
+const char *config_handler_alias(const char *name)
+{
+	static const char *const aliases[][2] = {
+		{ "DebuggingServer", "debug" },
+		{ "PureProxy", "proxy" },
+		{ "MailmanProxy", "mailman" },
+	};
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (strcmp(name, aliases[i][0]) == 0)
+			return aliases[i][1];
+	return name;
+}
+
+/* Format "SOURCE:LINE: SETTING: message" into the loader's error buffer. */
+static int fail(struct loader *ld, const config_setting_t *s, const char *name,
+		const char *fmt, ...)
+{
+	char msg[CONFIG_ERROR_MAX_BYTES];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+
+	char path[256] = "";
+	if (s && config_setting_name(s) && name)
+		snprintf(path, sizeof(path), "%s.%s: ", config_setting_name(s), name);
+	else if (name)
+		snprintf(path, sizeof(path), "%s: ", name);
+	const config_setting_t *at = s && name ? config_setting_get_member(s, name) : s;
+	int line = at ? (int)config_setting_source_line(at) : 0;
+	if (line > 0)
+		snprintf(ld->err, ld->err_size, "%s:%d: %s%s", ld->cfg->source, line, path, msg);
+	else
+		snprintf(ld->err, ld->err_size, "%s: %s%s", ld->cfg->source, path, msg);
+	return -1;
+}
+
+/* Refuse any member of group not in known (or equal to extra). */
+static int check_known(struct loader *ld, const config_setting_t *group,
+		       const char *const *known, const char *extra)
+{
+	int n = config_setting_length(group);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *m = config_setting_get_elem(group, (unsigned int)i);
+		const char *name = config_setting_name(m);
+		int ok = extra && strcmp(name, extra) == 0;
+		for (const char *const *k = known; !ok && *k; k++)
+			ok = strcmp(name, *k) == 0;
+		if (!ok) {
+			snprintf(ld->err, ld->err_size, "%s:%d: %s: unknown setting", ld->cfg->source,
+				 (int)config_setting_source_line(m), name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* 1 if set, 0 if absent, -1 on a type error (err filled). */
+static int get_string(struct loader *ld, const config_setting_t *g, const char *name,
+		      const char **out)
+{
+	const config_setting_t *m = config_setting_get_member(g, name);
+	if (!m)
+		return 0;
+	if (config_setting_type(m) != CONFIG_TYPE_STRING)
+		return fail(ld, g, name, "expected a string");
+	*out = config_setting_get_string(m);
+	return 1;
+}
+
+static int get_int(struct loader *ld, const config_setting_t *g, const char *name,
+		   long long min, long long max, long long *out)
+{
+	const config_setting_t *m = config_setting_get_member(g, name);
+	if (!m)
+		return 0;
+	int t = config_setting_type(m);
+	if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+		return fail(ld, g, name, "expected an integer");
+	long long v = config_setting_get_int64(m);
+	if (v < min || v > max)
+		return fail(ld, g, name, "%lld is outside %lld..%lld", v, min, max);
+	*out = v;
+	return 1;
+}
+
+static int get_bool(struct loader *ld, const config_setting_t *g, const char *name, int *out)
+{
+	const config_setting_t *m = config_setting_get_member(g, name);
+	if (!m)
+		return 0;
+	if (config_setting_type(m) != CONFIG_TYPE_BOOL)
+		return fail(ld, g, name, "expected true or false");
+	*out = config_setting_get_bool(m);
+	return 1;
+}
+
+static int load_global(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	const config_setting_t *root = config_root_setting(&cfg->lc);
+	const char *log_target = "stderr", *facility = "mail";
+	long long shutdown = 30;
+
+	cfg->user = "nobody";
+	cfg->plugin_dir = PLUGINDIR;
+	cfg->log_facility = -1;
+	if (check_known(ld, root, global_settings, NULL) < 0 ||
+	    get_string(ld, root, "user", &cfg->user) < 0 ||
+	    get_string(ld, root, "plugin_dir", &cfg->plugin_dir) < 0 ||
+	    get_string(ld, root, "log", &log_target) < 0 ||
+	    get_string(ld, root, "log_facility", &facility) < 0 ||
+	    get_int(ld, root, "shutdown_timeout", 1, 86400, &shutdown) < 0)
+		return -1;
+	cfg->shutdown_timeout_sec = (int)shutdown;
+	if (cfg->user[0] == '\0')
+		cfg->user = NULL;
+	if (strcmp(log_target, "syslog") == 0) {
+		cfg->log_facility = log_facility_from_name(facility);
+		if (cfg->log_facility < 0)
+			return fail(ld, root, "log_facility", "unknown syslog facility \"%s\"", facility);
+	} else if (strcmp(log_target, "stderr") != 0) {
+		return fail(ld, root, "log", "expected \"stderr\" or \"syslog\", not \"%s\"", log_target);
+	}
+	return 0;
+}
+
+/* Find the handler's .so: a path as given, or PLUGIN_DIR/NAME.so. */
+static int resolve_plugin(struct loader *ld, const config_setting_t *s, struct listener_config *l)
+{
+	char path[PATH_MAX];
+	const char *base;
+	if (strchr(l->handler, '/')) {
+		if (snprintf(path, sizeof(path), "%s", l->handler) >= (int)sizeof(path))
+			return fail(ld, s, "handler", "path too long");
+		base = strrchr(l->handler, '/') + 1;
+	} else {
+		if (snprintf(path, sizeof(path), "%s/%s.so", ld->cfg->plugin_dir, l->handler) >=
+		    (int)sizeof(path))
+			return fail(ld, s, "handler", "path too long");
+		base = l->handler;
+	}
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return fail(ld, s, "handler", "no plugin \"%s\": %s: %s", l->handler, path,
+			    strerror(errno));
+
+	memcpy(l->plugin_path_buf, path, strlen(path) + 1);
+	l->plugin_path = l->plugin_path_buf;
+	size_t blen = strcspn(base, ".");
+	if (blen >= sizeof(l->group_name_buf))
+		return fail(ld, s, "handler", "plugin name too long");
+	memcpy(l->group_name_buf, base, blen);
+	l->group_name_buf[blen] = '\0';
+	l->group_name = l->group_name_buf;
+	return 0;
+}
+
+static int load_listener(struct loader *ld, const config_setting_t *s, struct listener_config *l)
+{
+	long long v;
+	const char *bare_lf = "keep";
+	memset(l, 0, sizeof(*l));
+	l->line = (int)config_setting_source_line(s);
+	l->handler = "debug";
+	l->remote = "localhost:25";
+	l->data_size_limit = CONFIG_DEFAULT_DATA_SIZE_LIMIT;
+	l->command_timeout_sec = 300; /* RFC 5321 §4.5.3.2.7 server timeout */
+	l->data_timeout_sec = 180;    /* §4.5.3.2.5 data block */
+	l->workers = 4;
+	l->max_sessions_per_worker = 1000;
+	l->max_recipients = 1000;
+
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return fail(ld, s, NULL, "each listener must be a group { ... }");
+	if (get_string(ld, s, "address", &l->address) <= 0)
+		return l->address ? -1 : fail(ld, s, NULL, "listener without an address");
+	l->name = l->address;
+	if (get_string(ld, s, "name", &l->name) < 0 ||
+	    get_string(ld, s, "handler", &l->handler) < 0 ||
+	    get_string(ld, s, "remote", &l->remote) < 0 ||
+	    get_bool(ld, s, "smtputf8", &l->smtputf8) < 0 ||
+	    get_bool(ld, s, "decode_data", &l->decode_data) < 0 ||
+	    get_string(ld, s, "bare_lf", &bare_lf) < 0)
+		return -1;
+	if (get_int(ld, s, "data_size_limit", 0, LLONG_MAX / 2, &l->data_size_limit) < 0)
+		return -1;
+	v = l->command_timeout_sec;
+	if (get_int(ld, s, "command_timeout", 1, 86400, &v) < 0)
+		return -1;
+	l->command_timeout_sec = (int)v;
+	v = l->data_timeout_sec;
+	if (get_int(ld, s, "data_timeout", 1, 86400, &v) < 0)
+		return -1;
+	l->data_timeout_sec = (int)v;
+	v = l->workers;
+	if (get_int(ld, s, "workers", 1, 1024, &v) < 0)
+		return -1;
+	l->workers = (int)v;
+	if (get_int(ld, s, "max_sessions_per_worker", 0, LLONG_MAX, &l->max_sessions_per_worker) < 0 ||
+	    get_int(ld, s, "max_recipients", 1, 1000000, &l->max_recipients) < 0)
+		return -1;
+
+	struct hostport hp;
+	const char *why;
+	if (addr_split(l->address, &hp, &why) < 0)
+		return fail(ld, s, "address", "\"%s\": %s", l->address, why);
+	if (addr_split(l->remote, &hp, &why) < 0)
+		return fail(ld, s, "remote", "\"%s\": %s", l->remote, why);
+	if (bare_lf_policy_from_name(bare_lf, &l->bare_lf) < 0)
+		return fail(ld, s, "bare_lf", "expected \"keep\", \"normalize\" or \"reject\", not \"%s\"",
+			    bare_lf);
+	/* smtpd.SMTPServer raises ValueError for this combination. */
+	if (l->smtputf8 && l->decode_data)
+		return fail(ld, s, "decode_data", "decode_data and smtputf8 cannot both be true");
+	if (l->handler[0] == '\0')
+		return fail(ld, s, "handler", "empty handler name");
+	l->handler = config_handler_alias(l->handler);
+	if (resolve_plugin(ld, s, l) < 0)
+		return -1;
+	if (check_known(ld, s, listener_settings, l->group_name) < 0)
+		return -1;
+	const config_setting_t *g = config_setting_get_member(s, l->group_name);
+	if (g && config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return fail(ld, s, l->group_name, "the handler's settings must be a group { ... }");
+	l->handler_group = g;
+	return 0;
+}
+
+static int validate(struct config *cfg, char *err, size_t err_size)
+{
+	struct loader ld = { cfg, err, err_size };
+	if (load_global(&ld) < 0)
+		return -1;
+	const config_setting_t *list = config_lookup(&cfg->lc, "listeners");
+	if (!list)
+		return fail(&ld, NULL, "listeners", "no listeners: nothing to serve");
+	if (!config_setting_is_aggregate(list) || config_setting_length(list) == 0)
+		return fail(&ld, list, NULL, "listeners must be a non-empty list ( { ... }, ... )");
+	cfg->listener_count = (size_t)config_setting_length(list);
+	cfg->listeners = calloc(cfg->listener_count, sizeof(*cfg->listeners));
+	if (!cfg->listeners)
+		abort();
+	for (size_t i = 0; i < cfg->listener_count; i++) {
+		const config_setting_t *s = config_setting_get_elem(list, (unsigned int)i);
+		if (load_listener(&ld, s, &cfg->listeners[i]) < 0)
+			return -1;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->listeners[j].address, cfg->listeners[i].address) == 0)
+				return fail(&ld, s, "address", "\"%s\" is already used by another listener",
+					    cfg->listeners[i].address);
+	}
+	return 0;
+}
+
+static int finish_load(struct config *cfg, int ok, struct config **out, char *err, size_t err_size)
+{
+	if (!ok) {
+		snprintf(err, err_size, "%s:%d: %s", cfg->source, config_error_line(&cfg->lc),
+			 config_error_text(&cfg->lc));
+		config_free(cfg);
+		return -1;
+	}
+	if (validate(cfg, err, err_size) < 0) {
+		config_free(cfg);
+		return -1;
+	}
+	*out = cfg;
+	return 0;
+}
+
+static struct config *config_new(const char *source)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	if (!cfg || !(cfg->source = strdup(source)))
+		abort();
+	config_init(&cfg->lc);
+	return cfg;
+}
+
+int config_load_file(const char *path, struct config **out, char *err, size_t err_size)
+{
+	struct config *cfg = config_new(path);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, err_size, "%s: cannot open: %s", path, strerror(errno));
+		config_free(cfg);
+		return -1;
+	}
+	int ok = config_read(&cfg->lc, f) == CONFIG_TRUE;
+	fclose(f);
+	return finish_load(cfg, ok, out, err, err_size);
+}
+
+int config_load_string(const char *text, const char *source, struct config **out,
+		       char *err, size_t err_size)
+{
+	struct config *cfg = config_new(source);
+	int ok = config_read_string(&cfg->lc, text) == CONFIG_TRUE;
+	return finish_load(cfg, ok, out, err, err_size);
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	config_destroy(&cfg->lc);
+	free(cfg->listeners);
+	free(cfg->source);
+	free(cfg);
+}

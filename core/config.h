@@ -1,0 +1,57 @@
+/* config.h - the libconfig file (or the command line) as a validated object. */
+#ifndef SMTPGATE_CORE_CONFIG_H
+#define SMTPGATE_CORE_CONFIG_H
+
+#include <libconfig.h>
+#include <stddef.h>
+
+#include "smtp_data.h"
+
+#define CONFIG_DEFAULT_DATA_SIZE_LIMIT 33554432LL /* smtpd.DATA_SIZE_DEFAULT */
+#define CONFIG_ERROR_MAX_BYTES 1024
+
+struct listener_config {
+	const char *name;        /* "name", or the address */
+	const char *address;     /* as written: host:port or [v6]:port */
+	const char *handler;     /* plugin name after class aliases (or a path) */
+	const char *group_name;  /* name of the handler's settings group */
+	const char *plugin_path; /* the resolved .so */
+	const char *remote;      /* host:port for relaying handlers */
+	long long data_size_limit; /* 0 = no limit */
+	int smtputf8;
+	int decode_data;
+	enum bare_lf_policy bare_lf;
+	int command_timeout_sec;
+	int data_timeout_sec;
+	int workers;
+	long long max_sessions_per_worker; /* 0 = no limit */
+	long long max_recipients;
+	const config_setting_t *handler_group; /* NULL if absent */
+	int line;                /* where the listener is defined */
+	char plugin_path_buf[4096];
+	char group_name_buf[128];
+};
+
+struct config {
+	char *source;            /* the file, or "command line" */
+	config_t lc;             /* owns every string above */
+	const char *user;        /* NULL: do not change user (-n) */
+	const char *plugin_dir;
+	int log_facility;        /* -1: stderr */
+	int shutdown_timeout_sec;
+	struct listener_config *listeners;
+	size_t listener_count;
+};
+
+/* Read and validate a file or a string.  0, or -1 with one message in err
+   naming the source, line and setting. */
+int config_load_file(const char *path, struct config **out, char *err, size_t err_size);
+int config_load_string(const char *text, const char *source, struct config **out,
+		       char *err, size_t err_size);
+void config_free(struct config *cfg);
+
+/* The plugin name a handler/class name stands for: DebuggingServer ->
+   debug, PureProxy -> proxy, MailmanProxy -> mailman; others unchanged. */
+const char *config_handler_alias(const char *name);
+
+#endif

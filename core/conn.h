@@ -1,0 +1,78 @@
+/*
+ * conn.h - the byte stream under a session: a socket, or memory in tests.
+ *
+ * The channel reads and writes only through this interface, so a TLS layer
+ * can later be slid in under it mid-session (STARTTLS) and the channel can
+ * be driven without a socket in unit tests and fuzzing.
+ */
+#ifndef SMTPGATE_CONN_H
+#define SMTPGATE_CONN_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Negative results of conn_read()/conn_write(). */
+enum conn_status {
+	CONN_EOF = -1,      /* the peer closed its side */
+	CONN_TIMEOUT = -2,  /* no progress before the deadline */
+	CONN_ERROR = -3,    /* reset, EPIPE, ...; errno is kept */
+	CONN_STOPPED = -4   /* an interruptible wait saw the stop flag */
+};
+
+struct conn;
+
+struct conn_ops {
+	/* Up to len bytes; > 0 bytes read, or an enum conn_status. */
+	ssize_t (*read)(struct conn *c, void *buf, size_t len, int timeout_ms,
+			int interruptible);
+	/* All len bytes; 0, or an enum conn_status. */
+	int (*write)(struct conn *c, const void *buf, size_t len, int timeout_ms);
+};
+
+struct conn {
+	const struct conn_ops *ops;
+};
+
+/* A connected socket.  Waits happen in ppoll() with wait_mask, so the
+   signals it leaves unblocked interrupt them; an interrupted interruptible
+   read returns CONN_STOPPED when *stop_flag is set and waits on otherwise. */
+struct conn_fd {
+	struct conn base;
+	int fd;
+	const sigset_t *wait_mask;
+	volatile sig_atomic_t *stop_flag;
+};
+
+void conn_fd_init(struct conn_fd *c, int fd, const sigset_t *wait_mask,
+		  volatile sig_atomic_t *stop_flag);
+
+/* Memory: reads come from `input` in pieces of at most `chunk` bytes (0 =
+   as much as asked), then EOF (or TIMEOUT when eof_is_timeout); writes are
+   appended to a growing output buffer. */
+struct conn_mem {
+	struct conn base;
+	const char *input;
+	size_t input_len, input_pos, chunk;
+	int eof_is_timeout;
+	char *output;
+	size_t output_len, output_cap;
+};
+
+void conn_mem_init(struct conn_mem *c, const char *input, size_t len, size_t chunk);
+void conn_mem_free(struct conn_mem *c);
+
+static inline ssize_t conn_read(struct conn *c, void *buf, size_t len, int timeout_ms,
+				int interruptible)
+{
+	return c->ops->read(c, buf, len, timeout_ms, interruptible);
+}
+
+static inline int conn_write(struct conn *c, const void *buf, size_t len, int timeout_ms)
+{
+	return c->ops->write(c, buf, len, timeout_ms);
+}
+
+const char *conn_status_name(int status);
+
+#endif

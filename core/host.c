@@ -1,0 +1,211 @@
+/*
+ * host.c - what smtpgate offers plugins: replies, logging, and typed access
+ * to the plugin's own config group with file:line in every error.
+ *
+ * A worker serves one listener, so the table describes that listener.
+ * Plugins never see core structures: struct smtpgate_cfg is a libconfig
+ * setting behind an opaque pointer.
+ */
+#include "host.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "smtp_reply.h"
+
+static const struct listener_config *host_listener;
+static int host_cfg_errors;
+
+static void host_reply(struct smtpgate_reply *reply, int code, const char *enhanced,
+		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void host_log(enum smtpgate_log_level level, const struct smtpgate_session *s,
+		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static const config_setting_t *member(const struct smtpgate_cfg *cfg, const char *name);
+static void type_error(const struct smtpgate_cfg *cfg, const char *name, const char *expected);
+static int cfg_string(const struct smtpgate_cfg *cfg, const char *name, const char **out);
+static int cfg_int(const struct smtpgate_cfg *cfg, const char *name, long long *out);
+static int cfg_bool(const struct smtpgate_cfg *cfg, const char *name, int *out);
+static int cfg_list_count(const struct smtpgate_cfg *cfg, const char *name);
+static const char *cfg_list_string(const struct smtpgate_cfg *cfg, const char *name, int index);
+static void cfg_error(const struct smtpgate_cfg *cfg, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static const char *listener_remote(void);
+
+static const struct smtpgate_host host_table = {
+	.abi_major = SMTPGATE_ABI_MAJOR,
+	.abi_minor = SMTPGATE_ABI_MINOR,
+	.size = sizeof(struct smtpgate_host),
+	.reply = host_reply,
+	.log = host_log,
+	.cfg_string = cfg_string,
+	.cfg_int = cfg_int,
+	.cfg_bool = cfg_bool,
+	.cfg_list_count = cfg_list_count,
+	.cfg_list_string = cfg_list_string,
+	.cfg_error = cfg_error,
+	.listener_remote = listener_remote,
+};
+
+const struct smtpgate_host *host_for_listener(const struct listener_config *l)
+{
+	host_listener = l;
+	return &host_table;
+}
+
+const struct smtpgate_cfg *host_cfg(const struct listener_config *l)
+{
+	return (const struct smtpgate_cfg *)l->handler_group;
+}
+
+int host_cfg_error_count(void)
+{
+	return host_cfg_errors;
+}
+
+int host_plugin_init(const struct smtpgate_plugin *d, const struct listener_config *l,
+		     void **priv_out)
+{
+	const struct smtpgate_host *host = host_for_listener(l);
+	int errors_before = host_cfg_errors;
+	*priv_out = NULL;
+	if (!d->init)
+		return 0;
+	if (d->init(host, host_cfg(l), priv_out) != 0 || host_cfg_errors != errors_before) {
+		log_err("listener=%s handler=%s plugin=%s: init failed", l->name, l->handler,
+			l->plugin_path);
+		return -1;
+	}
+	return 0;
+}
+
+static void host_reply(struct smtpgate_reply *reply, int code, const char *enhanced,
+		       const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	smtp_reply_vset(reply, code, enhanced, fmt, ap);
+	va_end(ap);
+}
+
+static void host_log(enum smtpgate_log_level level, const struct smtpgate_session *s,
+		     const char *fmt, ...)
+{
+	char text[1536];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	enum log_level lv = level <= SMTPGATE_LOG_ERROR ? (enum log_level)level : LOG_LEVEL_ERROR;
+	const char *plugin = host_listener ? host_listener->handler : "?";
+	if (s)
+		log_msg(lv, "sid=%s listener=%s plugin=%s %s", s->id, s->listener, plugin, text);
+	else
+		log_msg(lv, "plugin=%s %s", plugin, text);
+}
+
+static const config_setting_t *member(const struct smtpgate_cfg *cfg, const char *name)
+{
+	return cfg ? config_setting_get_member((const config_setting_t *)cfg, name) : NULL;
+}
+
+static void type_error(const struct smtpgate_cfg *cfg, const char *name, const char *expected)
+{
+	cfg_error(cfg, name, "expected %s", expected);
+}
+
+static int cfg_string(const struct smtpgate_cfg *cfg, const char *name, const char **out)
+{
+	const config_setting_t *m = member(cfg, name);
+	if (!m)
+		return 0;
+	if (config_setting_type(m) != CONFIG_TYPE_STRING) {
+		type_error(cfg, name, "a string");
+		return -1;
+	}
+	*out = config_setting_get_string(m);
+	return 1;
+}
+
+static int cfg_int(const struct smtpgate_cfg *cfg, const char *name, long long *out)
+{
+	const config_setting_t *m = member(cfg, name);
+	if (!m)
+		return 0;
+	if (config_setting_type(m) != CONFIG_TYPE_INT && config_setting_type(m) != CONFIG_TYPE_INT64) {
+		type_error(cfg, name, "an integer");
+		return -1;
+	}
+	*out = config_setting_get_int64(m);
+	return 1;
+}
+
+static int cfg_bool(const struct smtpgate_cfg *cfg, const char *name, int *out)
+{
+	const config_setting_t *m = member(cfg, name);
+	if (!m)
+		return 0;
+	if (config_setting_type(m) != CONFIG_TYPE_BOOL) {
+		type_error(cfg, name, "true or false");
+		return -1;
+	}
+	*out = config_setting_get_bool(m);
+	return 1;
+}
+
+static int cfg_list_count(const struct smtpgate_cfg *cfg, const char *name)
+{
+	const config_setting_t *m = member(cfg, name);
+	if (!m)
+		return 0;
+	if (!config_setting_is_array(m) && !config_setting_is_list(m)) {
+		type_error(cfg, name, "a list of strings [ \"...\", ... ]");
+		return -1;
+	}
+	int n = config_setting_length(m);
+	for (int i = 0; i < n; i++)
+		if (config_setting_type(config_setting_get_elem(m, (unsigned int)i)) != CONFIG_TYPE_STRING) {
+			type_error(cfg, name, "a list of strings [ \"...\", ... ]");
+			return -1;
+		}
+	return n;
+}
+
+static const char *cfg_list_string(const struct smtpgate_cfg *cfg, const char *name, int index)
+{
+	const config_setting_t *m = member(cfg, name);
+	if (!m || index < 0)
+		return NULL;
+	const config_setting_t *e = config_setting_get_elem(m, (unsigned int)index);
+	return e ? config_setting_get_string(e) : NULL;
+}
+
+/* "FILE:LINE: listener NAME: GROUP.SETTING: message", and init fails. */
+static void cfg_error(const struct smtpgate_cfg *cfg, const char *name, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	host_cfg_errors++;
+
+	const config_setting_t *group = (const config_setting_t *)cfg;
+	const config_setting_t *at = member(cfg, name);
+	if (!at)
+		at = group;
+	const char *file = at ? config_setting_source_file(at) : NULL;
+	int line = at ? (int)config_setting_source_line(at) : 0;
+	const char *lname = host_listener ? host_listener->name : "?";
+	const char *gname = host_listener ? host_listener->group_name : "?";
+	if (!line && host_listener)
+		line = host_listener->line;
+	log_err("%s:%d: listener %s: %s.%s: %s", file ? file : "command line", line, lname, gname,
+		name ? name : "", text);
+}
+
+static const char *listener_remote(void)
+{
+	return host_listener ? host_listener->remote : "";
+}

@@ -1,0 +1,43 @@
+/* linebuf.h - bounded CRLF line reader over a struct conn. */
+#ifndef SMTPGATE_LINEBUF_H
+#define SMTPGATE_LINEBUF_H
+
+#include <stddef.h>
+
+#include "conn.h"
+
+/* Larger than the longest command line (512 + 26 + 10 + CRLF), so a
+   command always fits whole; DATA is read through it in pieces. */
+#define LINEBUF_SIZE_BYTES 8192
+
+enum linebuf_result {
+	LINEBUF_LINE = 0,     /* a line (or a DATA piece) is ready */
+	LINEBUF_TOO_LONG = 1  /* command line over its limit; skipped to its LF */
+	/* negative values: enum conn_status */
+};
+
+struct linebuf {
+	struct conn *conn;
+	size_t start, end;
+	char buf[LINEBUF_SIZE_BYTES];
+};
+
+void linebuf_init(struct linebuf *lb, struct conn *conn);
+
+/* One command line, ended by LF (a CR before it is dropped).  *line_out
+   points into the buffer and is valid until the next call; it is not NUL-
+   terminated.  A line whose text is longer than max_bytes is never kept:
+   its bytes are discarded up to and including its LF and the result is
+   LINEBUF_TOO_LONG, so the stream stays in step with the client. */
+int linebuf_read_command(struct linebuf *lb, size_t max_bytes, int timeout_ms,
+			 int interruptible, const char **line_out, size_t *len_out);
+
+/* The next piece of DATA: up to and including the next LF, or a full
+   buffer's worth of a longer line.  Bytes are returned exactly as sent. */
+int linebuf_read_data(struct linebuf *lb, int timeout_ms,
+		      const char **piece_out, size_t *len_out);
+
+/* Bytes received but not yet consumed (the client talked ahead). */
+size_t linebuf_pending(const struct linebuf *lb);
+
+#endif

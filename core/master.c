@@ -1,0 +1,515 @@
+/*
+ * master.c - the master process: binds every listener, forks each
+ * listener's workers, reaps and respawns them, reloads on SIGHUP and stops
+ * on SIGTERM/SIGINT.
+ *
+ * It never talks SMTP and never runs plugin code (plugins are checked in a
+ * throw-away child), so no plugin can crash it.  A worker that dies soon
+ * after it was started counts as a fast failure; consecutive fast failures
+ * delay the next spawn (1 s, 2 s, 4 s ... 60 s) so a plugin that crashes
+ * every worker costs a log line per delay, not a fork loop.
+ */
+#include "master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "log.h"
+#include "worker.h"
+
+#define MASTER_MAX_FDS_PER_LISTENER 8
+#define MASTER_FAST_FAILURE_MS 2000
+#define MASTER_MAX_BACKOFF_SEC 60
+#define MASTER_LISTEN_BACKLOG 1024
+
+struct bound {
+	char address[256]; /* the spec, the key to reuse sockets on reload */
+	int fds[MASTER_MAX_FDS_PER_LISTENER];
+	size_t nfds;
+};
+
+struct pool {
+	int fast_failures;
+	long long next_spawn_ms;
+};
+
+struct worker_slot {
+	pid_t pid;              /* 0: free */
+	unsigned int generation;
+	size_t listener;
+	long long started_ms;
+	char name[64];
+};
+
+struct master {
+	const struct master_options *opts;
+	struct config *cfg;
+	struct bound *bound;    /* one per cfg->listeners entry */
+	struct pool *pools;
+	struct worker_slot *slots;
+	size_t nslots, slot_cap;
+	unsigned int generation;
+	uid_t uid;
+	gid_t gid;
+};
+
+static volatile sig_atomic_t got_stop, got_reload, got_child;
+
+static void on_signal(int sig);
+static long long now_ms(void);
+static int bind_listener(const struct config *cfg, const struct listener_config *l,
+			 struct bound *b);
+static void close_bound(struct bound *b);
+static int bind_all(struct master *m, struct config *cfg, struct bound **out);
+static int lookup_user(struct master *m, const struct config *cfg);
+static void spawn(struct master *m, size_t listener);
+static void spawn_missing(struct master *m);
+static void reap(struct master *m);
+static void signal_generation(struct master *m, unsigned int generation, int sig);
+static size_t live_workers(const struct master *m);
+static void reload(struct master *m);
+static int shutdown_workers(struct master *m);
+static int check_plugins_in_child(const struct config *cfg);
+
+static void on_signal(int sig)
+{
+	if (sig == SIGTERM || sig == SIGINT)
+		got_stop = 1;
+	else if (sig == SIGHUP)
+		got_reload = 1;
+	else if (sig == SIGCHLD)
+		got_child = 1;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Bind every address the spec names.  A spec naming several addresses
+   (a host name, or ":port") binds each, IPv6 ones v6-only so the IPv4
+   ones can be bound too; a single [::] stays dual-stack. */
+static int bind_listener(const struct config *cfg, const struct listener_config *l,
+			 struct bound *b)
+{
+	struct hostport hp;
+	struct addrinfo *res, *ai;
+	const char *why;
+	memset(b, 0, sizeof(*b));
+	snprintf(b->address, sizeof(b->address), "%s", l->address);
+	if (addr_split(l->address, &hp, &why) < 0 || addr_resolve_listen(&hp, &res, &why) < 0) {
+		log_err("%s:%d: listeners: address \"%s\": %s", cfg->source, l->line, l->address, why);
+		return -1;
+	}
+	int several = res->ai_next != NULL;
+	for (ai = res; ai && b->nfds < MASTER_MAX_FDS_PER_LISTENER; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				ai->ai_protocol);
+		int one = 1;
+		if (fd < 0)
+			goto fail;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ai->ai_family == AF_INET6 && several)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, MASTER_LISTEN_BACKLOG) < 0) {
+			close(fd);
+			goto fail;
+		}
+		b->fds[b->nfds++] = fd;
+	}
+	freeaddrinfo(res);
+	return 0;
+fail:;
+	char host[64];
+	unsigned int port;
+	int saved = errno;
+	addr_to_text(ai->ai_addr, host, sizeof(host), &port);
+	log_err("%s:%d: listeners: address \"%s\": cannot listen on %s port %u: %s", cfg->source,
+		l->line, l->address, host, port, strerror(saved));
+	freeaddrinfo(res);
+	close_bound(b);
+	return -1;
+}
+
+static void close_bound(struct bound *b)
+{
+	for (size_t i = 0; i < b->nfds; i++)
+		close(b->fds[i]);
+	b->nfds = 0;
+}
+
+/* Sockets for every listener of cfg, reusing the ones already bound to the
+   same address (a reload keeps its ports and their queued clients). */
+static int bind_all(struct master *m, struct config *cfg, struct bound **out)
+{
+	struct bound *nb = calloc(cfg->listener_count, sizeof(*nb));
+	if (!nb)
+		abort();
+	for (size_t i = 0; i < cfg->listener_count; i++) {
+		const struct listener_config *l = &cfg->listeners[i];
+		for (size_t j = 0; m->bound && j < m->cfg->listener_count; j++)
+			if (m->bound[j].nfds && strcmp(m->bound[j].address, l->address) == 0) {
+				nb[i] = m->bound[j];
+				m->bound[j].nfds = 0; /* moved */
+				break;
+			}
+		if (nb[i].nfds == 0 && bind_listener(cfg, l, &nb[i]) < 0) {
+			/* Give reused sockets back, close new ones. */
+			for (size_t k = 0; k < i; k++) {
+				for (size_t j = 0; m->bound && j < m->cfg->listener_count; j++)
+					if (m->bound[j].nfds == 0 &&
+					    strcmp(m->bound[j].address, nb[k].address) == 0) {
+						m->bound[j] = nb[k];
+						nb[k].nfds = 0;
+					}
+				close_bound(&nb[k]);
+			}
+			free(nb);
+			return -1;
+		}
+	}
+	*out = nb;
+	return 0;
+}
+
+static int lookup_user(struct master *m, const struct config *cfg)
+{
+	if (m->opts->nosetuid || !cfg->user)
+		return 0;
+	struct passwd *pw = getpwnam(cfg->user);
+	if (!pw) {
+		log_err("%s: user: no such user \"%s\"", cfg->source, cfg->user);
+		return -1;
+	}
+	if (geteuid() != 0 && pw->pw_uid != geteuid()) {
+		log_err("cannot switch to user \"%s\" without root; try running with -n", cfg->user);
+		return -2;
+	}
+	m->uid = pw->pw_uid;
+	m->gid = pw->pw_gid;
+	return 0;
+}
+
+static void spawn(struct master *m, size_t listener)
+{
+	const struct listener_config *l = &m->cfg->listeners[listener];
+	struct worker_slot *slot = NULL;
+	for (size_t i = 0; i < m->nslots; i++)
+		if (!m->slots[i].pid) {
+			slot = &m->slots[i];
+			break;
+		}
+	if (!slot) {
+		if (m->nslots == m->slot_cap) {
+			m->slot_cap = m->slot_cap ? m->slot_cap * 2 : 16;
+			m->slots = realloc(m->slots, m->slot_cap * sizeof(*m->slots));
+			if (!m->slots)
+				abort();
+		}
+		slot = &m->slots[m->nslots++];
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_err("listener=%s: fork: %s", l->name, strerror(errno));
+		m->pools[listener].next_spawn_ms = now_ms() + 1000;
+		slot->pid = 0;
+		return;
+	}
+	if (pid == 0) {
+		/* The child keeps only its own listener's sockets. */
+		for (size_t i = 0; i < m->cfg->listener_count; i++)
+			if (i != listener)
+				close_bound(&m->bound[i]);
+		struct worker_args a = {
+			.listener = l,
+			.fds = m->bound[listener].fds,
+			.nfds = m->bound[listener].nfds,
+			.fqdn = m->opts->fqdn,
+			.uid = m->uid,
+			.gid = m->gid,
+			.user = (m->opts->nosetuid || !m->cfg->user) ? NULL : m->cfg->user,
+		};
+		worker_main(&a);
+	}
+	slot->pid = pid;
+	slot->generation = m->generation;
+	slot->listener = listener;
+	slot->started_ms = now_ms();
+	snprintf(slot->name, sizeof(slot->name), "%s", l->name);
+}
+
+/* Bring every listener of the current generation up to its worker count,
+   unless its back-off says wait. */
+static void spawn_missing(struct master *m)
+{
+	long long now = now_ms();
+	for (size_t i = 0; i < m->cfg->listener_count; i++) {
+		int have = 0;
+		for (size_t k = 0; k < m->nslots; k++)
+			if (m->slots[k].pid && m->slots[k].generation == m->generation &&
+			    m->slots[k].listener == i)
+				have++;
+		while (have < m->cfg->listeners[i].workers && now >= m->pools[i].next_spawn_ms) {
+			spawn(m, i);
+			have++;
+		}
+	}
+}
+
+static void reap(struct master *m)
+{
+	int status;
+	pid_t pid;
+	got_child = 0;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < m->nslots; i++) {
+			struct worker_slot *s = &m->slots[i];
+			if (s->pid != pid)
+				continue;
+			s->pid = 0;
+			long long lived = now_ms() - s->started_ms;
+			int failed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
+			char how[64];
+			if (WIFSIGNALED(status))
+				snprintf(how, sizeof(how), "signal=%d", WTERMSIG(status));
+			else
+				snprintf(how, sizeof(how), "status=%d", WEXITSTATUS(status));
+			if (s->generation != m->generation || got_stop) {
+				log_info("listener=%s event=worker-exit pid=%ld %s generation=%u", s->name,
+					 (long)pid, how, s->generation);
+				break;
+			}
+			struct pool *p = &m->pools[s->listener];
+			if (failed && lived < MASTER_FAST_FAILURE_MS) {
+				p->fast_failures++;
+				int shift = p->fast_failures - 1 < 6 ? p->fast_failures - 1 : 6;
+				long long delay = (1LL << shift) * 1000;
+				if (delay > MASTER_MAX_BACKOFF_SEC * 1000)
+					delay = MASTER_MAX_BACKOFF_SEC * 1000;
+				p->next_spawn_ms = now_ms() + delay;
+				log_err("listener=%s event=worker-failed pid=%ld %s lived_ms=%lld "
+					"fast_failures=%d respawn_in_ms=%lld", s->name, (long)pid, how, lived,
+					p->fast_failures, delay);
+			} else {
+				p->fast_failures = 0;
+				if (failed)
+					log_warn("listener=%s event=worker-died pid=%ld %s lived_ms=%lld", s->name,
+						 (long)pid, how, lived);
+				else
+					log_info("listener=%s event=worker-exit pid=%ld %s", s->name, (long)pid,
+						 how);
+			}
+			break;
+		}
+	}
+}
+
+static void signal_generation(struct master *m, unsigned int generation, int sig)
+{
+	for (size_t i = 0; i < m->nslots; i++)
+		if (m->slots[i].pid && m->slots[i].generation == generation)
+			kill(m->slots[i].pid, sig);
+}
+
+static size_t live_workers(const struct master *m)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->nslots; i++)
+		n += m->slots[i].pid != 0;
+	return n;
+}
+
+/* Fork a child that loads and initializes every listener's plugin, so a
+   plugin that crashes or refuses its settings is found before any worker
+   is started with it, and never in this process. */
+static int check_plugins_in_child(const struct config *cfg)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_err("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		log_set_role("check");
+		for (size_t i = 0; i < cfg->listener_count; i++)
+			if (worker_check_plugin(&cfg->listeners[i], NULL) < 0)
+				_exit(EX_CONFIG);
+		_exit(0);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (WIFSIGNALED(status)) {
+		log_err("%s: a plugin crashed while being checked (signal %d)", cfg->source,
+			WTERMSIG(status));
+		return -1;
+	}
+	return WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+int master_load_config(const struct master_options *opts, struct config **out)
+{
+	char err[CONFIG_ERROR_MAX_BYTES];
+	int rc = opts->config_file ? config_load_file(opts->config_file, out, err, sizeof(err))
+				   : config_load_string(opts->config_text, "command line", out, err,
+							sizeof(err));
+	if (rc < 0) {
+		log_err("%s", err);
+		return -1;
+	}
+	if (check_plugins_in_child(*out) < 0) {
+		config_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* SIGHUP: a new generation with the new config; the old workers finish
+   their sessions and exit.  Any error keeps the running config. */
+static void reload(struct master *m)
+{
+	struct config *cfg;
+	struct bound *nb;
+	got_reload = 0;
+	log_info("event=reload source=%s", m->opts->config_file ? m->opts->config_file : "command line");
+	if (master_load_config(m->opts, &cfg) < 0) {
+		log_err("event=reload-failed: keeping the running configuration");
+		return;
+	}
+	struct master probe = *m;
+	if (lookup_user(&probe, cfg) < 0 || bind_all(m, cfg, &nb) < 0) {
+		log_err("event=reload-failed: keeping the running configuration");
+		config_free(cfg);
+		return;
+	}
+	m->uid = probe.uid;
+	m->gid = probe.gid;
+	/* Old sockets not carried over close here; old workers hold their own
+	   copies until their session ends. */
+	for (size_t i = 0; i < m->cfg->listener_count; i++)
+		close_bound(&m->bound[i]);
+	free(m->bound);
+	free(m->pools);
+	signal_generation(m, m->generation, SIGHUP);
+	config_free(m->cfg);
+	m->cfg = cfg;
+	m->bound = nb;
+	m->pools = calloc(cfg->listener_count, sizeof(*m->pools));
+	if (!m->pools)
+		abort();
+	m->generation++;
+	log_info("event=reloaded generation=%u listeners=%zu", m->generation, cfg->listener_count);
+}
+
+/* SIGTERM/SIGINT: stop accepting, let sessions end, kill what is left at
+   the deadline. */
+static int shutdown_workers(struct master *m)
+{
+	long long deadline = now_ms() + (long long)m->cfg->shutdown_timeout_sec * 1000;
+	log_info("event=stopping workers=%zu timeout_sec=%d", live_workers(m),
+		 m->cfg->shutdown_timeout_sec);
+	for (size_t i = 0; i < m->cfg->listener_count; i++)
+		close_bound(&m->bound[i]);
+	for (size_t i = 0; i < m->nslots; i++)
+		if (m->slots[i].pid)
+			kill(m->slots[i].pid, SIGTERM);
+	sigset_t none;
+	sigemptyset(&none);
+	int killed = 0;
+	while (live_workers(m) > 0) {
+		reap(m);
+		if (live_workers(m) == 0)
+			break;
+		long long left = deadline - now_ms();
+		if (left <= 0 && !killed) {
+			log_warn("event=stop-timeout: killing %zu workers", live_workers(m));
+			for (size_t i = 0; i < m->nslots; i++)
+				if (m->slots[i].pid)
+					kill(m->slots[i].pid, SIGKILL);
+			killed = 1;
+		}
+		struct timespec ts = { 0, 100 * 1000000L };
+		if (!got_child)
+			ppoll(NULL, 0, &ts, &none);
+	}
+	log_info("event=stopped");
+	return 0;
+}
+
+int master_run(struct config *cfg, const struct master_options *opts)
+{
+	struct master m = { .opts = opts, .cfg = cfg };
+	int rc = lookup_user(&m, cfg);
+	if (rc < 0) {
+		config_free(cfg);
+		return rc == -2 ? EX_NOPERM : EX_CONFIG;
+	}
+	if (bind_all(&m, cfg, &m.bound) < 0) {
+		config_free(cfg);
+		return EX_CONFIG;
+	}
+	m.pools = calloc(cfg->listener_count, sizeof(*m.pools));
+	if (!m.pools)
+		abort();
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigset_t block, none;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &none);
+
+	spawn_missing(&m);
+	for (size_t i = 0; i < cfg->listener_count; i++)
+		log_info("event=ready listener=%s address=%s handler=%s workers=%d", cfg->listeners[i].name,
+			 cfg->listeners[i].address, cfg->listeners[i].handler, cfg->listeners[i].workers);
+
+	while (!got_stop) {
+		reap(&m);
+		if (got_reload)
+			reload(&m);
+		spawn_missing(&m);
+		/* Wake at the next back-off expiry, or in a second. */
+		long long wait = 1000, now = now_ms();
+		for (size_t i = 0; i < m.cfg->listener_count; i++)
+			if (m.pools[i].next_spawn_ms > now && m.pools[i].next_spawn_ms - now < wait)
+				wait = m.pools[i].next_spawn_ms - now;
+		struct timespec ts = { wait / 1000, (wait % 1000) * 1000000L };
+		if (!got_child && !got_reload && !got_stop)
+			ppoll(NULL, 0, &ts, &none);
+	}
+	rc = shutdown_workers(&m);
+	free(m.bound);
+	free(m.pools);
+	free(m.slots);
+	config_free(m.cfg);
+	return rc;
+}

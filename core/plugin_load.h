@@ -1,0 +1,25 @@
+/* plugin_load.h - dlopen a handler, check its ABI and descriptor. */
+#ifndef SMTPGATE_PLUGIN_LOAD_H
+#define SMTPGATE_PLUGIN_LOAD_H
+
+#include <stddef.h>
+
+#include "smtpgate/plugin.h"
+
+struct plugin {
+	void *handle;
+	const struct smtpgate_plugin *desc;
+};
+
+/* The file: a regular file, not writable by group or others, owned by
+   root or by us.  0, or -1 with a message in err. */
+int plugin_check_file(const char *path, char *err, size_t err_size);
+/* The descriptor, without loading anything (unit-testable). */
+int plugin_check_descriptor(const struct smtpgate_plugin *d, char *err, size_t err_size);
+/* Both checks, then dlopen.  Every message names the file. */
+int plugin_load(const char *path, struct plugin *out, char *err, size_t err_size);
+void plugin_unload(struct plugin *p);
+/* 1 if verb is one of the channel's own commands. */
+int plugin_is_builtin_verb(const char *verb);
+
+#endif

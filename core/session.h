@@ -1,0 +1,44 @@
+/* session.h - one client session: smtpd.SMTPChannel as a blocking loop. */
+#ifndef SMTPGATE_SESSION_H
+#define SMTPGATE_SESSION_H
+
+#include <signal.h>
+
+#include "config.h"
+#include "conn.h"
+#include "smtpgate/plugin.h"
+
+/* What a worker gives every session it runs. */
+struct session_env {
+	const struct listener_config *listener;
+	const struct smtpgate_plugin *plugin;
+	void *priv;
+	const char *fqdn;
+	volatile sig_atomic_t *stop_flag; /* set: finish the transaction, then 421 */
+};
+
+struct session_peer {
+	char addr[64];
+	unsigned int port;
+	char local_addr[64];
+	unsigned int local_port;
+};
+
+/* How a session ended, for the worker's log and counters. */
+enum session_end {
+	SESSION_END_QUIT,
+	SESSION_END_EOF,
+	SESSION_END_TIMEOUT,
+	SESSION_END_IO_ERROR,
+	SESSION_END_STOPPED,
+	SESSION_END_PLUGIN /* a hook asked to disconnect */
+};
+
+const char *session_end_name(enum session_end end);
+
+/* Greet, serve commands until the client leaves (or times out), close
+   nothing: the caller owns the connection. */
+enum session_end session_run(const struct session_env *env, struct conn *conn,
+			     const struct session_peer *peer, const char *sid);
+
+#endif

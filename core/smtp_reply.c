@@ -1,0 +1,123 @@
+/*
+ * smtp_reply.c - replies as values: set by the core or by a plugin through
+ * host->reply(), checked against the hook's verdict, formatted for the wire.
+ *
+ * The only place reply text is sanitized: whatever a plugin puts in a reply,
+ * the client gets exactly one well-formed line.
+ */
+#include "smtp_reply.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+static int enhanced_valid(const char *e, int code);
+
+void smtp_reply_clear(struct smtpgate_reply *r)
+{
+	r->code = 0;
+	r->enhanced[0] = '\0';
+	r->text[0] = '\0';
+}
+
+/* RFC 3463: class.subject.detail, class 2, 4 or 5 matching the code. */
+static int enhanced_valid(const char *e, int code)
+{
+	const char *p = e;
+	if (p[0] != '0' + code / 100 || p[1] != '.')
+		return 0;
+	p += 2;
+	for (int part = 0; part < 2; part++) {
+		int digits = 0;
+		while (isdigit((unsigned char)*p) && digits < 3) {
+			p++;
+			digits++;
+		}
+		if (digits == 0 || *p != (part == 0 ? '.' : '\0'))
+			return 0;
+		if (part == 0)
+			p++;
+	}
+	return 1;
+}
+
+void smtp_reply_vset(struct smtpgate_reply *r, int code, const char *enhanced,
+		     const char *fmt, va_list ap)
+{
+	r->code = code;
+	r->enhanced[0] = '\0';
+	if (enhanced && strlen(enhanced) < sizeof(r->enhanced) && enhanced_valid(enhanced, code))
+		memcpy(r->enhanced, enhanced, strlen(enhanced) + 1);
+	vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	for (char *p = r->text; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+}
+
+void smtp_reply_set(struct smtpgate_reply *r, int code, const char *enhanced,
+		    const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	smtp_reply_vset(r, code, enhanced, fmt, ap);
+	va_end(ap);
+}
+
+int smtp_reply_check(enum smtpgate_verdict verdict, const struct smtpgate_reply *r,
+		     const char **why_out)
+{
+	int cls = r->code / 100;
+	if (r->code && (r->code < 200 || r->code > 599)) {
+		*why_out = "reply code outside 200..599";
+		return -1;
+	}
+	switch (verdict) {
+	case SMTPGATE_CONTINUE:
+		return 0;
+	case SMTPGATE_ACCEPT:
+		if (r->code && cls != 2) {
+			*why_out = "ACCEPT with a reply that is not 2xx";
+			return -1;
+		}
+		return 0;
+	case SMTPGATE_REJECT:
+	case SMTPGATE_TEMPFAIL:
+		if (!r->code) {
+			*why_out = "REJECT/TEMPFAIL without a reply";
+			return -1;
+		}
+		if (cls != (verdict == SMTPGATE_REJECT ? 5 : 4)) {
+			*why_out = "reply class does not match the verdict";
+			return -1;
+		}
+		return 0;
+	case SMTPGATE_DISCONNECT:
+		return 0;
+	}
+	*why_out = "unknown verdict";
+	return -1;
+}
+
+size_t smtp_reply_format(const struct smtpgate_reply *r, char *buf, size_t size)
+{
+	int n;
+	if (r->enhanced[0])
+		n = snprintf(buf, size, "%03d %s %s\r\n", r->code, r->enhanced, r->text);
+	else
+		n = snprintf(buf, size, "%03d %s\r\n", r->code, r->text);
+	if (n < 0 || (size_t)n >= size)
+		return 0;
+	return (size_t)n;
+}
+
+const char *smtpgate_verdict_name(enum smtpgate_verdict verdict)
+{
+	switch (verdict) {
+	case SMTPGATE_CONTINUE: return "continue";
+	case SMTPGATE_ACCEPT: return "accept";
+	case SMTPGATE_REJECT: return "reject";
+	case SMTPGATE_TEMPFAIL: return "tempfail";
+	case SMTPGATE_DISCONNECT: return "disconnect";
+	}
+	return "?";
+}

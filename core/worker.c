@@ -1,0 +1,215 @@
+/*
+ * worker.c - a prefork worker: loads its listener's plugin, drops
+ * privileges, then accepts one client at a time and runs its session.
+ *
+ * Signals: SIGTERM/SIGINT stop (an idle session gets 421, a transaction in
+ * progress is finished first); SIGHUP retires (the session in progress
+ * finishes untouched, then the worker exits: a reload never cuts a
+ * session).  Signals are blocked except inside the waits, so a flag is
+ * never missed between a check and a blocking call.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "conn.h"
+#include "host.h"
+#include "log.h"
+#include "plugin_load.h"
+#include "session.h"
+
+static volatile sig_atomic_t worker_stop;
+static volatile sig_atomic_t worker_retire;
+
+static void on_stop(int sig);
+static void on_retire(int sig);
+static void setup_signals(sigset_t *accept_mask_out, sigset_t *session_mask_out);
+static int drop_privileges(const struct worker_args *a);
+static void serve(const struct session_env *env, int fd, const sigset_t *session_mask,
+		  unsigned long n);
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	worker_stop = 1;
+}
+
+static void on_retire(int sig)
+{
+	(void)sig;
+	worker_retire = 1;
+}
+
+/* Block the control signals; the masks to wait with unblock them: all of
+   them while idle in accept, only stop during a session. */
+static void setup_signals(sigset_t *accept_mask_out, sigset_t *session_mask_out)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop; /* no SA_RESTART: waits must see EINTR */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_retire;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+
+	/* Inherited from the master: a stop or reload signal that came before
+	   the handlers above stays pending and is seen in the first wait. */
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_SETMASK, &block, NULL);
+	sigemptyset(accept_mask_out);
+	*session_mask_out = *accept_mask_out;
+	sigaddset(session_mask_out, SIGHUP);
+}
+
+static int drop_privileges(const struct worker_args *a)
+{
+	if (!a->user)
+		return 0;
+	if (setgroups(1, &a->gid) < 0 || setgid(a->gid) < 0 || setuid(a->uid) < 0) {
+		log_err("listener=%s: cannot switch to user %s: %s", a->listener->name, a->user,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int worker_check_plugin(const struct listener_config *l, const char **version_out)
+{
+	struct plugin p;
+	char err[1024];
+	void *priv;
+	if (plugin_load(l->plugin_path, &p, err, sizeof(err)) < 0) {
+		log_err("line %d: listener %s: handler \"%s\": %s", l->line, l->name, l->handler, err);
+		return -1;
+	}
+	if (host_plugin_init(p.desc, l, &priv) < 0)
+		return -1;
+	if (p.desc->fini)
+		p.desc->fini(priv);
+	if (version_out)
+		*version_out = p.desc->version ? p.desc->version : "";
+	/* Kept loaded: the version string lives in the plugin. */
+	return 0;
+}
+
+/* One accepted client: run the session on it and close it. */
+static void serve(const struct session_env *env, int fd, const sigset_t *session_mask,
+		  unsigned long n)
+{
+	struct session_peer peer;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	memset(&peer, 0, sizeof(peer));
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		addr_to_text((struct sockaddr *)&ss, peer.addr, sizeof(peer.addr), &peer.port);
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		addr_to_text((struct sockaddr *)&ss, peer.local_addr, sizeof(peer.local_addr),
+			     &peer.local_port);
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+	char sid[24];
+	snprintf(sid, sizeof(sid), "%05lx%04x%05lx", (unsigned long)time(NULL) & 0xfffff,
+		 (unsigned int)getpid() & 0xffff, n & 0xfffff);
+	struct conn_fd c;
+	conn_fd_init(&c, fd, session_mask, &worker_stop);
+	session_run(env, &c.base, &peer, sid);
+	close(fd);
+}
+
+void worker_main(const struct worker_args *a)
+{
+	sigset_t accept_mask, session_mask;
+	log_set_role("worker");
+	setup_signals(&accept_mask, &session_mask);
+	/* A worker must not outlive its master. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(0);
+
+	struct plugin p;
+	char err[1024];
+	void *priv = NULL;
+	if (plugin_load(a->listener->plugin_path, &p, err, sizeof(err)) < 0) {
+		log_err("listener=%s: %s", a->listener->name, err);
+		_exit(EX_CONFIG);
+	}
+	if (host_plugin_init(p.desc, a->listener, &priv) < 0)
+		_exit(EX_CONFIG);
+	if (drop_privileges(a) < 0)
+		_exit(EX_NOPERM);
+
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0) {
+		log_err("listener=%s: epoll_create1: %s", a->listener->name, strerror(errno));
+		_exit(EX_OSERR);
+	}
+	for (size_t i = 0; i < a->nfds; i++) {
+		/* EPOLLEXCLUSIVE: one idle worker wakes per connection, not all. */
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = a->fds[i] };
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, a->fds[i], &ev) < 0) {
+			log_err("listener=%s: epoll_ctl: %s", a->listener->name, strerror(errno));
+			_exit(EX_OSERR);
+		}
+	}
+
+	struct session_env env = {
+		.listener = a->listener,
+		.plugin = p.desc,
+		.priv = priv,
+		.fqdn = a->fqdn,
+		.stop_flag = &worker_stop,
+	};
+	unsigned long sessions = 0;
+	while (!worker_stop && !worker_retire) {
+		if (a->listener->max_sessions_per_worker &&
+		    sessions >= (unsigned long)a->listener->max_sessions_per_worker)
+			break;
+		struct epoll_event ev;
+		int n = epoll_pwait(ep, &ev, 1, -1, &accept_mask);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("listener=%s: epoll_pwait: %s", a->listener->name, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			continue;
+		int fd = accept4(ev.data.fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			/* Another worker took it, or the client already left. */
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("listener=%s: accept: %s", a->listener->name, strerror(errno));
+			continue;
+		}
+		serve(&env, fd, &session_mask, ++sessions);
+	}
+	if (p.desc->fini)
+		p.desc->fini(priv);
+	exit(0);
+}

@@ -1,0 +1,28 @@
+/* worker.h - a worker process: accept, run one session, repeat. */
+#ifndef SMTPGATE_WORKER_H
+#define SMTPGATE_WORKER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+struct worker_args {
+	const struct listener_config *listener;
+	const int *fds;       /* the listener's bound sockets */
+	size_t nfds;
+	const char *fqdn;
+	uid_t uid;            /* to switch to after plugin init ... */
+	gid_t gid;
+	const char *user;     /* ... or NULL to stay as we are (-n) */
+};
+
+/* Never returns: exits 0 after max_sessions_per_worker sessions or a stop
+   or retire signal, EX_CONFIG when the plugin cannot start. */
+void worker_main(const struct worker_args *a) __attribute__((noreturn));
+
+/* Load the listener's plugin and run its init and fini once: the check
+   behind -t and before a start or reload.  0, or -1 after logging why. */
+int worker_check_plugin(const struct listener_config *l, const char **version_out);
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * smtpgate/plugin.h - the plugin ABI of smtpgate: the only header a plugin
+ * author needs.
+ *
+ * A plugin is a shared object that exports one function,
+ * smtpgate_plugin_entry(), returning a descriptor (struct smtpgate_plugin).
+ * smtpgate checks the descriptor's ABI version and size before it touches
+ * anything else in it.  It is the C counterpart of subclassing Python's
+ * smtpd.SMTPServer: the message hook is process_message(), the other hooks
+ * and the extra commands are what a channel_class subclass used to do.
+ *
+ * Process model, which every hook may rely on:
+ *  - Each worker process loads the plugin itself, calls init once, serves
+ *    one client session at a time, and calls fini before it exits.  Nothing
+ *    is shared between workers, so a plugin needs no locks for its own
+ *    state; the master process never runs plugin code.
+ *  - init runs before the worker drops privileges (it may open files as
+ *    root); every other hook runs as the unprivileged user.
+ *  - Hooks are called from one thread.  A plugin must not start threads
+ *    that outlive a hook call.
+ *  - A hook must not write to the client: it answers with a verdict and,
+ *    optionally, a reply set through host->reply().  The core validates the
+ *    reply and is the only code that talks to the client.
+ *  - Everything the core passes in (the session, strings, the message) is
+ *    valid only during the call.  Copy what you keep.
+ *
+ * ABI change log (bump MAJOR for any change of layout or meaning, MINOR
+ * when fields are appended to the end of a structure):
+ *   2026-11-28  1.0  first version.
+ */
+#ifndef SMTPGATE_PLUGIN_H
+#define SMTPGATE_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SMTPGATE_ABI_MAJOR 1 /* bump: any layout change; old plugins refused */
+#define SMTPGATE_ABI_MINOR 0 /* bump: fields appended; old plugins still load */
+
+/* What a hook tells the core to do next. */
+enum smtpgate_verdict {
+	SMTPGATE_CONTINUE = 0, /* no opinion: the core does what smtpd.py does */
+	SMTPGATE_ACCEPT,       /* 2xx: the reply set, or the core's default */
+	SMTPGATE_REJECT,       /* 5xx: permanent refusal; a reply is required */
+	SMTPGATE_TEMPFAIL,     /* 4xx: try again later; a reply is required */
+	SMTPGATE_DISCONNECT    /* send the reply (default 421) and hang up */
+};
+
+/* Where a session is, as smtpd.SMTPChannel.smtp_state and more. */
+enum smtpgate_state {
+	SMTPGATE_STATE_CONNECTED = 0, /* greeting sent, no HELO/EHLO yet */
+	SMTPGATE_STATE_GREETED,       /* HELO/EHLO seen, no transaction */
+	SMTPGATE_STATE_MAIL,          /* MAIL accepted, RCPTs being collected */
+	SMTPGATE_STATE_DATA           /* inside DATA */
+};
+
+enum smtpgate_log_level {
+	SMTPGATE_LOG_DEBUG = 0,
+	SMTPGATE_LOG_INFO,
+	SMTPGATE_LOG_WARNING,
+	SMTPGATE_LOG_ERROR
+};
+
+/*
+ * The read-only view of one client session: the fields of smtpd.SMTPChannel
+ * a channel_class subclass could read.  Strings are NUL-terminated.
+ */
+struct smtpgate_session {
+	const char *id;            /* session id (hex), as in the log lines */
+	const char *listener;      /* the listener's name */
+	const char *peer_addr;     /* client IP address, text (peer[0]) */
+	unsigned int peer_port;    /* client port (peer[1]) */
+	const char *local_addr;    /* the address the client connected to */
+	unsigned int local_port;
+	const char *fqdn;          /* our name, as in the greeting */
+	const char *seen_greeting; /* the HELO/EHLO argument; "" before it */
+	int extended_smtp;         /* 1 after EHLO */
+	enum smtpgate_state state;
+	/* The current transaction.  mailfrom is NULL before MAIL and "" for the
+	   null reverse-path <>.  rcpttos holds the recipients accepted so far.
+	   The option lists are upper-cased as in smtpd.py and are empty when
+	   the listener has decode_data set (smtpd.py passes none then). */
+	const char *mailfrom;
+	const char *const *rcpttos;
+	size_t rcpt_count;
+	const char *const *mail_options;
+	size_t mail_option_count;
+	const char *const *rcpt_options; /* of the last RCPT, as smtpd.py */
+	size_t rcpt_option_count;
+	int smtputf8;              /* MAIL carried SMTPUTF8 */
+	int decode_data;           /* the listener's decode_data flag */
+};
+
+/* The message, de-transparent, lines joined by LF, exactly smtpd.py's
+   `data` argument of process_message (bytes, or UTF-8 text when
+   decode_data is set: then it is guaranteed valid UTF-8). */
+struct smtpgate_message {
+	const char *data;
+	size_t len;
+};
+
+/* A reply being built by a hook; fill it only with host->reply(). */
+struct smtpgate_reply;
+
+/* A plugin's own configuration group (opaque; read it with host->cfg_*). */
+struct smtpgate_cfg;
+
+/*
+ * Services the core gives to plugins.  Check `size` before using a member
+ * added after 1.0.
+ */
+struct smtpgate_host {
+	unsigned int abi_major, abi_minor;
+	size_t size;
+
+	/* Set the reply a hook answers with.  code is 200..599 and must match
+	   the verdict's class; enhanced is "x.y.z" or NULL; text is printf-like.
+	   CR and LF in the text are replaced by spaces. */
+	void (*reply)(struct smtpgate_reply *reply, int code,
+		      const char *enhanced, const char *fmt, ...)
+		__attribute__((format(printf, 4, 5)));
+
+	/* Log a line; session may be NULL (then no sid= is added). */
+	void (*log)(enum smtpgate_log_level level,
+		    const struct smtpgate_session *session,
+		    const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+
+	/* Typed getters for the plugin's config group.  Each returns 1 when the
+	   setting is present and valid, 0 when absent (the output keeps the
+	   default the caller put there), and -1 when present with the wrong
+	   type (an error naming file:line has been logged).  cfg may be NULL
+	   when the listener has no group for the plugin. */
+	int (*cfg_string)(const struct smtpgate_cfg *cfg, const char *name,
+			  const char **out);
+	int (*cfg_int)(const struct smtpgate_cfg *cfg, const char *name,
+		       long long *out);
+	int (*cfg_bool)(const struct smtpgate_cfg *cfg, const char *name,
+			int *out);
+	/* Number of elements of a list/array of strings, -1 if wrong type. */
+	int (*cfg_list_count)(const struct smtpgate_cfg *cfg, const char *name);
+	const char *(*cfg_list_string)(const struct smtpgate_cfg *cfg,
+				       const char *name, int index);
+	/* Report a bad value in the group, with file:line; init then fails. */
+	void (*cfg_error)(const struct smtpgate_cfg *cfg, const char *name,
+			  const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+
+	/* The listener's settings a handler commonly needs. */
+	const char *(*listener_remote)(void); /* "host:port", or "" */
+};
+
+/* A command a plugin adds, as an smtp_<VERB> method of a channel_class. */
+struct smtpgate_command {
+	const char *verb; /* upper case; must not be a built-in command */
+	/* arg is the text after the verb and a space, stripped, or NULL.
+	   A reply is required (CONTINUE is answered with 250 OK). */
+	enum smtpgate_verdict (*run)(void *priv,
+				     const struct smtpgate_session *session,
+				     const char *arg,
+				     struct smtpgate_reply *reply);
+};
+
+/*
+ * The descriptor.  Every hook but on_message may be NULL.  Call order for
+ * one session:
+ *
+ *   on_connect  (on_helo | on_mail | on_rcpt | on_message | on_reset)*
+ *   on_disconnect
+ *
+ * on_disconnect always runs, whatever ended the session.  A transaction
+ * ends with on_message (the final dot, message within limits) or with
+ * on_reset (RSET, a new HELO/EHLO, a rejected message, the client leaving
+ * mid-transaction) - never both for the same transaction.
+ */
+struct smtpgate_plugin {
+	unsigned int abi_major; /* SMTPGATE_ABI_MAJOR when built */
+	unsigned int abi_minor; /* SMTPGATE_ABI_MINOR when built */
+	size_t size;            /* sizeof(struct smtpgate_plugin) when built */
+	const char *name;       /* short name, used in logs */
+	const char *version;    /* the plugin's own version string */
+
+	/* Once per worker, before privileges are dropped.  cfg is the
+	   listener's group named after the handler (NULL if none).  Return 0,
+	   or -1 after reporting what is wrong (cfg_error or log). */
+	int (*init)(const struct smtpgate_host *host,
+		    const struct smtpgate_cfg *cfg, void **priv_out);
+	void (*fini)(void *priv);
+
+	/* Client connected; the greeting has not been sent.  REJECT/TEMPFAIL/
+	   DISCONNECT: the reply replaces the greeting and the session ends. */
+	enum smtpgate_verdict (*on_connect)(void *priv,
+					    const struct smtpgate_session *s,
+					    struct smtpgate_reply *reply);
+	/* Syntax-valid HELO/EHLO; greeting is the argument. */
+	enum smtpgate_verdict (*on_helo)(void *priv,
+					 const struct smtpgate_session *s,
+					 const char *greeting,
+					 struct smtpgate_reply *reply);
+	/* Syntax-valid MAIL with acceptable parameters; address "" is <>. */
+	enum smtpgate_verdict (*on_mail)(void *priv,
+					 const struct smtpgate_session *s,
+					 const char *address,
+					 struct smtpgate_reply *reply);
+	/* Syntax-valid RCPT; the recipient is added only when this answers
+	   CONTINUE or ACCEPT. */
+	enum smtpgate_verdict (*on_rcpt)(void *priv,
+					 const struct smtpgate_session *s,
+					 const char *address,
+					 struct smtpgate_reply *reply);
+	/* process_message(): the whole message, within data_size_limit.
+	   CONTINUE or ACCEPT with no reply -> "250 OK".  Answer 2xx only once
+	   the message is durably yours: the client will forget it. */
+	enum smtpgate_verdict (*on_message)(void *priv,
+					    const struct smtpgate_session *s,
+					    const struct smtpgate_message *msg,
+					    struct smtpgate_reply *reply);
+	/* The transaction was abandoned (see above).  No reply. */
+	void (*on_reset)(void *priv, const struct smtpgate_session *s);
+	/* The session is over.  No reply. */
+	void (*on_disconnect)(void *priv, const struct smtpgate_session *s);
+
+	/* Extra commands, ended by an entry whose verb is NULL; may be NULL. */
+	const struct smtpgate_command *commands;
+};
+
+/* The one symbol a plugin exports. */
+const struct smtpgate_plugin *smtpgate_plugin_entry(void);
+
+/* Fill the version fields of a descriptor. */
+#define SMTPGATE_PLUGIN_HEADER                                   \
+	.abi_major = SMTPGATE_ABI_MAJOR,                         \
+	.abi_minor = SMTPGATE_ABI_MINOR,                         \
+	.size = sizeof(struct smtpgate_plugin)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMTPGATE_PLUGIN_H */

@@ -1,0 +1,48 @@
+/*
+ * crash.c - a plugin that crashes on purpose, for the tests of worker
+ * isolation and of the master's back-off.  While the file named by
+ * `crash = { init_trigger = "PATH"; }` exists, init crashes (the test makes
+ * it after the start-up check passed, so every new worker dies at start).
+ * A message that starts with "CRASH" kills the worker in on_message; other
+ * messages are accepted.
+ */
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <smtpgate/plugin.h>
+
+static int crash_init(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
+		      void **priv_out)
+{
+	const char *trigger = NULL;
+	if (host->cfg_string(cfg, "init_trigger", &trigger) < 0)
+		return -1;
+	if (trigger && access(trigger, F_OK) == 0)
+		raise(SIGSEGV);
+	*priv_out = NULL;
+	return 0;
+}
+
+static enum smtpgate_verdict crash_message(void *priv, const struct smtpgate_session *s,
+					   const struct smtpgate_message *m,
+					   struct smtpgate_reply *r)
+{
+	(void)priv; (void)s; (void)r;
+	if (m->len >= 5 && memcmp(m->data, "CRASH", 5) == 0)
+		raise(SIGSEGV);
+	return SMTPGATE_CONTINUE;
+}
+
+static const struct smtpgate_plugin plugin = {
+	SMTPGATE_PLUGIN_HEADER,
+	.name = "crash",
+	.version = "test",
+	.init = crash_init,
+	.on_message = crash_message,
+};
+
+const struct smtpgate_plugin *smtpgate_plugin_entry(void)
+{
+	return &plugin;
+}
