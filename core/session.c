@@ -251,8 +251,10 @@ static int read_command(struct session *s, const char **line_out, size_t *len_ou
 		flush(s);
 	if (s->dead)
 		return CONN_ERROR;
-	int r = linebuf_read_command(&s->lb, max, s->l->command_timeout_sec * 1000, 1, line_out,
-				     len_out);
+	/* A stop interrupts the wait only between transactions: one in
+	   progress is finished first (the loop sends 421 after it). */
+	int r = linebuf_read_command(&s->lb, max, s->l->command_timeout_sec * 1000, !s->has_mail,
+				     line_out, len_out);
 	if (r == LINEBUF_LINE && log_trace_enabled())
 		log_trace(s->sid, "<", *line_out, *len_out);
 	return r;

@@ -1,0 +1,104 @@
+"""data_size_limit, SMTPUTF8, decode_data and the timeouts."""
+import time
+
+from harness import Client, check, debug_frame, eq, read_file, wait_until
+
+
+def ehlo_lines(c):
+    r = c.cmd("EHLO client.example.org").split("\n")
+    check(r[0].startswith("250-"), "EHLO: %r" % r)
+    return [line[4:] for line in r[1:]]
+
+
+def test_data_size_limit(ctx):
+    d, port, out = ctx.simple(data_size_limit=1000)
+    with Client(port) as c:
+        eq(ehlo_lines(c), ["SIZE 1000", "8BITMIME", "HELP"], "EHLO extensions")
+        eq(c.cmd("MAIL FROM:<a@b> SIZE=1001"),
+           "552 Error: message size exceeds fixed maximum message size", "MAIL SIZE=1001")
+        # 1001 bytes of data (the CR LF before the final dot not counted).
+        big = "Subject: big\r\n\r\n" + "x" * 900 + "\r\n" + "y" * (1001 - 900 - 2 - 16)
+        eq(len(big), 1001, "(test) message size")
+        eq(c.transaction(big, helo=None), "552 Error: Too much mail data", "1001 bytes")
+        eq(c.cmd("NOOP"), "250 OK", "NOOP after the 552 (the session goes on)")
+        exact = big[:-1]
+        eq(c.transaction(exact, mail="MAIL FROM:<a@b> SIZE=1000", helo=None), "250 OK", "1000 bytes")
+    wait_until(lambda: read_file(out), what="the message in the output")
+    eq(read_file(out), debug_frame(exact.replace("\r\n", "\n"), mail_options=["SIZE=1000"]),
+       "output: only the 1000-byte message")
+
+
+def test_no_size_limit(ctx):
+    d, port, out = ctx.simple(data_size_limit=0)
+    with Client(port) as c:
+        eq(ehlo_lines(c), ["8BITMIME", "HELP"], "EHLO extensions without a limit")
+        body = "Subject: huge\r\n\r\n" + ("x" * 998 + "\r\n") * 40000  # 40 MB > the default limit
+        eq(c.transaction(body, mail="MAIL FROM:<a@b> SIZE=99999999999", helo=None), "250 OK",
+           "a 40 MB message")
+    want = debug_frame(body[:-2].replace("\r\n", "\n"), mail_options=["SIZE=99999999999"])
+    wait_until(lambda: len(read_file(out)) >= len(want), what="the 40 MB message in the output")
+    check(read_file(out) == want, "the 40 MB message differs in the output")
+
+
+def test_smtputf8(ctx):
+    d, port, out = ctx.simple(smtputf8=True)
+    with Client(port) as c:
+        eq(ehlo_lines(c), ["SIZE 33554432", "8BITMIME", "SMTPUTF8", "HELP"], "EHLO extensions")
+        body = "Subject: \u00fcber\r\nFrom: \u00fc@x\r\n\r\nGr\u00fc\u00dfe \u2603"
+        eq(c.transaction(body, mail="MAIL FROM:<\u00fc@x> SMTPUTF8",
+                         rcpt="RCPT TO:<\u00e9@\u00e9xample.org>", helo=None), "250 OK", "message")
+    wait_until(lambda: read_file(out), what="the message in the output")
+    eq(read_file(out), debug_frame(body.replace("\r\n", "\n"), mail_options=["SMTPUTF8"]),
+       "debug output")
+
+
+def test_decode_data(ctx):
+    d, port, out = ctx.simple(decode_data=True)
+    with Client(port) as c:
+        eq(ehlo_lines(c), ["SIZE 33554432", "HELP"], "EHLO extensions (no 8BITMIME)")
+        eq(c.cmd("MAIL FROM:<a@b> BODY=8BITMIME"),
+           "555 MAIL FROM parameters not recognized or not implemented", "BODY=8BITMIME")
+        r = c.transaction(b"Subject: bad\r\n\r\nnot utf-8: \xff\xfe\xc3(", helo=None)
+        check(r[:1] == "5", "invalid UTF-8 body: expected a 5xx, got %r" % r)
+        eq(c.cmd("NOOP"), "250 OK", "NOOP after the refusal")
+        good = "Subject: good\r\n\r\nvalid UTF-8: \u00e9t\u00e9"
+        eq(c.transaction(good, mail="MAIL FROM:<a@b> SIZE=100", helo=None), "250 OK", "valid body")
+    wait_until(lambda: read_file(out), what="the message in the output")
+    # decode_data: the plugin gets no mail options (smtpd.py passes no kwargs).
+    eq(read_file(out), debug_frame(good.replace("\r\n", "\n")), "debug output (only the valid one)")
+
+
+def test_command_timeout(ctx):
+    d, port, out = ctx.simple(workers=1, command_timeout=1)
+    c = Client(port)
+    c.cmd("HELO x")
+    t0 = time.monotonic()
+    r = c.reply()
+    took = time.monotonic() - t0
+    check(r[0].startswith("421 "), "an idle client: expected a 421, got %r" % r)
+    check(0.5 <= took <= 4, "421 after %.1fs, expected about 1s" % took)
+    check(c.closed(3), "connection not closed after the 421")
+    c.close()
+    with Client(port) as c2:  # the same (only) worker serves the next client
+        eq(c2.transaction("Subject: next\r\n\r\nok"), "250 OK", "next client's message")
+    d.wait_log(r"event=disconnect reason=timeout")
+
+
+def test_data_timeout(ctx):
+    text, port, out = ctx.listener(workers=1, data_timeout=1)
+    d = ctx.daemon(ctx.config([text]))
+    with Client(port) as c:
+        c.cmd("HELO x")
+        c.cmd("MAIL FROM:<a@b>")
+        c.cmd("RCPT TO:<c@d>")
+        eq(c.cmd("DATA")[:3], "354", "DATA")
+        c.send(b"Subject: slow\r\n\r\nhalf a mess")
+        t0 = time.monotonic()
+        r = c.reply()
+        check(r[0].startswith("421 ") and time.monotonic() - t0 < 4,
+              "a stalled DATA: expected a 421 within seconds, got %r" % r)
+        check(c.closed(3), "connection not closed after the 421")
+    with Client(port) as c:
+        eq(c.transaction("Subject: next\r\n\r\nok"), "250 OK", "next client's message")
+    wait_until(lambda: read_file(out), what="the message in the output")
+    eq(read_file(out), debug_frame("Subject: next\n\nok"), "output: not the stalled message")

@@ -1,0 +1,181 @@
+"""The master and its workers: respawn, crash isolation, SIGHUP reload,
+SIGTERM, and the back-off when every new worker dies."""
+import os
+import re
+import signal
+import time
+
+from harness import (Client, alive, check, debug_frame, eq, read_file, wait_until)
+
+
+def test_killed_worker_is_replaced(ctx):
+    d, port, out = ctx.simple(workers=1)
+    c = Client(port)
+    c.cmd("HELO x")
+    (w,) = d.wait_workers(1)
+    os.kill(w, signal.SIGKILL)
+    try:
+        r = c.cmd("NOOP")
+        check(False, "a killed worker answered: %r" % r)
+    except (EOFError, ConnectionResetError, BrokenPipeError):
+        pass
+    c.close()
+    new = d.wait_workers(1, exclude=(w,))
+    check(w not in new, "the killed worker %d is still listed" % w)
+    with Client(port) as c2:
+        eq(c2.transaction("Subject: after\r\n\r\nkill"), "250 OK", "message after the kill")
+    check(d.running(), "the master died")
+
+
+def test_message_not_printed_when_worker_killed_mid_data(ctx):
+    d, port, out = ctx.simple(workers=1)
+    c = Client(port)
+    c.cmd("HELO x")
+    c.cmd("MAIL FROM:<a@b>")
+    c.cmd("RCPT TO:<c@d>")
+    eq(c.cmd("DATA")[:3], "354", "DATA")
+    c.send(b"Subject: lost\r\n\r\nhalf of it\r\n")
+    time.sleep(0.2)
+    (w,) = d.wait_workers(1)
+    os.kill(w, signal.SIGKILL)
+    check(c.closed(5), "connection open after its worker was killed")
+    c.close()
+    d.wait_workers(1, exclude=(w,))
+    with Client(port) as c2:
+        eq(c2.transaction("Subject: second\r\n\r\nok"), "250 OK", "next message")
+    wait_until(lambda: read_file(out), what="the second message in the output")
+    eq(read_file(out), debug_frame("Subject: second\n\nok"), "output: only the second message")
+
+
+def test_sighup_with_open_session(ctx):
+    out1, out2 = ctx.path("old.txt"), ctx.path("new.txt")
+    text, port, _ = ctx.listener(workers=1, data_size_limit=1000, output=out1)
+    conf = ctx.config([text])
+    d = ctx.daemon(conf)
+    a = Client(port)
+    eq(a.cmd("EHLO a").split("\n")[1], "250-SIZE 1000", "old session's SIZE")
+    eq(a.cmd("MAIL FROM:<old@example.org>"), "250 OK", "old session's MAIL")
+    # New config: another output file and another limit.
+    text2, _, _ = ctx.listener(port=port, workers=1, data_size_limit=2000, output=out2)
+    ctx.config([text2])
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"event=reloaded")
+    b = Client(port)
+    eq(b.cmd("EHLO b").split("\n")[1], "250-SIZE 2000", "new session's SIZE")
+    eq(b.transaction("Subject: new\r\n\r\n" + "n" * 1500, helo=None), "250 OK",
+       "new session's 1500-byte message")
+    b.close()
+    # The old session finishes its transaction under the old config.
+    eq(a.cmd("RCPT TO:<r@example.org>"), "250 OK", "old session's RCPT")
+    eq(a.cmd("DATA")[:3], "354", "old session's DATA")
+    a.send(b"Subject: old\r\n\r\nstarted before the reload\r\n.\r\n")
+    eq(a.reply(), ["250 OK"], "old session's message")
+    eq(a.cmd("QUIT"), "221 Bye", "old session's QUIT")
+    a.close()
+    wait_until(lambda: read_file(out1) and read_file(out2), what="both messages")
+    eq(read_file(out1), debug_frame("Subject: old\n\nstarted before the reload"),
+       "old config's output")
+    eq(read_file(out2), debug_frame("Subject: new\n\n" + "n" * 1500), "new config's output")
+    # A 1500-byte message now fits: the new limit is the one in force.
+    with Client(port) as c:
+        eq(c.transaction("Subject: x\r\n\r\n" + "m" * 1500), "250 OK", "after the reload")
+
+
+def test_bad_config_on_sighup_keeps_running(ctx):
+    text, port, out = ctx.listener(workers=1, data_size_limit=1234)
+    conf = ctx.config([text])
+    d = ctx.daemon(conf)
+    with open(conf, "a") as f:
+        f.write("this is not libconfig {\n")
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"event=reload-failed")
+    check(d.running(), "the master exited on a bad reload")
+    with Client(port) as c:
+        eq(c.cmd("EHLO x").split("\n")[1], "250-SIZE 1234", "SIZE after the failed reload")
+        eq(c.transaction("Subject: x\r\n\r\nstill", helo=None), "250 OK", "message")
+    # An unknown handler is refused as well.
+    text2, _, _ = ctx.listener(port=port, handler="nosuchplugin", workers=1)
+    ctx.config([text2])
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"event=reload-failed", count=2)
+    with Client(port) as c:
+        eq(c.cmd("EHLO x").split("\n")[1], "250-SIZE 1234", "SIZE after the second failed reload")
+
+
+def test_sigterm_stops_cleanly(ctx):
+    d, port, out = ctx.simple(workers=2)
+    idle = Client(port)
+    idle.cmd("HELO idle")
+    busy = Client(port)
+    busy.cmd("HELO busy")
+    busy.cmd("MAIL FROM:<a@b>")
+    workers = d.wait_workers(2)
+    t0 = time.monotonic()
+    d.signal(signal.SIGTERM)
+    r = idle.reply()
+    check(r[0].startswith("421 "), "idle session at SIGTERM: expected 421, got %r" % r)
+    check(idle.closed(3), "idle session not closed after its 421")
+    # The transaction in progress may finish.
+    eq(busy.cmd("RCPT TO:<c@d>"), "250 OK", "RCPT during the stop")
+    eq(busy.cmd("DATA")[:3], "354", "DATA during the stop")
+    busy.send(b"Subject: last\r\n\r\nfinished\r\n.\r\n")
+    eq(busy.reply(), ["250 OK"], "message finished during the stop")
+    r = busy.reply()
+    check(r[0].startswith("421 "), "after its transaction: expected 421, got %r" % r)
+    rc = d.wait(8)
+    eq(rc, 0, "master's exit status")
+    check(time.monotonic() - t0 < 8, "stop took %.1fs" % (time.monotonic() - t0))
+    check(not any(alive(w) for w in workers), "workers left running: %r" % workers)
+    eq(read_file(out), debug_frame("Subject: last\n\nfinished"), "output")
+
+
+def test_crashing_plugin_kills_only_its_worker(ctx):
+    text, port, _ = ctx.listener(handler="crash", workers=2)
+    d = ctx.daemon(ctx.config([text]))
+    other = Client(port)
+    other.cmd("HELO other")
+    c = Client(port)
+    c.cmd("HELO x")
+    c.cmd("MAIL FROM:<a@b>")
+    c.cmd("RCPT TO:<c@d>")
+    eq(c.cmd("DATA")[:3], "354", "DATA")
+    c.send(b"CRASH now\r\n.\r\n")
+    try:
+        r = c.reply()
+        check(False, "a crashing plugin's session got a reply: %r" % r)
+    except (EOFError, ConnectionResetError):
+        pass
+    c.close()
+    d.wait_log(r"signal=11")
+    # The other session and the master are unharmed; a new client is served.
+    eq(other.transaction("Subject: fine\r\n\r\nok", helo=None), "250 OK", "other session's message")
+    other.close()
+    with Client(port) as c2:
+        eq(c2.transaction("hello"), "250 OK", "next client")
+    check(d.running(), "the master died")
+
+
+def test_backoff_when_every_worker_dies(ctx):
+    trigger = ctx.path("crash-now")
+    text, port, _ = ctx.listener(handler="crash", workers=1,
+                                 extra='crash = { init_trigger = "%s"; };' % trigger)
+    d = ctx.daemon(ctx.config([text]))
+    (w,) = d.wait_workers(1)
+    with Client(port) as c:
+        eq(c.transaction("fine"), "250 OK", "before the trigger")
+    open(trigger, "w").close()
+    t0 = time.monotonic()
+    os.kill(w, signal.SIGKILL)
+    time.sleep(4)
+    fails = [line for line in d.log().splitlines() if "event=worker-failed" in line]
+    delays = [int(m.group(1)) for m in (re.search(r"respawn_in_ms=(\d+)", x) for x in fails) if m]
+    check(2 <= len(fails) <= 8, "%d worker-failed lines in 4 s (want a handful):\n%s"
+          % (len(fails), "\n".join(fails[:20])))
+    check(delays == sorted(delays) and delays[-1] > delays[0],
+          "respawn_in_ms does not grow: %r" % delays)
+    check(d.running(), "the master died")
+    os.unlink(trigger)
+    # Service resumes after the current back-off (at most a few seconds here).
+    with Client(port, timeout=max(5, delays[-1] / 1000 + 5)) as c:
+        eq(c.transaction("back"), "250 OK", "after removing the trigger")
+    check(time.monotonic() - t0 < 20, "service took %.1fs to resume" % (time.monotonic() - t0))
