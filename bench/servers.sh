@@ -1,0 +1,56 @@
+# bench/servers.sh - smtpgate as a server for the peers' harness
+# (/work/shared/bench-peers/anchors.sh), passed to it as SERVERS_FILE=.
+#
+# Defines start_smtpgate PORT: writes a config into the harness's temp dir
+# ("$work"), starts the master in the foreground (it does not daemonize) in
+# the background of the harness, and echoes its PID; the workers are its
+# children, so the harness counts their CPU and memory as the server's.
+#
+# Knobs (environment):
+#   SMTPGATE_BIN=...         the daemon (default: the tree's ./smtpgate)
+#   SMTPGATE_DEBUG_SO=...    the debug plugin (default: plugins/debug/.libs/debug.so)
+#   SMTPGATE_WORKERS=24      worker processes (> the 20 concurrent sessions of L2)
+#   SMTPGATE_DEBUG_OUTPUT=/dev/null   where the debug plugin writes each message
+#   SMTPGATE_LOG=FILE        the daemon's stderr log (default: $work/smtpgate.log)
+#
+# start_smtpgate_w4 is the same with 4 workers (the shipped default), for
+# comparing pool sizes: `bench/run.sh smtpgate smtpgate-w4 smtp-sink`.
+
+# This file is sourced; resolve the tree from its own location.
+SMTPGATE_TREE=${SMTPGATE_TREE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+SMTPGATE_BIN=${SMTPGATE_BIN:-$SMTPGATE_TREE/smtpgate}
+SMTPGATE_DEBUG_SO=${SMTPGATE_DEBUG_SO:-$SMTPGATE_TREE/plugins/debug/.libs/debug.so}
+SMTPGATE_WORKERS=${SMTPGATE_WORKERS:-24}
+SMTPGATE_DEBUG_OUTPUT=${SMTPGATE_DEBUG_OUTPUT:-/dev/null}
+
+smtpgate_start() {  # PORT WORKERS NAME
+  local port=$1 workers=$2 name=$3 d="$work/$3"
+  [ -x "$SMTPGATE_BIN" ] || { echo "no smtpgate binary at $SMTPGATE_BIN (build it: make)" >&2; return 1; }
+  [ -f "$SMTPGATE_DEBUG_SO" ] || { echo "no debug plugin at $SMTPGATE_DEBUG_SO" >&2; return 1; }
+  rm -rf "$d"; mkdir -p "$d/plugins"; chmod 755 "$d" "$d/plugins"
+  ln -s "$SMTPGATE_DEBUG_SO" "$d/plugins/debug.so"
+  cat >"$d/smtpgate.conf" <<EOF
+# written by bench/servers.sh for one benchmark cell
+plugin_dir = "$d/plugins";
+listeners = (
+  {
+    address = "127.0.0.1:$port";
+    handler = "debug";
+    workers = $workers;
+    max_sessions_per_worker = 0;
+    debug = { output = "$SMTPGATE_DEBUG_OUTPUT"; };
+  }
+);
+EOF
+  "$SMTPGATE_BIN" -t -f "$d/smtpgate.conf" >"$d/check.log" 2>&1 ||
+    { echo "smtpgate -t failed: $(tail -2 "$d/check.log" | tr '\n' ' ')" >&2; return 1; }
+  # As root the workers switch to user "nobody" (the config default), as
+  # smtp-sink does with -u nobody.
+  "$SMTPGATE_BIN" -f "$d/smtpgate.conf" >>"${SMTPGATE_LOG:-$d/smtpgate.log}" 2>&1 &
+  echo $!
+}
+
+start_smtpgate() { smtpgate_start "$1" "$SMTPGATE_WORKERS" smtpgate; }
+start_smtpgate_w4() { smtpgate_start "$1" 4 smtpgate-w4; }
+cleanup_smtpgate() { [ -n "${KEEP_WORK:-}" ] || rm -rf "$work/smtpgate"; }
+cleanup_smtpgate_w4() { [ -n "${KEEP_WORK:-}" ] || rm -rf "$work/smtpgate-w4"; }
