@@ -227,8 +227,11 @@ static int load_listener(struct loader *ld, const config_setting_t *s, struct li
 
 	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
 		return fail(ld, s, NULL, "each listener must be a group { ... }");
-	if (get_string(ld, s, "address", &l->address) <= 0)
-		return l->address ? -1 : fail(ld, s, NULL, "listener without an address");
+	int found = get_string(ld, s, "address", &l->address);
+	if (found < 0)
+		return -1; /* wrong type: err names the setting */
+	if (found == 0)
+		return fail(ld, s, NULL, "listener without an address");
 	l->name = l->address;
 	if (get_string(ld, s, "name", &l->name) < 0 ||
 	    get_string(ld, s, "handler", &l->handler) < 0 ||

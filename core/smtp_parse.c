@@ -204,8 +204,14 @@ int smtp_parse_path(const char *arg, const char *keyword, int allow_null,
 		}
 	} else {
 		start = p;
-		for (end = p; *end && !is_space(*end); end++)
-			;
+		/* A quoted local part may hold spaces: "Fred Blogs"@example.com */
+		int quoted = 0;
+		for (end = p; *end && (quoted || !is_space(*end)); end++) {
+			if (quoted && *end == '\\' && end[1])
+				end++;
+			else if (*end == '"')
+				quoted = !quoted;
+		}
 		rest = end;
 	}
 	if (*rest && !is_space(*rest))

@@ -73,10 +73,11 @@ int smtp_reply_check(enum smtpgate_verdict verdict, const struct smtpgate_reply 
 	}
 	switch (verdict) {
 	case SMTPGATE_CONTINUE:
-		return 0;
 	case SMTPGATE_ACCEPT:
+		/* A CONTINUE with a 5xx would refuse the command to the client
+		   while the core goes on as if it were accepted. */
 		if (r->code && cls != 2) {
-			*why_out = "ACCEPT with a reply that is not 2xx";
+			*why_out = "CONTINUE/ACCEPT with a reply that is not 2xx";
 			return -1;
 		}
 		return 0;
