@@ -1,1 +1,312 @@
-/* placeholder */
+/*
+ * test_config.c - config_load_string()/config_load_file(): good configs
+ * with every default checked, and bad ones whose single error message must
+ * name the source and line and say what is wrong.  plugin_dir points at a
+ * temporary directory holding a copy of the built debug plugin, so handler
+ * resolution runs for real.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "unit.h"
+
+static char plugin_dir[512];
+
+static int config_suite_init(void)
+{
+	const char *so = unit_build_file("plugins/debug/.libs/debug.so");
+	if (!so) {
+		fprintf(stderr, "test_config: plugins/debug/.libs/debug.so not found: run make\n");
+		return -1;
+	}
+	unit_tmppath(plugin_dir, sizeof(plugin_dir), "plugins");
+	if (mkdir(plugin_dir, 0700) != 0 || unit_copy_file(so, "plugins/debug.so", 0755) != 0)
+		return -1;
+	return 0;
+}
+
+/* The text with a first line setting plugin_dir: row line N is line N+1. */
+static int load(const char *body, struct config **cfg_out, char *err, size_t err_size)
+{
+	char text[4096];
+	snprintf(text, sizeof(text), "plugin_dir = \"%s\";\n%s", plugin_dir, body);
+	*cfg_out = NULL;
+	err[0] = '\0';
+	return config_load_string(text, "command line", cfg_out, err, err_size);
+}
+
+static void test_defaults(void)
+{
+	struct config *cfg;
+	char err[CONFIG_ERROR_MAX_BYTES];
+	const char *row = "defaults";
+	int rc = load("listeners = ( { address = \"127.0.0.1:8025\"; } );\n", &cfg, err,
+		      sizeof(err));
+	if (!UNIT_CHECK(row, rc == 0)) {
+		printf("    error: %s\n", err);
+		return;
+	}
+	UNIT_CHECK_STR(row, cfg->source, "command line");
+	UNIT_CHECK_STR(row, cfg->user, "nobody");
+	UNIT_CHECK_STR(row, cfg->plugin_dir, plugin_dir);
+	UNIT_CHECK(row, cfg->log_facility == -1);
+	UNIT_CHECK(row, cfg->shutdown_timeout_sec == 30);
+	UNIT_CHECK(row, cfg->listener_count == 1);
+	const struct listener_config *l = &cfg->listeners[0];
+	UNIT_CHECK_STR(row, l->address, "127.0.0.1:8025");
+	UNIT_CHECK_STR(row, l->name, "127.0.0.1:8025");
+	UNIT_CHECK_STR(row, l->handler, "debug");
+	UNIT_CHECK_STR(row, l->group_name, "debug");
+	char so[600];
+	snprintf(so, sizeof(so), "%s/debug.so", plugin_dir);
+	UNIT_CHECK_STR(row, l->plugin_path, so);
+	UNIT_CHECK_STR(row, l->remote, "localhost:25");
+	UNIT_CHECK(row, l->data_size_limit == 33554432);
+	UNIT_CHECK(row, l->smtputf8 == 0);
+	UNIT_CHECK(row, l->decode_data == 0);
+	UNIT_CHECK(row, l->bare_lf == BARE_LF_KEEP);
+	UNIT_CHECK(row, l->command_timeout_sec == 300);
+	UNIT_CHECK(row, l->data_timeout_sec == 180);
+	UNIT_CHECK(row, l->workers == 4);
+	UNIT_CHECK(row, l->max_sessions_per_worker == 1000);
+	UNIT_CHECK(row, l->max_recipients == 1000);
+	UNIT_CHECK(row, l->handler_group == NULL);
+	UNIT_CHECK(row, l->line == 2);
+	config_free(cfg);
+}
+
+static void test_every_setting(void)
+{
+	struct config *cfg;
+	char err[CONFIG_ERROR_MAX_BYTES];
+	const char *row = "every setting";
+	int rc = load("user = \"\";\nlog = \"syslog\";\nlog_facility = \"local3\";\n"
+		      "shutdown_timeout = 5;\n"
+		      "listeners = ( {\n"
+		      "  name = \"mx\"; address = \"[::1]:2525\"; handler = \"DebuggingServer\";\n"
+		      "  remote = \"relay.example:587\"; data_size_limit = 0; smtputf8 = true;\n"
+		      "  bare_lf = \"reject\"; command_timeout = 10; data_timeout = 20;\n"
+		      "  workers = 2; max_sessions_per_worker = 0; max_recipients = 50;\n"
+		      "  debug = { output = \"/dev/null\"; };\n"
+		      "}, {\n"
+		      "  address = \":2526\"; decode_data = true; bare_lf = \"normalize\";\n"
+		      "  data_size_limit = 1048576L;\n"
+		      "} );\n",
+		      &cfg, err, sizeof(err));
+	if (!UNIT_CHECK(row, rc == 0)) {
+		printf("    error: %s\n", err);
+		return;
+	}
+	UNIT_CHECK(row, cfg->user == NULL);
+	UNIT_CHECK(row, cfg->log_facility >= 0);
+	UNIT_CHECK(row, cfg->shutdown_timeout_sec == 5);
+	UNIT_CHECK(row, cfg->listener_count == 2);
+	const struct listener_config *l = &cfg->listeners[0];
+	UNIT_CHECK_STR(row, l->name, "mx");
+	UNIT_CHECK_STR(row, l->address, "[::1]:2525");
+	UNIT_CHECK_STR(row, l->handler, "debug");
+	UNIT_CHECK_STR(row, l->group_name, "debug");
+	UNIT_CHECK_STR(row, l->remote, "relay.example:587");
+	UNIT_CHECK(row, l->data_size_limit == 0);
+	UNIT_CHECK(row, l->smtputf8 == 1);
+	UNIT_CHECK(row, l->decode_data == 0);
+	UNIT_CHECK(row, l->bare_lf == BARE_LF_REJECT);
+	UNIT_CHECK(row, l->command_timeout_sec == 10);
+	UNIT_CHECK(row, l->data_timeout_sec == 20);
+	UNIT_CHECK(row, l->workers == 2);
+	UNIT_CHECK(row, l->max_sessions_per_worker == 0);
+	UNIT_CHECK(row, l->max_recipients == 50);
+	UNIT_CHECK(row, l->handler_group != NULL);
+	l = &cfg->listeners[1];
+	UNIT_CHECK_STR(row, l->name, ":2526");
+	UNIT_CHECK(row, l->decode_data == 1);
+	UNIT_CHECK(row, l->bare_lf == BARE_LF_NORMALIZE);
+	UNIT_CHECK(row, l->data_size_limit == 1048576);
+	UNIT_CHECK(row, l->line == 12); /* where its "{" is */
+	config_free(cfg);
+}
+
+/* A handler given as a path: used as is, the group is its base name. */
+static void test_handler_path(void)
+{
+	struct config *cfg;
+	char err[CONFIG_ERROR_MAX_BYTES], body[1024];
+	snprintf(body, sizeof(body),
+		 "listeners = ( { address = \"127.0.0.1:8025\"; handler = \"%s/debug.so\";\n"
+		 "  debug = { output = \"/dev/null\"; }; } );\n", plugin_dir);
+	int rc = load(body, &cfg, err, sizeof(err));
+	if (!UNIT_CHECK("handler path", rc == 0)) {
+		printf("    error: %s\n", err);
+		return;
+	}
+	char so[600];
+	snprintf(so, sizeof(so), "%s/debug.so", plugin_dir);
+	UNIT_CHECK_STR("handler path", cfg->listeners[0].plugin_path, so);
+	UNIT_CHECK_STR("handler path", cfg->listeners[0].group_name, "debug");
+	UNIT_CHECK("handler path", cfg->listeners[0].handler_group != NULL);
+	config_free(cfg);
+}
+
+static const struct {
+	const char *name;
+	const char *body;
+	const char *err1, *err2; /* both must appear in the message */
+} bad_rows[] = {
+	{ "syntax error", "listeners = (\n  { address = ; }\n);\n", "command line:3", NULL },
+	{ "syntax error, missing semicolon", "user = \"a\"\nlisteners = ();\n", "command line:3",
+	  NULL },
+	{ "unknown listener setting",
+	  "listeners = ( {\n  address = \"127.0.0.1:1\";\n  colour = \"red\";\n} );\n",
+	  "command line:4: ", "colour: unknown setting" },
+	{ "unknown global setting", "foo = 1;\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
+	  "command line:2: ", "foo: unknown setting" },
+	{ "group for another handler",
+	  "listeners = ( { address = \"127.0.0.1:1\"; proxy = { x = 1; }; } );\n",
+	  "command line:2", "proxy: unknown setting" },
+	{ "smtputf8 and decode_data",
+	  "listeners = ( { address = \"127.0.0.1:1\";\n smtputf8 = true;\n decode_data = true; } );\n",
+	  "command line:4", "decode_data and smtputf8 cannot both be true" },
+	{ "address without port", "listeners = ( { address = \"nonsense\"; } );\n",
+	  "command line:2", "expected host:port" },
+	{ "address with port 0", "listeners = ( { address = \"127.0.0.1:0\"; } );\n",
+	  "address", "port out of range" },
+	{ "address with a name for a port", "listeners = ( { address = \"127.0.0.1:smtp\"; } );\n",
+	  "address", "port is not a number" },
+	{ "IPv6 address without brackets", "listeners = ( { address = \"::1:25\"; } );\n",
+	  "address", "brackets" },
+	{ "bad remote", "listeners = ( { address = \"127.0.0.1:1\"; remote = \"x\"; } );\n",
+	  "remote", "expected host:port" },
+	{ "bad bare_lf", "listeners = ( { address = \"127.0.0.1:1\";\n bare_lf = \"strip\"; } );\n",
+	  "command line:3", "bare_lf: expected \"keep\", \"normalize\" or \"reject\", not \"strip\"" },
+	{ "missing plugin file", "listeners = ( { address = \"127.0.0.1:1\"; handler = \"nosuch\"; } );\n",
+	  "handler", "no plugin \"nosuch\"" },
+	{ "missing plugin path",
+	  "listeners = ( { address = \"127.0.0.1:1\"; handler = \"/nonexistent/x.so\"; } );\n",
+	  "handler", "No such file" },
+	{ "empty handler", "listeners = ( { address = \"127.0.0.1:1\"; handler = \"\"; } );\n",
+	  "handler", "empty handler name" },
+	{ "string for an integer",
+	  "listeners = ( { address = \"127.0.0.1:1\"; data_size_limit = \"big\"; } );\n",
+	  "data_size_limit", "expected an integer" },
+	{ "negative limit", "listeners = ( { address = \"127.0.0.1:1\"; data_size_limit = -1; } );\n",
+	  "data_size_limit", "outside" },
+	{ "zero timeout", "listeners = ( { address = \"127.0.0.1:1\"; command_timeout = 0; } );\n",
+	  "command_timeout", "outside" },
+	{ "zero max_recipients", "listeners = ( { address = \"127.0.0.1:1\"; max_recipients = 0; } );\n",
+	  "max_recipients", "outside" },
+	{ "too many workers", "listeners = ( { address = \"127.0.0.1:1\"; workers = 5000; } );\n",
+	  "workers", "outside" },
+	{ "integer for a bool", "listeners = ( { address = \"127.0.0.1:1\"; smtputf8 = 1; } );\n",
+	  "smtputf8", "expected true or false" },
+	{ "integer for a string", "listeners = ( { address = 25; } );\n", "address",
+	  "expected a string" },
+	{ "handler group not a group",
+	  "listeners = ( { address = \"127.0.0.1:1\"; debug = 5; } );\n", "debug",
+	  "must be a group" },
+	{ "listener without address", "listeners = ( { name = \"x\"; } );\n",
+	  "listener without an address", NULL },
+	{ "listener not a group", "listeners = ( 5 );\n", "must be a group", NULL },
+	{ "no listeners", "user = \"nobody\";\n", "no listeners", NULL },
+	{ "empty listener list", "listeners = ( );\n", "non-empty", NULL },
+	{ "duplicate address",
+	  "listeners = ( { address = \"127.0.0.1:1\"; },\n { address = \"127.0.0.1:1\"; } );\n",
+	  "command line:3", "already used" },
+	{ "bad log target", "log = \"file\";\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
+	  "command line:2", "expected \"stderr\" or \"syslog\"" },
+	{ "bad syslog facility",
+	  "log = \"syslog\";\nlog_facility = \"kern9\";\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
+	  "command line:3", "unknown syslog facility" },
+	{ "shutdown_timeout out of range",
+	  "shutdown_timeout = 0;\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
+	  "shutdown_timeout", "outside" },
+};
+
+static void test_bad_configs(void)
+{
+	for (size_t i = 0; i < sizeof(bad_rows) / sizeof(bad_rows[0]); i++) {
+		const char *row = bad_rows[i].name;
+		struct config *cfg;
+		char err[CONFIG_ERROR_MAX_BYTES];
+		int rc = load(bad_rows[i].body, &cfg, err, sizeof(err));
+		UNIT_CHECK(row, rc == -1);
+		UNIT_CHECK(row, cfg == NULL);
+		if (rc == 0) {
+			config_free(cfg);
+			continue;
+		}
+		UNIT_CHECK(row, strncmp(err, "command line", 12) == 0);
+		UNIT_CHECK(row, strchr(err, '\n') == NULL);
+		UNIT_CHECK_CONTAINS(row, err, bad_rows[i].err1);
+		if (bad_rows[i].err2)
+			UNIT_CHECK_CONTAINS(row, err, bad_rows[i].err2);
+	}
+}
+
+static void test_load_file(void)
+{
+	char path[512], err[CONFIG_ERROR_MAX_BYTES];
+	struct config *cfg = NULL;
+	unit_tmppath(path, sizeof(path), "smtpgate.conf");
+	FILE *f = fopen(path, "w");
+	if (!UNIT_CHECK("write config", f != NULL))
+		return;
+	fprintf(f, "plugin_dir = \"%s\";\nlisteners = ( { address = \"127.0.0.1:8025\";\n"
+		   "  bogus = 1; } );\n", plugin_dir);
+	fclose(f);
+	UNIT_CHECK("file error", config_load_file(path, &cfg, err, sizeof(err)) == -1);
+	char where[600];
+	snprintf(where, sizeof(where), "%s:3: bogus: unknown setting", path);
+	UNIT_CHECK_CONTAINS("file error names the file", err, where);
+
+	f = fopen(path, "w");
+	if (!UNIT_CHECK("write config", f != NULL))
+		return;
+	fprintf(f, "plugin_dir = \"%s\";\nlisteners = ( { address = \"127.0.0.1:8025\"; } );\n",
+		plugin_dir);
+	fclose(f);
+	UNIT_CHECK("good file", config_load_file(path, &cfg, err, sizeof(err)) == 0);
+	if (cfg) {
+		UNIT_CHECK_STR("good file", cfg->source, path);
+		config_free(cfg);
+	}
+	unit_tmppath(path, sizeof(path), "absent.conf");
+	UNIT_CHECK("absent file", config_load_file(path, &cfg, err, sizeof(err)) == -1);
+	UNIT_CHECK_CONTAINS("absent file", err, "cannot open");
+	config_free(NULL); /* allowed */
+}
+
+static const struct {
+	const char *name;
+	const char *plugin;
+} alias_rows[] = {
+	{ "DebuggingServer", "debug" },
+	{ "PureProxy", "proxy" },
+	{ "MailmanProxy", "mailman" },
+	{ "debug", "debug" },
+	{ "maildir", "maildir" },
+	{ "debuggingserver", "debuggingserver" },
+	{ "SMTPServer", "SMTPServer" },
+};
+
+static void test_aliases(void)
+{
+	for (size_t i = 0; i < sizeof(alias_rows) / sizeof(alias_rows[0]); i++)
+		UNIT_CHECK_STR(alias_rows[i].name, config_handler_alias(alias_rows[i].name),
+			       alias_rows[i].plugin);
+}
+
+int test_config_register(void)
+{
+	CU_pSuite s = CU_add_suite("config", config_suite_init, NULL);
+	if (!s || !CU_add_test(s, "defaults applied", test_defaults) ||
+	    !CU_add_test(s, "every setting", test_every_setting) ||
+	    !CU_add_test(s, "handler given as a path", test_handler_path) ||
+	    !CU_add_test(s, "bad configs table", test_bad_configs) ||
+	    !CU_add_test(s, "config_load_file", test_load_file) ||
+	    !CU_add_test(s, "class aliases table", test_aliases))
+		return -1;
+	return 0;
+}

@@ -1,1 +1,277 @@
-/* placeholder */
+/*
+ * test_plugin_load.c - what the loader refuses before any plugin code but
+ * the entry function runs: descriptors built by hand (wrong major, newer
+ * minor, too small, no name, no message hook, bad commands), unsafe files
+ * (group/other-writable, not regular), and the real shared objects built
+ * by `make check` (debug.so loads; badabi.so and nomessage.so do not).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "plugin_load.h"
+#include "unit.h"
+
+static enum smtpgate_verdict good_message(void *priv, const struct smtpgate_session *s,
+					  const struct smtpgate_message *m,
+					  struct smtpgate_reply *r)
+{
+	(void)priv;
+	(void)s;
+	(void)m;
+	(void)r;
+	return SMTPGATE_CONTINUE;
+}
+
+static enum smtpgate_verdict good_command(void *priv, const struct smtpgate_session *s,
+					  const char *arg, struct smtpgate_reply *r)
+{
+	(void)priv;
+	(void)s;
+	(void)arg;
+	(void)r;
+	return SMTPGATE_CONTINUE;
+}
+
+static const struct smtpgate_command cmds_ok[] = { { "XFOO", good_command },
+						   { "X2", good_command }, { NULL, NULL } };
+static const struct smtpgate_command cmds_builtin[] = { { "RSET", good_command }, { NULL, NULL } };
+static const struct smtpgate_command cmds_builtin2[] = { { "XOK", good_command },
+							 { "EXPN", good_command }, { NULL, NULL } };
+static const struct smtpgate_command cmds_lower[] = { { "xfoo", good_command }, { NULL, NULL } };
+static const struct smtpgate_command cmds_mixed[] = { { "Xfoo", good_command }, { NULL, NULL } };
+static const struct smtpgate_command cmds_empty[] = { { "", good_command }, { NULL, NULL } };
+static const struct smtpgate_command cmds_space[] = { { "X FOO", good_command }, { NULL, NULL } };
+static const struct smtpgate_command cmds_long[] = { { "XAAAAAAAAAAAAAAA", good_command },
+						     { NULL, NULL } };
+static const struct smtpgate_command cmds_15[] = { { "XAAAAAAAAAAAAAA", good_command },
+						   { NULL, NULL } };
+static const struct smtpgate_command cmds_no_run[] = { { "XFOO", NULL }, { NULL, NULL } };
+static const struct smtpgate_command cmds_none[] = { { NULL, NULL } };
+
+struct desc_row {
+	const char *name;
+	unsigned int major, minor;
+	size_t size;
+	const char *plugin_name;
+	int has_message;
+	const struct smtpgate_command *commands;
+	int rc;
+	const char *err; /* a part of the message */
+};
+
+#define SZ sizeof(struct smtpgate_plugin)
+#define MAJ SMTPGATE_ABI_MAJOR
+#define MIN SMTPGATE_ABI_MINOR
+
+static const struct desc_row desc_rows[] = {
+	{ "good", MAJ, MIN, SZ, "good", 1, NULL, 0, NULL },
+	{ "good with commands", MAJ, MIN, SZ, "good", 1, cmds_ok, 0, NULL },
+	{ "good with an empty command list", MAJ, MIN, SZ, "good", 1, cmds_none, 0, NULL },
+	{ "verb of 15 bytes", MAJ, MIN, SZ, "good", 1, cmds_15, 0, NULL },
+	{ "larger size (appended fields)", MAJ, MIN, SZ + 64, "good", 1, NULL, 0, NULL },
+	{ "wrong major (newer)", MAJ + 1, 0, SZ, "bad", 1, NULL, -1, "built for plugin ABI 2.0" },
+	{ "wrong major (older)", MAJ - 1, 0, SZ, "bad", 1, NULL, -1, "built for plugin ABI 0.0" },
+	{ "newer minor", MAJ, MIN + 1, SZ, "bad", 1, NULL, -1, "built for plugin ABI 1.1" },
+	{ "size smaller than the minor's", MAJ, MIN, SZ - 8, "bad", 1, NULL, -1,
+	  "descriptor size" },
+	{ "size 0", MAJ, MIN, 0, "bad", 1, NULL, -1, "descriptor size 0" },
+	{ "no name", MAJ, MIN, SZ, NULL, 1, NULL, -1, "no name" },
+	{ "empty name", MAJ, MIN, SZ, "", 1, NULL, -1, "no name" },
+	{ "no on_message", MAJ, MIN, SZ, "quiet", 0, NULL, -1, "no message hook" },
+	{ "command shadowing a built-in", MAJ, MIN, SZ, "bad", 1, cmds_builtin, -1,
+	  "\"RSET\" is a built-in command" },
+	{ "second command shadowing a built-in", MAJ, MIN, SZ, "bad", 1, cmds_builtin2, -1,
+	  "\"EXPN\" is a built-in command" },
+	{ "lower-case verb", MAJ, MIN, SZ, "bad", 1, cmds_lower, -1,
+	  "\"xfoo\" is not an upper-case verb" },
+	{ "mixed-case verb", MAJ, MIN, SZ, "bad", 1, cmds_mixed, -1, "not an upper-case verb" },
+	{ "empty verb", MAJ, MIN, SZ, "bad", 1, cmds_empty, -1, "not an upper-case verb" },
+	{ "verb with a space", MAJ, MIN, SZ, "bad", 1, cmds_space, -1, "not an upper-case verb" },
+	{ "verb of 16 bytes", MAJ, MIN, SZ, "bad", 1, cmds_long, -1, "not an upper-case verb" },
+	{ "command without handler", MAJ, MIN, SZ, "bad", 1, cmds_no_run, -1,
+	  "not an upper-case verb with a handler" },
+};
+
+static void test_check_descriptor(void)
+{
+	for (size_t i = 0; i < sizeof(desc_rows) / sizeof(desc_rows[0]); i++) {
+		const struct desc_row *r = &desc_rows[i];
+		struct smtpgate_plugin d;
+		memset(&d, 0, sizeof(d));
+		d.abi_major = r->major;
+		d.abi_minor = r->minor;
+		d.size = r->size;
+		d.name = r->plugin_name;
+		d.on_message = r->has_message ? good_message : NULL;
+		d.commands = r->commands;
+		char err[512] = "";
+		int rc = plugin_check_descriptor(&d, err, sizeof(err));
+		UNIT_CHECK(r->name, rc == r->rc);
+		if (r->err)
+			UNIT_CHECK_CONTAINS(r->name, err, r->err);
+	}
+	char err[512] = "";
+	UNIT_CHECK("NULL descriptor", plugin_check_descriptor(NULL, err, sizeof(err)) == -1);
+	UNIT_CHECK_CONTAINS("NULL descriptor", err, "returned NULL");
+	/* Both versions are named in a version refusal. */
+	struct smtpgate_plugin d = { .abi_major = 7, .abi_minor = 3, .size = SZ, .name = "v",
+				     .on_message = good_message };
+	plugin_check_descriptor(&d, err, sizeof(err));
+	UNIT_CHECK_CONTAINS("both versions", err, "7.3");
+	UNIT_CHECK_CONTAINS("both versions", err, "this smtpgate has ABI 1.0");
+}
+
+static const struct {
+	const char *verb;
+	int builtin;
+} verb_rows[] = {
+	{ "HELO", 1 }, { "EHLO", 1 }, { "NOOP", 1 }, { "QUIT", 1 }, { "MAIL", 1 }, { "RCPT", 1 },
+	{ "RSET", 1 }, { "DATA", 1 }, { "HELP", 1 }, { "VRFY", 1 }, { "EXPN", 1 },
+	{ "helo", 0 }, { "XFOO", 0 }, { "STARTTLS", 0 }, { "", 0 },
+};
+
+static void test_builtin_verbs(void)
+{
+	for (size_t i = 0; i < sizeof(verb_rows) / sizeof(verb_rows[0]); i++)
+		UNIT_CHECK(verb_rows[i].verb[0] ? verb_rows[i].verb : "(empty)",
+			   plugin_is_builtin_verb(verb_rows[i].verb) == verb_rows[i].builtin);
+}
+
+static const struct {
+	const char *name;
+	unsigned int mode;
+	int rc;
+	const char *err;
+} file_rows[] = {
+	{ "mode 0755", 0755, 0, NULL },
+	{ "mode 0644", 0644, 0, NULL },
+	{ "mode 0600", 0600, 0, NULL },
+	{ "group-writable 0664", 0664, -1, "writable by group or others (mode 664)" },
+	{ "group-writable 0775", 0775, -1, "writable" },
+	{ "other-writable 0646", 0646, -1, "writable" },
+	{ "world-writable 0777", 0777, -1, "writable" },
+};
+
+static void test_check_file(void)
+{
+	char path[512], err[512];
+	unit_tmppath(path, sizeof(path), "mode-test.so");
+	FILE *f = fopen(path, "w");
+	if (!UNIT_CHECK("create", f != NULL))
+		return;
+	fputs("not really a shared object\n", f);
+	fclose(f);
+	for (size_t i = 0; i < sizeof(file_rows) / sizeof(file_rows[0]); i++) {
+		const char *row = file_rows[i].name;
+		UNIT_CHECK(row, chmod(path, file_rows[i].mode) == 0);
+		err[0] = '\0';
+		UNIT_CHECK(row, plugin_check_file(path, err, sizeof(err)) == file_rows[i].rc);
+		if (file_rows[i].err) {
+			UNIT_CHECK_CONTAINS(row, err, file_rows[i].err);
+			UNIT_CHECK_CONTAINS(row, err, path);
+		}
+	}
+	err[0] = '\0';
+	UNIT_CHECK("directory", plugin_check_file(unit_tmpdir(), err, sizeof(err)) == -1);
+	UNIT_CHECK_CONTAINS("directory", err, "not a regular file");
+	unit_tmppath(path, sizeof(path), "absent.so");
+	UNIT_CHECK("absent", plugin_check_file(path, err, sizeof(err)) == -1);
+	UNIT_CHECK_CONTAINS("absent", err, "No such file");
+}
+
+static void test_load_debug(void)
+{
+	const char *so = unit_build_file("plugins/debug/.libs/debug.so");
+	if (!UNIT_CHECK("debug.so built", so != NULL))
+		return;
+	char path[512], err[1024] = "";
+	/* A copy with a known mode: the build tree's umask must not matter. */
+	UNIT_CHECK("copy", unit_copy_file(so, "load-debug.so", 0755) == 0);
+	unit_tmppath(path, sizeof(path), "load-debug.so");
+	struct plugin p;
+	int rc = plugin_load(path, &p, err, sizeof(err));
+	if (!UNIT_CHECK("debug.so loads", rc == 0)) {
+		printf("    error: %s\n", err);
+		return;
+	}
+	UNIT_CHECK("handle", p.handle != NULL);
+	UNIT_CHECK("descriptor", p.desc != NULL);
+	UNIT_CHECK_STR("name", p.desc->name, "debug");
+	UNIT_CHECK("major", p.desc->abi_major == SMTPGATE_ABI_MAJOR);
+	UNIT_CHECK("on_message", p.desc->on_message != NULL);
+	UNIT_CHECK("init", p.desc->init != NULL);
+	/* The descriptor comes from the .so, not from the copy linked in here. */
+	UNIT_CHECK("from the .so", p.desc != smtpgate_plugin_entry());
+	plugin_unload(&p);
+	UNIT_CHECK("unloaded", p.handle == NULL && p.desc == NULL);
+	plugin_unload(&p); /* twice is harmless */
+
+	UNIT_CHECK("copy 0664", unit_copy_file(so, "writable-debug.so", 0664) == 0);
+	unit_tmppath(path, sizeof(path), "writable-debug.so");
+	UNIT_CHECK("group-writable debug.so refused", plugin_load(path, &p, err, sizeof(err)) == -1);
+	UNIT_CHECK_CONTAINS("group-writable debug.so refused", err, "writable");
+	UNIT_CHECK("nothing kept", p.handle == NULL && p.desc == NULL);
+}
+
+static const struct {
+	const char *name;
+	const char *rel;
+	const char *err1, *err2;
+} refused_rows[] = {
+	{ "badabi.so", "tests/plugins/.libs/badabi.so", "refused: built for plugin ABI 2.0",
+	  "this smtpgate has ABI 1.0" },
+	{ "nomessage.so", "tests/plugins/.libs/nomessage.so", "refused: plugin \"nomessage\"",
+	  "no message hook" },
+};
+
+static void test_load_refused(void)
+{
+	for (size_t i = 0; i < sizeof(refused_rows) / sizeof(refused_rows[0]); i++) {
+		const char *row = refused_rows[i].name;
+		const char *so = unit_build_file(refused_rows[i].rel);
+		if (!UNIT_CHECK(row, so != NULL)) {
+			printf("    %s not found: build it with make check\n", refused_rows[i].rel);
+			continue;
+		}
+		char path[512], err[1024] = "";
+		UNIT_CHECK(row, unit_copy_file(so, refused_rows[i].name, 0755) == 0);
+		unit_tmppath(path, sizeof(path), refused_rows[i].name);
+		struct plugin p;
+		UNIT_CHECK(row, plugin_load(path, &p, err, sizeof(err)) == -1);
+		UNIT_CHECK(row, p.handle == NULL && p.desc == NULL);
+		UNIT_CHECK_CONTAINS(row, err, path);
+		UNIT_CHECK_CONTAINS(row, err, refused_rows[i].err1);
+		UNIT_CHECK_CONTAINS(row, err, refused_rows[i].err2);
+	}
+	/* Not a shared object at all, and a shared object that is no plugin. */
+	char path[512], err[1024] = "";
+	struct plugin p;
+	unit_tmppath(path, sizeof(path), "text.so");
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs("junk\n", f);
+		fclose(f);
+		chmod(path, 0644);
+	}
+	UNIT_CHECK("not an ELF file", plugin_load(path, &p, err, sizeof(err)) == -1);
+	UNIT_CHECK_CONTAINS("not an ELF file", err, path);
+	const char *libc = "/lib/x86_64-linux-gnu/libm.so.6";
+	struct stat st;
+	if (stat(libc, &st) == 0 && !(st.st_mode & 022) && (st.st_uid == 0)) {
+		UNIT_CHECK("no entry point", plugin_load(libc, &p, err, sizeof(err)) == -1);
+		UNIT_CHECK_CONTAINS("no entry point", err, "no smtpgate_plugin_entry()");
+	}
+}
+
+int test_plugin_load_register(void)
+{
+	CU_pSuite s = CU_add_suite("plugin_load", NULL, NULL);
+	if (!s || !CU_add_test(s, "plugin_check_descriptor table", test_check_descriptor) ||
+	    !CU_add_test(s, "built-in verbs table", test_builtin_verbs) ||
+	    !CU_add_test(s, "plugin_check_file modes table", test_check_file) ||
+	    !CU_add_test(s, "plugin_load debug.so", test_load_debug) ||
+	    !CU_add_test(s, "plugin_load refused plugins", test_load_refused))
+		return -1;
+	return 0;
+}
