@@ -197,7 +197,18 @@ void worker_main(const struct worker_args *a)
 			log_err("listener=%s: epoll_pwait: %s", a->listener->name, strerror(errno));
 			break;
 		}
-		if (n == 0)
+		/* When a socket is ready, epoll_pwait() returns without running
+		   the handler of a signal still pending from the session (the
+		   mask is restored first): a retired or stopping worker must not
+		   take the client, it belongs to the new generation's workers. */
+		sigset_t pending;
+		if (sigpending(&pending) == 0) {
+			if (sigismember(&pending, SIGHUP))
+				worker_retire = 1;
+			if (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT))
+				worker_stop = 1;
+		}
+		if (n == 0 || worker_stop || worker_retire)
 			continue;
 		int fd = accept4(ev.data.fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0) {

@@ -102,3 +102,43 @@ def test_data_timeout(ctx):
         eq(c.transaction("Subject: next\r\n\r\nok"), "250 OK", "next client's message")
     wait_until(lambda: read_file(out), what="the message in the output")
     eq(read_file(out), debug_frame("Subject: next\n\nok"), "output: not the stalled message")
+
+
+def test_too_many_recipients(ctx):
+    d, port, out = ctx.simple(max_recipients=3)
+    with Client(port) as c:
+        c.cmd("HELO x")
+        c.cmd("MAIL FROM:<a@b>")
+        for i in range(3):
+            eq(c.cmd("RCPT TO:<r%d@example.org>" % i), "250 OK", "recipient %d" % i)
+        r = c.cmd("RCPT TO:<r3@example.org>")
+        check(r.startswith("452 "), "a 4th recipient: expected 452, got %r" % r)
+        eq(c.cmd("DATA")[:3], "354", "DATA with the 3 accepted recipients")
+        c.send(b"Subject: three\r\n\r\nok\r\n.\r\n")
+        eq(c.reply(), ["250 OK"], "message")
+
+
+def test_disconnect_mid_data_delivers_nothing(ctx):
+    d, port, out = ctx.simple(workers=1)
+    c = Client(port)
+    c.cmd("HELO x")
+    c.cmd("MAIL FROM:<a@b>")
+    c.cmd("RCPT TO:<c@d>")
+    eq(c.cmd("DATA")[:3], "354", "DATA")
+    c.send(b"Subject: cut\r\n\r\nthe client goes away\r\n")
+    c.close()
+    d.wait_log(r"event=disconnect reason=eof")
+    with Client(port) as c2:
+        eq(c2.transaction("Subject: whole\r\n\r\nok"), "250 OK", "next message")
+    wait_until(lambda: read_file(out), what="the next message in the output")
+    eq(read_file(out), debug_frame("Subject: whole\n\nok"), "output: only the whole message")
+
+
+def test_worker_replaced_after_max_sessions(ctx):
+    d, port, out = ctx.simple(workers=1, max_sessions_per_worker=2)
+    pids = set()
+    for i in range(5):
+        with Client(port) as c:
+            eq(c.cmd("NOOP"), "250 OK", "session %d" % i)
+            pids.update(d.workers())
+    check(len(pids) >= 3, "5 sessions, 2 per worker: expected at least 3 workers, saw %r" % pids)
