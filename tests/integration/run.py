@@ -14,6 +14,7 @@ SIGKILL) when it ends.  The last line is `integration: N passed, N failed`;
 the exit status is 1 if any test failed.
 """
 import argparse
+import signal
 import glob
 import importlib.util
 import os
@@ -81,6 +82,16 @@ def main():
         print("integration: 0 passed, %d failed" % max(1, len(tests)))
         return 1
 
+    def interrupted(sig, frame):
+        for ctx in list(harness.Ctx.live):  # stop every daemon started so far
+            ctx.cleanup()
+        print("integration: interrupted by signal %d" % sig)
+        print("integration: 0 passed, %d failed" % max(1, len(tests)))
+        sys.stdout.flush()
+        os._exit(1)
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
+
     lock = threading.Lock()
     results = {}
     t0 = time.monotonic()
@@ -116,7 +127,7 @@ def main():
 
     passed = sum(1 for r in results.values() if r is None)
     failed = len(results) - passed
-    sys.stderr.write("integration: ran %d tests in %.1fs\n" % (len(results), time.monotonic() - t0))
+    print("# %d tests in %.1fs" % (len(results), time.monotonic() - t0))
     print("integration: %d passed, %d failed" % (passed, failed))
     sys.stdout.flush()
     rc = 1 if failed or not results else 0

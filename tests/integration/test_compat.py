@@ -135,7 +135,8 @@ DECODE_ROWS = [
 
 def start_python(ctx, size, utf8, decode):
     port = free_port()
-    p = Proc(ctx, [sys.executable, "-W", "ignore", "-c", PY_SERVER, str(port), str(size),
+    script = ctx.write("smtpd_server.py", PY_SERVER)
+    p = Proc(ctx, [sys.executable, "-W", "ignore", script, str(port), str(size),
                    "1" if utf8 else "0", "1" if decode else "0"], "smtpd.py")
     wait_until(lambda: b"ready" in p.stdout() or not p.running(), what="smtpd.py to start")
     check(p.running(), "smtpd.py died: " + p.log())

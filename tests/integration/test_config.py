@@ -6,12 +6,13 @@ import pwd
 import re
 import shutil
 import socket
-import subprocess
+import threading
 
 from harness import (EX_CONFIG, EX_NOPERM, EX_USAGE, PLUGINS, SMTPGATE, TOP, Client, check,
-                     debug_frame, eq, read_file, wait_until)
+                     debug_frame, eq, free_port, read_file, wait_until)
 
 INSTALLED_PLUGIN_DIR = "/usr/local/lib/smtpgate/plugins"
+_install_lock = threading.Lock()  # tests run in threads: install once
 
 
 def errors(stderr):
@@ -143,6 +144,11 @@ def test_version(ctx):
 
 def ensure_installed(ctx):
     """The command-line listener uses the compiled-in plugin dir."""
+    with _install_lock:
+        _install(ctx)
+
+
+def _install(ctx):
     installed = os.path.join(INSTALLED_PLUGIN_DIR, "debug.so")
     if os.path.exists(installed) and os.path.getmtime(installed) >= os.path.getmtime(PLUGINS["debug"]):
         return
@@ -155,7 +161,7 @@ def ensure_installed(ctx):
 
 def test_command_line_listener(ctx):
     ensure_installed(ctx)
-    port = ctx_free_port()
+    port = free_port()
     d = ctx.daemon(args=["-c", "DebuggingServer", "127.0.0.1:%d" % port])
     with Client(port) as c:
         lines = c.cmd("EHLO x").split("\n")
@@ -167,14 +173,9 @@ def test_command_line_listener(ctx):
     eq(d.stdout(), want, "stdout")
 
 
-def ctx_free_port():
-    from harness import free_port
-    return free_port()
-
-
 def test_command_line_size_utf8_and_trace(ctx):
     ensure_installed(ctx)
-    p1, p2 = ctx_free_port(), ctx_free_port()
+    p1, p2 = free_port(), free_port()
     d1 = ctx.daemon(args=["-s", "0", "-d", "127.0.0.1:%d" % p1])
     d2 = ctx.daemon(args=["-u", "-s", "5000", "127.0.0.1:%d" % p2])
     with Client(p1) as c:
@@ -229,10 +230,9 @@ def test_privilege_drop(ctx):
 
 
 def test_ipv6_listener(ctx):
-    from harness import free_port
     port = free_port(socket.AF_INET6, "::1")
     text, _, out = ctx.listener(port=port, host="::1")
-    d = ctx.daemon(ctx.config([text]))
+    ctx.daemon(ctx.config([text]))
     with Client(port, host="::1") as c:
         eq(c.transaction("Subject: v6\r\n\r\nover IPv6"), "250 OK", "message over ::1")
     wait_until(lambda: read_file(out), what="the message in the output")

@@ -86,7 +86,7 @@ def test_command_timeout(ctx):
 
 def test_data_timeout(ctx):
     text, port, out = ctx.listener(workers=1, data_timeout=1)
-    d = ctx.daemon(ctx.config([text]))
+    ctx.daemon(ctx.config([text]))
     with Client(port) as c:
         c.cmd("HELO x")
         c.cmd("MAIL FROM:<a@b>")
