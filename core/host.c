@@ -13,9 +13,11 @@
 #include <string.h>
 
 #include "log.h"
+#include "smtp_client.h"
 #include "smtp_reply.h"
 
 static const struct listener_config *host_listener;
+static const char *host_fqdn = "localhost";
 static int host_cfg_errors;
 
 static void host_reply(struct smtpgate_reply *reply, int code, const char *enhanced,
@@ -32,6 +34,21 @@ static const char *cfg_list_string(const struct smtpgate_cfg *cfg, const char *n
 static void cfg_error(const struct smtpgate_cfg *cfg, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static const char *listener_remote(void);
+static const char *listener_address(void);
+static const char *fqdn(void);
+static struct smtpgate_client *client_open(const char *hostport, int lmtp, int connect_timeout_sec,
+					   int reply_timeout_sec, struct smtpgate_upstream_reply *r);
+static int client_extension(const struct smtpgate_client *c, const char *keyword,
+			    const char **param_out);
+static int client_command(struct smtpgate_client *c, struct smtpgate_upstream_reply *r,
+			  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int client_send(struct smtpgate_client *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int client_read_reply(struct smtpgate_client *c, struct smtpgate_upstream_reply *r);
+static int client_data(struct smtpgate_client *c, const struct smtpgate_data_part *parts,
+		       size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies);
+static int client_usable(const struct smtpgate_client *c);
+static void client_close(struct smtpgate_client *c);
 
 static const struct smtpgate_host host_table = {
 	.abi_major = SMTPGATE_ABI_MAJOR,
@@ -46,7 +63,22 @@ static const struct smtpgate_host host_table = {
 	.cfg_list_string = cfg_list_string,
 	.cfg_error = cfg_error,
 	.listener_remote = listener_remote,
+	.listener_address = listener_address,
+	.fqdn = fqdn,
+	.client_open = client_open,
+	.client_extension = client_extension,
+	.client_command = client_command,
+	.client_send = client_send,
+	.client_read_reply = client_read_reply,
+	.client_data = client_data,
+	.client_usable = client_usable,
+	.client_close = client_close,
 };
+
+void host_set_fqdn(const char *name)
+{
+	host_fqdn = name;
+}
 
 const struct smtpgate_host *host_for_listener(const struct listener_config *l)
 {
@@ -208,4 +240,69 @@ static void cfg_error(const struct smtpgate_cfg *cfg, const char *name, const ch
 static const char *listener_remote(void)
 {
 	return host_listener ? host_listener->remote : "";
+}
+
+static const char *listener_address(void)
+{
+	return host_listener ? host_listener->address : "";
+}
+
+static const char *fqdn(void)
+{
+	return host_fqdn;
+}
+
+/* The client services: struct smtpgate_client is core's struct smtp_client. */
+static struct smtpgate_client *client_open(const char *hostport, int lmtp, int connect_timeout_sec,
+					   int reply_timeout_sec, struct smtpgate_upstream_reply *r)
+{
+	return (struct smtpgate_client *)smtp_client_open(hostport, lmtp, host_fqdn,
+							  connect_timeout_sec * 1000,
+							  reply_timeout_sec * 1000, r);
+}
+
+static int client_extension(const struct smtpgate_client *c, const char *keyword,
+			    const char **param_out)
+{
+	return smtp_client_extension((const struct smtp_client *)c, keyword, param_out);
+}
+
+static int client_command(struct smtpgate_client *c, struct smtpgate_upstream_reply *r,
+			  const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int code = smtp_client_vcommand((struct smtp_client *)c, r, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static int client_send(struct smtpgate_client *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = smtp_client_vsend((struct smtp_client *)c, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int client_read_reply(struct smtpgate_client *c, struct smtpgate_upstream_reply *r)
+{
+	return smtp_client_read_reply((struct smtp_client *)c, r);
+}
+
+static int client_data(struct smtpgate_client *c, const struct smtpgate_data_part *parts,
+		       size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies)
+{
+	return smtp_client_data((struct smtp_client *)c, parts, nparts, replies, nreplies);
+}
+
+static int client_usable(const struct smtpgate_client *c)
+{
+	return smtp_client_usable((const struct smtp_client *)c);
+}
+
+static void client_close(struct smtpgate_client *c)
+{
+	smtp_client_close((struct smtp_client *)c);
 }

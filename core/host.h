@@ -7,6 +7,8 @@
 
 /* The host for one listener's plugin; valid while `l` is. */
 const struct smtpgate_host *host_for_listener(const struct listener_config *l);
+/* Our name, as in the greeting, for plugins and the SMTP client. */
+void host_set_fqdn(const char *name);
 /* The group handed to the plugin's init (NULL if the listener has none). */
 const struct smtpgate_cfg *host_cfg(const struct listener_config *l);
 /* Number of cfg_error() calls and type errors since start. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "host.h"
 #include "log.h"
 #include "master.h"
 #include "smtpgate/plugin.h"
@@ -215,6 +216,7 @@ int main(int argc, char **argv)
 		.nosetuid = o.nosetuid,
 	};
 
+	host_set_fqdn(mo.fqdn);
 	log_set_role("master");
 	log_open(-1, o.trace);
 	if (o.check_only)

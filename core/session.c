@@ -169,7 +169,7 @@ static void sync_pub(struct session *s)
 		p->state = SMTPGATE_STATE_GREETED;
 	else if (p->state != SMTPGATE_STATE_DATA)
 		p->state = SMTPGATE_STATE_MAIL;
-	if (s->has_mail && !s->l->decode_data) {
+	if (!s->l->decode_data) { /* set while MAIL is checked, for on_mail */
 		for (size_t i = 0; i < s->mail_params.count; i++)
 			s->mail_option_ptrs[i] = s->mail_params.text[i];
 		p->mail_options = s->mail_option_ptrs;

@@ -103,6 +103,23 @@ struct smtpgate_message {
 	size_t len;
 };
 
+/* What an upstream server answered, through the host's SMTP/LMTP client. */
+struct smtpgate_upstream_reply {
+	int code;       /* 0: no answer (refused connection, timeout, bad reply,
+			   connection lost); text then says what happened */
+	char text[512]; /* the reply's text after the code, lines joined by a
+			   space: "2.0.0 Ok: queued as 3F2A1" */
+};
+
+/* An open connection to an upstream SMTP or LMTP server (host service). */
+struct smtpgate_client;
+
+/* A piece of message text for client_data(): lines separated by LF. */
+struct smtpgate_data_part {
+	const char *data;
+	size_t len;
+};
+
 /* A reply being built by a hook; fill it only with host->reply(). */
 struct smtpgate_reply;
 
@@ -151,7 +168,47 @@ struct smtpgate_host {
 		__attribute__((format(printf, 3, 4)));
 
 	/* The listener's settings a handler commonly needs. */
-	const char *(*listener_remote)(void); /* "host:port", or "" */
+	const char *(*listener_remote)(void);  /* "host:port", or "" */
+	const char *(*listener_address)(void); /* what it listens on */
+	const char *(*fqdn)(void);             /* our name, as in the greeting */
+
+	/* The SMTP/LMTP client.  client_open connects to "host:port" (IPv4,
+	   [IPv6] or a name), reads the greeting and introduces itself with
+	   EHLO (HELO if EHLO is refused) or, with lmtp set, LHLO.  NULL on
+	   failure, with *reply_out telling why (code 0, or the server's
+	   refusal).  Timeouts are in seconds: connect, and each reply. */
+	struct smtpgate_client *(*client_open)(const char *hostport, int lmtp,
+					       int connect_timeout_sec,
+					       int reply_timeout_sec,
+					       struct smtpgate_upstream_reply *reply_out);
+	/* 1 if the server announced the extension (case-insensitive); its
+	   parameters, if any, in *param_out ("10240000" for SIZE). */
+	int (*client_extension)(const struct smtpgate_client *c,
+				const char *keyword, const char **param_out);
+	/* Send one command line (CR LF added; a line with CR or LF is
+	   refused) and read its reply; returns the code, 0 on failure. */
+	int (*client_command)(struct smtpgate_client *c,
+			      struct smtpgate_upstream_reply *reply_out,
+			      const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+	/* Pipelining: send without waiting, then read replies in order. */
+	int (*client_send)(struct smtpgate_client *c, const char *fmt, ...)
+		__attribute__((format(printf, 2, 3)));
+	int (*client_read_reply)(struct smtpgate_client *c,
+				 struct smtpgate_upstream_reply *reply_out);
+	/* DATA; on 354 the parts as one message (LF line ends become CR LF,
+	   leading dots are doubled, a last line end is added) and the final
+	   dot; then nreplies replies (1 for SMTP; one per recipient for LMTP).
+	   Returns how many replies the server gave.  0 means DATA itself was
+	   refused or failed: replies[0] says how (code 0 = no answer).  When
+	   a read fails, that reply and the ones after it get the failure. */
+	int (*client_data)(struct smtpgate_client *c,
+			   const struct smtpgate_data_part *parts, size_t nparts,
+			   struct smtpgate_upstream_reply *replies, size_t nreplies);
+	/* 1 while the connection can take another command. */
+	int (*client_usable)(const struct smtpgate_client *c);
+	/* QUIT if usable, then close and free. */
+	void (*client_close)(struct smtpgate_client *c);
 };
 
 /* A command a plugin adds, as an smtp_<VERB> method of a channel_class. */

@@ -1,0 +1,372 @@
+/*
+ * smtp_client.c - the SMTP/LMTP client plugins relay with (proxy, mailman).
+ *
+ * Entry points: smtp_client_open(), smtp_client_command(), _send(),
+ * _read_reply(), _data(), _close().  Every failure - refused connection,
+ * timeout, a reply that is not SMTP, a connection lost - becomes a reply
+ * with code 0 and a text saying what happened, so a plugin maps it to a 4xx
+ * and never mistakes silence for success.  Message text goes out with CR LF
+ * line ends and doubled leading dots whatever the client sent: nothing can
+ * reach the upstream as an end-of-data it was not meant to be.
+ */
+#include "smtp_client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "conn.h"
+#include "linebuf.h"
+#include "log.h"
+
+#define CLIENT_REPLY_LINE_MAX_BYTES 2048
+#define CLIENT_REPLY_MAX_LINES 100
+#define CLIENT_EXTENSIONS_MAX 32
+#define CLIENT_OUT_BUF_BYTES 65536
+
+struct smtp_client {
+	struct conn_fd conn;
+	struct linebuf lb;
+	int fd;
+	int usable;
+	int lmtp;
+	int reply_timeout_ms;
+	int collect_extensions; /* store the lines of the next reply after its first */
+	char peer[300];
+	size_t nextensions;
+	char extensions[CLIENT_EXTENSIONS_MAX][128]; /* "SIZE 10240000" */
+	char out[CLIENT_OUT_BUF_BYTES];
+	size_t out_len;
+};
+
+static void failure(struct smtp_client *c, struct smtpgate_upstream_reply *r,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int connect_with_timeout(const char *hostport, int timeout_ms, char *why, size_t why_size);
+static int out_append(struct smtp_client *c, const char *p, size_t len);
+static int out_flush(struct smtp_client *c);
+static int introduce(struct smtp_client *c, const char *fqdn, struct smtpgate_upstream_reply *r);
+
+/* The connection is no longer usable; say why in the reply. */
+static void failure(struct smtp_client *c, struct smtpgate_upstream_reply *r,
+		    const char *fmt, ...)
+{
+	char why[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (c)
+		c->usable = 0;
+	r->code = 0;
+	snprintf(r->text, sizeof(r->text), "%s%s%s", c ? c->peer : "", c ? ": " : "", why);
+}
+
+/* A connected blocking-free socket to the first address that answers. */
+static int connect_with_timeout(const char *hostport, int timeout_ms, char *why, size_t why_size)
+{
+	struct hostport hp;
+	const char *err;
+	if (addr_split(hostport, &hp, &err) < 0) {
+		snprintf(why, why_size, "bad upstream address \"%s\": %s", hostport, err);
+		return -1;
+	}
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV }, *res;
+	int rc = getaddrinfo(hp.host[0] ? hp.host : NULL, hp.port, &hints, &res);
+	if (rc != 0) {
+		snprintf(why, why_size, "cannot resolve \"%s\": %s", hp.host, gai_strerror(rc));
+		return -1;
+	}
+	int fd = -1, saved = ECONNREFUSED;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0) {
+			saved = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		if (errno == EINPROGRESS) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			int n;
+			while ((n = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR)
+				;
+			int soerr = 0;
+			socklen_t sl = sizeof(soerr);
+			if (n > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+				break;
+			saved = n == 0 ? ETIMEDOUT : soerr ? soerr : errno;
+		} else {
+			saved = errno;
+		}
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		snprintf(why, why_size, "cannot connect: %s", strerror(saved));
+	return fd;
+}
+
+static int out_flush(struct smtp_client *c)
+{
+	if (c->out_len == 0)
+		return 0;
+	int rc = conn_write(&c->conn.base, c->out, c->out_len, c->reply_timeout_ms);
+	c->out_len = 0;
+	return rc;
+}
+
+static int out_append(struct smtp_client *c, const char *p, size_t len)
+{
+	while (len > 0) {
+		if (c->out_len == sizeof(c->out) && out_flush(c) < 0)
+			return -1;
+		size_t n = sizeof(c->out) - c->out_len;
+		if (n > len)
+			n = len;
+		memcpy(c->out + c->out_len, p, n);
+		c->out_len += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int smtp_client_read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r)
+{
+	if (!c->usable) {
+		failure(c, r, "connection not usable");
+		return 0;
+	}
+	if (out_flush(c) < 0) {
+		failure(c, r, "connection lost while sending");
+		return 0;
+	}
+	size_t used = 0;
+	r->code = 0;
+	r->text[0] = '\0';
+	for (int lines = 0; lines < CLIENT_REPLY_MAX_LINES; lines++) {
+		const char *line;
+		size_t len;
+		int rc = linebuf_read_command(&c->lb, CLIENT_REPLY_LINE_MAX_BYTES, c->reply_timeout_ms, 0,
+					      &line, &len);
+		if (rc == CONN_TIMEOUT) {
+			failure(c, r, "timeout waiting for a reply");
+			return 0;
+		}
+		if (rc < 0) {
+			failure(c, r, "connection closed");
+			return 0;
+		}
+		if (rc == LINEBUF_TOO_LONG || len < 3 || line[0] < '2' || line[0] > '5' ||
+		    line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9' ||
+		    (len > 3 && line[3] != ' ' && line[3] != '-')) {
+			failure(c, r, "not an SMTP reply");
+			return 0;
+		}
+		int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+		if (lines > 0 && code != r->code) {
+			failure(c, r, "reply lines with different codes");
+			return 0;
+		}
+		r->code = code;
+		if (c->collect_extensions && lines > 0 && len > 4 &&
+		    c->nextensions < CLIENT_EXTENSIONS_MAX) {
+			size_t n = len - 4 < sizeof(c->extensions[0]) - 1 ? len - 4
+									  : sizeof(c->extensions[0]) - 1;
+			memcpy(c->extensions[c->nextensions], line + 4, n);
+			c->extensions[c->nextensions++][n] = '\0';
+		}
+		if (len > 4) {
+			int n = snprintf(r->text + used, sizeof(r->text) - used, "%s%.*s", used ? " " : "",
+					 (int)(len - 4), line + 4);
+			used = n < 0 ? used : used + (size_t)n >= sizeof(r->text) ? sizeof(r->text) - 1
+										  : used + (size_t)n;
+		}
+		if (len == 3 || line[3] == ' ')
+			return code;
+	}
+	failure(c, r, "reply too long");
+	return 0;
+}
+
+int smtp_client_vsend(struct smtp_client *c, const char *fmt, va_list ap)
+{
+	char line[1024];
+	int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	if (!c->usable || n < 0 || (size_t)n >= sizeof(line) - 2 || memchr(line, '\r', (size_t)n) ||
+	    memchr(line, '\n', (size_t)n))
+		return -1;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	if (out_append(c, line, (size_t)n) < 0) {
+		c->usable = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int smtp_client_send(struct smtp_client *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = smtp_client_vsend(c, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int smtp_client_vcommand(struct smtp_client *c, struct smtpgate_upstream_reply *r,
+			 const char *fmt, va_list ap)
+{
+	if (smtp_client_vsend(c, fmt, ap) < 0) {
+		failure(c, r, c->usable ? "command refused: too long or has CR/LF" : "connection lost");
+		return 0;
+	}
+	return smtp_client_read_reply(c, r);
+}
+
+int smtp_client_command(struct smtp_client *c, struct smtpgate_upstream_reply *r,
+			const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = smtp_client_vcommand(c, r, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* EHLO (HELO when refused) or LHLO; remember the extensions. */
+static int introduce(struct smtp_client *c, const char *fqdn, struct smtpgate_upstream_reply *r)
+{
+	c->collect_extensions = 1;
+	int code = smtp_client_command(c, r, "%s %s", c->lmtp ? "LHLO" : "EHLO", fqdn);
+	c->collect_extensions = 0;
+	if (code >= 500 && !c->lmtp) {
+		c->nextensions = 0;
+		code = smtp_client_command(c, r, "HELO %s", fqdn);
+	}
+	return code / 100 == 2 ? 0 : -1;
+}
+
+struct smtp_client *smtp_client_open(const char *hostport, int lmtp, const char *fqdn,
+				     int connect_timeout_ms, int reply_timeout_ms,
+				     struct smtpgate_upstream_reply *r)
+{
+	char why[300];
+	int fd = connect_with_timeout(hostport, connect_timeout_ms, why, sizeof(why));
+	if (fd < 0) {
+		r->code = 0;
+		snprintf(r->text, sizeof(r->text), "%s: %s", hostport, why);
+		return NULL;
+	}
+	struct smtp_client *c = calloc(1, sizeof(*c));
+	if (!c)
+		abort();
+	c->fd = fd;
+	c->usable = 1;
+	c->lmtp = lmtp;
+	c->reply_timeout_ms = reply_timeout_ms;
+	snprintf(c->peer, sizeof(c->peer), "%s", hostport);
+	conn_fd_init(&c->conn, fd, NULL, NULL);
+	linebuf_init(&c->lb, &c->conn.base);
+
+	if (smtp_client_read_reply(c, r) / 100 != 2 || introduce(c, fqdn, r) < 0) {
+		smtp_client_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Message text out: LF -> CR LF, a leading dot doubled (RFC 5321 4.5.2). */
+static int write_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
+			 size_t nparts)
+{
+	int line_start = 1;
+	for (size_t i = 0; i < nparts; i++) {
+		const char *p = parts[i].data, *end = p + parts[i].len;
+		while (p < end) {
+			if (line_start && *p == '.' && out_append(c, ".", 1) < 0)
+				return -1;
+			const char *lf = memchr(p, '\n', (size_t)(end - p));
+			const char *stop = lf ? lf : end;
+			if (out_append(c, p, (size_t)(stop - p)) < 0)
+				return -1;
+			if (lf && out_append(c, "\r\n", 2) < 0)
+				return -1;
+			line_start = lf != NULL;
+			p = lf ? lf + 1 : end;
+		}
+	}
+	/* The last line's end, then the end of data. */
+	return out_append(c, "\r\n.\r\n", 5);
+}
+
+int smtp_client_data(struct smtp_client *c, const struct smtpgate_data_part *parts,
+		     size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies)
+{
+	if (nreplies == 0)
+		return 0;
+	int code = smtp_client_command(c, &replies[0], "DATA");
+	if (code != 354) {
+		if (code / 100 == 2 || code / 100 == 3) {
+			/* Anything but 354 here leaves us out of step with it. */
+			failure(c, &replies[0], "unexpected reply %d to DATA", code);
+		}
+		return 0;
+	}
+	if (write_message(c, parts, nparts) < 0) {
+		failure(c, &replies[0], "connection lost while sending the message");
+		return 0;
+	}
+	size_t got = 0;
+	while (got < nreplies && smtp_client_read_reply(c, &replies[got]) != 0)
+		got++;
+	/* The recipients after a failed read share its failure. */
+	for (size_t i = got + 1; i < nreplies; i++)
+		replies[i] = replies[got];
+	return (int)got;
+}
+
+int smtp_client_extension(const struct smtp_client *c, const char *keyword, const char **param_out)
+{
+	size_t klen = strlen(keyword);
+	for (size_t i = 0; i < c->nextensions; i++) {
+		const char *e = c->extensions[i];
+		if (strncasecmp(e, keyword, klen) == 0 && (e[klen] == '\0' || e[klen] == ' ')) {
+			if (param_out)
+				*param_out = e[klen] ? e + klen + 1 : "";
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int smtp_client_usable(const struct smtp_client *c)
+{
+	return c && c->usable;
+}
+
+void smtp_client_close(struct smtp_client *c)
+{
+	if (!c)
+		return;
+	if (c->usable) {
+		struct smtpgate_upstream_reply r;
+		int saved = c->reply_timeout_ms;
+		c->reply_timeout_ms = saved < 5000 ? saved : 5000; /* QUIT is a courtesy */
+		smtp_client_command(c, &r, "QUIT");
+	}
+	close(c->fd);
+	free(c);
+}
