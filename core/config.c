@@ -344,8 +344,10 @@ int config_load_file(const char *path, struct config **out, char *err, size_t er
 		config_free(cfg);
 		return -1;
 	}
-	int ok = config_read(&cfg->lc, f) == CONFIG_TRUE;
 	fclose(f);
+	/* By name, so libconfig records the file of each setting (errors of
+	   plugins' settings name it). */
+	int ok = config_read_file(&cfg->lc, path) == CONFIG_TRUE;
 	return finish_load(cfg, ok, out, err, err_size);
 }
 

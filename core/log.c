@@ -20,6 +20,7 @@
 static int log_syslog_facility = -1; /* < 0: stderr */
 static int log_trace_on;
 static const char *log_role = "smtpgate";
+static pid_t log_pid; /* set by log_set_role(), which each process calls after fork */
 
 static void write_all_stderr(const char *buf, size_t len);
 
@@ -34,6 +35,7 @@ void log_open(int syslog_facility, int trace)
 void log_set_role(const char *role)
 {
 	log_role = role;
+	log_pid = getpid();
 }
 
 const char *log_level_name(enum log_level level)
@@ -96,7 +98,7 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	localtime_r(&now.tv_sec, &tm);
 	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ld %s[%ld] %s: ",
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, now.tv_nsec / 1000000L, log_role, (long)getpid(),
+			 tm.tm_sec, now.tv_nsec / 1000000L, log_role, (long)(log_pid ? log_pid : getpid()),
 			 log_level_name(level));
 	if (n < 0)
 		return;

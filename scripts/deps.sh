@@ -9,6 +9,7 @@ packages=(
 	libcunit1-dev                                   # unit tests
 	python3                                         # integration tests (smtplib, smtpd.py reference)
 	swaks                                           # integration tests: a second real client
+	postfix                                         # smtp-sink: a real upstream for the proxy tests
 	procps iproute2                                 # ps/kill/ss in the tests
 )
 [ "$#" -gt 0 ] && packages+=("$@")

@@ -23,6 +23,8 @@ PLUGINS = {
     "badabi": os.path.join(TOP, "tests/plugins/.libs/badabi.so"),
     "nomessage": os.path.join(TOP, "tests/plugins/.libs/nomessage.so"),
     "crash": os.path.join(TOP, "tests/plugins/.libs/crash.so"),
+    "hooks": os.path.join(TOP, "tests/plugins/.libs/hooks.so"),
+    "proxy": os.path.join(TOP, "plugins/proxy/.libs/proxy.so"),
 }
 EX_USAGE, EX_NOPERM, EX_CONFIG = 64, 77, 78
 WAIT = 10.0  # default bound of every wait, in seconds

@@ -1,0 +1,312 @@
+"""plugins/proxy: PureProxy's relaying, with the upstream's own answers.
+
+Upstreams are real: Postfix's smtp-sink (told to refuse, to drop the
+connection, to be slow) and a second smtpgate (debug, to see the relayed
+bytes; the hooks test plugin, to refuse some recipients).  The client never
+gets a 2xx the upstream did not give.
+"""
+import os
+import smtplib
+import socket
+import time
+
+import harness
+from harness import Client, check, debug_frame, eq, frames, free_port, read_file, wait_until
+
+SMTP_SINK = "/usr/sbin/smtp-sink"
+
+
+def sink(ctx, *opts):
+    """Start smtp-sink on a free port with opts; return the port."""
+    check(os.path.exists(SMTP_SINK), "%s missing: apt-get install postfix" % SMTP_SINK)
+    port = free_port()
+    argv = [SMTP_SINK]
+    if os.geteuid() == 0:
+        argv += ["-u", "nobody"]  # smtp-sink refuses to run as root without it
+    argv += list(opts) + ["127.0.0.1:%d" % port, "64"]
+    harness.Proc(ctx, argv, "smtp-sink-%d" % port)
+
+    def listening():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    wait_until(listening, what="smtp-sink on port %d" % port)
+    return port
+
+
+def proxy_listener(ctx, remote_port, group="", remote_host="127.0.0.1", **settings):
+    text, port, _ = ctx.listener(handler="proxy", remote="%s:%d" % (remote_host, remote_port),
+                                 extra="proxy = { %s };" % group if group else "", **settings)
+    return text, port
+
+
+def proxy_to_sink(ctx, *sink_opts, group="", **settings):
+    up = sink(ctx, *sink_opts)
+    text, port = proxy_listener(ctx, up, group=group, **settings)
+    d = ctx.daemon(ctx.config([text]))
+    return d, port
+
+
+def proxy_to_smtpgate(ctx, up_handler="debug", group="", up_settings=None, **settings):
+    """A daemon with a proxy listener relaying to a second listener of the
+    same daemon; returns (daemon, proxy port, upstream output file)."""
+    up_text, up_port, up_out = ctx.listener(handler=up_handler, **(up_settings or {}))
+    text, port = proxy_listener(ctx, up_port, group=group, **settings)
+    d = ctx.daemon(ctx.config([text, up_text]))
+    return d, port, up_out
+
+
+def rcpt_dialog(port, rcpts, mail="MAIL FROM:<a@example.org>"):
+    c = Client(port)
+    eq(c.code("EHLO client.example.org"), 250, "EHLO")
+    r = c.cmd(mail)
+    check(r.startswith("250"), "MAIL: %r" % r)
+    return c, [c.cmd("RCPT TO:<%s>" % r) for r in rcpts]
+
+
+def test_one_and_several_recipients_to_smtp_sink(ctx):
+    d, port = proxy_to_sink(ctx)
+    c, replies = rcpt_dialog(port, ["one@example.org"])
+    eq(replies, ["250 2.1.5 Ok"], "RCPT answered with smtp-sink's own reply")
+    eq(c.cmd("DATA"), "354 End data with <CR><LF>.<CR><LF>", "DATA")
+    c.send(b"Subject: one\r\n\r\nhello\r\n.\r\n")
+    eq("\n".join(c.reply()), "250 2.0.0 Ok", "final reply is smtp-sink's")
+    c.close()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        refused = s.sendmail("a@example.org", ["x@example.org", "y@example.org", "z@example.net"],
+                             b"Subject: three\r\n\r\nbody\r\n")
+        eq(refused, {}, "refused recipients")
+    d.wait_log(r'upstream=127\.0\.0\.1:\d+ from=<a@example.org> nrcpt=3 answer="250 2\.0\.0 Ok"')
+
+
+def test_refused_recipient_and_accepted_ones(ctx):
+    d, port, _ = proxy_to_smtpgate(ctx, up_handler="hooks")
+    c, replies = rcpt_dialog(port, ["ok1@example.org", "unknown@example.org", "busy@example.org",
+                                    "ok2@example.org"])
+    eq(replies, ["250 OK",
+                 "550 5.1.1 <unknown@example.org>: Recipient address rejected: User unknown",
+                 "450 4.2.1 <busy@example.org>: mailbox busy",
+                 "250 OK"], "each RCPT gets the upstream's answer for it")
+    r = c.transaction("Subject: x\r\n\r\nbody", helo=None, mail="NOOP", rcpt="NOOP")
+    eq(r, "250 2.0.0 Ok: queued by hooks", "final reply")
+    d.wait_log(r"answer=\"250 2\.0\.0 Ok: queued by hooks\"")
+    d.wait_log(r"nrcpt=2 ")
+    # The content refusal of the upstream reaches the client as it is.
+    r = c.transaction("REJECT me\r\n\r\nbody", helo=None, rcpt="RCPT TO:<ok@example.org>")
+    eq(r, "554 5.7.1 message content rejected", "upstream's 554 to the message")
+
+
+def test_upstream_down_is_451(ctx):
+    dead = free_port()
+    text, port = proxy_listener(ctx, dead)
+    d = ctx.daemon(ctx.config([text]))
+    with Client(port) as c:
+        eq(c.code("EHLO client.example.org"), 250, "EHLO")
+        r = c.cmd("MAIL FROM:<a@example.org>")
+        check(r.startswith("451 4.4.2 ") and "refused" in r.lower(),
+              "MAIL with the upstream down: %r" % r)
+        eq(c.cmd("RCPT TO:<b@example.org>"), "503 Error: need MAIL command", "no transaction")
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        try:
+            s.sendmail("a@example.org", ["b@example.org"], b"Subject: x\r\n\r\nbody\r\n")
+            raise harness.TestFailure("sendmail succeeded with the upstream down")
+        except smtplib.SMTPSenderRefused as e:
+            eq(e.smtp_code, 451, "smtplib sees 451")
+
+
+def test_upstream_452_and_554_to_data(ctx):
+    for opts, want in ((("-b", "452 4.3.1 Insufficient system storage", "-r", "."),
+                        "452 4.3.1 Insufficient system storage"),
+                       (("-B", "554 5.7.1 Go away", "-f", "."), "554 5.7.1 Go away")):
+        d, port = proxy_to_sink(ctx, *opts)
+        with Client(port) as c:
+            eq(c.transaction("Subject: x\r\n\r\nbody"), want, "final reply with smtp-sink %s" %
+               " ".join(opts))
+
+
+def test_upstream_closes_mid_transaction_is_451(ctx):
+    for cmd in ("data", "."):
+        d, port = proxy_to_sink(ctx, "-q", cmd)
+        with Client(port) as c:
+            r = c.transaction("Subject: x\r\n\r\nbody")
+            check(r.startswith("451 4.4.2 "), "upstream dropping at %r: %r" % (cmd, r))
+            # The session goes on; the next transaction tries a new connection.
+            r = c.transaction("Subject: y\r\n\r\nbody", helo=None)
+            check(r.startswith("451 4.4.2 "), "second transaction: %r" % r)
+
+
+def test_upstream_slower_than_timeout_is_451(ctx):
+    d, port = proxy_to_sink(ctx, "-w", "6", group="timeout = 1;")
+    with Client(port, timeout=15) as c:
+        started = time.monotonic()
+        r = c.transaction("Subject: x\r\n\r\nbody")
+        check(r.startswith("451 4.4.2 ") and "timeout" in r, "slow upstream: %r" % r)
+        check(time.monotonic() - started < 5, "the proxy's 1 s timeout bounded the wait")
+
+
+def test_ehlo_refused_falls_back_to_helo(ctx):
+    d, port = proxy_to_sink(ctx, "-f", "ehlo")
+    with Client(port) as c:
+        eq(c.transaction("Subject: x\r\n\r\nbody"), "250 2.0.0 Ok", "relayed after HELO")
+
+
+def test_8bitmime_needs_the_upstream_to_offer_it(ctx):
+    d, port = proxy_to_sink(ctx, "-8")
+    with Client(port) as c:
+        eq(c.code("EHLO client.example.org"), 250, "EHLO")
+        r = c.cmd("MAIL FROM:<a@example.org> BODY=8BITMIME")
+        eq(r, "554 5.6.3 Error: the upstream does not accept 8-bit data (no 8BITMIME)",
+           "BODY=8BITMIME to an upstream without 8BITMIME")
+        eq(c.transaction("Subject: x\r\n\r\nseven bit", helo=None), "250 2.0.0 Ok", "7-bit mail")
+
+
+def test_smtputf8_needs_the_upstream_to_offer_it(ctx):
+    d, port, _ = proxy_to_smtpgate(ctx, smtputf8=True)
+    with Client(port) as c:
+        eq(c.code("EHLO client.example.org"), 250, "EHLO")
+        eq(c.cmd("MAIL FROM:<\u00fc@example.org> SMTPUTF8"),
+           "554 5.6.7 Error: the upstream does not support SMTPUTF8", "refused, not mangled")
+    d, port, up_out = proxy_to_smtpgate(ctx, smtputf8=True, up_settings={"smtputf8": True})
+    with Client(port) as c:
+        r = c.transaction("Subject: caf\u00e9\r\n\r\nna\u00efve",
+                          mail="MAIL FROM:<\u00fc@example.org> SMTPUTF8",
+                          rcpt="RCPT TO:<j\u00f6rg@example.org>")
+        eq(r, "250 OK", "relayed to an upstream with SMTPUTF8")
+    want = debug_frame("Subject: caf\u00e9\nX-Peer: 127.0.0.1\n\nna\u00efve",
+                       mail_options=["SMTPUTF8"])
+    wait_until(lambda: read_file(up_out) == want, what="the upstream's copy:\n%r" % want)
+
+
+def test_upstream_size_refusal_reaches_the_client(ctx):
+    d, port, _ = proxy_to_smtpgate(ctx, up_settings={"data_size_limit": 1000})
+    with Client(port) as c:
+        eq(c.code("EHLO client.example.org"), 250, "EHLO")
+        eq(c.cmd("MAIL FROM:<a@example.org> SIZE=5000"),
+           "552 Error: message size exceeds fixed maximum message size", "upstream's 552")
+        # Without SIZE the upstream finds out at the final dot.
+        r = c.transaction("Subject: big\r\n\r\n" + "x" * 2000, helo=None)
+        eq(r, "552 Error: Too much mail data", "upstream's 552 after the dot")
+
+
+def _big_message():
+    """About 20 MiB: dot-leading lines, a 1 MiB line, 8-bit bytes, CR LF ends."""
+    parts = [b"From: a@example.org\r\nSubject: big\r\n\r\n"]
+    parts.append(b".leading dot\r\n..two dots\r\n.\r\n")  # the last one: a lone dot line
+    parts.append(b"8-bit: " + bytes(range(0x80, 0x100)) + b"\r\n")
+    parts.append(b"L" * (1024 * 1024) + b"\r\n")
+    line = b"0123456789abcdef" * 4 + b" \xc3\xa9t\xc3\xa9\r\n"
+    parts.append(line * ((19 * 1024 * 1024) // len(line)))
+    parts.append(b".end\r\n")
+    return b"".join(parts)
+
+
+def test_twenty_mib_byte_exact_with_one_added_header(ctx):
+    d, port, up_out = proxy_to_smtpgate(ctx, data_size_limit=0,
+                                        up_settings={"data_size_limit": 0})
+    msg = _big_message()
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
+        # smtplib dot-stuffs; the proxy must unstuff, then stuff again.
+        eq(s.sendmail("a@example.org", ["b@example.org"], msg, mail_options=["BODY=8BITMIME"]),
+           {}, "refused")
+    data = msg[:-2].replace(b"\r\n", b"\n")
+    head, body = data.split(b"\n\n", 1)
+    relayed = head + b"\nX-Peer: 127.0.0.1\n\n" + body
+    want = debug_frame(relayed, mail_options=["BODY=8BITMIME"])
+    wait_until(lambda: len(read_file(up_out)) >= len(want), timeout=30,
+               what="the 20 MiB message at the upstream")
+    got = read_file(up_out)
+    eq(len(got), len(want), "length of the upstream's copy")
+    check(got == want, "the upstream's copy differs from the client's bytes + X-Peer")
+
+
+def test_smuggled_end_of_data_does_not_reach_the_upstream(ctx):
+    d, port, up_out = proxy_to_smtpgate(ctx)
+    attack = (b"Subject: hello\r\n\r\nfirst line\n.\r\nMAIL FROM:<evil@example.net>\r\n"
+              b"RCPT TO:<victim@example.org>\r\nDATA\r\nsmuggled\r\n")
+    with Client(port) as c:
+        eq(c.transaction(attack), "250 OK", "one message")
+        eq(c.code("QUIT"), 221, "QUIT")
+    data = (b"Subject: hello\nX-Peer: 127.0.0.1\n\nfirst line\n.\nMAIL FROM:<evil@example.net>\n"
+            b"RCPT TO:<victim@example.org>\nDATA\nsmuggled")
+    want = debug_frame(data)
+    wait_until(lambda: read_file(up_out) == want,
+               what="exactly one message at the upstream, the smuggled part as its text")
+    time.sleep(0.3)
+    eq(len(frames(read_file(up_out))), 1, "messages at the upstream")
+
+
+def test_relay_networks(ctx):
+    for nets, allowed in (('"10.0.0.0/8"', False), ('"10.0.0.0/8", "127.0.0.0/8"', True),
+                          ('"127.0.0.1"', True)):
+        d, port, _ = proxy_to_smtpgate(ctx, group="relay_networks = [ %s ];" % nets)
+        c, replies = rcpt_dialog(port, ["b@example.org"])
+        if allowed:
+            eq(replies, ["250 OK"], "client in %s" % nets)
+        else:
+            eq(replies, ["554 5.7.1 <b@example.org>: Relay access denied"],
+               "client outside %s" % nets)
+        c.close()
+
+
+def test_relay_domains(ctx):
+    group = ('relay_networks = [ "10.0.0.0/8" ]; '
+             'relay_domains = [ "example.org", ".sub.example.net" ];')
+    d, port, _ = proxy_to_smtpgate(ctx, group=group)
+    c, replies = rcpt_dialog(port, ["b@example.org", "c@EXAMPLE.ORG", "d@x.sub.example.net",
+                                    "e@sub.example.net", "f@other.net", "g@notexample.org"])
+    eq(replies, ["250 OK", "250 OK", "250 OK", "250 OK",
+                 "550 5.7.1 <f@other.net>: Relay access denied",
+                 "550 5.7.1 <g@notexample.org>: Relay access denied"], "relay domains")
+    c.close()
+
+
+def test_relay_networks_ipv6_client(ctx):
+    for nets, want in (('"::1/128"', "250 OK"),
+                       ('"127.0.0.0/8", "fe80::/10"',
+                        "554 5.7.1 <b@example.org>: Relay access denied")):
+        up_text, up_port, _ = ctx.listener()
+        text, port = proxy_listener(ctx, up_port, host="::1",
+                                    group="relay_networks = [ %s ];" % nets)
+        d = ctx.daemon(ctx.config([text, up_text]))
+        with Client(port, host="::1") as c:
+            eq(c.code("EHLO client.example.org"), 250, "EHLO")
+            eq(c.code("MAIL FROM:<a@example.org>"), 250, "MAIL")
+            eq(c.cmd("RCPT TO:<b@example.org>"), want, "IPv6 client with %s" % nets)
+
+
+def test_open_relay_warning_off_loopback(ctx):
+    up_text, up_port, _ = ctx.listener()
+    text, port = proxy_listener(ctx, up_port, host="0.0.0.0")
+    d = ctx.daemon(ctx.config([text, up_text]))
+    check("relays for everyone" in d.log(), "a warning for an open relay:\n" + d.log())
+    text, port = proxy_listener(ctx, up_port)
+    d2 = ctx.daemon(ctx.config([text], name="loopback.conf"))
+    check("relays for everyone" not in d2.log(), "no warning on loopback")
+
+
+def test_upstream_connection_reused(ctx):
+    d, port, up_out = proxy_to_smtpgate(ctx, workers=1)
+    for session in range(2):
+        with Client(port) as c:
+            eq(c.transaction("Subject: %d\r\n\r\nbody" % session), "250 OK", "first message")
+            eq(c.transaction("Subject: b\r\n\r\nbody", helo=None), "250 OK", "second message")
+            eq(c.code("RSET"), 250, "RSET")
+    wait_until(lambda: len(frames(read_file(up_out))) == 4, what="4 messages upstream")
+    connects = [l for l in d.log().splitlines() if "event=connect" in l]
+    # One client connection per session to the proxy, one kept upstream.
+    eq(len(connects), 3, "connections seen (2 clients + 1 upstream):\n" + "\n".join(connects))
+
+
+def test_bad_proxy_settings_are_refused(ctx):
+    for group, setting in (('relay_networks = [ "10.0.0.0/33" ];', "relay_networks"),
+                           ('relay_domains = [ "a@b" ];', "relay_domains"),
+                           ('timeout = 0;', "timeout"),
+                           ('relay_networks = "10.0.0.0/8";', "relay_networks")):
+        text, port = proxy_listener(ctx, 25, group=group)
+        conf = ctx.config([text], name="bad.conf")
+        rc, out, err = ctx.run([harness.SMTPGATE, "-n", "-t", "-f", conf])
+        eq(rc, harness.EX_CONFIG, "exit status for %s" % group)
+        check("bad.conf:" in err and "proxy.%s" % setting in err,
+              "the error names the file, line and setting: %r" % err)
