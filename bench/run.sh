@@ -27,7 +27,7 @@ export LC_ALL=C
 
 bench=$(cd "$(dirname "$0")" && pwd)
 tree=$(cd "$bench/.." && pwd)
-ANCHORS=${ANCHORS:-/work/shared/bench-peers/anchors.sh}
+ANCHORS=${ANCHORS:-$tree/../shared/bench-peers/anchors.sh}
 OUT_DIR=${OUT_DIR:-$bench/out}
 export LOADS=${LOADS:-"L2 L1n"}
 servers=("$@")
@@ -95,15 +95,16 @@ awk -F'|' '
     print "ratios, smtpgate / peer (same run): msg/s ratio, and cpu us/msg of the peer / smtpgate (higher = smtpgate cheaper)"
     n = split("pysmtpd-discard pysmtpd-debug smtp-sink", peers, " ")
     nl = split("L1 L1n L2 L3", loads, " ")
-    for (j = 1; j <= nl; j++) for (i = 1; i <= n; i++) {
+    ng = split("smtpgate smtpgate-proxy", ours, " ")
+    for (k = 1; k <= ng; k++) for (j = 1; j <= nl; j++) for (i = 1; i <= n; i++) {
       l = loads[j]
-      g = "smtpgate" SUBSEP l; p = peers[i] SUBSEP l
+      g = ours[k] SUBSEP l; p = peers[i] SUBSEP l
       if (!(g in rate) || !(p in rate)) continue
       target = ""
-      if (l == "L2" && peers[i] == "pysmtpd-discard") target = "  target >= 10"
+      if (ours[k] == "smtpgate" && l == "L2" && peers[i] == "pysmtpd-discard") target = "  target >= 10"
       if (l == "L2" && peers[i] == "smtp-sink") target = "  target >= 0.5"
-      printf "  %-4s vs %-16s msg/s x%-6s cpu x%-6s%s\n", l, peers[i], ratio(rate[g], rate[p]),
-             ratio(cpu[p], cpu[g]), target
+      printf "  %-14s %-4s vs %-16s msg/s x%-6s cpu x%-6s%s\n", ours[k], l, peers[i],
+             ratio(rate[g], rate[p]), ratio(cpu[p], cpu[g]), target
     }
   }' "$table" | tee -a "$table"
 log "table: $table  per-run rows: $RAW"

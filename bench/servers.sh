@@ -51,6 +51,44 @@ EOF
 }
 
 start_smtpgate() { smtpgate_start "$1" "$SMTPGATE_WORKERS" smtpgate; }
+
+# start_smtpgate_proxy PORT: smtpgate with the proxy handler on PORT,
+# relaying to a Postfix smtp-sink on PORT+1 (issue 3: through the proxy
+# against straight to smtp-sink, the "smtp-sink" anchor, in the same run).
+# The sink is started by the shell that then execs the smtpgate master, so
+# it is the master's child and the harness counts the CPU and memory of the
+# whole chain, and stops both.
+start_smtpgate_proxy() {
+  local port=$1 up=$(( $1 + 1 )) d="$work/smtpgate-proxy"
+  local proxy_so=${SMTPGATE_PROXY_SO:-$SMTPGATE_TREE/plugins/proxy/.libs/proxy.so}
+  [ -f "$proxy_so" ] || { echo "no proxy plugin at $proxy_so" >&2; return 1; }
+  rm -rf "$d"; mkdir -p "$d/plugins"; chmod 755 "$d" "$d/plugins"
+  ln -s "$proxy_so" "$d/plugins/proxy.so"
+  cat >"$d/smtpgate.conf" <<EOF
+# written by bench/servers.sh for one benchmark cell
+plugin_dir = "$d/plugins";
+listeners = (
+  {
+    address = "127.0.0.1:$port";
+    handler = "proxy";
+    remote = "127.0.0.1:$up";
+    workers = $SMTPGATE_WORKERS;
+    max_sessions_per_worker = 0;
+    proxy = { relay_networks = [ "127.0.0.0/8" ]; };
+  }
+);
+EOF
+  "$SMTPGATE_BIN" -t -f "$d/smtpgate.conf" >"$d/check.log" 2>&1 ||
+    { echo "smtpgate -t failed: $(tail -2 "$d/check.log" | tr '\n' ' ')" >&2; return 1; }
+  local sink_user=()
+  [ "$(id -u)" = 0 ] && sink_user=(-u nobody)
+  (
+    /usr/sbin/smtp-sink "${sink_user[@]}" "127.0.0.1:$up" 256 &
+    exec "$SMTPGATE_BIN" -f "$d/smtpgate.conf"
+  ) >>"${SMTPGATE_LOG:-$d/smtpgate.log}" 2>&1 &
+  echo $!
+}
+cleanup_smtpgate_proxy() { [ -n "${KEEP_WORK:-}" ] || rm -rf "$work/smtpgate-proxy"; }
 start_smtpgate_w4() { smtpgate_start "$1" 4 smtpgate-w4; }
 cleanup_smtpgate() { [ -n "${KEEP_WORK:-}" ] || rm -rf "$work/smtpgate"; }
 cleanup_smtpgate_w4() { [ -n "${KEEP_WORK:-}" ] || rm -rf "$work/smtpgate-w4"; }
