@@ -44,9 +44,12 @@ static int client_command(struct smtpgate_client *c, struct smtpgate_upstream_re
 			  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int client_send(struct smtpgate_client *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+static int client_flush(struct smtpgate_client *c);
 static int client_read_reply(struct smtpgate_client *c, struct smtpgate_upstream_reply *r);
 static int client_data(struct smtpgate_client *c, const struct smtpgate_data_part *parts,
 		       size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies);
+static int client_message(struct smtpgate_client *c, const struct smtpgate_data_part *parts,
+			  size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies);
 static int client_usable(const struct smtpgate_client *c);
 static void client_close(struct smtpgate_client *c);
 
@@ -69,8 +72,10 @@ static const struct smtpgate_host host_table = {
 	.client_extension = client_extension,
 	.client_command = client_command,
 	.client_send = client_send,
+	.client_flush = client_flush,
 	.client_read_reply = client_read_reply,
 	.client_data = client_data,
+	.client_message = client_message,
 	.client_usable = client_usable,
 	.client_close = client_close,
 };
@@ -286,6 +291,11 @@ static int client_send(struct smtpgate_client *c, const char *fmt, ...)
 	return rc;
 }
 
+static int client_flush(struct smtpgate_client *c)
+{
+	return smtp_client_flush((struct smtp_client *)c);
+}
+
 static int client_read_reply(struct smtpgate_client *c, struct smtpgate_upstream_reply *r)
 {
 	return smtp_client_read_reply((struct smtp_client *)c, r);
@@ -295,6 +305,12 @@ static int client_data(struct smtpgate_client *c, const struct smtpgate_data_par
 		       size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies)
 {
 	return smtp_client_data((struct smtp_client *)c, parts, nparts, replies, nreplies);
+}
+
+static int client_message(struct smtpgate_client *c, const struct smtpgate_data_part *parts,
+			  size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies)
+{
+	return smtp_client_message((struct smtp_client *)c, parts, nparts, replies, nreplies);
 }
 
 static int client_usable(const struct smtpgate_client *c)

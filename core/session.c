@@ -663,6 +663,15 @@ static void smtp_data(struct session *s, const char *arg)
 		return;
 	}
 	long long started = monotonic_ms();
+	if (s->env->plugin->on_data) {
+		struct smtpgate_reply r;
+		smtp_reply_clear(&r);
+		sync_pub(s);
+		enum smtpgate_verdict v = checked(s, "on_data",
+						  s->env->plugin->on_data(s->env->priv, &s->pub, &r), &r);
+		if (answer_hook(s, v, &r))
+			return;
+	}
 	reply_line(s, "354 End data with <CR><LF>.<CR><LF>");
 	s->pub.state = SMTPGATE_STATE_DATA;
 

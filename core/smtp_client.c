@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -94,6 +96,9 @@ static int connect_with_timeout(const char *hostport, int timeout_ms, char *why,
 			saved = errno;
 			continue;
 		}
+		/* Commands are small and each waits for its answer: no Nagle delay. */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		if (errno == EINPROGRESS) {
@@ -124,7 +129,14 @@ static int out_flush(struct smtp_client *c)
 		return 0;
 	int rc = conn_write(&c->conn.base, c->out, c->out_len, c->reply_timeout_ms);
 	c->out_len = 0;
+	if (rc < 0)
+		c->usable = 0;
 	return rc;
+}
+
+int smtp_client_flush(struct smtp_client *c)
+{
+	return c->usable ? out_flush(c) : -1;
 }
 
 static int out_append(struct smtp_client *c, const char *p, size_t len)
@@ -312,21 +324,15 @@ static int write_message(struct smtp_client *c, const struct smtpgate_data_part 
 	return out_append(c, "\r\n.\r\n", 5);
 }
 
-int smtp_client_data(struct smtp_client *c, const struct smtpgate_data_part *parts,
-		     size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies)
+int smtp_client_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
+			size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies)
 {
 	if (nreplies == 0)
 		return 0;
-	int code = smtp_client_command(c, &replies[0], "DATA");
-	if (code != 354) {
-		if (code / 100 == 2 || code / 100 == 3) {
-			/* Anything but 354 here leaves us out of step with it. */
-			failure(c, &replies[0], "unexpected reply %d to DATA", code);
-		}
-		return 0;
-	}
-	if (write_message(c, parts, nparts) < 0) {
+	if (!c->usable || write_message(c, parts, nparts) < 0) {
 		failure(c, &replies[0], "connection lost while sending the message");
+		for (size_t i = 1; i < nreplies; i++)
+			replies[i] = replies[0];
 		return 0;
 	}
 	size_t got = 0;
@@ -336,6 +342,21 @@ int smtp_client_data(struct smtp_client *c, const struct smtpgate_data_part *par
 	for (size_t i = got + 1; i < nreplies; i++)
 		replies[i] = replies[got];
 	return (int)got;
+}
+
+int smtp_client_data(struct smtp_client *c, const struct smtpgate_data_part *parts,
+		     size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies)
+{
+	if (nreplies == 0)
+		return 0;
+	int code = smtp_client_command(c, &replies[0], "DATA");
+	if (code != 354) {
+		/* A 2xx or 3xx other than 354 leaves us out of step with it. */
+		if (code / 100 == 2 || code / 100 == 3)
+			failure(c, &replies[0], "unexpected reply %d to DATA", code);
+		return 0;
+	}
+	return smtp_client_message(c, parts, nparts, replies, nreplies);
 }
 
 int smtp_client_extension(const struct smtp_client *c, const char *keyword, const char **param_out)

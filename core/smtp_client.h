@@ -20,6 +20,7 @@ int smtp_client_send(struct smtp_client *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int smtp_client_vsend(struct smtp_client *c, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+int smtp_client_flush(struct smtp_client *c);
 int smtp_client_read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r);
 int smtp_client_command(struct smtp_client *c, struct smtpgate_upstream_reply *r,
 			const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -27,6 +28,8 @@ int smtp_client_vcommand(struct smtp_client *c, struct smtpgate_upstream_reply *
 			 const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 int smtp_client_data(struct smtp_client *c, const struct smtpgate_data_part *parts,
 		     size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies);
+int smtp_client_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
+			size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies);
 int smtp_client_usable(const struct smtp_client *c);
 void smtp_client_close(struct smtp_client *c);
 

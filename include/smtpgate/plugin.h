@@ -191,9 +191,11 @@ struct smtpgate_host {
 			      struct smtpgate_upstream_reply *reply_out,
 			      const char *fmt, ...)
 		__attribute__((format(printf, 3, 4)));
-	/* Pipelining: send without waiting, then read replies in order. */
+	/* Pipelining: queue commands without waiting (they go out with the
+	   next read, or with client_flush), then read replies in order. */
 	int (*client_send)(struct smtpgate_client *c, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));
+	int (*client_flush)(struct smtpgate_client *c); /* 0, or -1 if lost */
 	int (*client_read_reply)(struct smtpgate_client *c,
 				 struct smtpgate_upstream_reply *reply_out);
 	/* DATA; on 354 the parts as one message (LF line ends become CR LF,
@@ -205,6 +207,11 @@ struct smtpgate_host {
 	int (*client_data)(struct smtpgate_client *c,
 			   const struct smtpgate_data_part *parts, size_t nparts,
 			   struct smtpgate_upstream_reply *replies, size_t nreplies);
+	/* The same after the caller sent DATA itself and read its 354 (so
+	   the DATA round trip can overlap the client's own). */
+	int (*client_message)(struct smtpgate_client *c,
+			      const struct smtpgate_data_part *parts, size_t nparts,
+			      struct smtpgate_upstream_reply *replies, size_t nreplies);
 	/* 1 while the connection can take another command. */
 	int (*client_usable)(const struct smtpgate_client *c);
 	/* QUIT if usable, then close and free. */
@@ -226,8 +233,8 @@ struct smtpgate_command {
  * The descriptor.  Every hook but on_message may be NULL.  Call order for
  * one session:
  *
- *   on_connect  (on_helo | on_mail | on_rcpt | on_message | on_reset)*
- *   on_disconnect
+ *   on_connect  (on_helo | on_mail | on_rcpt | on_data | on_message |
+ *                on_reset)*  on_disconnect
  *
  * on_disconnect always runs, whatever ended the session.  A transaction
  * ends with on_message (the final dot, message within limits) or with
@@ -268,6 +275,12 @@ struct smtpgate_plugin {
 	enum smtpgate_verdict (*on_rcpt)(void *priv,
 					 const struct smtpgate_session *s,
 					 const char *address,
+					 struct smtpgate_reply *reply);
+	/* DATA with recipients, before the 354.  REJECT/TEMPFAIL answer the
+	   DATA command instead (the transaction stays open, as after any
+	   refused command).  A relay can start its own DATA here. */
+	enum smtpgate_verdict (*on_data)(void *priv,
+					 const struct smtpgate_session *s,
 					 struct smtpgate_reply *reply);
 	/* process_message(): the whole message, within data_size_limit.
 	   CONTINUE or ACCEPT with no reply -> "250 OK".  Answer 2xx only once

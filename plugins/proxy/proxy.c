@@ -25,11 +25,21 @@
 
 #define PROXY_NETWORKS_MAX 64
 #define PROXY_DOMAINS_MAX 256
+#define SMTPGATE_MAIL_LINE_MAX_BYTES 1024
 
 struct network {
 	int family;
 	unsigned char addr[16];
 	unsigned int prefix_bits;
+};
+
+/* Where the upstream's side of the client's transaction is. */
+enum upstream_txn {
+	TXN_NONE = 0,     /* no transaction upstream */
+	TXN_MAIL_PENDING, /* MAIL composed, to go out pipelined with the first RCPT */
+	TXN_MAIL_REFUSED, /* the upstream refused MAIL: every RCPT gets that answer */
+	TXN_OPEN,         /* MAIL accepted upstream */
+	TXN_DATA_SENT     /* DATA sent; its 354 is read at the final dot */
 };
 
 struct proxy_state {
@@ -43,7 +53,10 @@ struct proxy_state {
 	size_t ndomains;
 	int client_in_networks;       /* for the session in progress */
 	struct smtpgate_client *up;   /* kept per worker, reused across sessions */
-	int in_transaction;           /* the upstream has our MAIL */
+	int up_reused;                /* up served an earlier transaction */
+	enum upstream_txn txn;
+	char mail_line[SMTPGATE_MAIL_LINE_MAX_BYTES];
+	struct smtpgate_upstream_reply mail_refusal;
 };
 
 static int parse_network(const char *text, struct network *out)
@@ -240,7 +253,22 @@ static void drop_upstream(struct proxy_state *st)
 	if (st->up)
 		st->host->client_close(st->up);
 	st->up = NULL;
-	st->in_transaction = 0;
+	st->up_reused = 0;
+	st->txn = TXN_NONE;
+}
+
+/* An upstream connection for a new transaction: the kept one, or a new
+   one.  NULL with *u saying why. */
+static struct smtpgate_client *upstream(struct proxy_state *st, struct smtpgate_upstream_reply *u)
+{
+	if (st->up && st->host->client_usable(st->up)) {
+		st->up_reused = 1;
+		return st->up;
+	}
+	drop_upstream(st);
+	st->up = st->host->client_open(st->remote, 0, st->connect_timeout_sec, st->reply_timeout_sec,
+				       u);
+	return st->up;
 }
 
 static enum smtpgate_verdict proxy_connect(void *priv, const struct smtpgate_session *s,
@@ -301,46 +329,75 @@ static int mail_parameters(struct proxy_state *st, const struct smtpgate_session
 	return 0;
 }
 
+/* MAIL is checked against what the upstream offers now, but sent with the
+   first RCPT: one round trip less per message (RFC 2920 pipelining, when
+   offered).  A refusal of MAIL then answers the RCPTs, as Postfix's
+   smtpd_delay_reject does. */
 static enum smtpgate_verdict proxy_mail(void *priv, const struct smtpgate_session *s,
 					const char *address, struct smtpgate_reply *reply)
 {
 	struct proxy_state *st = priv;
 	struct smtpgate_upstream_reply u;
 	char params[256];
+	if (!upstream(st, &u))
+		return relay_answer(st, s, "connection", &u, reply);
+	if (mail_parameters(st, s, params, sizeof(params), reply) < 0)
+		return SMTPGATE_REJECT;
+	int n = snprintf(st->mail_line, sizeof(st->mail_line), "MAIL FROM:<%s>%s", address, params);
+	if (n < 0 || (size_t)n >= sizeof(st->mail_line)) {
+		st->host->reply(reply, 501, "5.5.4", "Error: MAIL too long to relay");
+		return SMTPGATE_REJECT;
+	}
+	st->txn = TXN_MAIL_PENDING;
+	if (st->host->client_extension(st->up, "PIPELINING", NULL))
+		return SMTPGATE_CONTINUE;
 
-	/* A kept connection may have been closed by the upstream meanwhile:
-	   one fresh attempt when it fails before answering (or says 421). */
-	for (int attempt = 0; attempt < 2; attempt++) {
-		int reused = st->up != NULL;
-		if (st->up && !st->host->client_usable(st->up))
-			drop_upstream(st);
-		if (!st->up) {
-			reused = 0;
-			st->up = st->host->client_open(st->remote, 0, st->connect_timeout_sec,
-						       st->reply_timeout_sec, &u);
-			if (!st->up)
+	/* No pipelining: MAIL now, so its answer is the answer to MAIL. */
+	for (int attempt = 0;; attempt++) {
+		int code = st->host->client_command(st->up, &u, "%s", st->mail_line);
+		if (st->up_reused && (code == 0 || code == 421) && attempt == 0) {
+			drop_upstream(st); /* closed by the upstream while kept */
+			if (!upstream(st, &u))
 				return relay_answer(st, s, "connection", &u, reply);
-		}
-		if (mail_parameters(st, s, params, sizeof(params), reply) < 0)
-			return SMTPGATE_REJECT;
-		int code = st->host->client_command(st->up, &u, "MAIL FROM:<%s>%s", address, params);
-		if (reused && (code == 0 || code == 421)) {
-			drop_upstream(st);
 			continue;
 		}
-		if (code == 421 || code == 0)
+		st->txn = code / 100 == 2 ? TXN_OPEN : TXN_NONE;
+		if (code == 0 || code == 421)
 			drop_upstream(st);
-		st->in_transaction = code / 100 == 2;
 		return relay_answer(st, s, "MAIL", &u, reply);
 	}
-	return relay_answer(st, s, "MAIL", &u, reply);
+}
+
+/* The pipelined MAIL and first RCPT; a kept connection that turns out to
+   be closed is replaced once. */
+static void send_mail_and_rcpt(struct proxy_state *st, const char *address,
+			       struct smtpgate_upstream_reply *mail_u,
+			       struct smtpgate_upstream_reply *rcpt_u)
+{
+	for (int attempt = 0;; attempt++) {
+		rcpt_u->code = 0;
+		snprintf(rcpt_u->text, sizeof(rcpt_u->text), "connection lost");
+		if (st->host->client_send(st->up, "%s", st->mail_line) < 0 ||
+		    st->host->client_send(st->up, "RCPT TO:<%s>", address) < 0) {
+			mail_u->code = 0;
+			snprintf(mail_u->text, sizeof(mail_u->text), "connection lost while sending");
+		} else if (st->host->client_read_reply(st->up, mail_u) != 0) {
+			/* Read the RCPT's answer even after a refused MAIL: in step. */
+			st->host->client_read_reply(st->up, rcpt_u);
+		}
+		if (!st->up_reused || attempt > 0 || (mail_u->code != 0 && mail_u->code != 421))
+			return;
+		drop_upstream(st);
+		if (!upstream(st, mail_u))
+			return;
+	}
 }
 
 static enum smtpgate_verdict proxy_rcpt(void *priv, const struct smtpgate_session *s,
 					const char *address, struct smtpgate_reply *reply)
 {
 	struct proxy_state *st = priv;
-	struct smtpgate_upstream_reply u;
+	struct smtpgate_upstream_reply u, mail_u;
 	if ((st->nnetworks || st->ndomains) && !st->client_in_networks && !domain_listed(st, address)) {
 		st->host->log(SMTPGATE_LOG_INFO, s, "relay refused: client=%s rcpt=<%s>", s->peer_addr,
 			      address);
@@ -350,15 +407,47 @@ static enum smtpgate_verdict proxy_rcpt(void *priv, const struct smtpgate_sessio
 				address);
 		return SMTPGATE_REJECT;
 	}
-	if (!st->up || !st->in_transaction) {
+	switch (st->txn) {
+	case TXN_MAIL_PENDING:
+		send_mail_and_rcpt(st, address, &mail_u, &u);
+		if (mail_u.code / 100 != 2) {
+			if (mail_u.code == 0 || mail_u.code == 421)
+				drop_upstream(st);
+			st->txn = TXN_MAIL_REFUSED;
+			st->mail_refusal = mail_u;
+			return relay_answer(st, s, "MAIL", &mail_u, reply);
+		}
+		st->txn = TXN_OPEN;
+		break;
+	case TXN_MAIL_REFUSED:
+		return relay_answer(st, s, "MAIL", &st->mail_refusal, reply);
+	case TXN_OPEN:
+		st->host->client_command(st->up, &u, "RCPT TO:<%s>", address);
+		break;
+	default:
 		u.code = 0;
 		snprintf(u.text, sizeof(u.text), "connection lost");
-		return relay_answer(st, s, "RCPT", &u, reply);
+		break;
 	}
-	st->host->client_command(st->up, &u, "RCPT TO:<%s>", address);
 	if (u.code == 421 || u.code == 0)
-		st->in_transaction = 0;
+		drop_upstream(st);
 	return relay_answer(st, s, "RCPT", &u, reply);
+}
+
+/* The upstream's DATA goes out now; its 354 is read at the final dot, so
+   its round trip overlaps the client sending the message. */
+static enum smtpgate_verdict proxy_data(void *priv, const struct smtpgate_session *s,
+					struct smtpgate_reply *reply)
+{
+	struct proxy_state *st = priv;
+	struct smtpgate_upstream_reply u = { 0, "connection lost" };
+	if (st->txn != TXN_OPEN || st->host->client_send(st->up, "DATA") < 0 ||
+	    st->host->client_flush(st->up) < 0) {
+		drop_upstream(st);
+		return relay_answer(st, s, "DATA", &u, reply);
+	}
+	st->txn = TXN_DATA_SENT;
+	return SMTPGATE_CONTINUE;
 }
 
 static enum smtpgate_verdict proxy_message(void *priv, const struct smtpgate_session *s,
@@ -366,13 +455,23 @@ static enum smtpgate_verdict proxy_message(void *priv, const struct smtpgate_ses
 					   struct smtpgate_reply *reply)
 {
 	struct proxy_state *st = priv;
-	struct smtpgate_upstream_reply u;
-	if (!st->up || !st->in_transaction) {
-		u.code = 0;
-		snprintf(u.text, sizeof(u.text), "connection lost");
+	struct smtpgate_upstream_reply u = { 0, "connection lost" };
+	if (st->txn != TXN_DATA_SENT) {
+		drop_upstream(st);
 		return relay_answer(st, s, "DATA", &u, reply);
 	}
-	st->in_transaction = 0;
+	st->txn = TXN_NONE;
+	int code = st->host->client_read_reply(st->up, &u);
+	if (code != 354) {
+		/* DATA refused: the upstream's answer; its transaction is left
+		   behind, so the connection is not kept. */
+		drop_upstream(st);
+		if (code / 100 == 2 || code / 100 == 3) {
+			u.code = 0;
+			snprintf(u.text, sizeof(u.text), "unexpected reply %d to DATA", code);
+		}
+		return relay_answer(st, s, "DATA", &u, reply);
+	}
 
 	/* PureProxy's X-Peer: before the first empty line (the headers'
 	   end), or as a last line when there is none. */
@@ -392,15 +491,10 @@ static enum smtpgate_verdict proxy_message(void *priv, const struct smtpgate_ses
 		{ peer, strlen(peer) },
 		{ d + split, len - split },
 	};
-	int got = st->host->client_data(st->up, parts, 3, &u, 1);
-	if (got == 0 && u.code == 0)
-		drop_upstream(st);
-	enum smtpgate_verdict v = relay_answer(st, s, got ? "message" : "DATA", &u, reply);
-	st->host->log(SMTPGATE_LOG_INFO, s, "upstream=%s from=<%s> nrcpt=%zu answer=\"%d %s\"",
-		      st->remote, s->mailfrom, s->rcpt_count, u.code, u.text);
+	st->host->client_message(st->up, parts, 3, &u, 1);
 	if (!st->host->client_usable(st->up))
 		drop_upstream(st);
-	return v;
+	return relay_answer(st, s, "message", &u, reply);
 }
 
 static void proxy_reset(void *priv, const struct smtpgate_session *s)
@@ -408,10 +502,11 @@ static void proxy_reset(void *priv, const struct smtpgate_session *s)
 	struct proxy_state *st = priv;
 	struct smtpgate_upstream_reply u;
 	(void)s;
-	if (st->up && st->in_transaction &&
-	    st->host->client_command(st->up, &u, "RSET") / 100 != 2)
+	if (st->txn == TXN_DATA_SENT)
+		drop_upstream(st); /* no way back from DATA: dropping aborts it */
+	else if (st->txn == TXN_OPEN && st->host->client_command(st->up, &u, "RSET") / 100 != 2)
 		drop_upstream(st);
-	st->in_transaction = 0;
+	st->txn = TXN_NONE;
 }
 
 static const struct smtpgate_plugin proxy_plugin = {
@@ -423,6 +518,7 @@ static const struct smtpgate_plugin proxy_plugin = {
 	.on_connect = proxy_connect,
 	.on_mail = proxy_mail,
 	.on_rcpt = proxy_rcpt,
+	.on_data = proxy_data,
 	.on_message = proxy_message,
 	.on_reset = proxy_reset,
 };

@@ -78,7 +78,7 @@ def test_one_and_several_recipients_to_smtp_sink(ctx):
         refused = s.sendmail("a@example.org", ["x@example.org", "y@example.org", "z@example.net"],
                              b"Subject: three\r\n\r\nbody\r\n")
         eq(refused, {}, "refused recipients")
-    d.wait_log(r'upstream=127\.0\.0\.1:\d+ from=<a@example.org> nrcpt=3 answer="250 2\.0\.0 Ok"')
+    d.wait_log(r'event=message from=<a@example.org> nrcpt=3 .*reply="250 2\.0\.0 Ok"')
 
 
 def test_refused_recipient_and_accepted_ones(ctx):
@@ -91,8 +91,7 @@ def test_refused_recipient_and_accepted_ones(ctx):
                  "250 OK"], "each RCPT gets the upstream's answer for it")
     r = c.transaction("Subject: x\r\n\r\nbody", helo=None, mail="NOOP", rcpt="NOOP")
     eq(r, "250 2.0.0 Ok: queued by hooks", "final reply")
-    d.wait_log(r"answer=\"250 2\.0\.0 Ok: queued by hooks\"")
-    d.wait_log(r"nrcpt=2 ")
+    d.wait_log(r"event=message .*nrcpt=2 .*reply=\"250 2\.0\.0 Ok: queued by hooks\"")
     # The content refusal of the upstream reaches the client as it is.
     r = c.transaction("REJECT me\r\n\r\nbody", helo=None, rcpt="RCPT TO:<ok@example.org>")
     eq(r, "554 5.7.1 message content rejected", "upstream's 554 to the message")
@@ -124,6 +123,21 @@ def test_upstream_452_and_554_to_data(ctx):
         with Client(port) as c:
             eq(c.transaction("Subject: x\r\n\r\nbody"), want, "final reply with smtp-sink %s" %
                " ".join(opts))
+
+
+def test_upstream_refusing_mail_or_data_command(ctx):
+    d, port = proxy_to_sink(ctx, "-B", "553 5.7.1 Sender not wanted", "-f", "mail")
+    with Client(port) as c:
+        eq(c.code("EHLO client.example.org"), 250, "EHLO")
+        eq(c.cmd("MAIL FROM:<a@example.org>"), "553 5.7.1 Sender not wanted", "upstream's MAIL refusal")
+    # A refusal of the DATA command itself: the proxy sent DATA when the
+    # client did, and the client gets the answer after its final dot.
+    d, port = proxy_to_sink(ctx, "-b", "452 4.3.1 Insufficient system storage", "-r", "data")
+    with Client(port) as c:
+        eq(c.transaction("Subject: x\r\n\r\nbody"), "452 4.3.1 Insufficient system storage",
+           "upstream's 452 to DATA")
+        eq(c.transaction("Subject: y\r\n\r\nbody", helo=None),
+           "452 4.3.1 Insufficient system storage", "again on a fresh upstream connection")
 
 
 def test_upstream_closes_mid_transaction_is_451(ctx):
@@ -310,3 +324,33 @@ def test_bad_proxy_settings_are_refused(ctx):
         eq(rc, harness.EX_CONFIG, "exit status for %s" % group)
         check("bad.conf:" in err and "proxy.%s" % setting in err,
               "the error names the file, line and setting: %r" % err)
+
+
+def test_upstream_answering_garbage_is_451(ctx):
+    """An upstream that is not an SMTP server (here: an HTTP-ish banner)."""
+    import threading
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(15)
+    up = srv.getsockname()[1]
+
+    def serve():
+        try:
+            conn, _ = srv.accept()
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            time.sleep(1)
+            conn.close()
+        except OSError:
+            pass
+        finally:
+            srv.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    text, port = proxy_listener(ctx, up)
+    d = ctx.daemon(ctx.config([text]))
+    with Client(port) as c:
+        eq(c.code("EHLO client.example.org"), 250, "EHLO")
+        r = c.cmd("MAIL FROM:<a@example.org>")
+        check(r.startswith("451 4.4.2 ") and "not an SMTP reply" in r, "garbage upstream: %r" % r)
+    t.join(5)
