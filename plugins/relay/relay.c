@@ -1,0 +1,514 @@
+/*
+ * relay.c - the relaying half of the proxy and mailman handlers: smtpd's
+ * PureProxy that tells the truth, compiled into each plugin that relays.
+ *
+ * Every transaction is relayed to the listener's `remote` as it happens:
+ * MAIL checks what the upstream offers and goes out with the first RCPT
+ * (pipelined when offered), each RCPT is answered with the upstream's own
+ * reply for that recipient, the upstream's DATA goes out when the client's
+ * comes, and the reply to the final dot is the upstream's reply to the
+ * message, which carries an X-Peer header where PureProxy put it.  When the
+ * upstream cannot be reached, times out, answers garbage or drops the
+ * connection, the client gets a 451 and retries: a 2xx is only ever the
+ * upstream's 2xx.  The connection is kept per worker and reused.
+ *
+ * Relay control, which PureProxy lacked: `relay_networks` (CIDR list) and
+ * `relay_domains`; a recipient is relayed when the client is in a network
+ * or the recipient's domain is listed (with neither set: everyone, and a
+ * warning when the listener is not on loopback).
+ *
+ * It uses only the public header: the SMTP client is the host's.
+ */
+#include "relay.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define RELAY_NETWORKS_MAX 64
+#define RELAY_DOMAINS_MAX 256
+#define RELAY_MAIL_LINE_MAX_BYTES 1024
+
+struct network {
+	int family;
+	unsigned char addr[16];
+	unsigned int prefix_bits;
+};
+
+/* Where the upstream's side of the client's transaction is. */
+enum upstream_txn {
+	TXN_NONE = 0,     /* no transaction upstream */
+	TXN_MAIL_PENDING, /* MAIL composed, to go out pipelined with the first RCPT */
+	TXN_MAIL_REFUSED, /* the upstream refused MAIL: every RCPT gets that answer */
+	TXN_OPEN,         /* MAIL accepted upstream */
+	TXN_DATA_SENT     /* DATA sent; its 354 is read at the final dot */
+};
+
+struct relay {
+	const struct smtpgate_host *host;
+	char remote[300];
+	int connect_timeout_sec;
+	int reply_timeout_sec;
+	struct network networks[RELAY_NETWORKS_MAX];
+	size_t nnetworks;
+	char *domains[RELAY_DOMAINS_MAX];
+	size_t ndomains;
+	int client_in_networks;       /* for the session in progress */
+	struct smtpgate_client *up;   /* kept per worker, reused across sessions */
+	int up_reused;                /* up served an earlier transaction */
+	enum upstream_txn txn;
+	char mail_line[RELAY_MAIL_LINE_MAX_BYTES];
+	struct smtpgate_upstream_reply mail_refusal;
+};
+
+static int parse_network(const char *text, struct network *out)
+{
+	char addr[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(text, '/');
+	size_t len = slash ? (size_t)(slash - text) : strlen(text);
+	if (len >= sizeof(addr))
+		return -1;
+	memcpy(addr, text, len);
+	addr[len] = '\0';
+	memset(out, 0, sizeof(*out));
+	unsigned int max_bits;
+	if (inet_pton(AF_INET, addr, out->addr) == 1) {
+		out->family = AF_INET;
+		max_bits = 32;
+	} else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
+		out->family = AF_INET6;
+		max_bits = 128;
+	} else {
+		return -1;
+	}
+	out->prefix_bits = max_bits;
+	if (slash) {
+		char *end;
+		long bits = strtol(slash + 1, &end, 10);
+		if (!slash[1] || *end || bits < 0 || bits > (long)max_bits)
+			return -1;
+		out->prefix_bits = (unsigned int)bits;
+	}
+	return 0;
+}
+
+static int network_contains(const struct network *n, const char *ip_text)
+{
+	unsigned char ip[16];
+	if (inet_pton(n->family, ip_text, ip) != 1)
+		return 0;
+	unsigned int bits = n->prefix_bits;
+	size_t bytes = bits / 8;
+	if (memcmp(ip, n->addr, bytes) != 0)
+		return 0;
+	if (bits % 8) {
+		unsigned char mask = (unsigned char)(0xff << (8 - bits % 8));
+		if ((ip[bytes] & mask) != (n->addr[bytes] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+/* "example.org" matches that domain; ".example.org" its subdomains too. */
+static int domain_listed(const struct relay *st, const char *address)
+{
+	const char *at = strrchr(address, '@');
+	if (!at)
+		return 0;
+	const char *domain = at + 1;
+	size_t dlen = strlen(domain);
+	for (size_t i = 0; i < st->ndomains; i++) {
+		const char *d = st->domains[i];
+		size_t len = strlen(d);
+		if (d[0] == '.') {
+			if (strcasecmp(domain, d + 1) == 0 ||
+			    (dlen > len && strcasecmp(domain + dlen - len, d) == 0))
+				return 1;
+		} else if (strcasecmp(domain, d) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int is_loopback_listener(const char *address)
+{
+	return strncmp(address, "127.", 4) == 0 || strncmp(address, "[::1]:", 6) == 0 ||
+	       strncmp(address, "localhost:", 10) == 0;
+}
+
+static int read_settings(struct relay *st, const struct smtpgate_cfg *cfg)
+{
+	const struct smtpgate_host *host = st->host;
+	long long connect_timeout = 30, timeout = 300;
+	if (host->cfg_int(cfg, "connect_timeout", &connect_timeout) < 0 ||
+	    host->cfg_int(cfg, "timeout", &timeout) < 0)
+		return -1;
+	if (connect_timeout < 1 || connect_timeout > 3600) {
+		host->cfg_error(cfg, "connect_timeout", "expected 1..3600 seconds");
+		return -1;
+	}
+	if (timeout < 1 || timeout > 3600) {
+		host->cfg_error(cfg, "timeout", "expected 1..3600 seconds");
+		return -1;
+	}
+	st->connect_timeout_sec = (int)connect_timeout;
+	st->reply_timeout_sec = (int)timeout;
+
+	int n = host->cfg_list_count(cfg, "relay_networks");
+	if (n < 0 || n > RELAY_NETWORKS_MAX) {
+		if (n > 0)
+			host->cfg_error(cfg, "relay_networks", "at most %d networks", RELAY_NETWORKS_MAX);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *text = host->cfg_list_string(cfg, "relay_networks", i);
+		if (parse_network(text, &st->networks[st->nnetworks++]) < 0) {
+			host->cfg_error(cfg, "relay_networks", "\"%s\" is not an address or CIDR network",
+					text);
+			return -1;
+		}
+	}
+	n = host->cfg_list_count(cfg, "relay_domains");
+	if (n < 0 || n > RELAY_DOMAINS_MAX) {
+		if (n > 0)
+			host->cfg_error(cfg, "relay_domains", "at most %d domains", RELAY_DOMAINS_MAX);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *d = host->cfg_list_string(cfg, "relay_domains", i);
+		if (!d[0] || strchr(d, '@') || strchr(d, ' ')) {
+			host->cfg_error(cfg, "relay_domains", "\"%s\" is not a domain", d);
+			return -1;
+		}
+		if (!(st->domains[st->ndomains++] = strdup(d)))
+			return -1;
+	}
+	return 0;
+}
+
+static void free_state(struct relay *st)
+{
+	for (size_t i = 0; i < st->ndomains; i++)
+		free(st->domains[i]);
+	free(st);
+}
+
+struct relay *relay_new(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
+			const char *group)
+{
+	struct relay *st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	st->host = host;
+	snprintf(st->remote, sizeof(st->remote), "%s", host->listener_remote());
+	if (read_settings(st, cfg) < 0) {
+		free_state(st);
+		return NULL;
+	}
+	if (!st->nnetworks && !st->ndomains && !is_loopback_listener(host->listener_address()))
+		host->log(SMTPGATE_LOG_WARNING, NULL,
+			  "listener %s relays for everyone: set relay_networks or relay_domains in "
+			  "its %s group", host->listener_address(), group);
+	return st;
+}
+
+void relay_free(struct relay *st)
+{
+	if (st->up)
+		st->host->client_close(st->up);
+	free_state(st);
+}
+
+/* Pass the upstream's answer on: its code and text, or a 451 when it gave
+   none.  A 2xx stays a 2xx only because the upstream said so. */
+enum smtpgate_verdict relay_answer(struct relay *st, const struct smtpgate_session *s,
+					  const char *what, const struct smtpgate_upstream_reply *u,
+					  struct smtpgate_reply *reply)
+{
+	if (u->code == 0) {
+		st->host->log(SMTPGATE_LOG_WARNING, s, "upstream=%s %s: no answer: %s", st->remote, what,
+			      u->text);
+		st->host->reply(reply, 451, "4.4.2", "Error: upstream %s: %s", what, u->text);
+		return SMTPGATE_TEMPFAIL;
+	}
+	/* The text may start with the upstream's enhanced code; keep it as text. */
+	st->host->reply(reply, u->code, NULL, "%s", u->text);
+	switch (u->code / 100) {
+	case 2:
+		return SMTPGATE_ACCEPT;
+	case 4:
+		return SMTPGATE_TEMPFAIL;
+	case 5:
+		return SMTPGATE_REJECT;
+	}
+	st->host->log(SMTPGATE_LOG_WARNING, s, "upstream=%s %s: unexpected reply %d %s", st->remote,
+		      what, u->code, u->text);
+	st->host->reply(reply, 451, "4.4.2", "Error: upstream %s: unexpected reply %d", what, u->code);
+	return SMTPGATE_TEMPFAIL;
+}
+
+static void drop_upstream(struct relay *st)
+{
+	if (st->up)
+		st->host->client_close(st->up);
+	st->up = NULL;
+	st->up_reused = 0;
+	st->txn = TXN_NONE;
+}
+
+/* An upstream connection for a new transaction: the kept one, or a new
+   one.  NULL with *u saying why. */
+static struct smtpgate_client *upstream(struct relay *st, struct smtpgate_upstream_reply *u)
+{
+	if (st->up && st->host->client_usable(st->up)) {
+		st->up_reused = 1;
+		return st->up;
+	}
+	drop_upstream(st);
+	st->up = st->host->client_open(st->remote, 0, st->connect_timeout_sec, st->reply_timeout_sec,
+				       u);
+	return st->up;
+}
+
+void relay_session_start(struct relay *st, const struct smtpgate_session *s)
+{
+	st->client_in_networks = 0;
+	for (size_t i = 0; i < st->nnetworks && !st->client_in_networks; i++)
+		st->client_in_networks = network_contains(&st->networks[i], s->peer_addr);
+}
+
+/* The MAIL parameters the upstream gets: the client's SIZE and BODY when
+   the upstream offers them; SMTPUTF8 when needed.  -1 with a reply when
+   the upstream cannot take this message as it is. */
+static int mail_parameters(struct relay *st, const struct smtpgate_session *s, char *out,
+			   size_t size, struct smtpgate_reply *reply)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < s->mail_option_count; i++) {
+		const char *opt = s->mail_options[i];
+		const char *keep = NULL;
+		if (strncmp(opt, "SIZE=", 5) == 0) {
+			if (st->host->client_extension(st->up, "SIZE", NULL))
+				keep = opt;
+		} else if (strcmp(opt, "BODY=8BITMIME") == 0) {
+			/* RFC 6152: no silent downgrade of 8-bit data. */
+			if (!st->host->client_extension(st->up, "8BITMIME", NULL)) {
+				st->host->reply(reply, 554, "5.6.3",
+						"Error: the upstream does not accept 8-bit data (no 8BITMIME)");
+				return -1;
+			}
+			keep = opt;
+		} else if (strcmp(opt, "BODY=7BIT") == 0) {
+			if (st->host->client_extension(st->up, "8BITMIME", NULL))
+				keep = opt;
+		}
+		if (keep) {
+			int n = snprintf(out + used, size - used, " %s", keep);
+			if (n < 0 || (size_t)n >= size - used)
+				return -1;
+			used += (size_t)n;
+		}
+	}
+	if (s->smtputf8) {
+		/* RFC 6531 3.4: not to be relayed to a server without SMTPUTF8. */
+		if (!st->host->client_extension(st->up, "SMTPUTF8", NULL)) {
+			st->host->reply(reply, 554, "5.6.7",
+					"Error: the upstream does not support SMTPUTF8");
+			return -1;
+		}
+		int n = snprintf(out + used, size - used, " SMTPUTF8");
+		if (n < 0 || (size_t)n >= size - used)
+			return -1;
+	}
+	return 0;
+}
+
+/* MAIL is checked against what the upstream offers now, but sent with the
+   first RCPT: one round trip less per message (RFC 2920 pipelining, when
+   offered).  A refusal of MAIL then answers the RCPTs, as Postfix's
+   smtpd_delay_reject does. */
+enum smtpgate_verdict relay_mail(struct relay *st, const struct smtpgate_session *s,
+				 const char *address, struct smtpgate_reply *reply)
+{
+	struct smtpgate_upstream_reply u;
+	char params[256];
+	if (!upstream(st, &u))
+		return relay_answer(st, s, "connection", &u, reply);
+	if (mail_parameters(st, s, params, sizeof(params), reply) < 0)
+		return SMTPGATE_REJECT;
+	int n = snprintf(st->mail_line, sizeof(st->mail_line), "MAIL FROM:<%s>%s", address, params);
+	if (n < 0 || (size_t)n >= sizeof(st->mail_line)) {
+		st->host->reply(reply, 501, "5.5.4", "Error: MAIL too long to relay");
+		return SMTPGATE_REJECT;
+	}
+	st->txn = TXN_MAIL_PENDING;
+	if (st->host->client_extension(st->up, "PIPELINING", NULL))
+		return SMTPGATE_CONTINUE;
+
+	/* No pipelining: MAIL now, so its answer is the answer to MAIL. */
+	for (int attempt = 0;; attempt++) {
+		int code = st->host->client_command(st->up, &u, "%s", st->mail_line);
+		if (st->up_reused && (code == 0 || code == 421) && attempt == 0) {
+			drop_upstream(st); /* closed by the upstream while kept */
+			if (!upstream(st, &u))
+				return relay_answer(st, s, "connection", &u, reply);
+			continue;
+		}
+		st->txn = code / 100 == 2 ? TXN_OPEN : TXN_NONE;
+		if (code == 0 || code == 421)
+			drop_upstream(st);
+		return relay_answer(st, s, "MAIL", &u, reply);
+	}
+}
+
+/* The pipelined MAIL and first RCPT; a kept connection that turns out to
+   be closed is replaced once. */
+static void send_mail_and_rcpt(struct relay *st, const char *address,
+			       struct smtpgate_upstream_reply *mail_u,
+			       struct smtpgate_upstream_reply *rcpt_u)
+{
+	for (int attempt = 0;; attempt++) {
+		rcpt_u->code = 0;
+		snprintf(rcpt_u->text, sizeof(rcpt_u->text), "connection lost");
+		if (st->host->client_send(st->up, "%s", st->mail_line) < 0 ||
+		    st->host->client_send(st->up, "RCPT TO:<%s>", address) < 0) {
+			mail_u->code = 0;
+			snprintf(mail_u->text, sizeof(mail_u->text), "connection lost while sending");
+		} else if (st->host->client_read_reply(st->up, mail_u) != 0) {
+			/* Read the RCPT's answer even after a refused MAIL: in step. */
+			st->host->client_read_reply(st->up, rcpt_u);
+		}
+		if (!st->up_reused || attempt > 0 || (mail_u->code != 0 && mail_u->code != 421))
+			return;
+		drop_upstream(st);
+		if (!upstream(st, mail_u))
+			return;
+	}
+}
+
+int relay_allowed(const struct relay *st, const char *address)
+{
+	return (!st->nnetworks && !st->ndomains) || st->client_in_networks ||
+	       domain_listed(st, address);
+}
+
+int relay_in_transaction(const struct relay *st)
+{
+	return st->txn != TXN_NONE;
+}
+
+enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session *s,
+				 const char *address, struct smtpgate_reply *reply)
+{
+	struct smtpgate_upstream_reply u, mail_u;
+	if (!relay_allowed(st, address)) {
+		st->host->log(SMTPGATE_LOG_INFO, s, "relay refused: client=%s rcpt=<%s>", s->peer_addr,
+			      address);
+		/* Postfix's codes: 554 when only the client decides, 550 for a
+		   recipient outside the relay domains. */
+		st->host->reply(reply, st->ndomains ? 550 : 554, "5.7.1", "<%s>: Relay access denied",
+				address);
+		return SMTPGATE_REJECT;
+	}
+	switch (st->txn) {
+	case TXN_MAIL_PENDING:
+		send_mail_and_rcpt(st, address, &mail_u, &u);
+		if (mail_u.code / 100 != 2) {
+			if (mail_u.code == 0 || mail_u.code == 421)
+				drop_upstream(st);
+			st->txn = TXN_MAIL_REFUSED;
+			st->mail_refusal = mail_u;
+			return relay_answer(st, s, "MAIL", &mail_u, reply);
+		}
+		st->txn = TXN_OPEN;
+		break;
+	case TXN_MAIL_REFUSED:
+		return relay_answer(st, s, "MAIL", &st->mail_refusal, reply);
+	case TXN_OPEN:
+		st->host->client_command(st->up, &u, "RCPT TO:<%s>", address);
+		break;
+	default:
+		u.code = 0;
+		snprintf(u.text, sizeof(u.text), "connection lost");
+		break;
+	}
+	if (u.code == 421 || u.code == 0)
+		drop_upstream(st);
+	return relay_answer(st, s, "RCPT", &u, reply);
+}
+
+/* The upstream's DATA goes out now; its 354 is read at the final dot, so
+   its round trip overlaps the client sending the message. */
+enum smtpgate_verdict relay_data(struct relay *st, const struct smtpgate_session *s,
+				 struct smtpgate_reply *reply)
+{
+	struct smtpgate_upstream_reply u = { 0, "connection lost" };
+	if (st->txn != TXN_OPEN || st->host->client_send(st->up, "DATA") < 0 ||
+	    st->host->client_flush(st->up) < 0) {
+		drop_upstream(st);
+		return relay_answer(st, s, "DATA", &u, reply);
+	}
+	st->txn = TXN_DATA_SENT;
+	return SMTPGATE_CONTINUE;
+}
+
+enum smtpgate_verdict relay_message(struct relay *st, const struct smtpgate_session *s,
+				    const struct smtpgate_message *msg, struct smtpgate_reply *reply)
+{
+	struct smtpgate_upstream_reply u = { 0, "connection lost" };
+	if (st->txn != TXN_DATA_SENT) {
+		drop_upstream(st);
+		return relay_answer(st, s, "DATA", &u, reply);
+	}
+	st->txn = TXN_NONE;
+	int code = st->host->client_read_reply(st->up, &u);
+	if (code != 354) {
+		/* DATA refused: the upstream's answer; its transaction is left
+		   behind, so the connection is not kept. */
+		drop_upstream(st);
+		if (code / 100 == 2 || code / 100 == 3) {
+			u.code = 0;
+			snprintf(u.text, sizeof(u.text), "unexpected reply %d to DATA", code);
+		}
+		return relay_answer(st, s, "DATA", &u, reply);
+	}
+
+	/* PureProxy's X-Peer: before the first empty line (the headers'
+	   end), or as a last line when there is none. */
+	const char *d = msg->data;
+	size_t len = msg->len, p;
+	for (p = 0; p <= len; p++)
+		if ((p == 0 || d[p - 1] == '\n') && (p == len || d[p] == '\n'))
+			break;
+	char peer[96];
+	if (p <= len)
+		snprintf(peer, sizeof(peer), "X-Peer: %s\n", s->peer_addr);
+	else
+		snprintf(peer, sizeof(peer), "\nX-Peer: %s", s->peer_addr);
+	size_t split = p <= len ? p : len;
+	struct smtpgate_data_part parts[3] = {
+		{ d, split },
+		{ peer, strlen(peer) },
+		{ d + split, len - split },
+	};
+	st->host->client_message(st->up, parts, 3, &u, 1);
+	if (!st->host->client_usable(st->up))
+		drop_upstream(st);
+	return relay_answer(st, s, "message", &u, reply);
+}
+
+void relay_reset(struct relay *st)
+{
+	struct smtpgate_upstream_reply u;
+	if (st->txn == TXN_DATA_SENT)
+		drop_upstream(st); /* no way back from DATA: dropping aborts it */
+	else if (st->txn == TXN_OPEN && st->host->client_command(st->up, &u, "RSET") / 100 != 2)
+		drop_upstream(st);
+	st->txn = TXN_NONE;
+}
+

@@ -1,0 +1,43 @@
+/* relay.h - relaying to the listener's `remote`, shared by the proxy and
+   mailman plugins (compiled into each; uses only the public header). */
+#ifndef SMTPGATE_PLUGIN_RELAY_H
+#define SMTPGATE_PLUGIN_RELAY_H
+
+#include <smtpgate/plugin.h>
+
+struct relay;
+
+/* Read relay_networks, relay_domains, connect_timeout and timeout from
+   cfg (the plugin's group, named `group` in messages).  NULL after a
+   cfg_error. */
+struct relay *relay_new(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
+			const char *group);
+void relay_free(struct relay *r);
+
+/* A client connected: decide whether it is in relay_networks. */
+void relay_session_start(struct relay *r, const struct smtpgate_session *s);
+/* 1 if this client may relay to address. */
+int relay_allowed(const struct relay *r, const char *address);
+/* 1 while the upstream has (or will get) a transaction. */
+int relay_in_transaction(const struct relay *r);
+
+/* The hooks' work: each answers as the upstream did (451 when it could
+   not be asked). */
+enum smtpgate_verdict relay_mail(struct relay *r, const struct smtpgate_session *s,
+				 const char *address, struct smtpgate_reply *reply);
+enum smtpgate_verdict relay_rcpt(struct relay *r, const struct smtpgate_session *s,
+				 const char *address, struct smtpgate_reply *reply);
+enum smtpgate_verdict relay_data(struct relay *r, const struct smtpgate_session *s,
+				 struct smtpgate_reply *reply);
+/* The message with X-Peer, to the recipients accepted by relay_rcpt. */
+enum smtpgate_verdict relay_message(struct relay *r, const struct smtpgate_session *s,
+				    const struct smtpgate_message *msg, struct smtpgate_reply *reply);
+/* The client's transaction was abandoned. */
+void relay_reset(struct relay *r);
+
+/* An upstream answer as the client's reply (code 0 -> 451 4.4.2). */
+enum smtpgate_verdict relay_answer(struct relay *r, const struct smtpgate_session *s,
+				   const char *what, const struct smtpgate_upstream_reply *u,
+				   struct smtpgate_reply *reply);
+
+#endif
