@@ -223,20 +223,21 @@ void relay_free(struct relay *st)
 	free_state(st);
 }
 
-/* Pass the upstream's answer on: its code and text, or a 451 when it gave
+/* Pass an upstream's answer on: its code and text, or a 451 when it gave
    none.  A 2xx stays a 2xx only because the upstream said so. */
-enum smtpgate_verdict relay_answer(struct relay *st, const struct smtpgate_session *s,
-					  const char *what, const struct smtpgate_upstream_reply *u,
-					  struct smtpgate_reply *reply)
+enum smtpgate_verdict upstream_answer(const struct smtpgate_host *host,
+				      const struct smtpgate_session *s, const char *upstream,
+				      const char *what, const struct smtpgate_upstream_reply *u,
+				      struct smtpgate_reply *reply)
 {
 	if (u->code == 0) {
-		st->host->log(SMTPGATE_LOG_WARNING, s, "upstream=%s %s: no answer: %s", st->remote, what,
-			      u->text);
-		st->host->reply(reply, 451, "4.4.2", "Error: upstream %s: %s", what, u->text);
+		host->log(SMTPGATE_LOG_WARNING, s, "upstream=%s %s: no answer: %s", upstream, what,
+			  u->text);
+		host->reply(reply, 451, "4.4.2", "Error: upstream %s: %s", what, u->text);
 		return SMTPGATE_TEMPFAIL;
 	}
 	/* The text may start with the upstream's enhanced code; keep it as text. */
-	st->host->reply(reply, u->code, NULL, "%s", u->text);
+	host->reply(reply, u->code, NULL, "%s", u->text);
 	switch (u->code / 100) {
 	case 2:
 		return SMTPGATE_ACCEPT;
@@ -245,10 +246,17 @@ enum smtpgate_verdict relay_answer(struct relay *st, const struct smtpgate_sessi
 	case 5:
 		return SMTPGATE_REJECT;
 	}
-	st->host->log(SMTPGATE_LOG_WARNING, s, "upstream=%s %s: unexpected reply %d %s", st->remote,
-		      what, u->code, u->text);
-	st->host->reply(reply, 451, "4.4.2", "Error: upstream %s: unexpected reply %d", what, u->code);
+	host->log(SMTPGATE_LOG_WARNING, s, "upstream=%s %s: unexpected reply %d %s", upstream, what,
+		  u->code, u->text);
+	host->reply(reply, 451, "4.4.2", "Error: upstream %s: unexpected reply %d", what, u->code);
 	return SMTPGATE_TEMPFAIL;
+}
+
+enum smtpgate_verdict relay_answer(struct relay *st, const struct smtpgate_session *s,
+				   const char *what, const struct smtpgate_upstream_reply *u,
+				   struct smtpgate_reply *reply)
+{
+	return upstream_answer(st->host, s, st->remote, what, u, reply);
 }
 
 static void drop_upstream(struct relay *st)

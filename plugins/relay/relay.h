@@ -35,7 +35,12 @@ enum smtpgate_verdict relay_message(struct relay *r, const struct smtpgate_sessi
 /* The client's transaction was abandoned. */
 void relay_reset(struct relay *r);
 
-/* An upstream answer as the client's reply (code 0 -> 451 4.4.2). */
+/* An upstream answer as the client's reply (code 0 -> 451 4.4.2);
+   upstream names the server in the log. */
+enum smtpgate_verdict upstream_answer(const struct smtpgate_host *host,
+				      const struct smtpgate_session *s, const char *upstream,
+				      const char *what, const struct smtpgate_upstream_reply *u,
+				      struct smtpgate_reply *reply);
 enum smtpgate_verdict relay_answer(struct relay *r, const struct smtpgate_session *s,
 				   const char *what, const struct smtpgate_upstream_reply *u,
 				   struct smtpgate_reply *reply);

@@ -1,0 +1,464 @@
+/*
+ * mailman.c - the "mailman" handler: smtpd.MailmanProxy for Mailman 3.
+ *
+ * Recipients in a list domain (`domains`) are Mailman's: whether the list
+ * exists is Mailman's own answer, asked at RCPT time over LMTP (MAIL once,
+ * then RCPT for each list address in an open probe transaction), so an
+ * unknown list is refused with Mailman's 550 instead of bounced later.
+ * Every other recipient is relayed to the listener's `remote` exactly as
+ * the proxy handler does (plugins/relay, relay control included).
+ *
+ * After the final dot Mailman gets the message first, one recipient per
+ * LMTP transaction (Mailman answers only once when it rejects a whole
+ * multi-recipient message), each list once however often it was named,
+ * with From: and Date: added when missing; then the relay part goes out.
+ * The client gets 250 only if every destination took every recipient; a
+ * temporary failure anywhere is 451, so delivery is at-least-once: a
+ * destination that already took the message may get it again on retry.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <smtpgate/plugin.h>
+
+#include "../relay/relay.h"
+
+#define MAILMAN_DOMAINS_MAX 64
+#define MAILMAN_ADDRESS_MAX_BYTES 600
+
+struct mailman_state {
+	const struct smtpgate_host *host;
+	struct relay *relay;
+	char lmtp[300];
+	int connect_timeout_sec, timeout_sec;
+	char *domains[MAILMAN_DOMAINS_MAX];
+	size_t ndomains;
+
+	struct smtpgate_client *lmtp_conn; /* kept per worker */
+	int lmtp_reused;
+	int probing;                        /* MAIL sent on lmtp_conn */
+	/* The transaction in progress. */
+	char mailfrom[MAILMAN_ADDRESS_MAX_BYTES];
+	char **lists;                       /* list recipients Mailman accepted */
+	size_t nlists, lists_cap;
+	int relay_mail_sent;                /* relay_mail() accepted */
+	size_t nrelayed;                    /* recipients the relay accepted */
+};
+
+static int read_settings(struct mailman_state *st, const struct smtpgate_cfg *cfg)
+{
+	const struct smtpgate_host *host = st->host;
+	const char *lmtp = "127.0.0.1:8024";
+	long long connect_timeout = 30, timeout = 300;
+	if (host->cfg_string(cfg, "lmtp", &lmtp) < 0 ||
+	    host->cfg_int(cfg, "lmtp_connect_timeout", &connect_timeout) < 0 ||
+	    host->cfg_int(cfg, "lmtp_timeout", &timeout) < 0)
+		return -1;
+	if (connect_timeout < 1 || connect_timeout > 3600 || timeout < 1 || timeout > 3600) {
+		host->cfg_error(cfg, connect_timeout < 1 || connect_timeout > 3600
+					     ? "lmtp_connect_timeout" : "lmtp_timeout",
+				"expected 1..3600 seconds");
+		return -1;
+	}
+	snprintf(st->lmtp, sizeof(st->lmtp), "%s", lmtp);
+	st->connect_timeout_sec = (int)connect_timeout;
+	st->timeout_sec = (int)timeout;
+	int n = host->cfg_list_count(cfg, "domains");
+	if (n <= 0 || n > MAILMAN_DOMAINS_MAX) {
+		if (n >= 0)
+			host->cfg_error(cfg, "domains", "1 to %d list domains are needed, e.g. "
+					"domains = [ \"lists.example.org\" ];", MAILMAN_DOMAINS_MAX);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *d = host->cfg_list_string(cfg, "domains", i);
+		if (!d[0] || strchr(d, '@') || strchr(d, ' ')) {
+			host->cfg_error(cfg, "domains", "\"%s\" is not a domain", d);
+			return -1;
+		}
+		if (!(st->domains[st->ndomains++] = strdup(d)))
+			return -1;
+	}
+	return 0;
+}
+
+static void free_state(struct mailman_state *st)
+{
+	for (size_t i = 0; i < st->ndomains; i++)
+		free(st->domains[i]);
+	for (size_t i = 0; i < st->nlists; i++)
+		free(st->lists[i]);
+	free(st->lists);
+	if (st->relay)
+		relay_free(st->relay);
+	if (st->lmtp_conn)
+		st->host->client_close(st->lmtp_conn);
+	free(st);
+}
+
+static int mailman_init(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
+			void **priv_out)
+{
+	struct mailman_state *st = calloc(1, sizeof(*st));
+	if (!st)
+		return -1;
+	st->host = host;
+	if (read_settings(st, cfg) < 0 || !(st->relay = relay_new(host, cfg, "mailman"))) {
+		free_state(st);
+		return -1;
+	}
+	*priv_out = st;
+	return 0;
+}
+
+static void mailman_fini(void *priv)
+{
+	free_state(priv);
+}
+
+static int is_list_domain(const struct mailman_state *st, const char *address)
+{
+	const char *at = strrchr(address, '@');
+	for (size_t i = 0; at && i < st->ndomains; i++)
+		if (strcasecmp(at + 1, st->domains[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void drop_lmtp(struct mailman_state *st)
+{
+	if (st->lmtp_conn)
+		st->host->client_close(st->lmtp_conn);
+	st->lmtp_conn = NULL;
+	st->lmtp_reused = 0;
+	st->probing = 0;
+}
+
+/* Mailman's LMTP connection: the kept one, or a new one. */
+static struct smtpgate_client *lmtp(struct mailman_state *st, struct smtpgate_upstream_reply *u)
+{
+	if (st->lmtp_conn && st->host->client_usable(st->lmtp_conn)) {
+		st->lmtp_reused = 1;
+		return st->lmtp_conn;
+	}
+	drop_lmtp(st);
+	st->lmtp_conn = st->host->client_open(st->lmtp, 1, st->connect_timeout_sec, st->timeout_sec,
+					      u);
+	return st->lmtp_conn;
+}
+
+/* MAIL for Mailman: the client's BODY=8BITMIME and SIZE when offered, but
+   never SMTPUTF8 or DSN parameters, which Mailman refuses (501, 555). */
+static int lmtp_mail(struct mailman_state *st, const struct smtpgate_session *s,
+		     struct smtpgate_upstream_reply *u)
+{
+	char params[128] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < s->mail_option_count; i++) {
+		const char *o = s->mail_options[i];
+		int keep = (strncmp(o, "SIZE=", 5) == 0 &&
+			    st->host->client_extension(st->lmtp_conn, "SIZE", NULL)) ||
+			   (strncmp(o, "BODY=", 5) == 0 &&
+			    st->host->client_extension(st->lmtp_conn, "8BITMIME", NULL));
+		if (keep && used + strlen(o) + 2 < sizeof(params))
+			used += (size_t)snprintf(params + used, sizeof(params) - used, " %s", o);
+	}
+	return st->host->client_command(st->lmtp_conn, u, "MAIL FROM:<%s>%s", st->mailfrom, params);
+}
+
+/* Ask Mailman about one list address: RCPT in the open probe transaction
+   (opened with MAIL on first use; a kept connection found closed is
+   replaced once). */
+static enum smtpgate_verdict ask_mailman(struct mailman_state *st, const struct smtpgate_session *s,
+					 const char *address, struct smtpgate_reply *reply)
+{
+	struct smtpgate_upstream_reply u;
+	for (int attempt = 0;; attempt++) {
+		if (!lmtp(st, &u))
+			return upstream_answer(st->host, s, st->lmtp, "LMTP connection", &u, reply);
+		if (!st->probing) {
+			int code = lmtp_mail(st, s, &u);
+			if (code == 0 && st->lmtp_reused && attempt == 0) {
+				drop_lmtp(st);
+				continue;
+			}
+			if (code / 100 != 2) {
+				if (code == 0)
+					drop_lmtp(st);
+				return upstream_answer(st->host, s, st->lmtp, "LMTP MAIL", &u, reply);
+			}
+			st->probing = 1;
+		}
+		int code = st->host->client_command(st->lmtp_conn, &u, "RCPT TO:<%s>", address);
+		if (code == 0)
+			drop_lmtp(st);
+		return upstream_answer(st->host, s, st->lmtp, "LMTP RCPT", &u, reply);
+	}
+}
+
+static void end_probe(struct mailman_state *st)
+{
+	struct smtpgate_upstream_reply u;
+	if (st->probing && st->host->client_command(st->lmtp_conn, &u, "RSET") / 100 != 2)
+		drop_lmtp(st);
+	st->probing = 0;
+}
+
+static void forget_transaction(struct mailman_state *st)
+{
+	for (size_t i = 0; i < st->nlists; i++)
+		free(st->lists[i]);
+	st->nlists = 0;
+	st->relay_mail_sent = 0;
+	st->nrelayed = 0;
+}
+
+static enum smtpgate_verdict mailman_connect(void *priv, const struct smtpgate_session *s,
+					     struct smtpgate_reply *reply)
+{
+	struct mailman_state *st = priv;
+	(void)reply;
+	relay_session_start(st->relay, s);
+	return SMTPGATE_CONTINUE;
+}
+
+static enum smtpgate_verdict mailman_mail(void *priv, const struct smtpgate_session *s,
+					  const char *address, struct smtpgate_reply *reply)
+{
+	struct mailman_state *st = priv;
+	(void)s;
+	forget_transaction(st);
+	if (snprintf(st->mailfrom, sizeof(st->mailfrom), "%s", address) >= (int)sizeof(st->mailfrom)) {
+		st->host->reply(reply, 501, "5.1.7", "Error: sender address too long");
+		return SMTPGATE_REJECT;
+	}
+	/* Nobody is asked yet: which destinations a message has is known at
+	   RCPT, and each is asked then. */
+	return SMTPGATE_CONTINUE;
+}
+
+static enum smtpgate_verdict mailman_rcpt(void *priv, const struct smtpgate_session *s,
+					  const char *address, struct smtpgate_reply *reply)
+{
+	struct mailman_state *st = priv;
+	if (is_list_domain(st, address)) {
+		/* test@ and TEST@ are one list: Mailman gets it once. */
+		for (size_t i = 0; i < st->nlists; i++)
+			if (strcasecmp(st->lists[i], address) == 0)
+				return SMTPGATE_CONTINUE;
+		enum smtpgate_verdict v = ask_mailman(st, s, address, reply);
+		if (v == SMTPGATE_ACCEPT) {
+			if (st->nlists == st->lists_cap) {
+				st->lists_cap = st->lists_cap ? st->lists_cap * 2 : 8;
+				st->lists = realloc(st->lists, st->lists_cap * sizeof(*st->lists));
+				if (!st->lists)
+					abort();
+			}
+			if (!(st->lists[st->nlists++] = strdup(address)))
+				abort();
+		}
+		return v;
+	}
+	if (!st->relay_mail_sent && relay_allowed(st->relay, address)) {
+		enum smtpgate_verdict v = relay_mail(st->relay, s, st->mailfrom, reply);
+		if (v != SMTPGATE_CONTINUE && v != SMTPGATE_ACCEPT)
+			return v;
+		st->relay_mail_sent = 1;
+	}
+	enum smtpgate_verdict v = relay_rcpt(st->relay, s, address, reply);
+	if (v == SMTPGATE_CONTINUE || v == SMTPGATE_ACCEPT)
+		st->nrelayed++;
+	return v;
+}
+
+static enum smtpgate_verdict mailman_data(void *priv, const struct smtpgate_session *s,
+					  struct smtpgate_reply *reply)
+{
+	struct mailman_state *st = priv;
+	return st->nrelayed ? relay_data(st->relay, s, reply) : SMTPGATE_CONTINUE;
+}
+
+/* 1 if the header block names the field (case-insensitive, line starts). */
+static int has_header(const char *d, size_t header_len, const char *field)
+{
+	size_t flen = strlen(field);
+	for (size_t p = 0; p + flen <= header_len;) {
+		if (strncasecmp(d + p, field, flen) == 0)
+			return 1;
+		const char *lf = memchr(d + p, '\n', header_len - p);
+		if (!lf)
+			break;
+		p = (size_t)(lf - d) + 1;
+	}
+	return 0;
+}
+
+/* A header line "Name: ..." starts the message (rather than body text). */
+static int starts_with_header(const char *d, size_t len)
+{
+	size_t i = 0;
+	while (i < len && d[i] > ' ' && d[i] < 0x7f && d[i] != ':')
+		i++;
+	return i > 0 && i < len && d[i] == ':';
+}
+
+/* What Mailman needs and MailmanProxy added: From: and Date: when the
+   message has none.  Fills *extra (to go first) and says whether a blank
+   line must follow it (a message without any header). */
+static size_t missing_headers(const struct mailman_state *st, const struct smtpgate_message *m,
+			      char *extra, size_t size)
+{
+	const char *d = m->data;
+	size_t header_len = 0;
+	int headers = starts_with_header(d, m->len);
+	if (headers) {
+		const char *end = NULL;
+		for (size_t p = 0; p < m->len && !end; p++)
+			if (d[p] == '\n' && (p + 1 == m->len || d[p + 1] == '\n'))
+				end = d + p + 1;
+		header_len = end ? (size_t)(end - d) : m->len;
+	}
+	size_t n = 0;
+	if (!has_header(d, header_len, "From:"))
+		n += (size_t)snprintf(extra + n, size - n, "From: %s\n",
+				      st->mailfrom[0] ? st->mailfrom : "MAILER-DAEMON");
+	if (!has_header(d, header_len, "Date:")) {
+		char date[64];
+		time_t now = time(NULL);
+		struct tm tm;
+		localtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+		n += (size_t)snprintf(extra + n, size - n, "Date: %s\n", date);
+	}
+	if (n && !headers)
+		n += (size_t)snprintf(extra + n, size - n, "\n");
+	return n;
+}
+
+/* The message to one list, in its own LMTP transaction; Mailman's answer. */
+static void deliver_to_list(struct mailman_state *st, const struct smtpgate_session *s,
+			    const char *list, const struct smtpgate_data_part *parts,
+			    struct smtpgate_upstream_reply *u)
+{
+	for (int attempt = 0;; attempt++) {
+		if (!lmtp(st, u))
+			return;
+		int code = lmtp_mail(st, s, u);
+		if (code == 0 && st->lmtp_reused && attempt == 0) {
+			drop_lmtp(st);
+			continue;
+		}
+		if (code / 100 == 2 &&
+		    st->host->client_command(st->lmtp_conn, u, "RCPT TO:<%s>", list) / 100 == 2)
+			st->host->client_data(st->lmtp_conn, parts, 2, u, 1);
+		if (u->code / 100 != 2 && st->host->client_usable(st->lmtp_conn)) {
+			struct smtpgate_upstream_reply r;
+			if (st->host->client_command(st->lmtp_conn, &r, "RSET") / 100 != 2)
+				drop_lmtp(st);
+		}
+		if (!st->host->client_usable(st->lmtp_conn))
+			drop_lmtp(st);
+		return;
+	}
+}
+
+static enum smtpgate_verdict mailman_message(void *priv, const struct smtpgate_session *s,
+					     const struct smtpgate_message *m,
+					     struct smtpgate_reply *reply)
+{
+	struct mailman_state *st = priv;
+	struct smtpgate_upstream_reply u, mailman_refusal = { 0, "" };
+	int temporary = 0, permanent = 0;
+	char delivered[1024] = "";
+	size_t dlen = 0;
+
+	end_probe(st);
+	char extra[256];
+	struct smtpgate_data_part parts[2] = {
+		{ extra, missing_headers(st, m, extra, sizeof(extra)) },
+		{ m->data, m->len },
+	};
+	for (size_t i = 0; i < st->nlists; i++) {
+		deliver_to_list(st, s, st->lists[i], parts, &u);
+		st->host->log(SMTPGATE_LOG_INFO, s, "rcpt=<%s> destination=mailman answer=\"%d %s\"",
+			      st->lists[i], u.code, u.text);
+		if (u.code / 100 == 2) {
+			if (dlen + strlen(st->lists[i]) + 4 < sizeof(delivered))
+				dlen += (size_t)snprintf(delivered + dlen, sizeof(delivered) - dlen, "%s<%s>",
+							 dlen ? "," : "", st->lists[i]);
+		} else if (u.code / 100 == 5) {
+			if (!permanent)
+				mailman_refusal = u;
+			permanent = 1;
+		} else {
+			temporary = 1;
+		}
+	}
+
+	/* The relay's answer goes into reply; Mailman's refusal, if any, is
+	   kept aside and wins (it came first). */
+	enum smtpgate_verdict relayed = SMTPGATE_ACCEPT;
+	if (st->nrelayed) {
+		relayed = relay_message(st->relay, s, m, reply);
+		st->host->log(SMTPGATE_LOG_INFO, s, "rcpts=%zu destination=relay verdict=%s",
+			      st->nrelayed, relayed == SMTPGATE_ACCEPT ? "accepted"
+					    : relayed == SMTPGATE_REJECT ? "refused" : "failed");
+		temporary |= relayed == SMTPGATE_TEMPFAIL;
+		permanent |= relayed == SMTPGATE_REJECT;
+	}
+	size_t nrelayed = st->nrelayed;
+	forget_transaction(st);
+
+	if (temporary) {
+		if (dlen)
+			st->host->log(SMTPGATE_LOG_WARNING, s,
+				      "answering 451 although Mailman already has the message for %s: "
+				      "a retry delivers it again there", delivered);
+		st->host->reply(reply, 451, "4.3.0",
+				"Error: not every destination took the message; try again later");
+		return SMTPGATE_TEMPFAIL;
+	}
+	if (permanent) {
+		if (dlen)
+			st->host->log(SMTPGATE_LOG_WARNING, s, "refused for some recipients, delivered "
+				      "to Mailman for %s", delivered);
+		if (mailman_refusal.code)
+			return upstream_answer(st->host, s, st->lmtp, "LMTP DATA", &mailman_refusal, reply);
+		return SMTPGATE_REJECT; /* the relay's refusal is in reply */
+	}
+	if (!nrelayed)
+		st->host->reply(reply, 250, "2.0.0", "OK: delivered to Mailman");
+	return SMTPGATE_ACCEPT;
+}
+
+static void mailman_reset(void *priv, const struct smtpgate_session *s)
+{
+	struct mailman_state *st = priv;
+	(void)s;
+	end_probe(st);
+	if (st->relay_mail_sent)
+		relay_reset(st->relay);
+	forget_transaction(st);
+}
+
+static const struct smtpgate_plugin mailman_plugin = {
+	SMTPGATE_PLUGIN_HEADER,
+	.name = "mailman",
+	.version = "1.0",
+	.init = mailman_init,
+	.fini = mailman_fini,
+	.on_connect = mailman_connect,
+	.on_mail = mailman_mail,
+	.on_rcpt = mailman_rcpt,
+	.on_data = mailman_data,
+	.on_message = mailman_message,
+	.on_reset = mailman_reset,
+};
+
+const struct smtpgate_plugin *smtpgate_plugin_entry(void)
+{
+	return &mailman_plugin;
+}
