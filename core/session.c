@@ -718,8 +718,7 @@ enum session_end session_run(const struct session_env *env, struct conn *conn,
 		v = checked(s, "on_connect", env->plugin->on_connect(env->priv, &s->pub, &r), &r);
 	if (answer_hook(s, v, &r)) {
 		s->closing = 1;
-		if (s->end != SESSION_END_PLUGIN)
-			s->end = SESSION_END_PLUGIN;
+		s->end = SESSION_END_PLUGIN;
 	} else if (r.code) {
 		send_reply(s, &r);
 	} else {

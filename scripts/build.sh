@@ -5,6 +5,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-[ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] || autoreconf -fi
-[ -f Makefile ] && [ Makefile -nt configure ] || ./configure -q "$@"
+# Bootstrap and configure once; after that the generated Makefile re-runs
+# automake/configure itself when configure.ac or Makefile.am change.
+[ -x configure ] || autoreconf -fi
+[ -f Makefile ] || ./configure -q "$@"
 make -j"$(nproc)" -s
