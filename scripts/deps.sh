@@ -11,6 +11,8 @@ packages=(
 	swaks                                           # integration tests: a second real client
 	postfix                                         # smtp-sink: a real upstream for the proxy tests
 	procps iproute2                                 # ps/kill/ss in the tests
+	mandoc                                          # kit tests: mandoc -T lint of the man pages
+	groff-base                                      # kit tests: groff -ww renders them without warnings
 )
 [ "$#" -gt 0 ] && packages+=("$@")
 

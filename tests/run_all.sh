@@ -32,6 +32,7 @@ run_suite() {
 run_suite unit tests/unit/unit_tests
 run_suite integration python3 tests/integration/run.py
 run_suite install tests/install_test.sh
+run_suite kit tests/kit_test.sh
 
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]

@@ -27,6 +27,13 @@
  * ABI change log (bump MAJOR for any change of layout or meaning, MINOR
  * when fields are appended to the end of a structure):
  *   2026-11-28  1.0  first version.
+ *
+ * How to bump: appending fields to the end of a structure raises
+ * SMTPGATE_ABI_MINOR (plugins built for an older minor still load); any
+ * other change raises SMTPGATE_ABI_MAJOR (every plugin must be rebuilt;
+ * MINOR goes back to 0).  A bump is that one #define line below plus a
+ * dated entry above saying what changed; a descriptor that grows also
+ * gets its new size in core/plugin_load.c's table of sizes by minor.
  */
 #ifndef SMTPGATE_PLUGIN_H
 #define SMTPGATE_PLUGIN_H
@@ -238,8 +245,9 @@ struct smtpgate_command {
  *
  * on_disconnect always runs, whatever ended the session.  A transaction
  * ends with on_message (the final dot, message within limits) or with
- * on_reset (RSET, a new HELO/EHLO, a rejected message, the client leaving
- * mid-transaction) - never both for the same transaction.
+ * on_reset (RSET, a message the core refused after the final dot, the
+ * client leaving or the session ending mid-transaction) - never both for
+ * the same transaction.
  */
 struct smtpgate_plugin {
 	unsigned int abi_major; /* SMTPGATE_ABI_MAJOR when built */
@@ -253,6 +261,9 @@ struct smtpgate_plugin {
 	   or -1 after reporting what is wrong (cfg_error or log). */
 	int (*init)(const struct smtpgate_host *host,
 		    const struct smtpgate_cfg *cfg, void **priv_out);
+	/* When the worker exits normally (not after a crash, nor when init
+	   failed), and right after init where plugins are only checked (at
+	   start, on reload, and for smtpgate -t). */
 	void (*fini)(void *priv);
 
 	/* Client connected; the greeting has not been sent.  REJECT/TEMPFAIL/
