@@ -216,6 +216,7 @@ static int load_listener(struct loader *ld, const config_setting_t *s, struct li
 	const char *bare_lf = "keep";
 	memset(l, 0, sizeof(*l));
 	l->line = (int)config_setting_source_line(s);
+	l->source = ld->cfg->source;
 	l->handler = "debug";
 	l->remote = "localhost:25";
 	l->data_size_limit = CONFIG_DEFAULT_DATA_SIZE_LIMIT;

@@ -27,6 +27,7 @@ struct listener_config {
 	long long max_sessions_per_worker; /* 0 = no limit */
 	long long max_recipients;
 	const config_setting_t *handler_group; /* NULL if absent */
+	const char *source;      /* the file (or "command line") it comes from */
 	int line;                /* where the listener is defined */
 	char plugin_path_buf[4096];
 	char group_name_buf[128];

@@ -238,8 +238,9 @@ static void cfg_error(const struct smtpgate_cfg *cfg, const char *name, const ch
 	const char *gname = host_listener ? host_listener->group_name : "?";
 	if (!line && host_listener)
 		line = host_listener->line;
-	log_err("%s:%d: listener %s: %s.%s: %s", file ? file : "command line", line, lname, gname,
-		name ? name : "", text);
+	if (!file)
+		file = host_listener ? host_listener->source : "command line";
+	log_err("%s:%d: listener %s: %s.%s: %s", file, line, lname, gname, name ? name : "", text);
 }
 
 static const char *listener_remote(void)

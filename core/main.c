@@ -8,6 +8,7 @@
  */
 #include <getopt.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,11 @@ static int check_config(const struct master_options *mo)
 						      sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "smtpgate: %s\n", err);
+		return EX_CONFIG;
+	}
+	if (!mo->nosetuid && cfg->user && !getpwnam(cfg->user)) {
+		fprintf(stderr, "smtpgate: %s: user: no such user \"%s\"\n", cfg->source, cfg->user);
+		config_free(cfg);
 		return EX_CONFIG;
 	}
 	for (size_t i = 0; i < cfg->listener_count; i++) {

@@ -13,6 +13,8 @@ packages=(
 	procps iproute2                                 # ps/kill/ss in the tests
 	mandoc                                          # kit tests: mandoc -T lint of the man pages
 	groff-base                                      # kit tests: groff -ww renders them without warnings
+	valgrind                                        # the unit tests run once under memcheck
+	clang libclang-rt-14-dev                        # the libFuzzer target of the channel
 )
 [ "$#" -gt 0 ] && packages+=("$@")
 

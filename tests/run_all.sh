@@ -33,6 +33,8 @@ run_suite unit tests/unit/unit_tests
 run_suite integration python3 tests/integration/run.py
 run_suite install tests/install_test.sh
 run_suite kit tests/kit_test.sh
+run_suite valgrind tests/valgrind_unit.sh
+run_suite fuzz tests/fuzz/run.sh
 
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]

@@ -271,7 +271,9 @@ struct smtpgate_plugin {
 	enum smtpgate_verdict (*on_connect)(void *priv,
 					    const struct smtpgate_session *s,
 					    struct smtpgate_reply *reply);
-	/* Syntax-valid HELO/EHLO; greeting is the argument. */
+	/* Syntax-valid HELO/EHLO; greeting is the argument.  REJECT/TEMPFAIL/
+	   DISCONNECT answer instead of the core; a 2xx reply set here is not
+	   sent (the core answers with its name and extension list). */
 	enum smtpgate_verdict (*on_helo)(void *priv,
 					 const struct smtpgate_session *s,
 					 const char *greeting,
@@ -289,7 +291,8 @@ struct smtpgate_plugin {
 					 struct smtpgate_reply *reply);
 	/* DATA with recipients, before the 354.  REJECT/TEMPFAIL answer the
 	   DATA command instead (the transaction stays open, as after any
-	   refused command).  A relay can start its own DATA here. */
+	   refused command); a 2xx reply set here is not sent (the core sends
+	   354).  A relay can start its own DATA here. */
 	enum smtpgate_verdict (*on_data)(void *priv,
 					 const struct smtpgate_session *s,
 					 struct smtpgate_reply *reply);
