@@ -13,6 +13,8 @@
 #   SMTPGATE_DEBUG_OUTPUT=/dev/null   where the debug plugin writes each message
 #   SMTPGATE_LOG=FILE        the daemon's stderr log (default: $work/smtpgate.log)
 #
+# start_smtpgate_maildir: the maildir handler (durable deliveries), see below.
+#
 # start_smtpgate_w4 is the same with 4 workers (the shipped default), for
 # comparing pool sizes: `bench/run.sh smtpgate smtpgate-w4 smtp-sink`.
 
@@ -92,3 +94,51 @@ cleanup_smtpgate_proxy() { [ -n "${KEEP_WORK:-}" ] || rm -rf "$work/smtpgate-pro
 start_smtpgate_w4() { smtpgate_start "$1" 4 smtpgate-w4; }
 cleanup_smtpgate() { [ -n "${KEEP_WORK:-}" ] || rm -rf "$work/smtpgate"; }
 cleanup_smtpgate_w4() { [ -n "${KEEP_WORK:-}" ] || rm -rf "$work/smtpgate-w4"; }
+
+# start_smtpgate_maildir PORT: smtpgate with the maildir handler, one
+# Maildir for every message ("$work/smtpgate-maildir/Maildir", on the disk
+# of the harness's temp dir, like Postfix's queue), 24 workers.  Every 250
+# is a durable delivery: tmp/ write + fsync + link into new/ + fsync(new/).
+# As root the workers run as nobody: the Maildir is made theirs (user).
+# settle_ counts the files in new/ after each run (logged, and checked
+# against the messages sent so far), then removes them, untimed, so every
+# run starts with an empty new/ (as Postfix's queue is empty after settle).
+start_smtpgate_maildir() {
+  local port=$1 d="$work/smtpgate-maildir"
+  local so=${SMTPGATE_MAILDIR_SO:-$SMTPGATE_TREE/plugins/maildir/.libs/maildir.so}
+  [ -f "$so" ] || { echo "no maildir plugin at $so" >&2; return 1; }
+  rm -rf "$d"; mkdir -p "$d/plugins"; chmod 755 "$d" "$d/plugins"
+  ln -s "$so" "$d/plugins/maildir.so"
+  local owner=""
+  [ "$(id -u)" = 0 ] && owner='user = "nobody";'
+  cat >"$d/smtpgate.conf" <<EOC
+# written by bench/servers.sh for one benchmark cell
+plugin_dir = "$d/plugins";
+listeners = (
+  {
+    address = "127.0.0.1:$port";
+    handler = "maildir";
+    workers = $SMTPGATE_WORKERS;
+    max_sessions_per_worker = 0;
+    maildir = { path = "$d/Maildir"; $owner };
+  }
+);
+EOC
+  "$SMTPGATE_BIN" -t -f "$d/smtpgate.conf" >"$d/check.log" 2>&1 ||
+    { echo "smtpgate -t failed: $(tail -2 "$d/check.log" | tr '\n' ' ')" >&2; return 1; }
+  echo 0 >"$d/stored"
+  "$SMTPGATE_BIN" -f "$d/smtpgate.conf" >>"${SMTPGATE_LOG:-$d/smtpgate.log}" 2>&1 &
+  echo $!
+}
+settle_smtpgate_maildir() {
+  local d="$work/smtpgate-maildir" n t
+  n=$(find "$d/Maildir/new" -type f | wc -l)
+  t=$(find "$d/Maildir/tmp" -type f | wc -l)
+  echo $(( $(cat "$d/stored") + n )) >"$d/stored"
+  log "smtpgate-maildir: $n files in new/ (total $(cat "$d/stored")), $t in tmp/"
+  find "$d/Maildir/new" -type f -delete
+}
+cleanup_smtpgate_maildir() {
+  cp "$work/smtpgate-maildir/stored" "${SMTPGATE_MAILDIR_STORED:-/dev/null}" 2>/dev/null
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$work/smtpgate-maildir"
+}

@@ -38,6 +38,7 @@ struct maildir_state {
 	char path[MAILDIR_PATH_MAX_BYTES]; /* the template */
 	int per_recipient;
 	mode_t dir_mode, file_mode;
+	mode_t umask; /* the process's, read at init: modes it clears are set by chmod */
 	int crlf;
 	int return_path, original_to, delivered_to, received;
 	char hostname[128];
@@ -80,8 +81,17 @@ static int parse_mode(const struct smtpgate_host *host, const struct smtpgate_cf
 	return 0;
 }
 
+/* mkdir, then chmod when the umask took bits of mode away: a created
+   directory has exactly the configured mode.  An existing one is fine. */
+static int make_dir(const char *p, mode_t mode, mode_t mask)
+{
+	if (mkdir(p, mode) < 0)
+		return errno == EEXIST ? 0 : -1;
+	return (mode & mask) ? chmod(p, mode) : 0;
+}
+
 /* mkdir -p with mode; an existing directory is fine. */
-static int make_dirs(const char *path, mode_t mode)
+static int make_dirs(const char *path, mode_t mode, mode_t mask)
 {
 	char p[MAILDIR_PATH_MAX_BYTES];
 	size_t len = strlen(path);
@@ -92,7 +102,7 @@ static int make_dirs(const char *path, mode_t mode)
 		if (*s == '/' || *s == '\0') {
 			char c = *s;
 			*s = '\0';
-			if (mkdir(p, mode) < 0 && errno != EEXIST)
+			if (make_dir(p, mode, mask) < 0)
 				return -1;
 			*s = c;
 			if (!c)
@@ -103,15 +113,15 @@ static int make_dirs(const char *path, mode_t mode)
 }
 
 /* The Maildir and its tmp, new and cur. */
-static int make_maildir(const char *path, mode_t mode)
+static int make_maildir(const char *path, mode_t mode, mode_t mask)
 {
 	char sub[MAILDIR_PATH_MAX_BYTES + 8];
 	static const char *const parts[] = { "tmp", "new", "cur" };
-	if (make_dirs(path, mode) < 0)
+	if (make_dirs(path, mode, mask) < 0)
 		return -1;
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(sub, sizeof(sub), "%s/%s", path, parts[i]);
-		if (mkdir(sub, mode) < 0 && errno != EEXIST)
+		if (make_dir(sub, mode, mask) < 0)
 			return -1;
 	}
 	return 0;
@@ -151,7 +161,8 @@ static int prepare_base(struct maildir_state *st, const struct smtpgate_cfg *cfg
 		char *slash = strrchr(base, '/');
 		slash[slash == base ? 1 : 0] = '\0';
 	}
-	int rc = st->per_recipient ? make_dirs(base, st->dir_mode) : make_maildir(base, st->dir_mode);
+	int rc = st->per_recipient ? make_dirs(base, st->dir_mode, st->umask)
+				   : make_maildir(base, st->dir_mode, st->umask);
 	if (rc < 0) {
 		host->cfg_error(cfg, "path", "cannot create \"%s\": %s", base, strerror(errno));
 		return -1;
@@ -205,6 +216,8 @@ static int maildir_init(const struct smtpgate_host *host, const struct smtpgate_
 	snprintf(st->path, sizeof(st->path), "%s", path);
 	st->per_recipient = maildir_template_per_recipient(path);
 	st->crlf = strcmp(ending, "crlf") == 0;
+	st->umask = umask(0);
+	umask(st->umask);
 	if (gethostname(st->hostname, sizeof(st->hostname) - 1) < 0)
 		snprintf(st->hostname, sizeof(st->hostname), "localhost");
 	if (prepare_base(st, cfg) < 0)
@@ -351,13 +364,18 @@ static int write_tmp(struct maildir_state *st, struct copy *c, const struct smtp
 	w->fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st->file_mode);
 	if (w->fd < 0 && errno == ENOENT) {
 		/* A recipient's first message: make the Maildir. */
-		if (make_maildir(c->maildir, st->dir_mode) < 0)
+		if (make_maildir(c->maildir, st->dir_mode, st->umask) < 0)
 			return -1;
 		w->fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st->file_mode);
 	}
 	if (w->fd < 0)
 		return -1;
 	c->tmp_made = 1;
+	if ((st->file_mode & st->umask) && fchmod(w->fd, st->file_mode) < 0) {
+		int saved = errno;
+		close(w->fd);
+		return errno = saved, -1;
+	}
 	w->crlf = st->crlf;
 	w->len = 0;
 	int rc = writer_put(w, c->headers, c->headers_len) < 0 || writer_put(w, m->data, m->len) < 0 ||

@@ -25,6 +25,7 @@ PLUGINS = {
     "crash": os.path.join(TOP, "tests/plugins/.libs/crash.so"),
     "hooks": os.path.join(TOP, "tests/plugins/.libs/hooks.so"),
     "proxy": os.path.join(TOP, "plugins/proxy/.libs/proxy.so"),
+    "maildir": os.path.join(TOP, "plugins/maildir/.libs/maildir.so"),
 }
 EX_USAGE, EX_NOPERM, EX_CONFIG = 64, 77, 78
 WAIT = 10.0  # default bound of every wait, in seconds
@@ -103,7 +104,7 @@ def alive(pid):
 class Proc:
     """A process started by a test: stdout and stderr go to files."""
 
-    def __init__(self, ctx, argv, name, cwd=None, env=None):
+    def __init__(self, ctx, argv, name, cwd=None, env=None, preexec_fn=None):
         self.ctx = ctx
         self.argv = argv
         self.name = name
@@ -112,7 +113,8 @@ class Proc:
         self._out = open(self.out_path, "wb")
         self._err = open(self.err_path, "wb")
         self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._out,
-                                  stderr=self._err, cwd=cwd or ctx.dir, env=env)
+                                  stderr=self._err, cwd=cwd or ctx.dir, env=env,
+                                  preexec_fn=preexec_fn)
         self.pid = self.p.pid
         ctx.procs.append(self)
 
@@ -241,14 +243,15 @@ class Ctx:
             self.plugin_dir, top, ",\n  ".join(listeners))
         return self.write(name, text)
 
-    def daemon(self, config=None, args=(), nosetuid=True, wait_ready=True, name=None):
+    def daemon(self, config=None, args=(), nosetuid=True, wait_ready=True, name=None,
+               preexec_fn=None):
         argv = [SMTPGATE]
         if nosetuid:
             argv.append("-n")
         if config:
             argv += ["-f", config]
         argv += list(args)
-        d = Daemon(self, argv, name or "smtpgate%d" % len(self.procs))
+        d = Daemon(self, argv, name or "smtpgate%d" % len(self.procs), preexec_fn=preexec_fn)
         if wait_ready:
             d.wait_log(r"event=ready")
         return d
