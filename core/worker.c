@@ -68,6 +68,9 @@ static void setup_signals(sigset_t *accept_mask_out, sigset_t *session_mask_out)
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/* A plugin writing past RLIMIT_FSIZE gets EFBIG and can answer 4xx,
+	   instead of the worker dying in the middle of a delivery. */
+	sigaction(SIGXFSZ, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
 

@@ -2,8 +2,8 @@
  * maildir.c - the "maildir" handler: durable delivery into Maildirs.
  *
  * A 250 means the message survives a power cut: each copy is written to
- * tmp/ under a unique name, fsync'd, linked into new/, the tmp name is
- * removed, and new/ is fsync'd; only then does the client get its 250.
+ * tmp/ under a unique name, fsync'd, renamed into new/, and new/ is
+ * fsync'd; only then does the client get its 250.
  * A reader never sees a partial file in new/.  One message to several
  * recipients is all or nothing: if any copy fails, the copies already in
  * new/ are removed again and the client gets a 4xx to retry.
@@ -461,10 +461,13 @@ static enum smtpgate_verdict maildir_message(void *priv, const struct smtpgate_s
 		struct copy *c = &copies[i];
 		if (!c->tmp_made)
 			continue;
-		if (link(c->tmp_path, c->new_path) < 0) {
-			v = failure(st, s, "link", c->new_path, errno, reply);
+		/* rename() is atomic: new/ never shows a partial file.  If a later
+		   copy fails, this one is unlinked from new/ again. */
+		if (rename(c->tmp_path, c->new_path) < 0) {
+			v = failure(st, s, "rename", c->new_path, errno, reply);
 			goto out;
 		}
+		c->tmp_made = 0;
 		c->new_made = 1;
 	}
 	for (size_t i = 0; i < made; i++) {
@@ -478,11 +481,6 @@ static enum smtpgate_verdict maildir_message(void *priv, const struct smtpgate_s
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < made; i++)
-		if (copies[i].tmp_made) {
-			unlink(copies[i].tmp_path);
-			copies[i].tmp_made = 0;
-		}
 	for (size_t i = 0; i < made; i++)
 		if (copies[i].new_made)
 			st->host->log(SMTPGATE_LOG_INFO, s, "delivered=%s", copies[i].new_path);

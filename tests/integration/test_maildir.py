@@ -587,8 +587,8 @@ def test_read_only_file_system_is_451(ctx):
 def test_all_or_nothing_per_recipient(ctx):
     base = ctx.path("mail")
     d, port = maildir_daemon(ctx, base + "/%u", workers=1)
-    # bob's new/ is a file: every tmp copy is written, bob's link fails,
-    # alice's linked copy is taken back.
+    # bob's new/ is a file: every tmp copy is written, bob's rename into new/ fails,
+    # alice's renamed copy is taken back.
     for u in ("alice", "bob", "carol"):
         for sub in ("tmp", "new", "cur"):
             os.makedirs("%s/%s/%s" % (base, u, sub))
@@ -596,7 +596,7 @@ def test_all_or_nothing_per_recipient(ctx):
     open(base + "/bob/new", "w").close()
     # dave is a file: his Maildir cannot be made (tmp copies stage).
     open(base + "/dave", "w").close()
-    for rcpts, stage in ((["alice@x.org", "bob@x.org", "carol@x.org"], "link"),
+    for rcpts, stage in ((["alice@x.org", "bob@x.org", "carol@x.org"], "rename"),
                          (["alice@x.org", "carol@x.org", "dave@x.org"], "write")):
         try:
             sendmail(port, "a@example.org", rcpts, b"Subject: aon\r\n\r\nx\r\n")
