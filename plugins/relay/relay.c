@@ -252,9 +252,9 @@ enum smtpgate_verdict upstream_answer(const struct smtpgate_host *host,
 	return SMTPGATE_TEMPFAIL;
 }
 
-enum smtpgate_verdict relay_answer(struct relay *st, const struct smtpgate_session *s,
-				   const char *what, const struct smtpgate_upstream_reply *u,
-				   struct smtpgate_reply *reply)
+static enum smtpgate_verdict relay_answer(struct relay *st, const struct smtpgate_session *s,
+					  const char *what, const struct smtpgate_upstream_reply *u,
+					  struct smtpgate_reply *reply)
 {
 	return upstream_answer(st->host, s, st->remote, what, u, reply);
 }
@@ -403,11 +403,6 @@ int relay_allowed(const struct relay *st, const char *address)
 {
 	return (!st->nnetworks && !st->ndomains) || st->client_in_networks ||
 	       domain_listed(st, address);
-}
-
-int relay_in_transaction(const struct relay *st)
-{
-	return st->txn != TXN_NONE;
 }
 
 enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session *s,

@@ -18,8 +18,6 @@ void relay_free(struct relay *r);
 void relay_session_start(struct relay *r, const struct smtpgate_session *s);
 /* 1 if this client may relay to address. */
 int relay_allowed(const struct relay *r, const char *address);
-/* 1 while the upstream has (or will get) a transaction. */
-int relay_in_transaction(const struct relay *r);
 
 /* The hooks' work: each answers as the upstream did (451 when it could
    not be asked). */
@@ -41,8 +39,5 @@ enum smtpgate_verdict upstream_answer(const struct smtpgate_host *host,
 				      const struct smtpgate_session *s, const char *upstream,
 				      const char *what, const struct smtpgate_upstream_reply *u,
 				      struct smtpgate_reply *reply);
-enum smtpgate_verdict relay_answer(struct relay *r, const struct smtpgate_session *s,
-				   const char *what, const struct smtpgate_upstream_reply *u,
-				   struct smtpgate_reply *reply);
 
 #endif
