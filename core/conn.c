@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -125,9 +124,7 @@ void conn_mem_init(struct conn_mem *c, const char *input, size_t len, size_t chu
 
 void conn_mem_free(struct conn_mem *c)
 {
-	free(c->output);
-	c->output = NULL;
-	c->output_len = c->output_cap = 0;
+	msgbuf_free(&c->output);
 }
 
 static ssize_t mem_read(struct conn *base, void *buf, size_t len, int timeout_ms, int interruptible)
@@ -151,18 +148,6 @@ static int mem_write(struct conn *base, const void *buf, size_t len, int timeout
 {
 	struct conn_mem *c = (struct conn_mem *)base;
 	(void)timeout_ms;
-	if (c->output_len + len + 1 > c->output_cap) {
-		size_t cap = c->output_cap ? c->output_cap : 256;
-		while (cap < c->output_len + len + 1)
-			cap *= 2;
-		char *p = realloc(c->output, cap);
-		if (!p)
-			abort(); /* allocation failure ends the process (STYLE §5) */
-		c->output = p;
-		c->output_cap = cap;
-	}
-	memcpy(c->output + c->output_len, buf, len);
-	c->output_len += len;
-	c->output[c->output_len] = '\0';
+	msgbuf_append(&c->output, buf, len);
 	return 0;
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "msgbuf.h"
+
 /* Negative results of conn_read()/conn_write(). */
 enum conn_status {
 	CONN_EOF = -1,      /* the peer closed its side */
@@ -55,8 +57,7 @@ struct conn_mem {
 	const char *input;
 	size_t input_len, input_pos, chunk;
 	int eof_is_timeout;
-	char *output;
-	size_t output_len, output_cap;
+	struct msgbuf output; /* everything written */
 };
 
 void conn_mem_init(struct conn_mem *c, const char *input, size_t len, size_t chunk);

@@ -12,7 +12,6 @@
  */
 #include "smtp_data.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 static const char *const bare_lf_names[] = { "keep", "normalize", "reject" };
@@ -30,35 +29,6 @@ int bare_lf_policy_from_name(const char *name, enum bare_lf_policy *out)
 			return 0;
 		}
 	return -1;
-}
-
-void msgbuf_append(struct msgbuf *b, const char *p, size_t len)
-{
-	if (len == 0)
-		return;
-	if (b->len + len > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + len)
-			cap *= 2;
-		char *n = realloc(b->data, cap);
-		if (!n)
-			abort(); /* allocation failure ends the worker (STYLE §5) */
-		b->data = n;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, p, len);
-	b->len += len;
-}
-
-void msgbuf_reset(struct msgbuf *b)
-{
-	b->len = 0;
-}
-
-void msgbuf_free(struct msgbuf *b)
-{
-	free(b->data);
-	memset(b, 0, sizeof(*b));
 }
 
 void smtp_data_begin(struct smtp_data *d, struct msgbuf *out,

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "msgbuf.h"
+
 /* What a bare LF (an LF without CR before it) in DATA gets. */
 enum bare_lf_policy {
 	BARE_LF_KEEP = 0,  /* kept as sent, as smtpd.py does */
@@ -14,15 +16,6 @@ enum bare_lf_policy {
 const char *bare_lf_policy_name(enum bare_lf_policy policy);
 int bare_lf_policy_from_name(const char *name, enum bare_lf_policy *out);
 
-/* The decoded message: smtpd.py's `data`, lines joined by LF. */
-struct msgbuf {
-	char *data;
-	size_t len, cap;
-};
-
-void msgbuf_append(struct msgbuf *b, const char *p, size_t len);
-void msgbuf_reset(struct msgbuf *b);
-void msgbuf_free(struct msgbuf *b);
 
 struct smtp_data {
 	enum bare_lf_policy policy;

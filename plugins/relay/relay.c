@@ -54,8 +54,7 @@ struct relay {
 	int reply_timeout_sec;
 	struct network networks[RELAY_NETWORKS_MAX];
 	size_t nnetworks;
-	char *domains[RELAY_DOMAINS_MAX];
-	size_t ndomains;
+	struct domain_list domains;
 	int client_in_networks;       /* for the session in progress */
 	struct smtpgate_client *up;   /* kept per worker, reused across sessions */
 	int up_reused;                /* up served an earlier transaction */
@@ -112,16 +111,50 @@ static int network_contains(const struct network *n, const char *ip_text)
 	return 1;
 }
 
-/* "example.org" matches that domain; ".example.org" its subdomains too. */
-static int domain_listed(const struct relay *st, const char *address)
+int domain_list_read(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
+		     const char *name, size_t max, struct domain_list *out)
+{
+	int n = host->cfg_list_count(cfg, name);
+	out->names = NULL;
+	out->count = 0;
+	if (n < 0)
+		return -1;
+	if ((size_t)n > max) {
+		host->cfg_error(cfg, name, "at most %zu domains", max);
+		return -1;
+	}
+	if (n && !(out->names = calloc((size_t)n, sizeof(*out->names))))
+		return -1;
+	for (int i = 0; i < n; i++) {
+		const char *d = host->cfg_list_string(cfg, name, i);
+		if (!d[0] || strchr(d, '@') || strchr(d, ' ')) {
+			host->cfg_error(cfg, name, "\"%s\" is not a domain", d);
+			return -1;
+		}
+		if (!(out->names[out->count++] = strdup(d)))
+			return -1;
+	}
+	return 0;
+}
+
+void domain_list_free(struct domain_list *l)
+{
+	for (size_t i = 0; i < l->count; i++)
+		free(l->names[i]);
+	free(l->names);
+	l->names = NULL;
+	l->count = 0;
+}
+
+int domain_list_match(const struct domain_list *l, const char *address)
 {
 	const char *at = strrchr(address, '@');
 	if (!at)
 		return 0;
 	const char *domain = at + 1;
 	size_t dlen = strlen(domain);
-	for (size_t i = 0; i < st->ndomains; i++) {
-		const char *d = st->domains[i];
+	for (size_t i = 0; i < l->count; i++) {
+		const char *d = l->names[i];
 		size_t len = strlen(d);
 		if (d[0] == '.') {
 			if (strcasecmp(domain, d + 1) == 0 ||
@@ -172,28 +205,12 @@ static int read_settings(struct relay *st, const struct smtpgate_cfg *cfg)
 			return -1;
 		}
 	}
-	n = host->cfg_list_count(cfg, "relay_domains");
-	if (n < 0 || n > RELAY_DOMAINS_MAX) {
-		if (n > 0)
-			host->cfg_error(cfg, "relay_domains", "at most %d domains", RELAY_DOMAINS_MAX);
-		return -1;
-	}
-	for (int i = 0; i < n; i++) {
-		const char *d = host->cfg_list_string(cfg, "relay_domains", i);
-		if (!d[0] || strchr(d, '@') || strchr(d, ' ')) {
-			host->cfg_error(cfg, "relay_domains", "\"%s\" is not a domain", d);
-			return -1;
-		}
-		if (!(st->domains[st->ndomains++] = strdup(d)))
-			return -1;
-	}
-	return 0;
+	return domain_list_read(host, cfg, "relay_domains", RELAY_DOMAINS_MAX, &st->domains);
 }
 
 static void free_state(struct relay *st)
 {
-	for (size_t i = 0; i < st->ndomains; i++)
-		free(st->domains[i]);
+	domain_list_free(&st->domains);
 	free(st);
 }
 
@@ -209,7 +226,7 @@ struct relay *relay_new(const struct smtpgate_host *host, const struct smtpgate_
 		free_state(st);
 		return NULL;
 	}
-	if (!st->nnetworks && !st->ndomains && !is_loopback_listener(host->listener_address()))
+	if (!st->nnetworks && !st->domains.count && !is_loopback_listener(host->listener_address()))
 		host->log(SMTPGATE_LOG_WARNING, NULL,
 			  "listener %s relays for everyone: set relay_networks or relay_domains in "
 			  "its %s group", host->listener_address(), group);
@@ -401,8 +418,8 @@ static void send_mail_and_rcpt(struct relay *st, const char *address,
 
 int relay_allowed(const struct relay *st, const char *address)
 {
-	return (!st->nnetworks && !st->ndomains) || st->client_in_networks ||
-	       domain_listed(st, address);
+	return (!st->nnetworks && !st->domains.count) || st->client_in_networks ||
+	       domain_list_match(&st->domains, address);
 }
 
 enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session *s,
@@ -414,7 +431,7 @@ enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session
 			      address);
 		/* Postfix's codes: 554 when only the client decides, 550 for a
 		   recipient outside the relay domains. */
-		st->host->reply(reply, st->ndomains ? 550 : 554, "5.7.1", "<%s>: Relay access denied",
+		st->host->reply(reply, st->domains.count ? 550 : 554, "5.7.1", "<%s>: Relay access denied",
 				address);
 		return SMTPGATE_REJECT;
 	}

@@ -7,6 +7,18 @@
 
 struct relay;
 
+/* Domains from a plugin setting (a list of strings): "example.org" matches
+   that domain, ".example.org" its subdomains too; case-insensitive. */
+struct domain_list {
+	char **names;
+	size_t count;
+};
+
+int domain_list_read(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
+		     const char *name, size_t max, struct domain_list *out);
+int domain_list_match(const struct domain_list *l, const char *address);
+void domain_list_free(struct domain_list *l);
+
 /* Read relay_networks, relay_domains, connect_timeout and timeout from
    cfg (the plugin's group, named `group` in messages).  NULL after a
    cfg_error. */

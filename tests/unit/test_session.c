@@ -806,8 +806,8 @@ static void check_row(const struct session_row *r, size_t chunk)
 	enum session_end end = session_run(&env, &cm.base, &peer, "00c0ffee");
 	unit_log_restore();
 
-	const char *out = cm.output ? cm.output : "";
-	size_t out_len = cm.output_len;
+	const char *out = cm.output.data ? cm.output.data : "";
+	size_t out_len = cm.output.len;
 	if (!r->no_greeting) {
 		size_t gl = strlen(GREETING);
 		if (UNIT_CHECK(row, out_len >= gl && memcmp(out, GREETING, gl) == 0)) {
@@ -871,8 +871,8 @@ static void test_session_greeting(void)
 	unit_log_quiet();
 	session_run(&env, &cm.base, &peer, "00c0ffee");
 	unit_log_restore();
-	UNIT_CHECK_BYTES("greeting", cm.output, cm.output_len, GREETING, strlen(GREETING));
-	UNIT_CHECK("greeting is 220", cm.output_len > 4 && memcmp(cm.output, "220 ", 4) == 0);
+	UNIT_CHECK_BYTES("greeting", cm.output.data, cm.output.len, GREETING, strlen(GREETING));
+	UNIT_CHECK("greeting is 220", cm.output.len > 4 && memcmp(cm.output.data, "220 ", 4) == 0);
 	conn_mem_free(&cm);
 }
 
@@ -892,7 +892,7 @@ static void test_session_stop_flag(void)
 	enum session_end end = session_run(&env, &cm.base, &peer, "00c0ffee");
 	unit_log_restore();
 	static const char exp[] = GREETING "421 4.3.2 " FQDN " Error: server shutting down\r\n";
-	UNIT_CHECK_BYTES("stop", cm.output, cm.output_len, exp, sizeof(exp) - 1);
+	UNIT_CHECK_BYTES("stop", cm.output.data, cm.output.len, exp, sizeof(exp) - 1);
 	UNIT_CHECK("stop", end == SESSION_END_STOPPED);
 	UNIT_CHECK("stop", fake.disconnects == 1);
 	conn_mem_free(&cm);
