@@ -26,6 +26,7 @@ PLUGINS = {
     "hooks": os.path.join(TOP, "tests/plugins/.libs/hooks.so"),
     "proxy": os.path.join(TOP, "plugins/proxy/.libs/proxy.so"),
     "maildir": os.path.join(TOP, "plugins/maildir/.libs/maildir.so"),
+    "mailman": os.path.join(TOP, "plugins/mailman/.libs/mailman.so"),
 }
 EX_USAGE, EX_NOPERM, EX_CONFIG = 64, 77, 78
 WAIT = 10.0  # default bound of every wait, in seconds

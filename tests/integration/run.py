@@ -14,6 +14,7 @@ SIGKILL) when it ends.  The last line is `integration: N passed, N failed`;
 the exit status is 1 if any test failed.
 """
 import argparse
+import atexit
 import signal
 import glob
 import importlib.util
@@ -85,6 +86,9 @@ def main():
     def interrupted(sig, frame):
         for ctx in list(harness.Ctx.live):  # stop every daemon started so far
             ctx.cleanup()
+        atexit._run_exitfuncs()  # module cleanups (test_mailman's Mailman): os._exit skips them
+        for ctx in list(harness.Ctx.live):  # started by running tests meanwhile
+            ctx.cleanup()
         print("integration: interrupted by signal %d" % sig)
         print("integration: 0 passed, %d failed" % max(1, len(tests)))
         sys.stdout.flush()
@@ -132,6 +136,7 @@ def main():
     sys.stdout.flush()
     rc = 1 if failed or not results else 0
     if hung:
+        atexit._run_exitfuncs()
         os._exit(rc)
     return rc
 

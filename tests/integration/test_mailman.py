@@ -1,0 +1,582 @@
+"""plugins/mailman against a real Mailman 3 core (issue 5).
+
+One throw-away Mailman 3 instance serves the whole module.  The first test
+that needs it starts it, with ../shared/mailman/mailman3-up.sh, in its own
+directory under /tmp, on free ports.  With it comes one shared smtpgate
+with two listeners:
+
+  - the "loop" listener on 127.0.0.1:P, handler mailman.  It takes the
+    tests' mail, and it is also Mailman's smtp_host:smtp_port.  It asks
+    Mailman over LMTP about list addresses (@example.com).  It relays
+    everything else (relay_networks 127.0.0.0/8) to
+  - the "world" listener on 127.0.0.1:W, handler debug, whose output file
+    shows what reached the outside world.
+
+So Mailman's copies to members, and its notices, pass through smtpgate.
+Its notices to LIST-owner@example.com go back to Mailman over LMTP.
+Every test has its own list (a unique name, members and owner at
+example.org; see LISTS), all created by one `mailman shell` call right
+after the start.  The tests can therefore run at the same time and count
+copies at the world sink without seeing each other's mail.  Mailman runs
+its lean set of runners (lmtp, in, pipeline, out, virgin, command) with a
+0.25 s queue poll: LMTP up in 4-10 s, about 0.5 GiB.
+
+Tests that need a special smtpgate start their own daemon, with ctx.daemon:
+  - Mailman stopped: lmtp on a closed free port, which is what a stopped
+    Mailman gives (Mailman itself is not needed);
+  - an upstream that refuses DATA: Postfix's smtp-sink as remote, lmtp
+    at the shared Mailman.
+
+Everything is stopped at exit: the shared daemon (its Ctx is in
+harness.Ctx.live, like every test's) and Mailman (mailman3-down.sh
+--purge, from an atexit handler; run.py also runs the atexit handlers
+before an os._exit).
+"""
+import atexit
+import email
+import os
+import re
+import smtplib
+import subprocess
+import tempfile
+import threading
+import time
+
+import harness
+from harness import Client, TestFailure, check, eq, frames, free_port, read_file, wait_until
+
+SCRIPTS = os.environ.get("SMTPGATE_MAILMAN_SCRIPTS") or os.path.normpath(
+    os.path.join(harness.TOP, "..", "shared", "mailman"))
+SMTP_SINK = "/usr/sbin/smtp-sink"
+DOMAIN = "example.com"   # the list domain
+MM_WAIT = 30.0           # bound of every wait for Mailman (about 0.5-1 s per queue hop)
+END = b"------------ END MESSAGE ------------"
+DATE_RX = re.compile(rb"^Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4}$",
+                     re.M)
+
+# Runs inside Mailman (`mailman shell -r smtpgate_it.mklists SPEC...`): one
+# process creates every list of the module with its owner and members (no
+# welcome mail).  A SPEC is "list@domain|owner|member|member...".  Each
+# `mailman` command takes 1-2 s, so this is one call instead of two per list.
+HELPER = '''\
+"""Written by smtpgate's tests/integration/test_mailman.py."""
+
+
+def mklists(*specs):
+    from email.utils import parseaddr
+    from zope.component import getUtility
+    from mailman.app.lifecycle import create_list
+    from mailman.commands.cli_addmembers import get_addr
+    from mailman.interfaces.domain import IDomainManager
+    from mailman.interfaces.subscriptions import ISubscriptionManager
+    from mailman.interfaces.usermanager import IUserManager
+    domains = getUtility(IDomainManager)
+    users = getUtility(IUserManager)
+    for spec in specs:
+        fqdn, owner, *members = spec.split("|")
+        domain = fqdn.partition("@")[2]
+        if domains.get(domain) is None:
+            domains.add(domain)
+        mlist = create_list(fqdn, [owner])
+        registrar = ISubscriptionManager(mlist)
+        for line in members:
+            name, email = parseaddr(line)
+            registrar.register(get_addr(name, email, users), pre_verified=True,
+                               pre_approved=True, pre_confirmed=True,
+                               send_welcome_message=False)
+        print("created %s owner %s members %d" % (fqdn, owner, len(members)))
+'''
+
+# Every test's own list: name -> number of members.  Owner
+# owner.NAME@example.org, members memberN.NAME@example.org.
+LISTS = {"mmpost": 1, "mmrcpt": 0, "mmjoin": 0, "mmreq": 0, "mmboth": 1, "mmdup": 1,
+         "mmhdr": 1, "mmutf8": 1, "mmown": 0, "mmdata": 1}
+
+
+def owner_of(name):
+    return "owner.%s@example.org" % name
+
+
+def members_of(name):
+    return ["member%d.%s@example.org" % (i + 1, name) for i in range(LISTS[name])]
+
+
+# ---------------------------------------------------------------- the shared instance
+
+class Mailman:
+    """The running Mailman instance plus the shared smtpgate (loop + world)."""
+
+    def __init__(self):
+        self.dir = None
+        self.ctx = None
+        self.daemon = None
+        self.lmtp_port = self.port = self.world_port = None
+        self.world = None
+        self.up_out = ""
+        self.stopped = False
+
+    def script(self, name):
+        return os.path.join(SCRIPTS, name)
+
+    def start(self):
+        for s in ("mailman3-up.sh", "mailman3-down.sh", "mailman3-ctl.sh"):
+            check(os.access(self.script(s), os.X_OK),
+                  "%s is missing: the Mailman 3 test scripts are expected in %s "
+                  "(or set SMTPGATE_MAILMAN_SCRIPTS)" % (s, SCRIPTS))
+        # Mailman runs as `list` when we are root: the path must be reachable.
+        self.dir = tempfile.mkdtemp(prefix="smtpgate-it-mailman-", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        atexit.register(self.stop)
+        self.lmtp_port = free_port()
+
+        self.ctx = harness.Ctx("mailman-shared")  # in Ctx.live: run.py stops it
+        self.world_port = free_port()
+        # More workers than the loop listener has: each loop worker keeps its
+        # relay connection open, and each open one holds a world worker.
+        world, _, self.world = self.ctx.listener(port=self.world_port, workers=8,
+                                                 smtputf8=True)
+        loop, self.port, _ = self.ctx.listener(
+            handler="mailman", remote="127.0.0.1:%d" % self.world_port, workers=6,
+            smtputf8=True,
+            extra='mailman = { lmtp = "127.0.0.1:%d"; domains = [ "%s" ]; '
+                  'relay_networks = [ "127.0.0.0/8" ]; lmtp_timeout = 60; timeout = 60; };'
+                  % (self.lmtp_port, DOMAIN))
+        self.daemon = self.ctx.daemon(self.ctx.config([loop, world]), name="smtpgate-shared")
+
+        argv = [self.script("mailman3-up.sh"), self.dir, "--lmtp-port", str(self.lmtp_port),
+                "--smtp-port", str(self.port), "--no-sink", "--sleep", "0.25s",
+                "--runners", "lean", "--timeout", "120"]
+        try:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=150)
+        except subprocess.TimeoutExpired as e:
+            raise TestFailure("%s did not finish within 150 s; its stderr:\n%s" % (
+                " ".join(argv), (e.stderr or b"").decode("utf-8", "replace")))
+        self.up_out = r.stdout.decode("utf-8", "replace")
+        if r.returncode != 0:
+            raise TestFailure("%s failed with status %d; its stderr:\n%s" % (
+                " ".join(argv), r.returncode, r.stderr.decode("utf-8", "replace")))
+        helper = os.path.join(self.dir, "lib", "smtpgate_it.py")
+        with open(helper, "w") as f:
+            f.write(HELPER)
+        os.chmod(helper, 0o644)
+        specs = ["|".join(["%s@%s" % (name, DOMAIN), owner_of(name)] +
+                          ["Member %d <%s>" % (i + 1, a) for i, a in enumerate(members_of(name))])
+                 for name in LISTS]
+        out = self.ctl("shell", "-r", "smtpgate_it.mklists", *specs)
+        for name in LISTS:
+            check("created %s@%s " % (name, DOMAIN) in out, "list %s not created: %r" % (name, out))
+
+    def stop(self):
+        """Stop Mailman (and purge its dir), then the shared daemon; idempotent."""
+        if self.stopped:
+            return
+        self.stopped = True
+        if self.dir:
+            argv = [self.script("mailman3-down.sh"), self.dir, "--purge"]
+            try:
+                r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                   timeout=90)
+                if r.returncode != 0:
+                    print("test_mailman: %s failed with status %d (%s kept):\n%s" % (
+                        " ".join(argv), r.returncode, self.dir,
+                        r.stderr.decode("utf-8", "replace")))
+            except (OSError, subprocess.TimeoutExpired) as e:
+                print("test_mailman: %s: %s (%s kept)" % (" ".join(argv), e, self.dir))
+        if self.ctx:
+            self.ctx.cleanup()
+
+    def ctl(self, *args, timeout=60):
+        """mailman3-ctl.sh DIR ARGS...: its stdout; a failure shows its stderr."""
+        argv = [self.script("mailman3-ctl.sh"), self.dir] + list(args)
+        try:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TestFailure("%s did not finish within %d s" % (" ".join(argv), timeout))
+        if r.returncode != 0:
+            raise TestFailure("%s failed with status %d:\n%s" % (
+                " ".join(argv), r.returncode, r.stderr.decode("utf-8", "replace")))
+        return r.stdout.decode("utf-8", "replace")
+
+    # -- the world sink
+
+    def copies(self, *needles):
+        """The complete frames at the world sink that contain every needle."""
+        needles = [n.encode("utf-8") if isinstance(n, str) else n for n in needles]
+        return [f for f in frames(read_file(self.world))
+                if END in f and all(n in f for n in needles)]
+
+    def wait_copies(self, what, *needles, n=1, timeout=MM_WAIT):
+        """Wait until at least n frames contain every needle; return them."""
+        def enough():
+            c = self.copies(*needles)
+            return c if len(c) >= n else None
+        try:
+            return wait_until(enough, timeout, step=0.1, what=what)
+        except TestFailure as e:
+            raise TestFailure("%s; at the world sink: %d frame(s) of %d bytes\n%s" % (
+                e, len(frames(read_file(self.world))), len(read_file(self.world)),
+                self.diagnostics()))
+
+    def diagnostics(self, lines=40):
+        """The tails of the shared daemon's log and of Mailman's logs."""
+        out = []
+        log = [l for l in self.daemon.log().splitlines()
+               if "event=session" not in l and "event=connect" not in l]
+        out.append("--- shared smtpgate (pid %d), last %d lines:" % (self.daemon.pid, lines))
+        out += log[-lines:]
+        for name in ("mailman.log", "smtp.log"):
+            text = read_file(os.path.join(self.dir, "var", "logs", name)).decode("utf-8", "replace")
+            out.append("--- Mailman's %s, last %d lines:" % (name, lines))
+            out += text.splitlines()[-lines:]
+        return "\n".join(out)
+
+
+_lock = threading.Lock()
+_state = {"mm": None, "error": None}
+
+
+def mailman():
+    """The shared instance, started by the first test that asks for it."""
+    with _lock:
+        if _state["error"]:
+            raise TestFailure("the shared Mailman did not start: " + _state["error"])
+        if _state["mm"] is None:
+            mm = Mailman()
+            try:
+                mm.start()
+            except Exception as e:
+                _state["error"] = str(e)
+                mm.stop()
+                raise
+            _state["mm"] = mm
+        return _state["mm"]
+
+
+def new_list(name):
+    """The shared instance and the members of the test's own list NAME@example.com."""
+    check(name in LISTS, "list %s is not in LISTS" % name)
+    return mailman(), members_of(name)
+
+
+def list_id(name):
+    return "List-Id: <%s.%s>" % (name, DOMAIN)
+
+
+def message_of(frame):
+    """The message in a debug frame: without the frame lines and the
+    "mail options:" line."""
+    m = frame.split(b"\n", 1)[1].rsplit(END, 1)[0]
+    if m.startswith(b"mail options: "):
+        m = m.split(b"\n", 1)[1]
+    return m
+
+
+def headers(frame):
+    """The header block of the message in a frame."""
+    return message_of(frame).split(b"\n\n", 1)[0]
+
+
+def send(port, sender, rcpts, message, **kw):
+    """smtplib to the given port; the refused recipients ({} when none)."""
+    if isinstance(message, str):
+        message = message.encode("utf-8")
+    with smtplib.SMTP("127.0.0.1", port, timeout=MM_WAIT) as s:
+        return s.sendmail(sender, rcpts, message, **kw)
+
+
+def dialog(port, sender, rcpts, mail_params=""):
+    """EHLO, MAIL, one RCPT per recipient: (client, [RCPT replies])."""
+    c = Client(port, timeout=MM_WAIT)
+    r = c.cmd("EHLO client.example.org")
+    check(r.startswith("250"), "EHLO: %r" % r)
+    r = c.cmd("MAIL FROM:<%s>%s" % (sender, mail_params))
+    check(r.startswith("250"), "MAIL: %r" % r)
+    return c, [c.cmd("RCPT TO:<%s>" % a) for a in rcpts]
+
+
+def finish(c, message):
+    """DATA and the message (LF lines sent as CR LF, dot-stuffed, final
+    dot): the final reply."""
+    r = c.cmd("DATA")
+    check(r.startswith("354"), "DATA: %r" % r)
+    if isinstance(message, str):
+        message = message.encode("utf-8")
+    lines = message.rstrip(b"\n").split(b"\n")
+    c.send(b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n" for l in lines) + b".\r\n")
+    return "\n".join(c.reply())
+
+
+def mailman_daemon(ctx, lmtp_port, remote_port, **settings):
+    """A daemon of this test with one mailman listener; (daemon, port)."""
+    text, port, _ = ctx.listener(
+        handler="mailman", remote="127.0.0.1:%d" % remote_port,
+        extra='mailman = { lmtp = "127.0.0.1:%d"; domains = [ "%s" ]; '
+              'relay_networks = [ "127.0.0.0/8" ]; lmtp_connect_timeout = 5; };'
+              % (lmtp_port, DOMAIN), **settings)
+    return text, port
+
+
+def smtp_sink(ctx, *opts):
+    """Postfix's smtp-sink on a free port with opts; its port."""
+    check(os.path.exists(SMTP_SINK), "%s missing: apt-get install postfix" % SMTP_SINK)
+    port = free_port()
+    argv = [SMTP_SINK]
+    if os.geteuid() == 0:
+        argv += ["-u", "nobody"]
+    argv += list(opts) + ["127.0.0.1:%d" % port, "64"]
+    harness.Proc(ctx, argv, "smtp-sink-%d" % port)
+
+    def listening():
+        try:
+            Client(port, timeout=2).close()
+            return True
+        except OSError:
+            return False
+    wait_until(listening, what="smtp-sink on port %d" % port)
+    return port
+
+
+LIST_OK = "250 Ok"  # Mailman's own answer to RCPT of a list address
+NO_LIST = "550 Requested action not taken: mailbox unavailable"
+
+
+# ---------------------------------------------------------------- tests
+
+def test_member_post_reaches_member(ctx):
+    mm, (member,) = new_list("mmpost")
+    c, replies = dialog(mm.port, member, ["mmpost@example.com"])
+    eq(replies, [LIST_OK], "RCPT of the list: Mailman's answer")
+    # Lines starting with a dot cross both SMTP hops and the LMTP hop intact.
+    r = finish(c, "From: Member One <%s>\nTo: mmpost@example.com\nSubject: hello mmpost\n"
+                  "Message-ID: <post.mmpost@example.org>\n\nHello list.\n..two dots\n.\n.one dot\n"
+                  % member)
+    c.close()
+    eq(r, "250 2.0.0 OK: delivered to Mailman", "final reply")
+    copy, = mm.wait_copies("the member's copy", list_id("mmpost"), "Subject: [Mmpost] hello mmpost")
+    check(b"Message-ID: <post.mmpost@example.org>" in copy, "the post's Message-ID: %r" % copy)
+    check(b"\n\nHello list.\n..two dots\n.\n.one dot\n" in copy, "the post's body: %r" % copy)
+    check(b"From: Member One <%s>" % member.encode() in headers(copy), "From: kept: %r" % copy)
+    mm.daemon.wait_log(r'rcpt=<mmpost@example\.com> destination=mailman answer="250 Ok"')
+
+
+def test_rcpt_list_sub_addresses_and_unknown_lists(ctx):
+    mm, _ = new_list("mmrcpt")
+    subs = ["mmrcpt%s@example.com" % s for s in
+            ("", "-bounces", "-confirm", "-join", "-leave", "-owner", "-request",
+             "-subscribe", "-unsubscribe", "+tail", "-bounces+member1=example.org",
+             "-confirm+0123456789abcdef", "-request+x")]
+    c, replies = dialog(mm.port, "probe.mmrcpt@example.org", subs)
+    for a, r in zip(subs, replies):
+        eq(r, LIST_OK, "RCPT TO:<%s>" % a)
+    # Named again in another letter case: the same list, not asked again.
+    for a in ("MMRCPT-OWNER@EXAMPLE.COM", "MmRcpt@Example.Com"):
+        eq(c.cmd("RCPT TO:<%s>" % a), "250 OK", "RCPT TO:<%s> (named already)" % a)
+    unknown = ["nosuchlist@example.com", "mmrcpt-bogus@example.com", "postmaster@example.com",
+               "NOSUCHLIST@EXAMPLE.COM"]
+    for a in unknown:
+        eq(c.cmd("RCPT TO:<%s>" % a), NO_LIST, "RCPT TO:<%s> (no such list)" % a)
+    eq(c.cmd("RSET"), "250 OK", "RSET")
+    # The probe transaction was reset: a fresh one still gets Mailman's answers.
+    eq(c.cmd("MAIL FROM:<probe.mmrcpt@example.org>"), "250 OK", "MAIL again")
+    eq(c.cmd("RCPT TO:<nosuchlist2@example.com>"), NO_LIST, "unknown list after RSET")
+    for a in ("MMRCPT@EXAMPLE.COM", "MmRcpt-Request@Example.Com", "MMRCPT-JOIN+X@example.com"):
+        eq(c.cmd("RCPT TO:<%s>" % a), LIST_OK, "RCPT TO:<%s> (any letter case)" % a)
+    eq(c.cmd("RSET"), "250 OK", "RSET")
+    # The null sender (a bounce) is passed on as <>, which Mailman takes.
+    eq(c.cmd("MAIL FROM:<>"), "250 OK", "MAIL FROM:<>")
+    eq(c.cmd("RCPT TO:<mmrcpt-bounces+x=example.org@example.com>"), LIST_OK, "a bounce's RCPT")
+    eq(c.cmd("QUIT")[:3], "221", "QUIT")
+    c.close()
+    # smtplib sees the 550 as a refused recipient.
+    try:
+        send(mm.port, "probe.mmrcpt@example.org", ["nosuchlist@example.com"],
+             "To: nosuchlist@example.com\nSubject: x\n\nbody\n")
+        raise TestFailure("a message to an unknown list was accepted")
+    except smtplib.SMTPRecipientsRefused as e:
+        eq(e.recipients["nosuchlist@example.com"][0], 550, "smtplib's refused recipient")
+
+
+def test_join_gets_confirmation_and_confirming_makes_a_member(ctx):
+    mm, _ = new_list("mmjoin")
+    joiner = "joiner.mmjoin@example.org"
+    eq(send(mm.port, joiner, ["mmjoin-join@example.com"],
+            "From: %s\nTo: mmjoin-join@example.com\nSubject: join\n\n\n" % joiner), {},
+       "refused recipients of the join")
+    copy, = mm.wait_copies("the confirmation request", "To: %s" % joiner, "mmjoin-confirm+")
+    token = re.search(rb"mmjoin-confirm\+([0-9a-f]{40})@example\.com", copy)
+    check(token, "no confirm+TOKEN address in %r" % copy)
+    # Answering it goes to Mailman through smtpgate (the +TOKEN address).
+    confirm = "mmjoin-confirm+%s@example.com" % token.group(1).decode()
+    eq(send(mm.port, joiner, [confirm],
+            "From: %s\nTo: %s\nSubject: Re: confirm %s\n\n\n" % (joiner, confirm,
+                                                             token.group(1).decode())),
+       {}, "refused recipients of the confirmation")
+    mm.wait_copies("the welcome message", "To: %s" % joiner, 'Welcome to the "Mmjoin" mailing list')
+
+
+def test_request_help_gets_the_help_reply(ctx):
+    mm, _ = new_list("mmreq")
+    asker = "asker.mmreq@example.org"
+    eq(send(mm.port, asker, ["mmreq-request@example.com"],
+            "From: %s\nTo: mmreq-request@example.com\nSubject: help\n\n\n" % asker), {},
+       "refused recipients")
+    copy, = mm.wait_copies("the help reply", "To: %s" % asker,
+                           "The results of your email commands")
+    check(b"mmreq-request@example.com" in copy, "the help reply names the request address")
+
+
+def test_list_and_non_list_recipient_both_get_it(ctx):
+    mm, (member,) = new_list("mmboth")
+    outsider = "outsider.mmboth@example.org"
+    c, replies = dialog(mm.port, member, ["mmboth@example.com", outsider])
+    eq(replies[0], LIST_OK, "RCPT of the list")
+    eq(replies[1], "250 OK", "RCPT of the outsider: the world listener's answer")
+    r = finish(c, "From: %s\nTo: mmboth@example.com\nCc: %s\nSubject: both mmboth\n\nHi both.\n"
+               % (member, outsider))
+    c.close()
+    check(r.startswith("250"), "final reply: %r" % r)
+    mm.wait_copies("the member's copy", list_id("mmboth"), "both mmboth")
+    direct = lambda: [f for f in mm.copies("Subject: both mmboth") if b"List-Id:" not in f]  # noqa
+    wait_until(direct, MM_WAIT, step=0.1, what="the outsider's (direct) copy")
+    mm.daemon.wait_log(r"rcpts=1 destination=relay verdict=accepted")
+    time.sleep(0.5)  # nothing more in flight for this post
+    eq(len(mm.copies(list_id("mmboth"), "both mmboth")), 1, "copies for the member")
+    eq(len(direct()), 1, "direct copies for the outsider")
+
+
+def test_same_list_twice_is_given_to_mailman_once(ctx):
+    mm, (member,) = new_list("mmdup")
+    c, replies = dialog(mm.port, member, ["mmdup@example.com", "MMDUP@example.com",
+                                          "MmDup@Example.Com"])
+    eq(replies[0], LIST_OK, "RCPT of the list")
+    eq(replies[1:], ["250 OK", "250 OK"], "RCPT of the same list again")
+    r = finish(c, "From: %s\nTo: mmdup@example.com, MMDUP@example.com\nSubject: dup first\n\n"
+                  "once\n" % member)
+    check(r.startswith("250"), "final reply: %r" % r)
+    # A second post after it: Mailman's queues are processed in order, so a
+    # duplicate of the first would reach the sink before this one does.
+    r = c.transaction("From: %s\nTo: mmdup@example.com\nSubject: dup second\n\nsentinel" % member,
+                      helo=None, mail="MAIL FROM:<%s>" % member, rcpt="RCPT TO:<mmdup@example.com>")
+    c.close()
+    check(r.startswith("250"), "final reply of the second post: %r" % r)
+    mm.wait_copies("the second post's copy", list_id("mmdup"), "dup second")
+    mm.wait_copies("the first post's copy", list_id("mmdup"), "dup first")
+    time.sleep(1.0)
+    eq(len(mm.copies(list_id("mmdup"), "dup first")), 1, "copies of the post to the member")
+    mm.daemon.wait_log(r"rcpt=<mmdup@example\.com> destination=mailman", count=2)
+    n = sum(1 for line in mm.daemon.log().splitlines()
+            if re.search(r"rcpt=<mmdup@example\.com> destination=mailman", line, re.I))
+    eq(n, 2, "LMTP deliveries of the two posts")
+
+
+def test_from_and_date_added_when_missing(ctx):
+    mm, (member,) = new_list("mmhdr")
+    eq(send(mm.port, member, ["mmhdr@example.com"],
+            "To: mmhdr@example.com\nSubject: no from no date\n\nbody\n"), {}, "refused recipients")
+    copy, = mm.wait_copies("the member's copy", list_id("mmhdr"), "no from no date")
+    h = headers(copy)
+    check(re.search(rb"^From: %s$" % re.escape(member.encode()), h, re.M),
+          "From: the envelope sender, in %r" % h)
+    check(DATE_RX.search(h), "a Date: added, in %r" % h)
+    # A message with its own From: and Date: keeps them.
+    eq(send(mm.port, member, ["mmhdr@example.com"],
+            "From: Someone <%s>\nDate: Mon, 01 Jan 2024 10:00:00 +0000\nTo: mmhdr@example.com\n"
+            "Subject: own headers\n\nbody\n" % member), {}, "refused recipients")
+    copy, = mm.wait_copies("the second copy", list_id("mmhdr"), "own headers")
+    h = headers(copy)
+    eq(re.findall(rb"^Date: .*$", h, re.M), [b"Date: Mon, 01 Jan 2024 10:00:00 +0000"], "Date:")
+    eq(re.findall(rb"^From: .*$", h, re.M), [b"From: Someone <%s>" % member.encode()], "From:")
+
+
+def test_smtputf8_transaction_to_a_list(ctx):
+    mm, (member,) = new_list("mmutf8")
+    c, replies = dialog(mm.port, member, ["mmutf8@example.com"],
+                        mail_params=" SMTPUTF8 BODY=8BITMIME")
+    eq(replies, [LIST_OK], "RCPT of the list in a SMTPUTF8 transaction")
+    # UTF-8 in the headers, which is what SMTPUTF8 is for (Mailman would
+    # answer 501 to MAIL ... SMTPUTF8: the plugin does not pass it on).
+    r = finish(c, "From: J\u00f6rg <%s>\nTo: mmutf8@example.com\nSubject: Gr\u00fc\u00dfe utf8 mmutf8\n"
+                  "Message-ID: <utf8.mmutf8@example.org>\n"
+                  "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+                  "Content-Transfer-Encoding: 8bit\n\nGr\u00fc\u00dfe aus K\u00f6ln\n" % member)
+    c.close()
+    eq(r, "250 2.0.0 OK: delivered to Mailman", "final reply")
+    # (Mailman encodes the 8-bit Subject as =?unknown-8bit?q?...?=.)
+    copy, = mm.wait_copies("the member's copy", list_id("mmutf8"),
+                           "Message-ID: <utf8.mmutf8@example.org>")
+    check("From: J\u00f6rg <%s>" % member in copy.decode("utf-8", "replace"),
+          "the UTF-8 From: in the copy: %r" % headers(copy))
+    # Mailman re-encodes the body (base64) when it adds its footer.
+    msg = email.message_from_bytes(message_of(copy))
+    text = msg.get_payload(decode=True).decode("utf-8", "replace")
+    check("Gr\u00fc\u00dfe aus K\u00f6ln" in text, "the body: %r" % text)
+
+
+def test_owner_notice_finds_its_way_back(ctx):
+    # A non-member's post is held; Mailman's notice to mmown-owner@ goes
+    # out through smtpgate, back into Mailman over LMTP, and Mailman
+    # forwards it to the owner in the world.
+    mm, _ = new_list("mmown")
+    stranger = "stranger.mmown@example.org"
+    eq(send(mm.port, stranger, ["mmown@example.com"],
+            "From: %s\nTo: mmown@example.com\nSubject: held mmown\n\nplease\n" % stranger), {},
+       "refused recipients")
+    mm.wait_copies("the notice to the poster", "To: %s" % stranger,
+                   "awaits moderator approval")
+    mm.daemon.wait_log(r'rcpt=<mmown-owner@example\.com> destination=mailman answer="250 Ok"',
+                       timeout=MM_WAIT)
+    copy, = mm.wait_copies("the owner's notice",
+                           "mmown@example.com post from %s requires" % stranger)
+    check(b"To: mmown-owner@example.com" in headers(copy), "the notice as Mailman addressed "
+          "it: %r" % headers(copy))
+    # And an outsider's message to -owner@ reaches the owner the same way.
+    eq(send(mm.port, stranger, ["mmown-owner@example.com"],
+            "From: %s\nTo: mmown-owner@example.com\nSubject: question mmown\n\n?\n" % stranger),
+       {}, "refused recipients")
+    mm.wait_copies("the message to the owner", "Subject: question mmown")
+
+
+def test_mailman_stopped_is_451_and_the_relay_still_works(ctx):
+    # A stopped Mailman is a closed LMTP port.
+    dead = free_port()
+    world, world_port, world_out = ctx.listener()
+    text, port = mailman_daemon(ctx, dead, world_port)
+    d = ctx.daemon(ctx.config([text, world]))
+    outsider = "outsider@example.org"
+    c, replies = dialog(port, "someone@example.org",
+                        ["test@example.com", outsider, "test-owner@example.com"])
+    check(replies[0].startswith("451 4.4.2 ") and "LMTP" in replies[0],
+          "RCPT of a list with Mailman stopped: %r" % replies[0])
+    eq(replies[1], "250 OK", "RCPT of the outsider")
+    check(replies[2].startswith("451 "), "RCPT of another list address: %r" % replies[2])
+    r = finish(c, "From: someone@example.org\nTo: test@example.com, %s\nSubject: mm down\n\n"
+                  "body\n" % outsider)
+    c.close()
+    eq(r, "250 OK", "final reply: the outsider's part was relayed")
+    wait_until(lambda: [f for f in frames(read_file(world_out)) if b"Subject: mm down" in f],
+               what="the outsider's copy")
+    d.wait_log(r"upstream=127\.0\.0\.1:%d LMTP connection: no answer" % dead)
+
+
+def test_upstream_refusing_data_after_mailman_accepted(ctx):
+    mm, (member,) = new_list("mmdata")
+    outsider = "outsider.mmdata@example.org"
+    for n, opts in enumerate((("-r", "data"), ("-r", "."))):
+        up = smtp_sink(ctx, "-b", "452 4.3.1 Insufficient system storage", *opts)
+        text, port = mailman_daemon(ctx, mm.lmtp_port, up)
+        d = ctx.daemon(ctx.config([text], name="smtpgate%d.conf" % n))
+        c, replies = dialog(port, member, ["mmdata@example.com", outsider])
+        eq(replies, [LIST_OK, "250 2.1.5 Ok"], "RCPT replies (smtp-sink %s)" % " ".join(opts))
+        r = finish(c, "From: %s\nTo: mmdata@example.com\nCc: %s\nSubject: refused %d mmdata\n\n"
+                      "body\n" % (member, outsider, n))
+        c.close()
+        eq(r, "451 4.3.0 Error: not every destination took the message; try again later",
+           "final reply with smtp-sink %s" % " ".join(opts))
+        d.wait_log(r"answering 451 although Mailman already has the message for "
+                   r"<mmdata@example\.com>")
+        d.wait_log(r"rcpts=1 destination=relay verdict=failed")
+        # Mailman has it: at-least-once, the member gets this attempt's copy.
+        mm.wait_copies("the member's copy of attempt %d" % n, list_id("mmdata"),
+                       "refused %d mmdata" % n)
