@@ -34,8 +34,7 @@ struct mailman_state {
 	struct relay *relay;
 	char lmtp[300];
 	int connect_timeout_sec, timeout_sec;
-	char *domains[MAILMAN_DOMAINS_MAX];
-	size_t ndomains;
+	struct domain_list domains;
 
 	struct smtpgate_client *lmtp_conn; /* kept per worker */
 	int lmtp_reused;
@@ -66,29 +65,19 @@ static int read_settings(struct mailman_state *st, const struct smtpgate_cfg *cf
 	snprintf(st->lmtp, sizeof(st->lmtp), "%s", lmtp);
 	st->connect_timeout_sec = (int)connect_timeout;
 	st->timeout_sec = (int)timeout;
-	int n = host->cfg_list_count(cfg, "domains");
-	if (n <= 0 || n > MAILMAN_DOMAINS_MAX) {
-		if (n >= 0)
-			host->cfg_error(cfg, "domains", "1 to %d list domains are needed, e.g. "
-					"domains = [ \"lists.example.org\" ];", MAILMAN_DOMAINS_MAX);
+	if (domain_list_read(host, cfg, "domains", MAILMAN_DOMAINS_MAX, &st->domains) < 0)
 		return -1;
-	}
-	for (int i = 0; i < n; i++) {
-		const char *d = host->cfg_list_string(cfg, "domains", i);
-		if (!d[0] || strchr(d, '@') || strchr(d, ' ')) {
-			host->cfg_error(cfg, "domains", "\"%s\" is not a domain", d);
-			return -1;
-		}
-		if (!(st->domains[st->ndomains++] = strdup(d)))
-			return -1;
+	if (st->domains.count == 0) {
+		host->cfg_error(cfg, "domains", "at least one list domain is needed, e.g. "
+				"domains = [ \"lists.example.org\" ];");
+		return -1;
 	}
 	return 0;
 }
 
 static void free_state(struct mailman_state *st)
 {
-	for (size_t i = 0; i < st->ndomains; i++)
-		free(st->domains[i]);
+	domain_list_free(&st->domains);
 	for (size_t i = 0; i < st->nlists; i++)
 		free(st->lists[i]);
 	free(st->lists);
@@ -117,15 +106,6 @@ static int mailman_init(const struct smtpgate_host *host, const struct smtpgate_
 static void mailman_fini(void *priv)
 {
 	free_state(priv);
-}
-
-static int is_list_domain(const struct mailman_state *st, const char *address)
-{
-	const char *at = strrchr(address, '@');
-	for (size_t i = 0; at && i < st->ndomains; i++)
-		if (strcasecmp(at + 1, st->domains[i]) == 0)
-			return 1;
-	return 0;
 }
 
 static void drop_lmtp(struct mailman_state *st)
@@ -244,7 +224,7 @@ static enum smtpgate_verdict mailman_rcpt(void *priv, const struct smtpgate_sess
 					  const char *address, struct smtpgate_reply *reply)
 {
 	struct mailman_state *st = priv;
-	if (is_list_domain(st, address)) {
+	if (domain_list_match(&st->domains, address)) {
 		/* test@ and TEST@ are one list: Mailman gets it once. */
 		for (size_t i = 0; i < st->nlists; i++)
 			if (strcasecmp(st->lists[i], address) == 0)
