@@ -10,7 +10,7 @@
 # It installs what is missing (postfix for smtp-source/smtp-sink, and
 # python3-aiosmtpd only if aiosmtpd-sink is asked for), builds smtpgate
 # (make under the shared flock), then runs the peers' harness
-# $ANCHORS (default /work/shared/bench-peers/anchors.sh) with
+# $ANCHORS (default ../shared/bench-peers/anchors.sh beside the tree) with
 # SERVERS_FILE=bench/servers.sh, which adds the "smtpgate" server.
 # As root the harness runs in a private network namespace (loopback only).
 #

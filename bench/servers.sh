@@ -1,5 +1,5 @@
 # bench/servers.sh - smtpgate as a server for the peers' harness
-# (/work/shared/bench-peers/anchors.sh), passed to it as SERVERS_FILE=.
+# (../shared/bench-peers/anchors.sh beside the tree), passed to it as SERVERS_FILE=.
 #
 # Defines start_smtpgate PORT: writes a config into the harness's temp dir
 # ("$work"), starts the master in the foreground (it does not daemonize) in
