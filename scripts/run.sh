@@ -1,7 +1,8 @@
 #!/bin/bash
 # Build, install (under /usr/local) and start smtpgate in the foreground with
-# its embedded default: the debug handler on localhost:8025 (127.0.0.1 and
-# ::1), printing every message on stdout.  Arguments go to smtpgate.
+# its embedded default: the debug handler on localhost:8025 (every address
+# localhost resolves to), printing every message on stdout.  Arguments go
+# to smtpgate.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/build.sh
