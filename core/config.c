@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +50,8 @@ static const char *const global_settings[] = {
 static const char *const listener_settings[] = {
 	"name", "address", "handler", "remote", "data_size_limit", "smtputf8", "decode_data",
 	"bare_lf", "command_timeout", "data_timeout", "workers", "max_sessions_per_worker",
-	"max_recipients", NULL
+	"max_recipients", "soft_error_limit", "hard_error_limit", "error_sleep", "max_session_time",
+	"max_idle_commands", "greet_pause", "pregreet", NULL
 };
 
 const char *config_handler_alias(const char *name)
@@ -213,7 +215,7 @@ static int resolve_plugin(struct loader *ld, const config_setting_t *s, struct l
 static int load_listener(struct loader *ld, const config_setting_t *s, struct listener_config *l)
 {
 	long long v;
-	const char *bare_lf = "keep";
+	const char *bare_lf = "keep", *pregreet = "log";
 	memset(l, 0, sizeof(*l));
 	l->line = (int)config_setting_source_line(s);
 	l->source = ld->cfg->source;
@@ -225,6 +227,12 @@ static int load_listener(struct loader *ld, const config_setting_t *s, struct li
 	l->workers = 4;
 	l->max_sessions_per_worker = 1000;
 	l->max_recipients = 1000;
+	l->soft_error_limit = 10; /* Postfix smtpd_soft_error_limit */
+	l->hard_error_limit = 20; /* smtpd_hard_error_limit */
+	l->error_sleep_sec = 1;   /* smtpd_error_sleep_time */
+	l->max_session_time_sec = 3600;
+	l->max_idle_commands = 100; /* smtpd_junk_command_limit */
+	l->greet_pause_ms = 0;
 
 	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
 		return fail(ld, s, NULL, "each listener must be a group { ... }");
@@ -239,7 +247,8 @@ static int load_listener(struct loader *ld, const config_setting_t *s, struct li
 	    get_string(ld, s, "remote", &l->remote) < 0 ||
 	    get_bool(ld, s, "smtputf8", &l->smtputf8) < 0 ||
 	    get_bool(ld, s, "decode_data", &l->decode_data) < 0 ||
-	    get_string(ld, s, "bare_lf", &bare_lf) < 0)
+	    get_string(ld, s, "bare_lf", &bare_lf) < 0 ||
+	    get_string(ld, s, "pregreet", &pregreet) < 0)
 		return -1;
 	if (get_int(ld, s, "data_size_limit", 0, LLONG_MAX / 2, &l->data_size_limit) < 0)
 		return -1;
@@ -258,6 +267,27 @@ static int load_listener(struct loader *ld, const config_setting_t *s, struct li
 	if (get_int(ld, s, "max_sessions_per_worker", 0, LLONG_MAX, &l->max_sessions_per_worker) < 0 ||
 	    get_int(ld, s, "max_recipients", 1, 1000000, &l->max_recipients) < 0)
 		return -1;
+	static const struct {
+		const char *name;
+		long long min, max;
+		size_t off;
+	} ints[] = {
+		{ "soft_error_limit", 0, 1000000, offsetof(struct listener_config, soft_error_limit) },
+		{ "hard_error_limit", 1, 1000000, offsetof(struct listener_config, hard_error_limit) },
+		{ "error_sleep", 0, 60, offsetof(struct listener_config, error_sleep_sec) },
+		{ "max_session_time", 1, 604800,
+		  offsetof(struct listener_config, max_session_time_sec) },
+		{ "max_idle_commands", 1, 1000000,
+		  offsetof(struct listener_config, max_idle_commands) },
+		{ "greet_pause", 0, 60000, offsetof(struct listener_config, greet_pause_ms) },
+	};
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		int *field = (int *)((char *)l + ints[i].off);
+		v = *field;
+		if (get_int(ld, s, ints[i].name, ints[i].min, ints[i].max, &v) < 0)
+			return -1;
+		*field = (int)v;
+	}
 
 	struct hostport hp;
 	const char *why;
@@ -268,6 +298,9 @@ static int load_listener(struct loader *ld, const config_setting_t *s, struct li
 	if (bare_lf_policy_from_name(bare_lf, &l->bare_lf) < 0)
 		return fail(ld, s, "bare_lf", "expected \"keep\", \"normalize\" or \"reject\", not \"%s\"",
 			    bare_lf);
+	if (strcmp(pregreet, "log") && strcmp(pregreet, "reject"))
+		return fail(ld, s, "pregreet", "expected \"log\" or \"reject\", not \"%s\"", pregreet);
+	l->pregreet_reject = strcmp(pregreet, "reject") == 0;
 	/* smtpd.SMTPServer raises ValueError for this combination. */
 	if (l->smtputf8 && l->decode_data)
 		return fail(ld, s, "decode_data", "decode_data and smtputf8 cannot both be true");

@@ -26,6 +26,13 @@ struct listener_config {
 	int workers;
 	long long max_sessions_per_worker; /* 0 = no limit */
 	long long max_recipients;
+	int soft_error_limit;    /* errors before replies are delayed */
+	int hard_error_limit;    /* errors before 421 and close */
+	int error_sleep_sec;     /* delay of each error reply past the soft limit */
+	int max_session_time_sec;
+	int max_idle_commands;   /* NOOP, RSET, ..., errors between MAILs */
+	int greet_pause_ms;      /* 0 = greet at once */
+	int pregreet_reject;     /* talking before the greeting: 554 (else log) */
 	const config_setting_t *handler_group; /* NULL if absent */
 	const char *source;      /* the file (or "command line") it comes from */
 	int line;                /* where the listener is defined */

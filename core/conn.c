@@ -19,10 +19,12 @@ static int fd_wait(struct conn_fd *c, short events, long long deadline_ms, int i
 static ssize_t fd_read(struct conn *base, void *buf, size_t len, int timeout_ms, int interruptible);
 static int fd_write(struct conn *base, const void *buf, size_t len, int timeout_ms);
 static ssize_t mem_read(struct conn *base, void *buf, size_t len, int timeout_ms, int interruptible);
+static int fd_pending(struct conn *base);
 static int mem_write(struct conn *base, const void *buf, size_t len, int timeout_ms);
+static int mem_pending(struct conn *base);
 
-static const struct conn_ops fd_ops = { fd_read, fd_write };
-static const struct conn_ops mem_ops = { mem_read, mem_write };
+static const struct conn_ops fd_ops = { fd_read, fd_write, fd_pending };
+static const struct conn_ops mem_ops = { mem_read, mem_write, mem_pending };
 
 const char *conn_status_name(int status)
 {
@@ -113,6 +115,13 @@ static int fd_write(struct conn *base, const void *buf, size_t len, int timeout_
 	return 0;
 }
 
+static int fd_pending(struct conn *base)
+{
+	struct conn_fd *c = (struct conn_fd *)base;
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	return poll(&pfd, 1, 0) > 0;
+}
+
 void conn_mem_init(struct conn_mem *c, const char *input, size_t len, size_t chunk)
 {
 	memset(c, 0, sizeof(*c));
@@ -150,4 +159,10 @@ static int mem_write(struct conn *base, const void *buf, size_t len, int timeout
 	(void)timeout_ms;
 	msgbuf_append(&c->output, buf, len);
 	return 0;
+}
+
+static int mem_pending(struct conn *base)
+{
+	struct conn_mem *c = (struct conn_mem *)base;
+	return c->input_pos < c->input_len;
 }

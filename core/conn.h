@@ -30,6 +30,8 @@ struct conn_ops {
 			int interruptible);
 	/* All len bytes; 0, or an enum conn_status. */
 	int (*write)(struct conn *c, const void *buf, size_t len, int timeout_ms);
+	/* 1 if input (or EOF) is waiting now, 0 if not; never waits or reads. */
+	int (*pending)(struct conn *c);
 };
 
 struct conn {
@@ -72,6 +74,11 @@ static inline ssize_t conn_read(struct conn *c, void *buf, size_t len, int timeo
 static inline int conn_write(struct conn *c, const void *buf, size_t len, int timeout_ms)
 {
 	return c->ops->write(c, buf, len, timeout_ms);
+}
+
+static inline int conn_input_pending(struct conn *c)
+{
+	return c->ops->pending(c);
 }
 
 const char *conn_status_name(int status);

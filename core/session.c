@@ -11,6 +11,7 @@
  */
 #include "session.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,13 @@ struct session {
 	int closing;                     /* QUIT or a hook: close after reply */
 	enum session_end end;
 	unsigned long commands, messages;
+
+	long long deadline_ms;           /* max_session_time from the connect */
+	int errors;                      /* 4xx/5xx replies to commands */
+	int idle_commands;               /* NOOP, RSET, ..., errors since MAIL */
+	int in_command;                  /* a command is being answered */
+	int cmd_failed;                  /* ... with a 4xx/5xx */
+	int cmd_idle_counted;            /* ... and counted in idle_commands */
 };
 
 typedef void (*command_fn)(struct session *s, const char *arg);
@@ -83,6 +91,13 @@ static void smtp_rcpt(struct session *s, const char *arg);
 static void smtp_rset(struct session *s, const char *arg);
 static void smtp_data(struct session *s, const char *arg);
 static void smtp_expn(struct session *s, const char *arg);
+static long long time_left_ms(struct session *s);
+static int io_timeout_ms(struct session *s, int timeout_sec);
+static void pause_ms(struct session *s, long long ms);
+static void session_time_exceeded(struct session *s);
+static int idle_command(struct session *s);
+static void end_command(struct session *s);
+static int pregreet(struct session *s);
 static int mail_params_acceptable(struct session *s, const char *syntaxerr);
 static int receive_data(struct session *s, struct smtp_data *d);
 static void deliver(struct session *s, const struct smtp_data *d, long long started_ms);
@@ -100,7 +115,7 @@ static const struct {
 const char *session_end_name(enum session_end end)
 {
 	static const char *const names[] = { "quit", "eof", "timeout", "io-error", "stopped",
-					     "plugin" };
+					     "plugin", "limit" };
 	return names[end];
 }
 
@@ -111,12 +126,46 @@ static long long monotonic_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Session time left in milliseconds; 0 when max_session_time is over. */
+static long long time_left_ms(struct session *s)
+{
+	long long left = s->deadline_ms - monotonic_ms();
+	return left > 0 ? left : 0;
+}
+
+/* A read's timeout: the setting, but never past the end of the session. */
+static int io_timeout_ms(struct session *s, int timeout_sec)
+{
+	long long t = (long long)timeout_sec * 1000, left = time_left_ms(s);
+	return (int)(t < left ? t : left);
+}
+
+/* A bounded sleep of the worker (it serves no one else meanwhile): at
+   most ms, never past the end of the session, cut short by a stop. */
+static void pause_ms(struct session *s, long long ms)
+{
+	long long left = time_left_ms(s);
+	if (ms > left)
+		ms = left;
+	if (ms <= 0)
+		return;
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		if (s->env->stop_flag && *s->env->stop_flag)
+			break;
+}
+
 /* Write buffered replies to the client. */
 static void flush(struct session *s)
 {
 	if (s->out_len == 0 || s->dead)
 		return;
-	if (conn_write(s->conn, s->out, s->out_len, s->l->command_timeout_sec * 1000) < 0) {
+	/* Bounded by the session's end, but a second at least, so the 421
+	   that ends it still goes out. */
+	int timeout = io_timeout_ms(s, s->l->command_timeout_sec);
+	if (timeout < 1000)
+		timeout = 1000;
+	if (conn_write(s->conn, s->out, s->out_len, timeout) < 0) {
 		s->dead = 1;
 		s->end = SESSION_END_IO_ERROR;
 	}
@@ -137,6 +186,19 @@ static void reply_line(struct session *s, const char *fmt, ...)
 	size_t len = (size_t)n < sizeof(line) - 2 ? (size_t)n : sizeof(line) - 3;
 	line[len++] = '\r';
 	line[len++] = '\n';
+	/* The first error reply to a command counts; past soft_error_limit it
+	   is delayed.  A 421 closes the session: neither counted nor delayed. */
+	if (s->in_command && !s->cmd_failed && (line[0] == '4' || line[0] == '5') &&
+	    memcmp(line, "421", 3) != 0) {
+		s->cmd_failed = 1;
+		if (s->errors >= s->l->soft_error_limit) {
+			if (s->errors == s->l->soft_error_limit)
+				log_info("sid=%s listener=%s event=limit limit=soft_error_limit errors=%d "
+					 "delay=%d", s->sid, s->l->name, s->errors, s->l->error_sleep_sec);
+			pause_ms(s, (long long)s->l->error_sleep_sec * 1000);
+		}
+		s->errors++;
+	}
 	if (log_trace_enabled())
 		log_trace(s->sid, ">", line, len);
 	if (s->out_len + len > sizeof(s->out))
@@ -253,11 +315,64 @@ static int read_command(struct session *s, const char **line_out, size_t *len_ou
 		return CONN_ERROR;
 	/* A stop interrupts the wait only between transactions: one in
 	   progress is finished first (the loop sends 421 after it). */
-	int r = linebuf_read_command(&s->lb, max, s->l->command_timeout_sec * 1000, !s->has_mail,
-				     line_out, len_out);
+	int r = linebuf_read_command(&s->lb, max, io_timeout_ms(s, s->l->command_timeout_sec),
+				     !s->has_mail, line_out, len_out);
 	if (r == LINEBUF_LINE && log_trace_enabled())
 		log_trace(s->sid, "<", *line_out, *len_out);
 	return r;
+}
+
+/* max_session_time is over: 421 and close. */
+static void session_time_exceeded(struct session *s)
+{
+	log_info("sid=%s listener=%s event=limit limit=max_session_time seconds=%d", s->sid,
+		 s->l->name, s->l->max_session_time_sec);
+	reply_line(s, "421 4.4.2 %s Error: session time limit exceeded", s->env->fqdn);
+	s->closing = 1;
+	s->end = SESSION_END_LIMIT;
+}
+
+/* Count a command that does not advance a transaction (Postfix's junk
+   commands).  1 when it is one too many: 421 sent instead of an answer. */
+static int idle_command(struct session *s)
+{
+	s->cmd_idle_counted = 1;
+	if (++s->idle_commands <= s->l->max_idle_commands)
+		return 0;
+	log_info("sid=%s listener=%s event=limit limit=max_idle_commands commands=%d", s->sid,
+		 s->l->name, s->idle_commands);
+	reply_line(s, "421 4.7.0 %s Error: too many commands without mail", s->env->fqdn);
+	s->closing = 1;
+	s->end = SESSION_END_LIMIT;
+	return 1;
+}
+
+/* After a command's answer: a failed command counts as idle, and the
+   hard error limit ends the session. */
+static void end_command(struct session *s)
+{
+	int failed = s->cmd_failed, counted = s->cmd_idle_counted;
+	s->in_command = s->cmd_failed = s->cmd_idle_counted = 0;
+	if (s->closing || s->dead)
+		return;
+	if (s->errors >= s->l->hard_error_limit) {
+		log_info("sid=%s listener=%s event=limit limit=hard_error_limit errors=%d", s->sid,
+			 s->l->name, s->errors);
+		reply_line(s, "421 4.7.0 %s Error: too many errors", s->env->fqdn);
+		s->closing = 1;
+		s->end = SESSION_END_LIMIT;
+	} else if (failed && !counted) {
+		idle_command(s);
+	}
+}
+
+static int is_idle_verb(const char *verb)
+{
+	static const char *const idle[] = { "NOOP", "RSET", "VRFY", "EXPN", "HELP" };
+	for (size_t i = 0; i < sizeof(idle) / sizeof(idle[0]); i++)
+		if (strcmp(verb, idle[i]) == 0)
+			return 1;
+	return 0;
 }
 
 static void dispatch(struct session *s, const char *line, size_t len)
@@ -266,20 +381,24 @@ static void dispatch(struct session *s, const char *line, size_t len)
 	int rc = smtp_parse_command(line, len, &cmd);
 	if (rc != SMTP_PARSE_OK) {
 		/* smtpd.py: empty line; NUL or bad UTF-8 crashed it instead. */
-		reply_line(s, "500 Error: bad syntax");
+		if (!idle_command(s))
+			reply_line(s, "500 Error: bad syntax");
 		return;
 	}
 	size_t limit = SMTP_CMDLINE_MAX_BYTES;
 	if (s->extended_smtp && strcmp(cmd.verb, "MAIL") == 0)
 		limit += s->mail_extra_bytes;
 	if (len > limit) {
-		reply_line(s, "500 Error: line too long");
+		if (!idle_command(s))
+			reply_line(s, "500 Error: line too long");
 		return;
 	}
 	const char *arg = cmd.has_arg && cmd.arg[0] ? cmd.arg : NULL;
 	if (!cmd.verb_truncated) {
 		for (size_t i = 0; i < sizeof(command_table) / sizeof(command_table[0]); i++)
 			if (strcmp(cmd.verb, command_table[i].verb) == 0) {
+				if (is_idle_verb(cmd.verb) && idle_command(s))
+					return;
 				command_table[i].run(s, arg);
 				return;
 			}
@@ -299,7 +418,8 @@ static void dispatch(struct session *s, const char *line, size_t len)
 				return;
 			}
 	}
-	reply_line(s, "500 Error: command \"%s\" not recognized", cmd.verb);
+	if (!idle_command(s))
+		reply_line(s, "500 Error: command \"%s\" not recognized", cmd.verb);
 }
 
 /* HELO and EHLO share everything but the extension list. */
@@ -501,12 +621,14 @@ static void smtp_mail(struct session *s, const char *arg)
 		if (r.code) {
 			memcpy(s->mailfrom, address, strlen(address) + 1);
 			s->has_mail = 1;
+			s->idle_commands = 0;
 			send_reply(s, &r);
 			return;
 		}
 	}
 	memcpy(s->mailfrom, address, strlen(address) + 1);
 	s->has_mail = 1;
+	s->idle_commands = 0;
 	reply_line(s, "250 OK");
 }
 
@@ -591,7 +713,12 @@ static int receive_data(struct session *s, struct smtp_data *d)
 	for (;;) {
 		const char *piece;
 		size_t len;
-		int r = linebuf_read_data(&s->lb, s->l->data_timeout_sec * 1000, &piece, &len);
+		int r = linebuf_read_data(&s->lb, io_timeout_ms(s, s->l->data_timeout_sec), &piece,
+					  &len);
+		if (r == CONN_TIMEOUT && time_left_ms(s) == 0) {
+			session_time_exceeded(s);
+			return -1;
+		}
 		if (r < 0) {
 			s->end = r == CONN_TIMEOUT ? SESSION_END_TIMEOUT
 				 : r == CONN_EOF ? SESSION_END_EOF : SESSION_END_IO_ERROR;
@@ -682,7 +809,27 @@ static void smtp_data(struct session *s, const char *arg)
 		s->closing = 1;
 		return;
 	}
+	if (time_left_ms(s) == 0) {
+		/* The final dot came after the session's end: nothing delivered. */
+		session_time_exceeded(s);
+		return;
+	}
 	deliver(s, &d, started);
+}
+
+/* greet_pause: wait before the greeting, without reading.  1 when the
+   client talked meanwhile and pregreet is "reject" (554 sent). */
+static int pregreet(struct session *s)
+{
+	pause_ms(s, s->l->greet_pause_ms);
+	if (!conn_input_pending(s->conn))
+		return 0;
+	log_info("sid=%s listener=%s event=pregreet action=%s", s->sid, s->l->name,
+		 s->l->pregreet_reject ? "reject" : "log");
+	if (!s->l->pregreet_reject)
+		return 0;
+	reply_line(s, "554 5.5.1 %s Error: talking before the greeting", s->env->fqdn);
+	return 1;
 }
 
 enum session_end session_run(const struct session_env *env, struct conn *conn,
@@ -695,6 +842,7 @@ enum session_end session_run(const struct session_env *env, struct conn *conn,
 	s->l = env->listener;
 	s->conn = conn;
 	s->end = SESSION_END_EOF;
+	s->deadline_ms = monotonic_ms() + (long long)s->l->max_session_time_sec * 1000;
 	linebuf_init(&s->lb, conn);
 	snprintf(s->sid, sizeof(s->sid), "%s", sid);
 	s->pub.id = s->sid;
@@ -719,6 +867,9 @@ enum session_end session_run(const struct session_env *env, struct conn *conn,
 	if (answer_hook(s, v, &r)) {
 		s->closing = 1;
 		s->end = SESSION_END_PLUGIN;
+	} else if (s->l->greet_pause_ms > 0 && pregreet(s)) {
+		s->closing = 1;
+		s->end = SESSION_END_LIMIT;
 	} else if (r.code) {
 		send_reply(s, &r);
 	} else {
@@ -734,8 +885,16 @@ enum session_end session_run(const struct session_env *env, struct conn *conn,
 			break;
 		}
 		int rc = read_command(s, &line, &len);
+		if ((rc >= 0 || rc == CONN_TIMEOUT) && time_left_ms(s) == 0) {
+			/* Waited to the session's end, or a command came after it. */
+			session_time_exceeded(s);
+			break;
+		}
 		if (rc == LINEBUF_TOO_LONG) {
-			reply_line(s, "500 Error: line too long");
+			s->in_command = 1;
+			if (!idle_command(s))
+				reply_line(s, "500 Error: line too long");
+			end_command(s);
 			continue;
 		}
 		if (rc < 0) {
@@ -749,7 +908,9 @@ enum session_end session_run(const struct session_env *env, struct conn *conn,
 			break;
 		}
 		s->commands++;
+		s->in_command = 1;
 		dispatch(s, line, len);
+		end_command(s);
 	}
 	flush(s);
 	reset_transaction(s, 1);

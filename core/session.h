@@ -31,7 +31,8 @@ enum session_end {
 	SESSION_END_TIMEOUT,
 	SESSION_END_IO_ERROR,
 	SESSION_END_STOPPED,
-	SESSION_END_PLUGIN /* a hook asked to disconnect */
+	SESSION_END_PLUGIN, /* a hook asked to disconnect */
+	SESSION_END_LIMIT   /* errors, session time, idle commands, pregreet */
 };
 
 const char *session_end_name(enum session_end end);

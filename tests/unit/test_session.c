@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "conn.h"
@@ -36,6 +37,11 @@ enum {
 	CFG_NORMALIZE = 1 << 5,  /* bare_lf normalize */
 	CFG_REJECT_LF = 1 << 6,  /* bare_lf reject */
 	CFG_MAX_RCPT_2 = 1 << 7,
+	CFG_ERRORS_1_3 = 1 << 8,  /* soft_error_limit 1, hard_error_limit 3 */
+	CFG_IDLE_3 = 1 << 9,      /* max_idle_commands 3 */
+	CFG_SESSION_OVER = 1 << 10, /* max_session_time 0: over at once */
+	CFG_PREGREET_REJECT = 1 << 11, /* greet_pause 1 ms, pregreet reject */
+	CFG_PREGREET_LOG = 1 << 12,    /* greet_pause 1 ms, pregreet log */
 };
 
 /* What the fake plugin answers. */
@@ -270,7 +276,8 @@ static const struct smtpgate_plugin fake_plugin = {
 	.commands = fake_commands,
 };
 
-/* config.c's defaults, then the row's changes. */
+/* config.c's defaults (but error_sleep 0: no row sleeps), then the
+   row's changes. */
 static void make_listener(struct listener_config *l, unsigned int cfg)
 {
 	memset(l, 0, sizeof(*l));
@@ -287,6 +294,22 @@ static void make_listener(struct listener_config *l, unsigned int cfg)
 	l->workers = 4;
 	l->max_sessions_per_worker = 1000;
 	l->max_recipients = 1000;
+	l->soft_error_limit = 10;
+	l->hard_error_limit = 20;
+	l->error_sleep_sec = 0;
+	l->max_session_time_sec = 3600;
+	l->max_idle_commands = 100;
+	if (cfg & CFG_ERRORS_1_3) {
+		l->soft_error_limit = 1;
+		l->hard_error_limit = 3;
+	}
+	if (cfg & CFG_IDLE_3)
+		l->max_idle_commands = 3;
+	if (cfg & CFG_SESSION_OVER)
+		l->max_session_time_sec = 0; /* config.c refuses it: here it means "already over" */
+	if (cfg & (CFG_PREGREET_REJECT | CFG_PREGREET_LOG))
+		l->greet_pause_ms = 1;
+	l->pregreet_reject = (cfg & CFG_PREGREET_REJECT) != 0;
 	if (cfg & CFG_NO_LIMIT)
 		l->data_size_limit = 0;
 	if (cfg & CFG_LIMIT_32)
@@ -715,6 +738,74 @@ static const struct session_row session_rows[] = {
 	  "550 5.1.1 No such user: bad@x\n250 OK\n250 OK\n" GO_AHEAD "250 OK\n250 OK\n"
 	  "252 Cannot VRFY user, but will accept message and attempt delivery\n221 Bye\n",
 	  0, FAKE_RCPT_REJECT, END(SESSION_END_QUIT), .messages = 1, MSG("m"), .rcpts = "c@d" },
+	/* --- limits (issue 6) ------------------------------------------------ */
+	{ "hard error limit: 421 after the 3rd error",
+	  IN("FOO\r\nHELO\r\nMAIL FROM:<a@b>\r\nNOOP\r\n"),
+	  "500 Error: command \"FOO\" not recognized\n501 Syntax: HELO hostname\n"
+	  "503 Error: send HELO first\n421 4.7.0 " FQDN " Error: too many errors\n",
+	  CFG_ERRORS_1_3, END(SESSION_END_LIMIT) },
+	{ "good replies do not count as errors",
+	  IN("FOO\r\nNOOP\r\nHELO x\r\nVRFY a@b\r\nFOO\r\nQUIT\r\n"),
+	  "500 Error: command \"FOO\" not recognized\n250 OK\n" HELO_OK
+	  "252 Cannot VRFY user, but will accept message and attempt delivery\n"
+	  "500 Error: command \"FOO\" not recognized\n221 Bye\n",
+	  CFG_ERRORS_1_3, END(SESSION_END_QUIT) },
+	{ "plugin rejections count as errors",
+	  IN("HELO x\r\nMAIL FROM:<a@x>\r\nRCPT TO:<bad1@x>\r\nRCPT TO:<ok@x>\r\n"
+	     "RCPT TO:<bad2@x>\r\nRCPT TO:<bad3@x>\r\nRCPT TO:<ok2@x>\r\n"),
+	  HELO_OK "250 OK\n550 5.1.1 No such user: bad1@x\n250 OK\n"
+	  "550 5.1.1 No such user: bad2@x\n550 5.1.1 No such user: bad3@x\n"
+	  "421 4.7.0 " FQDN " Error: too many errors\n",
+	  CFG_ERRORS_1_3, FAKE_RCPT_REJECT, END(SESSION_END_LIMIT), .resets = 1 },
+	{ "too long lines and bad syntax count as errors",
+	  IN("{600*a}\r\n\r\n{600*c}\r\nNOOP\r\n"),
+	  "500 Error: line too long\n500 Error: bad syntax\n500 Error: line too long\n"
+	  "421 4.7.0 " FQDN " Error: too many errors\n", CFG_ERRORS_1_3, END(SESSION_END_LIMIT) },
+	{ "a message refused after DATA counts as an error",
+	  IN("HELO x\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nm\r\n.\r\n"
+	     "FOO\r\nFOO\r\nNOOP\r\n"),
+	  HELO_OK "250 OK\n250 OK\n" GO_AHEAD "554 5.7.1 Rejected\n"
+	  "500 Error: command \"FOO\" not recognized\n500 Error: command \"FOO\" not recognized\n"
+	  "421 4.7.0 " FQDN " Error: too many errors\n",
+	  CFG_ERRORS_1_3, FAKE_MSG_REJECT, END(SESSION_END_LIMIT), .messages = 1, MSG("m") },
+	{ "idle commands: NOOP RSET HELP, the 4th is refused",
+	  IN("NOOP\r\nRSET\r\nHELP\r\nVRFY a@b\r\nNOOP\r\n"),
+	  "250 OK\n250 OK\n250 " SUPPORTED "421 4.7.0 " FQDN " Error: too many commands without mail\n",
+	  CFG_IDLE_3, END(SESSION_END_LIMIT) },
+	{ "idle commands: EXPN counts, HELO does not",
+	  IN("EXPN\r\nHELO x\r\nNOOP\r\nNOOP\r\nNOOP\r\n"),
+	  "502 EXPN not implemented\n" HELO_OK "250 OK\n250 OK\n"
+	  "421 4.7.0 " FQDN " Error: too many commands without mail\n",
+	  CFG_IDLE_3, END(SESSION_END_LIMIT) },
+	{ "idle commands: MAIL resets the count",
+	  IN("HELO x\r\nNOOP\r\nNOOP\r\nNOOP\r\nMAIL FROM:<a@x>\r\nNOOP\r\nRSET\r\n"
+	     "VRFY a@b\r\nQUIT\r\n"),
+	  HELO_OK "250 OK\n250 OK\n250 OK\n250 OK\n250 OK\n250 OK\n"
+	  "252 Cannot VRFY user, but will accept message and attempt delivery\n221 Bye\n",
+	  CFG_IDLE_3, END(SESSION_END_QUIT), .resets = 1 },
+	{ "idle commands: unknown and erroneous commands count",
+	  IN("FOO\r\nHELO\r\n\r\nNOOP\r\n"),
+	  "500 Error: command \"FOO\" not recognized\n501 Syntax: HELO hostname\n"
+	  "500 Error: bad syntax\n421 4.7.0 " FQDN " Error: too many commands without mail\n",
+	  CFG_IDLE_3, END(SESSION_END_LIMIT) },
+	{ "idle commands: a failed MAIL counts, resets nothing",
+	  IN("HELO x\r\nNOOP\r\nNOOP\r\nMAIL FROM:<>x\r\nNOOP\r\n"),
+	  HELO_OK "250 OK\n250 OK\n" MAIL_SYNTAX
+	  "421 4.7.0 " FQDN " Error: too many commands without mail\n",
+	  CFG_IDLE_3, END(SESSION_END_LIMIT) },
+	{ "session time over: 421 at the next command",
+	  IN("HELO x\r\n"), "421 4.4.2 " FQDN " Error: session time limit exceeded\n",
+	  CFG_SESSION_OVER, END(SESSION_END_LIMIT) },
+	{ "session time over while waiting: 421",
+	  IN(""), "421 4.4.2 " FQDN " Error: session time limit exceeded\n",
+	  CFG_SESSION_OVER, .timeout = 1, END(SESSION_END_LIMIT) },
+	{ "pregreet reject: 554 instead of the greeting", IN("EHLO x\r\n"),
+	  "554 5.5.1 " FQDN " Error: talking before the greeting\n", CFG_PREGREET_REJECT,
+	  .no_greeting = 1, END(SESSION_END_LIMIT) },
+	{ "pregreet reject: a client that waits is greeted", IN(""), "", CFG_PREGREET_REJECT,
+	  END(SESSION_END_EOF) },
+	{ "pregreet log: the session goes on", IN("EHLO example\r\nQUIT\r\n"),
+	  EHLO_OK "221 Bye\n", CFG_PREGREET_LOG, END(SESSION_END_QUIT) },
 	/* --- plugin hooks -------------------------------------------------------- */
 	{ "on_connect REJECT replaces the greeting", IN("HELO x\r\n"), "554 5.7.1 Go away\n", 0,
 	  FAKE_CONNECT_REJECT, .no_greeting = 1, END(SESSION_END_PLUGIN) },
@@ -876,6 +967,36 @@ static void test_session_greeting(void)
 	conn_mem_free(&cm);
 }
 
+/* Past soft_error_limit an error reply waits error_sleep seconds. */
+static void test_session_error_sleep(void)
+{
+	struct listener_config l;
+	make_listener(&l, 0);
+	l.soft_error_limit = 1;
+	l.error_sleep_sec = 1;
+	memset(&fake, 0, sizeof(fake));
+	static const char in[] = "FOO\r\nFOO\r\nQUIT\r\n";
+	struct conn_mem cm;
+	conn_mem_init(&cm, in, sizeof(in) - 1, 0);
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL };
+	struct session_peer peer = { "127.0.0.1", 40025, "127.0.0.2", 25 };
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	unit_log_quiet();
+	enum session_end end = session_run(&env, &cm.base, &peer, "00c0ffee");
+	unit_log_restore();
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long long ms = (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	static const char exp[] = GREETING "500 Error: command \"FOO\" not recognized\r\n"
+				  "500 Error: command \"FOO\" not recognized\r\n221 Bye\r\n";
+	UNIT_CHECK_BYTES("error sleep", cm.output.data, cm.output.len, exp, sizeof(exp) - 1);
+	UNIT_CHECK("error sleep: session ended by QUIT", end == SESSION_END_QUIT);
+	/* One delay of 1 s (the second error); a generous upper bound. */
+	UNIT_CHECK("error sleep: delayed >= 1 s", ms >= 990);
+	UNIT_CHECK("error sleep: delayed < 30 s", ms < 30000);
+	conn_mem_free(&cm);
+}
+
 /* A stop request (SIGTERM in the worker) ends an idle session with 421. */
 static void test_session_stop_flag(void)
 {
@@ -904,6 +1025,7 @@ static void test_session_end_names(void)
 		{ SESSION_END_QUIT, "quit" }, { SESSION_END_EOF, "eof" },
 		{ SESSION_END_TIMEOUT, "timeout" }, { SESSION_END_IO_ERROR, "io-error" },
 		{ SESSION_END_STOPPED, "stopped" }, { SESSION_END_PLUGIN, "plugin" },
+		{ SESSION_END_LIMIT, "limit" },
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		UNIT_CHECK_STR(rows[i].name, session_end_name(rows[i].end), rows[i].name);
@@ -915,6 +1037,7 @@ int test_session_register(void)
 	if (!s || !CU_add_test(s, "greeting", test_session_greeting) ||
 	    !CU_add_test(s, "channel table (chunks 0, 1, 7)", test_session_table) ||
 	    !CU_add_test(s, "stop flag", test_session_stop_flag) ||
+	    !CU_add_test(s, "error sleep past the soft limit", test_session_error_sleep) ||
 	    !CU_add_test(s, "session_end names", test_session_end_names))
 		return -1;
 	return 0;
