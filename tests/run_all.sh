@@ -35,6 +35,7 @@ run_suite install tests/install_test.sh
 run_suite kit tests/kit_test.sh
 run_suite valgrind tests/valgrind_unit.sh
 run_suite fuzz tests/fuzz/run.sh
+run_suite sanitizers tests/sanitizers.sh
 
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]

@@ -29,6 +29,9 @@ PLUGINS = {
     "mailman": os.path.join(TOP, "plugins/mailman/.libs/mailman.so"),
 }
 EX_USAGE, EX_NOPERM, EX_CONFIG = 64, 77, 78
+# A report of AddressSanitizer, LeakSanitizer or UBSan (builds made with
+# --enable-sanitizers) in a daemon's log fails its test (run.py).
+SANITIZER_RX = re.compile(r"ERROR: AddressSanitizer|runtime error:|LeakSanitizer")
 WAIT = 10.0  # default bound of every wait, in seconds
 
 
@@ -290,6 +293,14 @@ class Ctx:
                 p.stop()
             except Exception as e:  # keep stopping the others
                 sys.stderr.write("cleanup of %s: %s\n" % (p.name, e))
+        # Read once every process is stopped: leaks are reported at exit.
+        self.sanitizer_reports = []
+        for p in self.procs:
+            log = p.log()
+            m = SANITIZER_RX.search(log)
+            if m:
+                self.sanitizer_reports.append("%s (pid %d): %s" % (
+                    p.name, p.pid, log[max(0, m.start() - 200):m.start() + 3000]))
         if not keep:
             shutil.rmtree(self.dir, ignore_errors=True)
 

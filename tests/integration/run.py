@@ -64,6 +64,8 @@ def run_one(name, fn, verbose):
     took = time.monotonic() - started
     logs = ctx.logs() if (reason or verbose) else ""
     ctx.cleanup()
+    if reason is None and ctx.sanitizer_reports:
+        reason = "sanitizer report in a log:\n" + "\n".join(ctx.sanitizer_reports)
     return reason, took, logs
 
 

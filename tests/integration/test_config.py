@@ -11,7 +11,9 @@ import threading
 from harness import (EX_CONFIG, EX_NOPERM, EX_USAGE, PLUGINS, SMTPGATE, TOP, Client, check,
                      debug_frame, eq, free_port, read_file, wait_until)
 
-INSTALLED_PLUGIN_DIR = "/usr/local/lib/smtpgate/plugins"
+# tests/sanitizers.sh installs its copy of the tree under a prefix of its own.
+INSTALLED_PLUGIN_DIR = os.environ.get("SMTPGATE_INSTALLED_PLUGIN_DIR",
+                                      "/usr/local/lib/smtpgate/plugins")
 _install_lock = threading.Lock()  # tests run in threads: install once
 
 
@@ -210,6 +212,10 @@ def test_privilege_drop(ctx):
     os.chmod(ctx.dir, 0o755)
     d = ctx.daemon(conf, nosetuid=False)
     (w,) = d.wait_workers(1)
+    # It drops privileges after loading its plugin: wait for that (slow under ASan).
+    wait_until(lambda: re.search(r"^Uid:\s+%d\s" % nobody.pw_uid,
+                                 open("/proc/%d/status" % w).read(), re.M),
+               what="worker %d to drop privileges" % w)
     status = open("/proc/%d/status" % w).read()
     uids = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", status, re.M).groups()
     gids = re.search(r"^Gid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", status, re.M).groups()
