@@ -141,11 +141,17 @@ class Proc:
         """Wait until pattern (a regex) matches count lines of the stderr log."""
         rx = re.compile(pattern)
 
+        def matches():
+            return sum(1 for line in self.log().splitlines() if rx.search(line))
+
         def found():
-            n = sum(1 for line in self.log().splitlines() if rx.search(line))
-            if n >= count:
+            if matches() >= count:
                 return True
             if not self.running():
+                # It may have logged the line and exited between the read
+                # above and this check: read once more, now that it is gone.
+                if matches() >= count:
+                    return True
                 raise TestFailure("%s exited (status %s) before logging %r" %
                                   (self.name, self.p.returncode, pattern))
             return False
