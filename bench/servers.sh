@@ -25,27 +25,37 @@ SMTPGATE_DEBUG_SO=${SMTPGATE_DEBUG_SO:-$SMTPGATE_TREE/plugins/debug/.libs/debug.
 SMTPGATE_WORKERS=${SMTPGATE_WORKERS:-24}
 SMTPGATE_DEBUG_OUTPUT=${SMTPGATE_DEBUG_OUTPUT:-/dev/null}
 
-smtpgate_start() {  # PORT WORKERS NAME
-  local port=$1 workers=$2 name=$3 d="$work/$3"
+# smtpgate_cell NAME PORT WORKERS HANDLER PLUGIN_SO SETTINGS: the cell's
+# directory "$work/NAME" with a plugin dir holding PLUGIN_SO, and a config
+# with one listener on 127.0.0.1:PORT (SETTINGS: more listener settings),
+# checked with -t.  The start functions below then launch the master.
+smtpgate_cell() {
+  local name=$1 port=$2 workers=$3 handler=$4 so=$5 settings=$6 d="$work/$1"
   [ -x "$SMTPGATE_BIN" ] || { echo "no smtpgate binary at $SMTPGATE_BIN (build it: make)" >&2; return 1; }
-  [ -f "$SMTPGATE_DEBUG_SO" ] || { echo "no debug plugin at $SMTPGATE_DEBUG_SO" >&2; return 1; }
+  [ -f "$so" ] || { echo "no $handler plugin at $so" >&2; return 1; }
   rm -rf "$d"; mkdir -p "$d/plugins"; chmod 755 "$d" "$d/plugins"
-  ln -s "$SMTPGATE_DEBUG_SO" "$d/plugins/debug.so"
+  ln -s "$so" "$d/plugins/$handler.so"
   cat >"$d/smtpgate.conf" <<EOF
 # written by bench/servers.sh for one benchmark cell
 plugin_dir = "$d/plugins";
 listeners = (
   {
     address = "127.0.0.1:$port";
-    handler = "debug";
+    handler = "$handler";
     workers = $workers;
     max_sessions_per_worker = 0;
-    debug = { output = "$SMTPGATE_DEBUG_OUTPUT"; };
+    $settings
   }
 );
 EOF
   "$SMTPGATE_BIN" -t -f "$d/smtpgate.conf" >"$d/check.log" 2>&1 ||
     { echo "smtpgate -t failed: $(tail -2 "$d/check.log" | tr '\n' ' ')" >&2; return 1; }
+}
+
+smtpgate_start() {  # PORT WORKERS NAME: the debug handler
+  local d="$work/$3"
+  smtpgate_cell "$3" "$1" "$2" debug "$SMTPGATE_DEBUG_SO" \
+    "debug = { output = \"$SMTPGATE_DEBUG_OUTPUT\"; };" || return 1
   # As root the workers switch to user "nobody" (the config default), as
   # smtp-sink does with -u nobody.
   "$SMTPGATE_BIN" -f "$d/smtpgate.conf" >>"${SMTPGATE_LOG:-$d/smtpgate.log}" 2>&1 &
@@ -62,26 +72,9 @@ start_smtpgate() { smtpgate_start "$1" "$SMTPGATE_WORKERS" smtpgate; }
 # whole chain, and stops both.
 start_smtpgate_proxy() {
   local port=$1 up=$(( $1 + 1 )) d="$work/smtpgate-proxy"
-  local proxy_so=${SMTPGATE_PROXY_SO:-$SMTPGATE_TREE/plugins/proxy/.libs/proxy.so}
-  [ -f "$proxy_so" ] || { echo "no proxy plugin at $proxy_so" >&2; return 1; }
-  rm -rf "$d"; mkdir -p "$d/plugins"; chmod 755 "$d" "$d/plugins"
-  ln -s "$proxy_so" "$d/plugins/proxy.so"
-  cat >"$d/smtpgate.conf" <<EOF
-# written by bench/servers.sh for one benchmark cell
-plugin_dir = "$d/plugins";
-listeners = (
-  {
-    address = "127.0.0.1:$port";
-    handler = "proxy";
-    remote = "127.0.0.1:$up";
-    workers = $SMTPGATE_WORKERS;
-    max_sessions_per_worker = 0;
-    proxy = { relay_networks = [ "127.0.0.0/8" ]; };
-  }
-);
-EOF
-  "$SMTPGATE_BIN" -t -f "$d/smtpgate.conf" >"$d/check.log" 2>&1 ||
-    { echo "smtpgate -t failed: $(tail -2 "$d/check.log" | tr '\n' ' ')" >&2; return 1; }
+  smtpgate_cell smtpgate-proxy "$port" "$SMTPGATE_WORKERS" proxy \
+    "${SMTPGATE_PROXY_SO:-$SMTPGATE_TREE/plugins/proxy/.libs/proxy.so}" \
+    "remote = \"127.0.0.1:$up\"; proxy = { relay_networks = [ \"127.0.0.0/8\" ]; };" || return 1
   local sink_user=()
   [ "$(id -u)" = 0 ] && sink_user=(-u nobody)
   (
@@ -98,34 +91,17 @@ cleanup_smtpgate_w4() { [ -n "${KEEP_WORK:-}" ] || rm -rf "$work/smtpgate-w4"; }
 # start_smtpgate_maildir PORT: smtpgate with the maildir handler, one
 # Maildir for every message ("$work/smtpgate-maildir/Maildir", on the disk
 # of the harness's temp dir, like Postfix's queue), 24 workers.  Every 250
-# is a durable delivery: tmp/ write + fsync + link into new/ + fsync(new/).
+# is a durable delivery: tmp/ write + fsync + rename into new/ + fsync(new/).
 # As root the workers run as nobody: the Maildir is made theirs (user).
 # settle_ counts the files in new/ after each run (logged, and checked
 # against the messages sent so far), then removes them, untimed, so every
 # run starts with an empty new/ (as Postfix's queue is empty after settle).
 start_smtpgate_maildir() {
-  local port=$1 d="$work/smtpgate-maildir"
-  local so=${SMTPGATE_MAILDIR_SO:-$SMTPGATE_TREE/plugins/maildir/.libs/maildir.so}
-  [ -f "$so" ] || { echo "no maildir plugin at $so" >&2; return 1; }
-  rm -rf "$d"; mkdir -p "$d/plugins"; chmod 755 "$d" "$d/plugins"
-  ln -s "$so" "$d/plugins/maildir.so"
-  local owner=""
+  local port=$1 d="$work/smtpgate-maildir" owner=""
   [ "$(id -u)" = 0 ] && owner='user = "nobody";'
-  cat >"$d/smtpgate.conf" <<EOC
-# written by bench/servers.sh for one benchmark cell
-plugin_dir = "$d/plugins";
-listeners = (
-  {
-    address = "127.0.0.1:$port";
-    handler = "maildir";
-    workers = $SMTPGATE_WORKERS;
-    max_sessions_per_worker = 0;
-    maildir = { path = "$d/Maildir"; $owner };
-  }
-);
-EOC
-  "$SMTPGATE_BIN" -t -f "$d/smtpgate.conf" >"$d/check.log" 2>&1 ||
-    { echo "smtpgate -t failed: $(tail -2 "$d/check.log" | tr '\n' ' ')" >&2; return 1; }
+  smtpgate_cell smtpgate-maildir "$port" "$SMTPGATE_WORKERS" maildir \
+    "${SMTPGATE_MAILDIR_SO:-$SMTPGATE_TREE/plugins/maildir/.libs/maildir.so}" \
+    "maildir = { path = \"$d/Maildir\"; $owner };" || return 1
   echo 0 >"$d/stored"
   "$SMTPGATE_BIN" -f "$d/smtpgate.conf" >>"${SMTPGATE_LOG:-$d/smtpgate.log}" 2>&1 &
   echo $!
