@@ -15,6 +15,8 @@ packages=(
 	groff-base                                      # kit tests: groff -ww renders them without warnings
 	valgrind                                        # the unit tests run once under memcheck
 	clang libclang-rt-14-dev                        # the libFuzzer target of the channel
+	mailman3                                        # the mailman tests' real Mailman 3 (installed
+	                                                # here, before any test timeout runs)
 )
 [ "$#" -gt 0 ] && packages+=("$@")
 
