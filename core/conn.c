@@ -26,17 +26,6 @@ static int mem_pending(struct conn *base);
 static const struct conn_ops fd_ops = { fd_read, fd_write, fd_pending };
 static const struct conn_ops mem_ops = { mem_read, mem_write, mem_pending };
 
-const char *conn_status_name(int status)
-{
-	switch (status) {
-	case CONN_EOF: return "eof";
-	case CONN_TIMEOUT: return "timeout";
-	case CONN_ERROR: return "error";
-	case CONN_STOPPED: return "stopped";
-	}
-	return "ok";
-}
-
 static long long now_ms(void)
 {
 	struct timespec ts;

@@ -81,6 +81,5 @@ static inline int conn_input_pending(struct conn *c)
 	return c->ops->pending(c);
 }
 
-const char *conn_status_name(int status);
 
 #endif

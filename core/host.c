@@ -96,11 +96,6 @@ const struct smtpgate_cfg *host_cfg(const struct listener_config *l)
 	return (const struct smtpgate_cfg *)l->handler_group;
 }
 
-int host_cfg_error_count(void)
-{
-	return host_cfg_errors;
-}
-
 int host_plugin_init(const struct smtpgate_plugin *d, const struct listener_config *l,
 		     void **priv_out)
 {

@@ -11,8 +11,6 @@ const struct smtpgate_host *host_for_listener(const struct listener_config *l);
 void host_set_fqdn(const char *name);
 /* The group handed to the plugin's init (NULL if the listener has none). */
 const struct smtpgate_cfg *host_cfg(const struct listener_config *l);
-/* Number of cfg_error() calls and type errors since start. */
-int host_cfg_error_count(void);
 
 /* Run the plugin's init; 0, or -1 after logging why (file:line). */
 int host_plugin_init(const struct smtpgate_plugin *d, const struct listener_config *l,

@@ -25,6 +25,11 @@ size_t linebuf_pending(const struct linebuf *lb)
 	return lb->end - lb->start;
 }
 
+int linebuf_has_line(const struct linebuf *lb)
+{
+	return memchr(lb->buf + lb->start, '\n', lb->end - lb->start) != NULL;
+}
+
 /* Move unread bytes to the front and read more after them. */
 static int fill(struct linebuf *lb, int timeout_ms, int interruptible)
 {

@@ -39,5 +39,7 @@ int linebuf_read_data(struct linebuf *lb, int timeout_ms,
 
 /* Bytes received but not yet consumed (the client talked ahead). */
 size_t linebuf_pending(const struct linebuf *lb);
+/* 1 if a whole line (up to LF) is buffered: reading it will not block. */
+int linebuf_has_line(const struct linebuf *lb);
 
 #endif

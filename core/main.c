@@ -128,10 +128,7 @@ static int check_config(const struct master_options *mo)
 {
 	char err[CONFIG_ERROR_MAX_BYTES];
 	struct config *cfg;
-	int rc = mo->config_file ? config_load_file(mo->config_file, &cfg, err, sizeof(err))
-				 : config_load_string(mo->config_text, "command line", &cfg, err,
-						      sizeof(err));
-	if (rc < 0) {
+	if (master_parse_config(mo, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smtpgate: %s\n", err);
 		return EX_CONFIG;
 	}

@@ -363,13 +363,18 @@ static int check_plugins_in_child(const struct config *cfg)
 	return WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+int master_parse_config(const struct master_options *opts, struct config **out, char *err,
+			size_t err_size)
+{
+	return opts->config_file ? config_load_file(opts->config_file, out, err, err_size)
+				 : config_load_string(opts->config_text, "command line", out, err,
+						      err_size);
+}
+
 int master_load_config(const struct master_options *opts, struct config **out)
 {
 	char err[CONFIG_ERROR_MAX_BYTES];
-	int rc = opts->config_file ? config_load_file(opts->config_file, out, err, sizeof(err))
-				   : config_load_string(opts->config_text, "command line", out, err,
-							sizeof(err));
-	if (rc < 0) {
+	if (master_parse_config(opts, out, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return -1;
 	}

@@ -15,6 +15,11 @@ struct master_options {
    Takes ownership of cfg. */
 int master_run(struct config *cfg, const struct master_options *opts);
 
+/* Read and validate the file, or the command line's config text; 0, or
+   -1 with the message in err. */
+int master_parse_config(const struct master_options *opts, struct config **out, char *err,
+			size_t err_size);
+
 /* Load a config the way start and reload do: parse, then check each
    plugin in a child process so no plugin code runs in the master.  0, or
    -1 after logging the message. */

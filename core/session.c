@@ -28,20 +28,9 @@
 #include "smtp_reply.h"
 
 
-void session_flush(struct session *s);
-void session_reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void session_send_reply(struct session *s, const struct smtpgate_reply *r);
-void session_sync_pub(struct session *s);
-void session_reset_transaction(struct session *s, int abandoned);
-enum smtpgate_verdict session_checked(struct session *s, const char *hook,
-				     enum smtpgate_verdict v, struct smtpgate_reply *r);
-int session_answer_hook(struct session *s, enum smtpgate_verdict v, struct smtpgate_reply *r);
 static int read_command(struct session *s, const char **line_out, size_t *len_out);
 static void dispatch(struct session *s, const char *line, size_t len);
-long long session_time_left_ms(struct session *s);
-int session_io_timeout_ms(struct session *s, int timeout_sec);
 static void pause_ms(struct session *s, long long ms);
-void session_time_exceeded(struct session *s);
 static int idle_command(struct session *s);
 static void end_command(struct session *s);
 static int pregreet(struct session *s);
@@ -143,10 +132,10 @@ void session_reply(struct session *s, const char *fmt, ...)
 
 void session_send_reply(struct session *s, const struct smtpgate_reply *r)
 {
-	if (r->enhanced[0])
-		session_reply(s, "%03d %s %s", r->code, r->enhanced, r->text);
-	else
-		session_reply(s, "%03d %s", r->code, r->text);
+	char line[SMTP_REPLY_TEXT_MAX_BYTES + 32];
+	size_t len = smtp_reply_format(r, line, sizeof(line));
+	/* The text is bounded so the line always fits; session_reply adds CR LF. */
+	session_reply(s, "%.*s", len >= 2 ? (int)(len - 2) : 0, line);
 }
 
 /* Refresh the plugins' view of the session before a hook runs. */
@@ -243,7 +232,7 @@ static int read_command(struct session *s, const char **line_out, size_t *len_ou
 {
 	size_t max = SMTP_CMDLINE_MAX_BYTES + s->mail_extra_bytes;
 	/* Write pending replies unless a whole pipelined command is waiting. */
-	if (!memchr(s->lb.buf + s->lb.start, '\n', linebuf_pending(&s->lb)))
+	if (!linebuf_has_line(&s->lb))
 		session_flush(s);
 	if (s->dead)
 		return CONN_ERROR;

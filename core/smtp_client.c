@@ -229,15 +229,6 @@ int smtp_client_vsend(struct smtp_client *c, const char *fmt, va_list ap)
 	return 0;
 }
 
-int smtp_client_send(struct smtp_client *c, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int rc = smtp_client_vsend(c, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 int smtp_client_vcommand(struct smtp_client *c, struct smtpgate_upstream_reply *r,
 			 const char *fmt, va_list ap)
 {

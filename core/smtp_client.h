@@ -16,8 +16,6 @@ struct smtp_client *smtp_client_open(const char *hostport, int lmtp, const char 
 				     struct smtpgate_upstream_reply *r);
 int smtp_client_extension(const struct smtp_client *c, const char *keyword,
 			  const char **param_out);
-int smtp_client_send(struct smtp_client *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 int smtp_client_vsend(struct smtp_client *c, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 int smtp_client_flush(struct smtp_client *c);
