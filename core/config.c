@@ -40,6 +40,7 @@ static int get_int(struct loader *ld, const config_setting_t *g, const char *nam
 		   long long min, long long max, long long *out);
 static int get_bool(struct loader *ld, const config_setting_t *g, const char *name, int *out);
 static int load_global(struct loader *ld);
+static int load_pool(struct loader *ld, const config_setting_t *s, struct listener_config *l);
 static int load_listener(struct loader *ld, const config_setting_t *s, struct listener_config *l);
 static int resolve_plugin(struct loader *ld, const config_setting_t *s, struct listener_config *l);
 static int validate(struct config *cfg, char *err, size_t err_size);
@@ -49,8 +50,9 @@ static const char *const global_settings[] = {
 };
 static const char *const listener_settings[] = {
 	"name", "address", "handler", "remote", "data_size_limit", "smtputf8", "decode_data",
-	"bare_lf", "command_timeout", "data_timeout", "workers", "max_sessions_per_worker",
-	"max_recipients", "soft_error_limit", "hard_error_limit", "error_sleep", "max_session_time",
+	"bare_lf", "command_timeout", "data_timeout", "workers", "min_spare", "max_spare",
+	"max_workers", "max_idle", "stress_timeout", "max_sessions_per_worker",
+	"max_sessions_per_client", "max_recipients", "soft_error_limit", "hard_error_limit", "error_sleep", "max_session_time",
 	"max_idle_commands", "greet_pause", "pregreet", NULL
 };
 
@@ -212,6 +214,40 @@ static int resolve_plugin(struct loader *ld, const config_setting_t *s, struct l
 	return 0;
 }
 
+/* `workers = N` is a fixed pool of N; otherwise min_spare, max_spare and
+   max_workers size it.  Mixing the two would leave one of them ignored. */
+static int load_pool(struct loader *ld, const config_setting_t *s, struct listener_config *l)
+{
+	long long fixed = 0, v;
+	int found = get_int(ld, s, "workers", 1, POOL_WORKERS_MAX, &fixed);
+	if (found < 0)
+		return -1;
+	if (found) {
+		static const char *const sizing[] = { "min_spare", "max_spare", "max_workers" };
+		for (size_t i = 0; i < sizeof(sizing) / sizeof(sizing[0]); i++)
+			if (config_setting_get_member(s, sizing[i]))
+				return fail(ld, s, sizing[i],
+					    "not with workers (a fixed pool); drop one of the two");
+		l->min_spare = l->max_spare = l->max_workers = (int)fixed;
+		return 0;
+	}
+	int *fields[] = { &l->min_spare, &l->max_spare, &l->max_workers };
+	static const char *const names[] = { "min_spare", "max_spare", "max_workers" };
+	for (size_t i = 0; i < 3; i++) {
+		v = *fields[i];
+		if (get_int(ld, s, names[i], 1, POOL_WORKERS_MAX, &v) < 0)
+			return -1;
+		*fields[i] = (int)v;
+	}
+	if (l->max_spare < l->min_spare)
+		return fail(ld, s, "max_spare", "%d is below min_spare (%d)", l->max_spare,
+			    l->min_spare);
+	if (l->max_workers < l->min_spare)
+		return fail(ld, s, "max_workers", "%d is below min_spare (%d)", l->max_workers,
+			    l->min_spare);
+	return 0;
+}
+
 static int load_listener(struct loader *ld, const config_setting_t *s, struct listener_config *l)
 {
 	long long v;
@@ -224,8 +260,13 @@ static int load_listener(struct loader *ld, const config_setting_t *s, struct li
 	l->data_size_limit = CONFIG_DEFAULT_DATA_SIZE_LIMIT;
 	l->command_timeout_sec = 300; /* RFC 5321 §4.5.3.2.7 server timeout */
 	l->data_timeout_sec = 180;    /* §4.5.3.2.5 data block */
-	l->workers = 4;
+	l->min_spare = 2;
+	l->max_spare = 8;
+	l->max_workers = 100;       /* Postfix's default_process_limit */
+	l->max_idle_sec = 100;      /* Postfix's max_idle */
+	l->stress_timeout_sec = 10; /* Postfix's smtpd_timeout under stress */
 	l->max_sessions_per_worker = 1000;
+	l->max_sessions_per_client = 50; /* smtpd_client_connection_count_limit */
 	l->max_recipients = 1000;
 	l->soft_error_limit = 10; /* Postfix smtpd_soft_error_limit */
 	l->hard_error_limit = 20; /* smtpd_hard_error_limit */
@@ -260,10 +301,8 @@ static int load_listener(struct loader *ld, const config_setting_t *s, struct li
 	if (get_int(ld, s, "data_timeout", 1, 86400, &v) < 0)
 		return -1;
 	l->data_timeout_sec = (int)v;
-	v = l->workers;
-	if (get_int(ld, s, "workers", 1, 1024, &v) < 0)
+	if (load_pool(ld, s, l) < 0)
 		return -1;
-	l->workers = (int)v;
 	if (get_int(ld, s, "max_sessions_per_worker", 0, LLONG_MAX, &l->max_sessions_per_worker) < 0 ||
 	    get_int(ld, s, "max_recipients", 1, 1000000, &l->max_recipients) < 0)
 		return -1;
@@ -280,6 +319,10 @@ static int load_listener(struct loader *ld, const config_setting_t *s, struct li
 		{ "max_idle_commands", 1, 1000000,
 		  offsetof(struct listener_config, max_idle_commands) },
 		{ "greet_pause", 0, 60000, offsetof(struct listener_config, greet_pause_ms) },
+		{ "max_idle", 1, 86400, offsetof(struct listener_config, max_idle_sec) },
+		{ "stress_timeout", 1, 86400, offsetof(struct listener_config, stress_timeout_sec) },
+		{ "max_sessions_per_client", 0, 1000000,
+		  offsetof(struct listener_config, max_sessions_per_client) },
 	};
 	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
 		int *field = (int *)((char *)l + ints[i].off);

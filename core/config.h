@@ -9,6 +9,7 @@
 
 #define CONFIG_DEFAULT_DATA_SIZE_LIMIT 33554432LL /* smtpd.DATA_SIZE_DEFAULT */
 #define CONFIG_ERROR_MAX_BYTES 1024
+#define POOL_WORKERS_MAX 1024 /* per listener */
 
 struct listener_config {
 	const char *name;        /* "name", or the address */
@@ -23,8 +24,17 @@ struct listener_config {
 	enum bare_lf_policy bare_lf;
 	int command_timeout_sec;
 	int data_timeout_sec;
-	int workers;
+	/* The pool: workers are forked while fewer than min_spare are idle
+	   (up to max_workers in all) and retired while more than max_spare
+	   are, or when idle for max_idle_sec with more than min_spare idle.
+	   `workers = N` in the file is a fixed pool: all three N. */
+	int min_spare;
+	int max_spare;
+	int max_workers;
+	int max_idle_sec;
+	int stress_timeout_sec;  /* timeouts while every worker is busy and clients wait */
 	long long max_sessions_per_worker; /* 0 = no limit */
+	int max_sessions_per_client; /* concurrent, per client IP; 0 = no limit */
 	long long max_recipients;
 	int soft_error_limit;    /* errors before replies are delayed */
 	int hard_error_limit;    /* errors before 421 and close */

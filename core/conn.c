@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 static long long now_ms(void);
-static int fd_wait(struct conn_fd *c, short events, long long deadline_ms, int interruptible);
+static int fd_wait(struct conn_fd *c, short events, long long start_ms, int timeout_ms,
+		   int interruptible);
 static ssize_t fd_read(struct conn *base, void *buf, size_t len, int timeout_ms, int interruptible);
 static int fd_write(struct conn *base, const void *buf, size_t len, int timeout_ms);
 static ssize_t mem_read(struct conn *base, void *buf, size_t len, int timeout_ms, int interruptible);
@@ -40,13 +41,27 @@ void conn_fd_init(struct conn_fd *c, int fd, const sigset_t *wait_mask,
 	c->fd = fd;
 	c->wait_mask = wait_mask;
 	c->stop_flag = stop_flag;
+	c->stress = NULL;
+	c->stress_timeout_ms = 0;
 }
 
-/* Wait until the socket is ready for `events`; 0, or an enum conn_status. */
-static int fd_wait(struct conn_fd *c, short events, long long deadline_ms, int interruptible)
+void conn_fd_set_stress(struct conn_fd *c, const _Atomic int *stress, int stress_timeout_ms)
+{
+	c->stress = stress;
+	c->stress_timeout_ms = stress_timeout_ms;
+}
+
+/* Wait until the socket is ready for `events`, at most timeout_ms from
+   start_ms (less under stress, looked at again after every signal); 0,
+   or an enum conn_status. */
+static int fd_wait(struct conn_fd *c, short events, long long start_ms, int timeout_ms,
+		   int interruptible)
 {
 	for (;;) {
-		long long left = deadline_ms - now_ms();
+		long long timeout = timeout_ms;
+		if (c->stress && atomic_load(c->stress) && c->stress_timeout_ms < timeout)
+			timeout = c->stress_timeout_ms;
+		long long left = start_ms + timeout - now_ms();
 		if (left <= 0)
 			return CONN_TIMEOUT;
 		struct pollfd pfd = { .fd = c->fd, .events = events };
@@ -66,9 +81,9 @@ static int fd_wait(struct conn_fd *c, short events, long long deadline_ms, int i
 static ssize_t fd_read(struct conn *base, void *buf, size_t len, int timeout_ms, int interruptible)
 {
 	struct conn_fd *c = (struct conn_fd *)base;
-	long long deadline = now_ms() + timeout_ms;
+	long long start = now_ms();
 	for (;;) {
-		int w = fd_wait(c, POLLIN, deadline, interruptible);
+		int w = fd_wait(c, POLLIN, start, timeout_ms, interruptible);
 		if (w < 0)
 			return w;
 		ssize_t n = recv(c->fd, buf, len, MSG_DONTWAIT);
@@ -85,7 +100,7 @@ static int fd_write(struct conn *base, const void *buf, size_t len, int timeout_
 {
 	struct conn_fd *c = (struct conn_fd *)base;
 	const char *p = buf;
-	long long deadline = now_ms() + timeout_ms;
+	long long start = now_ms();
 	while (len > 0) {
 		/* MSG_NOSIGNAL: a client that hangs up early costs an EPIPE, not
 		   the worker (Postfix sends QUIT and closes without waiting). */
@@ -97,7 +112,7 @@ static int fd_write(struct conn *base, const void *buf, size_t len, int timeout_
 		}
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			return CONN_ERROR;
-		int w = fd_wait(c, POLLOUT, deadline, 0);
+		int w = fd_wait(c, POLLOUT, start, timeout_ms, 0);
 		if (w < 0)
 			return w;
 	}

@@ -9,6 +9,7 @@
 #define SMTPGATE_CONN_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -40,16 +41,21 @@ struct conn {
 
 /* A connected socket.  Waits happen in ppoll() with wait_mask, so the
    signals it leaves unblocked interrupt them; an interrupted interruptible
-   read returns CONN_STOPPED when *stop_flag is set and waits on otherwise. */
+   read returns CONN_STOPPED when *stop_flag is set and waits on otherwise.
+   While *stress is set every wait is cut to stress_timeout_ms; a wait in
+   progress sees a change when a signal interrupts it. */
 struct conn_fd {
 	struct conn base;
 	int fd;
 	const sigset_t *wait_mask;
 	volatile sig_atomic_t *stop_flag;
+	const _Atomic int *stress;
+	int stress_timeout_ms;
 };
 
 void conn_fd_init(struct conn_fd *c, int fd, const sigset_t *wait_mask,
 		  volatile sig_atomic_t *stop_flag);
+void conn_fd_set_stress(struct conn_fd *c, const _Atomic int *stress, int stress_timeout_ms);
 
 /* Memory: reads come from `input` in pieces of at most `chunk` bytes (0 =
    as much as asked), then EOF (or TIMEOUT when eof_is_timeout); writes are

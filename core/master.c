@@ -8,12 +8,23 @@
  * after it was started counts as a fast failure; consecutive fast failures
  * delay the next spawn (1 s, 2 s, 4 s ... 60 s) so a plugin that crashes
  * every worker costs a log line per delay, not a fork loop.
+ *
+ * Each listener's pool sizes itself from the scoreboard the workers keep
+ * (scoreboard.c): more workers while fewer than min_spare are idle, up to
+ * max_workers; one retired per second while more than max_spare are idle,
+ * or while more than min_spare are and one has been idle for max_idle.  A
+ * worker that takes a client and leaves too few idle writes a byte to the
+ * wake pipe, so the pool grows at once rather than at the next tick.  When
+ * all max_workers are busy and clients wait in the listen queue, the
+ * listener is under stress (as Postfix's smtpd): its workers' timeouts drop
+ * to stress_timeout until the queue is empty and a worker is idle again.
  */
 #include "master.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -28,12 +39,15 @@
 
 #include "addr.h"
 #include "log.h"
+#include "scoreboard.h"
 #include "worker.h"
 
 #define MASTER_MAX_FDS_PER_LISTENER 8
 #define MASTER_FAST_FAILURE_MS 2000
 #define MASTER_MAX_BACKOFF_SEC 60
 #define MASTER_LISTEN_BACKLOG 1024
+#define MASTER_TICK_MS 1000
+#define MASTER_RETIRE_INTERVAL_MS 1000
 
 struct bound {
 	char address[256]; /* the spec, the key to reuse sockets on reload */
@@ -44,14 +58,27 @@ struct bound {
 struct pool {
 	int fast_failures;
 	long long next_spawn_ms;
+	long long next_retire_ms;
+	int stress;             /* all max_workers busy and clients waiting */
 };
 
+/* The master's own record of a worker; slot i is scoreboard slot i. */
 struct worker_slot {
 	pid_t pid;              /* 0: free */
 	unsigned int generation;
 	size_t listener;
 	long long started_ms;
+	int retiring;           /* sent SIGHUP to shrink the pool */
 	char name[64];
+};
+
+/* A listener's pool as the scoreboard shows it now. */
+struct pool_count {
+	int total;              /* workers of this generation, not retiring */
+	int idle;               /* ... idle or still starting */
+	int busy;
+	size_t longest_idle;    /* slot of the worker idle the longest, or SIZE_MAX */
+	long long longest_idle_since_ms;
 };
 
 struct master {
@@ -59,8 +86,10 @@ struct master {
 	struct config *cfg;
 	struct bound *bound;    /* one per cfg->listeners entry */
 	struct pool *pools;
-	struct worker_slot *slots;
-	size_t nslots, slot_cap;
+	struct worker_slot *slots; /* SCOREBOARD_SLOTS of them */
+	size_t nslots;             /* slots at and above this were never used */
+	struct scoreboard *sb;
+	int wake_pipe[2];          /* workers write, the master's loop reads */
 	unsigned int generation;
 	uid_t uid;
 	gid_t gid;
@@ -76,7 +105,13 @@ static void close_bound(struct bound *b);
 static int bind_all(struct master *m, struct config *cfg, struct bound **out);
 static int lookup_user(struct master *m, const struct config *cfg);
 static void spawn(struct master *m, size_t listener);
-static void spawn_missing(struct master *m);
+static void count_pool(const struct master *m, size_t listener, struct pool_count *out);
+static void retire(struct master *m, size_t slot, const char *reason);
+static unsigned int queued_clients(const struct bound *b);
+static void set_stress(struct master *m, size_t listener, int on, const struct pool_count *pc,
+		       unsigned int queued);
+static void size_pools(struct master *m);
+static void drain_wake_pipe(struct master *m);
 static void reap(struct master *m);
 static void signal_generation(struct master *m, unsigned int generation, int sig);
 static size_t live_workers(const struct master *m);
@@ -208,26 +243,25 @@ static int lookup_user(struct master *m, const struct config *cfg)
 static void spawn(struct master *m, size_t listener)
 {
 	const struct listener_config *l = &m->cfg->listeners[listener];
-	struct worker_slot *slot = NULL;
-	for (size_t i = 0; i < m->nslots; i++)
-		if (!m->slots[i].pid) {
-			slot = &m->slots[i];
-			break;
-		}
-	if (!slot) {
-		if (m->nslots == m->slot_cap) {
-			m->slot_cap = m->slot_cap ? m->slot_cap * 2 : 16;
-			m->slots = realloc(m->slots, m->slot_cap * sizeof(*m->slots));
-			if (!m->slots)
-				abort();
-		}
-		slot = &m->slots[m->nslots++];
+	size_t index = 0;
+	while (index < m->nslots && m->slots[index].pid)
+		index++;
+	if (index == SCOREBOARD_SLOTS) {
+		log_err("listener=%s: %d workers already: no room for more", l->name,
+			SCOREBOARD_SLOTS);
+		m->pools[listener].next_spawn_ms = now_ms() + 1000;
+		return;
 	}
+	if (index == m->nslots)
+		m->nslots++;
+	struct worker_slot *slot = &m->slots[index];
+	memset(slot, 0, sizeof(*slot));
+	scoreboard_slot_claim(m->sb, index, l->name, m->generation, m->pools[listener].stress);
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_err("listener=%s: fork: %s", l->name, strerror(errno));
 		m->pools[listener].next_spawn_ms = now_ms() + 1000;
-		slot->pid = 0;
+		scoreboard_slot_release(m->sb, index);
 		return;
 	}
 	if (pid == 0) {
@@ -235,6 +269,7 @@ static void spawn(struct master *m, size_t listener)
 		for (size_t i = 0; i < m->cfg->listener_count; i++)
 			if (i != listener)
 				close_bound(&m->bound[i]);
+		close(m->wake_pipe[0]);
 		struct worker_args a = {
 			.listener = l,
 			.fds = m->bound[listener].fds,
@@ -243,6 +278,9 @@ static void spawn(struct master *m, size_t listener)
 			.uid = m->uid,
 			.gid = m->gid,
 			.user = (m->opts->nosetuid || !m->cfg->user) ? NULL : m->cfg->user,
+			.sb = m->sb,
+			.slot = &m->sb->slots[index],
+			.wake_fd = m->wake_pipe[1],
 		};
 		worker_main(&a);
 	}
@@ -253,22 +291,116 @@ static void spawn(struct master *m, size_t listener)
 	snprintf(slot->name, sizeof(slot->name), "%s", l->name);
 }
 
-/* Bring every listener of the current generation up to its worker count,
-   unless its back-off says wait. */
-static void spawn_missing(struct master *m)
+static void count_pool(const struct master *m, size_t listener, struct pool_count *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->longest_idle = SIZE_MAX;
+	for (size_t i = 0; i < m->nslots; i++) {
+		const struct worker_slot *w = &m->slots[i];
+		if (!w->pid || w->retiring || w->generation != m->generation || w->listener != listener)
+			continue;
+		out->total++;
+		const struct scoreboard_slot *s = &m->sb->slots[i];
+		int state = atomic_load(&s->state);
+		if (state == WORKER_BUSY) {
+			out->busy++;
+			continue;
+		}
+		out->idle++;
+		long long since = atomic_load(&s->idle_since_ms);
+		if (state == WORKER_IDLE &&
+		    (out->longest_idle == SIZE_MAX || since < out->longest_idle_since_ms)) {
+			out->longest_idle = i;
+			out->longest_idle_since_ms = since;
+		}
+	}
+}
+
+/* SIGHUP retires a worker: an idle one exits now, a busy one (it took a
+   client meanwhile) after its session. */
+static void retire(struct master *m, size_t slot, const char *reason)
+{
+	struct worker_slot *w = &m->slots[slot];
+	w->retiring = 1;
+	kill(w->pid, SIGHUP);
+	log_info("listener=%s event=worker-retire pid=%ld reason=%s", w->name, (long)w->pid, reason);
+}
+
+/* Clients in a listener's accept queue: Linux reports the queue length of
+   a listening socket in tcpi_unacked. */
+static unsigned int queued_clients(const struct bound *b)
+{
+	unsigned int n = 0;
+	for (size_t i = 0; i < b->nfds; i++) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+		if (getsockopt(b->fds[i], IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
+			n += ti.tcpi_unacked;
+	}
+	return n;
+}
+
+/* Flag every worker of the listener (old generations too: they serve the
+   same port) and interrupt the busy ones' waits so they see the change. */
+static void set_stress(struct master *m, size_t listener, int on, const struct pool_count *pc,
+		       unsigned int queued)
+{
+	const struct listener_config *l = &m->cfg->listeners[listener];
+	m->pools[listener].stress = on;
+	for (size_t i = 0; i < m->nslots; i++) {
+		struct scoreboard_slot *s = &m->sb->slots[i];
+		if (!m->slots[i].pid || strcmp(m->slots[i].name, l->name) != 0)
+			continue;
+		atomic_store(&s->stress, on);
+		if (on && atomic_load(&s->state) == WORKER_BUSY)
+			kill(m->slots[i].pid, SIGUSR1);
+	}
+	if (on)
+		log_warn("listener=%s event=stress-on busy=%d queued=%u stress_timeout=%d", l->name,
+			 pc->busy, queued, l->stress_timeout_sec);
+	else
+		log_info("listener=%s event=stress-off busy=%d idle=%d", l->name, pc->busy, pc->idle);
+}
+
+/* Grow, shrink and watch each pool of the current generation. */
+static void size_pools(struct master *m)
 {
 	long long now = now_ms();
 	for (size_t i = 0; i < m->cfg->listener_count; i++) {
-		int have = 0;
-		for (size_t k = 0; k < m->nslots; k++)
-			if (m->slots[k].pid && m->slots[k].generation == m->generation &&
-			    m->slots[k].listener == i)
-				have++;
-		while (have < m->cfg->listeners[i].workers && now >= m->pools[i].next_spawn_ms) {
+		const struct listener_config *l = &m->cfg->listeners[i];
+		struct pool *p = &m->pools[i];
+		struct pool_count pc;
+		count_pool(m, i, &pc);
+		while (pc.idle < l->min_spare && pc.total < l->max_workers && now >= p->next_spawn_ms) {
 			spawn(m, i);
-			have++;
+			pc.idle++;
+			pc.total++;
 		}
+		if (pc.longest_idle != SIZE_MAX && now >= p->next_retire_ms) {
+			const char *why = NULL;
+			if (pc.idle > l->max_spare)
+				why = "max_spare";
+			else if (pc.idle > l->min_spare &&
+				 now - pc.longest_idle_since_ms >= (long long)l->max_idle_sec * 1000)
+				why = "max_idle";
+			if (why) {
+				retire(m, pc.longest_idle, why);
+				p->next_retire_ms = now + MASTER_RETIRE_INTERVAL_MS;
+			}
+		}
+		unsigned int queued = queued_clients(&m->bound[i]);
+		if (!p->stress && pc.busy >= l->max_workers && queued > 0)
+			set_stress(m, i, 1, &pc, queued);
+		else if (p->stress && queued == 0 && pc.idle > 0)
+			set_stress(m, i, 0, &pc, queued);
 	}
+}
+
+static void drain_wake_pipe(struct master *m)
+{
+	char buf[256];
+	while (read(m->wake_pipe[0], buf, sizeof(buf)) > 0)
+		;
 }
 
 static void reap(struct master *m)
@@ -282,6 +414,7 @@ static void reap(struct master *m)
 			if (s->pid != pid)
 				continue;
 			s->pid = 0;
+			scoreboard_slot_release(m->sb, i);
 			long long lived = now_ms() - s->started_ms;
 			int failed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
 			char how[64];
@@ -471,8 +604,14 @@ int master_run(struct config *cfg, const struct master_options *opts)
 		return EX_CONFIG;
 	}
 	m.pools = calloc(cfg->listener_count, sizeof(*m.pools));
-	if (!m.pools)
+	m.slots = calloc(SCOREBOARD_SLOTS, sizeof(*m.slots));
+	m.sb = scoreboard_create();
+	if (!m.pools || !m.slots || !m.sb)
 		abort();
+	if (pipe2(m.wake_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+		log_err("pipe2: %s", strerror(errno));
+		return EX_OSERR;
+	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -492,26 +631,35 @@ int master_run(struct config *cfg, const struct master_options *opts)
 	sigaddset(&block, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &block, &none);
 
-	spawn_missing(&m);
-	for (size_t i = 0; i < cfg->listener_count; i++)
-		log_info("event=ready listener=%s address=%s handler=%s workers=%d", cfg->listeners[i].name,
-			 cfg->listeners[i].address, cfg->listeners[i].handler, cfg->listeners[i].workers);
+	size_pools(&m);
+	for (size_t i = 0; i < cfg->listener_count; i++) {
+		const struct listener_config *l = &cfg->listeners[i];
+		log_info("event=ready listener=%s address=%s handler=%s min_spare=%d max_spare=%d "
+			 "max_workers=%d", l->name, l->address, l->handler, l->min_spare, l->max_spare,
+			 l->max_workers);
+	}
 
 	while (!got_stop) {
 		reap(&m);
 		if (got_reload)
 			reload(&m);
-		spawn_missing(&m);
-		/* Wake at the next back-off expiry, or in a second. */
-		long long wait = 1000, now = now_ms();
+		drain_wake_pipe(&m);
+		size_pools(&m);
+		/* Wake at the next back-off expiry, at a worker's call, or at
+		   the next tick. */
+		long long wait = MASTER_TICK_MS, now = now_ms();
 		for (size_t i = 0; i < m.cfg->listener_count; i++)
 			if (m.pools[i].next_spawn_ms > now && m.pools[i].next_spawn_ms - now < wait)
 				wait = m.pools[i].next_spawn_ms - now;
 		struct timespec ts = { wait / 1000, (wait % 1000) * 1000000L };
+		struct pollfd wake = { .fd = m.wake_pipe[0], .events = POLLIN };
 		if (!got_child && !got_reload && !got_stop)
-			ppoll(NULL, 0, &ts, &none);
+			ppoll(&wake, 1, &ts, &none);
 	}
 	rc = shutdown_workers(&m);
+	close(m.wake_pipe[0]);
+	close(m.wake_pipe[1]);
+	scoreboard_destroy(m.sb);
 	free(m.bound);
 	free(m.pools);
 	free(m.slots);

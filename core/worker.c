@@ -5,8 +5,12 @@
  * Signals: SIGTERM/SIGINT stop (an idle session gets 421, a transaction in
  * progress is finished first); SIGHUP retires (the session in progress
  * finishes untouched, then the worker exits: a reload never cuts a
- * session).  Signals are blocked except inside the waits, so a flag is
- * never missed between a check and a blocking call.
+ * session).  SIGUSR1 only interrupts a wait, so it looks at the stress flag
+ * the master sets in the scoreboard.  Signals are blocked except inside the
+ * waits, so a flag is never missed between a check and a blocking call.
+ *
+ * The worker keeps its scoreboard slot true (idle, or busy with a client)
+ * and wakes the master when it leaves fewer idle workers than min_spare.
  */
 #include "worker.h"
 
@@ -37,10 +41,14 @@ static volatile sig_atomic_t worker_retire;
 
 static void on_stop(int sig);
 static void on_retire(int sig);
+static void on_wake(int sig);
+static long long now_ms(void);
 static void setup_signals(sigset_t *accept_mask_out, sigset_t *session_mask_out);
 static int drop_privileges(const struct worker_args *a);
-static void serve(const struct session_env *env, int fd, const sigset_t *session_mask,
-		  unsigned long n);
+static int over_client_limit(const struct worker_args *a, struct conn *c, const char *sid,
+			     const char *client);
+static void serve(const struct worker_args *a, const struct session_env *env, int fd,
+		  const sigset_t *session_mask, unsigned long n);
 
 static void on_stop(int sig)
 {
@@ -52,6 +60,18 @@ static void on_retire(int sig)
 {
 	(void)sig;
 	worker_retire = 1;
+}
+
+static void on_wake(int sig)
+{
+	(void)sig; /* the interrupted wait re-reads the stress flag */
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Block the control signals; the masks to wait with unblock them: all of
@@ -66,6 +86,8 @@ static void setup_signals(sigset_t *accept_mask_out, sigset_t *session_mask_out)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = on_retire;
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_wake;
+	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	/* A plugin writing past RLIMIT_FSIZE gets EFBIG and can answer 4xx,
@@ -81,6 +103,7 @@ static void setup_signals(sigset_t *accept_mask_out, sigset_t *session_mask_out)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_SETMASK, &block, NULL);
 	sigemptyset(accept_mask_out);
 	*session_mask_out = *accept_mask_out;
@@ -118,9 +141,31 @@ int worker_check_plugin(const struct listener_config *l, const char **version_ou
 	return 0;
 }
 
-/* One accepted client: run the session on it and close it. */
-static void serve(const struct session_env *env, int fd, const sigset_t *session_mask,
-		  unsigned long n)
+/* max_sessions_per_client: Postfix's 421 when this client already has
+   as many sessions as allowed on this listener (all generations).  1 when
+   the client was sent away. */
+static int over_client_limit(const struct worker_args *a, struct conn *c, const char *sid,
+			     const char *client)
+{
+	int limit = a->listener->max_sessions_per_client;
+	if (limit <= 0)
+		return 0;
+	size_t open = scoreboard_client_sessions(a->sb, a->slot->listener, a->slot->client);
+	if (open <= (size_t)limit)
+		return 0;
+	log_info("sid=%s listener=%s event=limit limit=max_sessions_per_client client=%s "
+		 "sessions=%zu", sid, a->listener->name, client, open);
+	char reply[256];
+	int len = snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many connections from %s\r\n",
+			   a->fqdn, client);
+	if (len > 0 && (size_t)len < sizeof(reply))
+		conn_write(c, reply, (size_t)len, 10 * 1000);
+	return 1;
+}
+
+/* One accepted client: mark the worker busy, run the session, close it. */
+static void serve(const struct worker_args *a, const struct session_env *env, int fd,
+		  const sigset_t *session_mask, unsigned long n)
 {
 	struct session_peer peer;
 	struct sockaddr_storage ss;
@@ -140,8 +185,20 @@ static void serve(const struct session_env *env, int fd, const sigset_t *session
 		 (unsigned int)getpid() & 0xffff, n & 0xfffff);
 	struct conn_fd c;
 	conn_fd_init(&c, fd, session_mask, &worker_stop);
-	session_run(env, &c.base, &peer, sid);
+	conn_fd_set_stress(&c, &a->slot->stress, a->listener->stress_timeout_sec * 1000);
+
+	scoreboard_set_busy(a->slot, peer.addr);
+	if (scoreboard_idle(a->sb, a->slot->listener, a->slot->generation) <
+	    (size_t)a->listener->min_spare) {
+		char wake = 'b';
+		if (write(a->wake_fd, &wake, 1) < 0) {
+			/* Full pipe: the master has wake-ups pending already. */
+		}
+	}
+	if (!over_client_limit(a, &c.base, sid, peer.addr))
+		session_run(env, &c.base, &peer, sid);
 	close(fd);
+	scoreboard_set_idle(a->slot, now_ms());
 }
 
 void worker_main(const struct worker_args *a)
@@ -180,6 +237,7 @@ void worker_main(const struct worker_args *a)
 		}
 	}
 
+	scoreboard_set_idle(a->slot, now_ms());
 	struct session_env env = {
 		.listener = a->listener,
 		.plugin = p.desc,
@@ -221,7 +279,7 @@ void worker_main(const struct worker_args *a)
 				log_warn("listener=%s: accept: %s", a->listener->name, strerror(errno));
 			continue;
 		}
-		serve(&env, fd, &session_mask, ++sessions);
+		serve(a, &env, fd, &session_mask, ++sessions);
 	}
 	if (p.desc->fini)
 		p.desc->fini(priv);

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "scoreboard.h"
 
 struct worker_args {
 	const struct listener_config *listener;
@@ -15,10 +16,14 @@ struct worker_args {
 	uid_t uid;            /* to switch to after plugin init ... */
 	gid_t gid;
 	const char *user;     /* ... or NULL to stay as we are (-n) */
+	struct scoreboard *sb;
+	struct scoreboard_slot *slot; /* this worker's, in sb */
+	int wake_fd;          /* a byte here wakes the master: the pool needs it */
 };
 
 /* Never returns: exits 0 after max_sessions_per_worker sessions or a stop
-   or retire signal, EX_CONFIG when the plugin cannot start. */
+   or retire signal, EX_CONFIG when the plugin cannot start.  SIGUSR1 only
+   interrupts waits: the master flagged stress in the scoreboard. */
 void worker_main(const struct worker_args *a) __attribute__((noreturn));
 
 /* Load the listener's plugin and run its init and fini once: the check

@@ -70,7 +70,12 @@ static void test_defaults(void)
 	UNIT_CHECK(row, l->bare_lf == BARE_LF_KEEP);
 	UNIT_CHECK(row, l->command_timeout_sec == 300);
 	UNIT_CHECK(row, l->data_timeout_sec == 180);
-	UNIT_CHECK(row, l->workers == 4);
+	UNIT_CHECK(row, l->min_spare == 2);
+	UNIT_CHECK(row, l->max_spare == 8);
+	UNIT_CHECK(row, l->max_workers == 100);
+	UNIT_CHECK(row, l->max_idle_sec == 100);
+	UNIT_CHECK(row, l->stress_timeout_sec == 10);
+	UNIT_CHECK(row, l->max_sessions_per_client == 50);
 	UNIT_CHECK(row, l->max_sessions_per_worker == 1000);
 	UNIT_CHECK(row, l->max_recipients == 1000);
 	UNIT_CHECK(row, l->handler_group == NULL);
@@ -93,7 +98,8 @@ static void test_every_setting(void)
 		      "  debug = { output = \"/dev/null\"; };\n"
 		      "}, {\n"
 		      "  address = \":2526\"; decode_data = true; bare_lf = \"normalize\";\n"
-		      "  data_size_limit = 1048576L;\n"
+		      "  data_size_limit = 1048576L; min_spare = 3; max_spare = 5; max_workers = 7;\n"
+		      "  max_idle = 9; stress_timeout = 4; max_sessions_per_client = 0;\n"
 		      "} );\n",
 		      &cfg, err, sizeof(err));
 	if (!UNIT_CHECK(row, rc == 0)) {
@@ -116,7 +122,8 @@ static void test_every_setting(void)
 	UNIT_CHECK(row, l->bare_lf == BARE_LF_REJECT);
 	UNIT_CHECK(row, l->command_timeout_sec == 10);
 	UNIT_CHECK(row, l->data_timeout_sec == 20);
-	UNIT_CHECK(row, l->workers == 2);
+	/* workers = N: a fixed pool of N. */
+	UNIT_CHECK(row, l->min_spare == 2 && l->max_spare == 2 && l->max_workers == 2);
 	UNIT_CHECK(row, l->max_sessions_per_worker == 0);
 	UNIT_CHECK(row, l->max_recipients == 50);
 	UNIT_CHECK(row, l->handler_group != NULL);
@@ -125,6 +132,9 @@ static void test_every_setting(void)
 	UNIT_CHECK(row, l->decode_data == 1);
 	UNIT_CHECK(row, l->bare_lf == BARE_LF_NORMALIZE);
 	UNIT_CHECK(row, l->data_size_limit == 1048576);
+	UNIT_CHECK(row, l->min_spare == 3 && l->max_spare == 5 && l->max_workers == 7);
+	UNIT_CHECK(row, l->max_idle_sec == 9 && l->stress_timeout_sec == 4);
+	UNIT_CHECK(row, l->max_sessions_per_client == 0);
 	UNIT_CHECK(row, l->line == 12); /* where its "{" is */
 	config_free(cfg);
 }
@@ -199,6 +209,20 @@ static const struct {
 	  "max_recipients", "outside" },
 	{ "too many workers", "listeners = ( { address = \"127.0.0.1:1\"; workers = 5000; } );\n",
 	  "workers", "outside" },
+	{ "fixed and self-sizing pool",
+	  "listeners = ( { address = \"127.0.0.1:1\"; workers = 4; max_workers = 10; } );\n",
+	  "max_workers", "not with workers" },
+	{ "max_spare below min_spare",
+	  "listeners = ( { address = \"127.0.0.1:1\"; min_spare = 5; max_spare = 4; } );\n",
+	  "max_spare", "4 is below min_spare (5)" },
+	{ "max_workers below min_spare",
+	  "listeners = ( { address = \"127.0.0.1:1\"; min_spare = 5; max_workers = 4; } );\n",
+	  "max_workers", "4 is below min_spare (5)" },
+	{ "no spare worker", "listeners = ( { address = \"127.0.0.1:1\"; min_spare = 0; } );\n",
+	  "min_spare", "outside" },
+	{ "negative client limit",
+	  "listeners = ( { address = \"127.0.0.1:1\"; max_sessions_per_client = -1; } );\n",
+	  "max_sessions_per_client", "outside" },
 	{ "integer for a bool", "listeners = ( { address = \"127.0.0.1:1\"; smtputf8 = 1; } );\n",
 	  "smtputf8", "expected true or false" },
 	{ "integer for a string", "listeners = ( { address = 25; } );\n", "address",

@@ -291,7 +291,7 @@ static void make_listener(struct listener_config *l, unsigned int cfg)
 	l->bare_lf = BARE_LF_KEEP;
 	l->command_timeout_sec = 300;
 	l->data_timeout_sec = 180;
-	l->workers = 4;
+	l->min_spare = l->max_spare = l->max_workers = 4;
 	l->max_sessions_per_worker = 1000;
 	l->max_recipients = 1000;
 	l->soft_error_limit = 10;
