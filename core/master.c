@@ -11,8 +11,10 @@
  *
  * Each listener's pool sizes itself from the scoreboard the workers keep
  * (scoreboard.c): more workers while fewer than min_spare are idle, up to
- * max_workers; one retired per second while more than max_spare are idle,
- * or while more than min_spare are and one has been idle for max_idle.  A
+ * max_workers; while more than max_spare are idle, half the excess (at
+ * least one) retired each second, the longest idle first, so a burst's
+ * workers go in seconds without thrashing; one a second while more than
+ * min_spare are idle and one has been idle for max_idle.  A
  * worker that takes a client and leaves too few idle writes a byte to the
  * wake pipe, so the pool grows at once rather than at the next tick.  When
  * all max_workers are busy and clients wait in the listen queue, the
@@ -377,14 +379,15 @@ static void size_pools(struct master *m)
 			pc.total++;
 		}
 		if (pc.longest_idle != SIZE_MAX && now >= p->next_retire_ms) {
-			const char *why = NULL;
-			if (pc.idle > l->max_spare)
-				why = "max_spare";
-			else if (pc.idle > l->min_spare &&
-				 now - pc.longest_idle_since_ms >= (long long)l->max_idle_sec * 1000)
-				why = "max_idle";
-			if (why) {
-				retire(m, pc.longest_idle, why);
+			if (pc.idle > l->max_spare) {
+				for (int n = (pc.idle - l->max_spare + 1) / 2; n > 0; n--) {
+					retire(m, pc.longest_idle, "max_spare");
+					count_pool(m, i, &pc);
+				}
+				p->next_retire_ms = now + MASTER_RETIRE_INTERVAL_MS;
+			} else if (pc.idle > l->min_spare &&
+				   now - pc.longest_idle_since_ms >= (long long)l->max_idle_sec * 1000) {
+				retire(m, pc.longest_idle, "max_idle");
 				p->next_retire_ms = now + MASTER_RETIRE_INTERVAL_MS;
 			}
 		}

@@ -235,6 +235,8 @@ class Ctx:
         s.update(settings)
         parts = ['address = "%s";' % addr, 'handler = "%s";' % handler]
         for k, v in s.items():
+            if v is None:  # workers=None: leave the setting out
+                continue
             if isinstance(v, bool):
                 v = "true" if v else "false"
             elif isinstance(v, str):
@@ -314,10 +316,12 @@ class Ctx:
 class Client:
     """A raw SMTP client: send a line, read the whole (multi-line) reply."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=WAIT, greeting=True):
+    def __init__(self, port, host="127.0.0.1", timeout=WAIT, greeting=True, source=None):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
+        if source:  # another loopback address, e.g. 127.0.0.2
+            self.sock.bind((source, 0))
         self.sock.connect((host, port))
         self.buf = b""
         self.greeting = self.reply() if greeting else None

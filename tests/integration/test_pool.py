@@ -1,0 +1,183 @@
+"""The self-sizing pool (issue 6): growth to max_workers and back to
+min_spare, clients queued rather than refused when every worker is busy,
+stress mode, the per-client session limit, and 300 idle connections
+against 64 workers.
+
+Timings are behaviour bounds, not performance: each is the configured
+interval plus a generous margin.
+"""
+import os
+import select
+import socket
+import time
+
+from harness import Client, alive, check, eq, wait_until
+
+POOL = {"workers": None, "min_spare": 2, "max_spare": 3, "max_workers": 8, "max_idle": 1}
+
+
+def live_workers(d):
+    return [k for k in d.workers() if alive(k)]
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def silent(sock, seconds):
+    """True when nothing (no greeting, no close) arrives within seconds."""
+    r, _, _ = select.select([sock], [], [], seconds)
+    return not r
+
+
+def test_pool_grows_and_shrinks(ctx):
+    d, port, out = ctx.simple(**POOL)
+    d.wait_workers(2)
+    clients, most = [], 0
+    try:
+        # Six sessions at once: each is greeted, so the pool grew past its
+        # two spare workers, and never beyond max_workers.
+        for i in range(6):
+            clients.append(Client(port))
+            most = max(most, len(live_workers(d)))
+        d.wait_workers(8)
+        time.sleep(0.5)
+        most = max(most, len(live_workers(d)))
+        check(most <= 8, "max_workers is 8, saw %d workers" % most)
+        eq(clients[0].transaction("Subject: pool\r\n\r\nbody"), "250 OK", "a message meanwhile")
+    finally:
+        for c in clients:
+            c.close()
+    # Idle again: one retired a second down to max_spare, then to
+    # min_spare as the rest stay idle for max_idle.
+    wait_until(lambda: len(live_workers(d)) == 2, timeout=30, what="the pool back at min_spare")
+    d.wait_log(r"event=worker-retire pid=\d+ reason=max_spare")
+    d.wait_log(r"event=worker-retire pid=\d+ reason=max_idle")
+    time.sleep(2.5)  # two more retire intervals: it stays at min_spare
+    eq(len(live_workers(d)), 2, "workers after settling")
+
+
+def test_full_pool_queues_clients(ctx):
+    d, port, out = ctx.simple(workers=None, min_spare=1, max_spare=2, max_workers=2,
+                              stress_timeout=120)
+    with Client(port) as a, Client(port) as b:
+        waiting = Client(port, greeting=False)
+        try:
+            # Not refused: it waits in the listen queue for a worker.
+            check(silent(waiting.sock, 1.5), "a third client was answered while both "
+                  "workers were busy")
+            check(len(live_workers(d)) <= 2, "more than max_workers: %r" % live_workers(d))
+            eq(a.cmd("QUIT")[:3], "221", "QUIT")
+            r = waiting.reply()
+            check(r[0].startswith("220 "), "queued client's greeting: %r" % r)
+            eq(waiting.transaction("Subject: queued\r\n\r\nbody"), "250 OK", "queued client's message")
+        finally:
+            waiting.close()
+        eq(b.cmd("NOOP"), "250 OK", "the other session goes on")
+
+
+def test_stress_mode_sheds_idle_sessions(ctx):
+    d, port, out = ctx.simple(workers=None, min_spare=1, max_spare=2, max_workers=2,
+                              stress_timeout=2, command_timeout=300)
+    held = [Client(port), Client(port)]
+    waiting = Client(port, greeting=False, timeout=30)
+    try:
+        d.wait_log(r"event=stress-on busy=2 queued=1 stress_timeout=2")
+        t0 = time.monotonic()
+        for c in held:
+            r = c.reply()
+            check(r[0].startswith("421 4.4.2 ") and "timeout" in r[0],
+                  "idle session under stress: expected 421 4.4.2 timeout, got %r" % r)
+        took = time.monotonic() - t0
+        check(took <= 15, "idle sessions shed after %.1fs, expected about 2s" % took)
+        r = waiting.reply()
+        check(r[0].startswith("220 "), "waiting client's greeting: %r" % r)
+        eq(waiting.transaction("Subject: stress\r\n\r\nbody"), "250 OK", "waiting client's message")
+        # Queue empty and a worker free again: stress ends.
+        d.wait_log(r"event=stress-off")
+    finally:
+        for c in held + [waiting]:
+            c.close()
+    check(b"Subject: stress" in open(out, "rb").read(), "message not delivered")
+
+
+def test_sessions_per_client_limit(ctx):
+    d, port, out = ctx.simple(workers=4, max_sessions_per_client=2)
+    d.wait_workers(4)
+    a, b = Client(port), Client(port)
+    try:
+        with Client(port) as c:
+            r = c.greeting
+            check(len(r) == 1 and r[0].startswith("421 4.7.0 ") and
+                  r[0].endswith(" Error: too many connections from 127.0.0.1"),
+                  "third session from 127.0.0.1: %r" % r)
+            check(c.closed(5), "not closed after the 421")
+        d.wait_log(r"event=limit limit=max_sessions_per_client client=127.0.0.1 sessions=3")
+        # Another address is its own client.
+        with Client(port, source="127.0.0.2") as other:
+            check(other.greeting[0].startswith("220 "), "127.0.0.2: %r" % other.greeting)
+            eq(other.cmd("QUIT")[:3], "221", "QUIT")
+        eq(a.cmd("QUIT")[:3], "221", "QUIT")
+        check(a.closed(5), "QUIT did not close")
+
+        # With one session gone a new one is let in (the worker marks
+        # itself idle just after closing, so allow it a moment).
+        def admitted():
+            with Client(port) as c:
+                return c.greeting[0].startswith("220 ")
+        wait_until(admitted, timeout=5, step=0.1, what="a session after one ended")
+        eq(b.cmd("NOOP"), "250 OK", "the second session goes on")
+    finally:
+        a.close()
+        b.close()
+
+
+def test_idle_flood_against_64_workers(ctx):
+    """300 idle connections hold every one of 64 workers; stress mode sheds
+    them stress_timeout (5 s) after each is greeted, 64 at a time, so the
+    301st client is reached after about 300/64 -> 5 rounds, 20 s; it must
+    complete a transaction within 30 s.  Afterwards the master's and the
+    workers' descriptors are back to what they were."""
+    d, port, out = ctx.simple(workers=None, min_spare=4, max_spare=8, max_workers=64,
+                              stress_timeout=5, max_sessions_per_client=0,
+                              command_timeout=300)
+    first = d.wait_workers(4)
+    time.sleep(0.5)
+    master_fds = fd_count(d.pid)
+    worker_fds = {fd_count(w) for w in first}
+    eq(len(worker_fds), 1, "idle workers' descriptor counts %r" % worker_fds)
+
+    idle = []
+    try:
+        for i in range(300):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(10)
+            s.connect(("127.0.0.1", port))
+            idle.append(s)
+        d.wait_log(r"event=stress-on busy=64 ", timeout=15)
+        check(len(live_workers(d)) <= 64, "%d workers, max_workers is 64" % len(live_workers(d)))
+
+        t0 = time.monotonic()
+        with Client(port, timeout=30) as c:
+            check(c.greeting[0].startswith("220 "), "new client's greeting: %r" % c.greeting)
+            eq(c.transaction("Subject: after the flood\r\n\r\nbody"), "250 OK", "its message")
+            took = time.monotonic() - t0
+        check(took <= 30, "the new client's transaction took %.1fs, bound 30s" % took)
+        print("idle flood: the 301st client's transaction done after %.1fs" % took)
+    finally:
+        for s in idle:
+            s.close()
+    d.wait_log(r"event=stress-off", timeout=30)
+
+    # Sessions ended and the pool shrank back: the same descriptors as
+    # before in the master and in every idle worker.
+    wait_until(lambda: fd_count(d.pid) == master_fds, timeout=30,
+               what="master's descriptors back to %d (now %d)" % (master_fds, fd_count(d.pid)))
+
+    def workers_settled():
+        w = live_workers(d)
+        counts = {fd_count(k) for k in w}
+        return len(w) <= 8 and counts == worker_fds
+    wait_until(workers_settled, timeout=40, step=0.5,
+               what="workers back to <= max_spare with %r descriptors each" % worker_fds)
+    check(b"Subject: after the flood" in open(out, "rb").read(), "message not delivered")
