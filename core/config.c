@@ -53,7 +53,7 @@ static const char *const listener_settings[] = {
 	"bare_lf", "command_timeout", "data_timeout", "workers", "min_spare", "max_spare",
 	"max_workers", "max_idle", "stress_timeout", "max_sessions_per_worker",
 	"max_sessions_per_client", "max_recipients", "soft_error_limit", "hard_error_limit", "error_sleep", "max_session_time",
-	"max_idle_commands", "greet_pause", "pregreet", NULL
+	"max_idle_commands", "greet_pause", "pregreet", "chroot", NULL
 };
 
 const char *config_handler_alias(const char *name)
@@ -289,7 +289,8 @@ static int load_listener(struct loader *ld, const config_setting_t *s, struct li
 	    get_bool(ld, s, "smtputf8", &l->smtputf8) < 0 ||
 	    get_bool(ld, s, "decode_data", &l->decode_data) < 0 ||
 	    get_string(ld, s, "bare_lf", &bare_lf) < 0 ||
-	    get_string(ld, s, "pregreet", &pregreet) < 0)
+	    get_string(ld, s, "pregreet", &pregreet) < 0 ||
+	    get_string(ld, s, "chroot", &l->chroot_dir) < 0)
 		return -1;
 	if (get_int(ld, s, "data_size_limit", 0, LLONG_MAX / 2, &l->data_size_limit) < 0)
 		return -1;
@@ -334,6 +335,15 @@ static int load_listener(struct loader *ld, const config_setting_t *s, struct li
 
 	struct hostport hp;
 	const char *why;
+	if (l->chroot_dir) {
+		struct stat st;
+		if (l->chroot_dir[0] != '/')
+			return fail(ld, s, "chroot", "\"%s\" is not an absolute path", l->chroot_dir);
+		if (stat(l->chroot_dir, &st) < 0)
+			return fail(ld, s, "chroot", "%s: %s", l->chroot_dir, strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return fail(ld, s, "chroot", "%s: not a directory", l->chroot_dir);
+	}
 	if (addr_split(l->address, &hp, &why) < 0)
 		return fail(ld, s, "address", "\"%s\": %s", l->address, why);
 	if (addr_split(l->remote, &hp, &why) < 0)

@@ -43,6 +43,7 @@ struct listener_config {
 	int max_idle_commands;   /* NOOP, RSET, ..., errors between MAILs */
 	int greet_pause_ms;      /* 0 = greet at once */
 	int pregreet_reject;     /* talking before the greeting: 554 (else log) */
+	const char *chroot_dir;  /* workers chroot here after the plugin's init */
 	const config_setting_t *handler_group; /* NULL if absent */
 	const char *source;      /* the file (or "command line") it comes from */
 	int line;                /* where the listener is defined */

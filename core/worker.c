@@ -44,9 +44,11 @@ static void on_retire(int sig);
 static void on_wake(int sig);
 static long long now_ms(void);
 static void setup_signals(sigset_t *accept_mask_out, sigset_t *session_mask_out);
+static int enter_chroot(const struct worker_args *a);
 static int drop_privileges(const struct worker_args *a);
 static int over_client_limit(const struct worker_args *a, struct conn *c, const char *sid,
 			     const char *client);
+static void close_session(int fd, enum session_end end);
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
 		  const sigset_t *session_mask, unsigned long n);
 
@@ -110,6 +112,20 @@ static void setup_signals(sigset_t *accept_mask_out, sigset_t *session_mask_out)
 	sigaddset(session_mask_out, SIGHUP);
 }
 
+/* After the plugin's init (which may open files outside) and before the
+   user switch (chroot needs root). */
+static int enter_chroot(const struct worker_args *a)
+{
+	const char *dir = a->listener->chroot_dir;
+	if (!dir)
+		return 0;
+	if (chroot(dir) < 0 || chdir("/") < 0) {
+		log_err("listener=%s: chroot %s: %s", a->listener->name, dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int drop_privileges(const struct worker_args *a)
 {
 	if (!a->user)
@@ -163,6 +179,22 @@ static int over_client_limit(const struct worker_args *a, struct conn *c, const 
 	return 1;
 }
 
+/* When we end a session (a 421, a 554 to a client talking too early) its
+   input may still hold unread commands, and closing a socket with unread
+   input sends a reset, which can destroy our last reply before the client
+   reads it.  So: FIN after the reply, discard what has arrived, close.
+   Never waits: a client that keeps sending gets its reset. */
+static void close_session(int fd, enum session_end end)
+{
+	if (end != SESSION_END_QUIT && end != SESSION_END_EOF && end != SESSION_END_IO_ERROR) {
+		char junk[4096];
+		shutdown(fd, SHUT_WR);
+		for (int i = 0; i < 16 && recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0; i++)
+			;
+	}
+	close(fd);
+}
+
 /* One accepted client: mark the worker busy, run the session, close it. */
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
 		  const sigset_t *session_mask, unsigned long n)
@@ -195,9 +227,10 @@ static void serve(const struct worker_args *a, const struct session_env *env, in
 			/* Full pipe: the master has wake-ups pending already. */
 		}
 	}
+	enum session_end end = SESSION_END_LIMIT;
 	if (!over_client_limit(a, &c.base, sid, peer.addr))
-		session_run(env, &c.base, &peer, sid);
-	close(fd);
+		end = session_run(env, &c.base, &peer, sid);
+	close_session(fd, end);
 	scoreboard_set_idle(a->slot, now_ms());
 }
 
@@ -220,6 +253,8 @@ void worker_main(const struct worker_args *a)
 	}
 	if (host_plugin_init(p.desc, a->listener, &priv) < 0)
 		_exit(EX_CONFIG);
+	if (enter_chroot(a) < 0)
+		_exit(EX_NOPERM);
 	if (drop_privileges(a) < 0)
 		_exit(EX_NOPERM);
 

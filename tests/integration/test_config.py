@@ -249,3 +249,32 @@ def test_ipv6_listener(ctx):
         check(s.connect_ex(("127.0.0.1", port)) != 0, "127.0.0.1:%d is served too" % port)
     finally:
         s.close()
+
+
+def test_chroot(ctx):
+    """chroot: workers run inside the directory after the plugin's init
+    (the debug output file, opened at init, lies outside it)."""
+    jail = ctx.path("jail")
+    os.mkdir(jail)
+    text, port, out = ctx.listener(workers=1, chroot=jail)
+    conf = ctx.config([text])
+    if os.geteuid() != 0:
+        d = ctx.daemon(conf, wait_ready=False)
+        d.wait_log(r"chroot %s: Operation not permitted" % re.escape(jail))
+        return
+    os.chmod(ctx.dir, 0o755)
+    d = ctx.daemon(conf, nosetuid=False)
+    (w,) = d.wait_workers(1)
+    wait_until(lambda: os.readlink("/proc/%d/root" % w) == jail,
+               what="worker %d inside %s (root is %s)" % (w, jail, os.readlink("/proc/%d/root" % w)))
+    with Client(port) as c:
+        eq(c.transaction("Subject: jailed\r\n\r\nhi"), "250 OK", "message")
+    wait_until(lambda: read_file(out), what="the message in the output")
+    eq(read_file(out), debug_frame("Subject: jailed\n\nhi"), "output")
+    eq(os.readlink("/proc/%d/root" % d.pid), "/", "the master stays outside")
+    # A missing or relative directory is a config error naming the setting.
+    for bad, why in ((ctx.path("nowhere"), "No such file"), ("jail", "not an absolute path")):
+        text, _, _ = ctx.listener(workers=1, chroot=bad)
+        rc, so, se = ctx.run([SMTPGATE, "-t", "-f", ctx.config([text], name="bad.conf")])
+        eq(rc, EX_CONFIG, "exit status for chroot %r" % bad)
+        check(re.search(r"bad\.conf:\d+: chroot: .*%s" % why, se), "message: %r" % se)
