@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/concurrency.sh - issue 6's measurement: 200 concurrent clients
-# against smtpgate with 64 workers (it has no self-sizing pool yet, so the
-# pool is fixed: workers = 64), and Postfix's smtp-sink in the same run.
+# against smtpgate with max_workers 64 (the self-sizing pool: min_spare 8,
+# max_spare 16; the per-client session limit off, since every client is
+# 127.0.0.1), and Postfix's smtp-sink in the same run.
 #
 # usage: bench/concurrency.sh            (root or not; loopback only)
 #
@@ -14,7 +15,7 @@
 #   3. memory: Rss and Pss from /proc/PID/smaps_rollup of the master and of
 #      every worker (smtp-sink: its one process), read after 1 and 2 while
 #      every session is closed.
-# Knobs: SESSIONS=200 MSGS=20000 WORKERS=64 LAT_SECS=10 LAT_MAX=400000
+# Knobs: SESSIONS=200 MSGS=20000 WORKERS=64 (max_workers) LAT_SECS=10 LAT_MAX=400000
 #        RUN_TIMEOUT=120 PORT=9300 (smtpgate; smtp-sink gets PORT+1).
 # Not part of the test suite.  Results: bench/RESULTS.md.
 set -u -o pipefail
@@ -154,7 +155,7 @@ measure() {  # NAME PORT PID
 }
 
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "smtpgate $(git -C "$tree" rev-parse --short HEAD 2>/dev/null), workers = $WORKERS, debug handler to /dev/null"
+echo "smtpgate $(git -C "$tree" rev-parse --short HEAD 2>/dev/null), max_workers = $WORKERS (min_spare 8, max_spare 16), debug handler to /dev/null"
 
 # ---- smtpgate
 mkdir -p "$work/plugins"
@@ -162,7 +163,8 @@ ln -s "$tree/plugins/debug/.libs/debug.so" "$work/plugins/debug.so"
 cat >"$work/smtpgate.conf" <<CONF
 plugin_dir = "$work/plugins";
 listeners = ( {
-  address = "127.0.0.1:$PORT"; handler = "debug"; workers = $WORKERS;
+  address = "127.0.0.1:$PORT"; handler = "debug";
+  min_spare = 8; max_spare = 16; max_workers = $WORKERS; max_sessions_per_client = 0;
   max_sessions_per_worker = 0; debug = { output = "/dev/null"; };
 } );
 CONF

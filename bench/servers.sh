@@ -15,7 +15,7 @@
 #
 # start_smtpgate_maildir: the maildir handler (durable deliveries), see below.
 #
-# start_smtpgate_w4 is the same with 4 workers (the shipped default), for
+# start_smtpgate_w4 is the same with a fixed pool of 4 workers, for
 # comparing pool sizes: `bench/run.sh smtpgate smtpgate-w4 smtp-sink`.
 
 # This file is sourced; resolve the tree from its own location.

@@ -76,16 +76,19 @@ size_t scoreboard_client_sessions(const struct scoreboard *sb, const char *liste
 	return n;
 }
 
-size_t scoreboard_idle(const struct scoreboard *sb, const char *listener,
-		       unsigned int generation)
+void scoreboard_pool(const struct scoreboard *sb, const char *listener, unsigned int generation,
+		     size_t *total_out, size_t *idle_out)
 {
-	size_t n = 0, used = atomic_load(&sb->used);
+	size_t total = 0, idle = 0, used = atomic_load(&sb->used);
 	for (size_t i = 0; i < used && i < SCOREBOARD_SLOTS; i++) {
 		const struct scoreboard_slot *s = &sb->slots[i];
 		int state = atomic_load(&s->state);
-		if ((state == WORKER_IDLE || state == WORKER_STARTING) && s->generation == generation &&
-		    strcmp(s->listener, listener) == 0)
-			n++;
+		if (state == WORKER_FREE || s->generation != generation ||
+		    strcmp(s->listener, listener) != 0)
+			continue;
+		total++;
+		idle += state == WORKER_IDLE || state == WORKER_STARTING;
 	}
-	return n;
+	*total_out = total;
+	*idle_out = idle;
 }

@@ -62,8 +62,9 @@ void scoreboard_set_busy(struct scoreboard_slot *slot, const char *client);
 size_t scoreboard_client_sessions(const struct scoreboard *sb, const char *listener,
 				  const char *client);
 
-/* Idle (or starting) workers of a listener's generation. */
-size_t scoreboard_idle(const struct scoreboard *sb, const char *listener,
-		       unsigned int generation);
+/* Workers of a listener's generation: all of them, and those idle or
+   still starting. */
+void scoreboard_pool(const struct scoreboard *sb, const char *listener, unsigned int generation,
+		     size_t *total_out, size_t *idle_out);
 
 #endif

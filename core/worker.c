@@ -220,8 +220,9 @@ static void serve(const struct worker_args *a, const struct session_env *env, in
 	conn_fd_set_stress(&c, &a->slot->stress, a->listener->stress_timeout_sec * 1000);
 
 	scoreboard_set_busy(a->slot, peer.addr);
-	if (scoreboard_idle(a->sb, a->slot->listener, a->slot->generation) <
-	    (size_t)a->listener->min_spare) {
+	size_t total, idle;
+	scoreboard_pool(a->sb, a->slot->listener, a->slot->generation, &total, &idle);
+	if (idle < (size_t)a->listener->min_spare && total < (size_t)a->listener->max_workers) {
 		char wake = 'b';
 		if (write(a->wake_fd, &wake, 1) < 0) {
 			/* Full pipe: the master has wake-ups pending already. */

@@ -20,6 +20,7 @@
 #include "scoreboard.h"
 
 static long long mono_ms(void);
+static size_t idle_of(const struct scoreboard *sb, const char *listener, unsigned int gen);
 static void test_counts(void);
 static void test_shared_across_fork(void);
 static void test_stress_cuts_waits(void);
@@ -31,9 +32,17 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static size_t idle_of(const struct scoreboard *sb, const char *listener, unsigned int gen)
+{
+	size_t total, idle;
+	scoreboard_pool(sb, listener, gen, &total, &idle);
+	return idle;
+}
+
 static void test_counts(void)
 {
 	const char *row = "counts";
+	size_t total, idle;
 	struct scoreboard *sb = scoreboard_create();
 	if (!UNIT_CHECK(row, sb != NULL))
 		return;
@@ -46,7 +55,8 @@ static void test_counts(void)
 	scoreboard_slot_claim(sb, 5, "mx", 0, 0);
 	UNIT_CHECK(row, atomic_load(&sb->used) == 6);
 	UNIT_CHECK(row, atomic_load(&sb->slots[0].state) == WORKER_STARTING);
-	UNIT_CHECK(row, scoreboard_idle(sb, "mx", 1) == 4); /* starting ones count */
+	scoreboard_pool(sb, "mx", 1, &total, &idle);
+	UNIT_CHECK(row, total == 4 && idle == 4); /* starting ones count as idle */
 
 	scoreboard_set_busy(&sb->slots[0], "192.0.2.1");
 	scoreboard_set_busy(&sb->slots[1], "192.0.2.1");
@@ -54,8 +64,10 @@ static void test_counts(void)
 	scoreboard_set_idle(&sb->slots[3], 1000);
 	scoreboard_set_busy(&sb->slots[4], "192.0.2.1"); /* another listener */
 	scoreboard_set_busy(&sb->slots[5], "192.0.2.1"); /* an old generation */
-	UNIT_CHECK(row, scoreboard_idle(sb, "mx", 1) == 1);
-	UNIT_CHECK(row, scoreboard_idle(sb, "mx", 0) == 0);
+	scoreboard_pool(sb, "mx", 1, &total, &idle);
+	UNIT_CHECK(row, total == 4 && idle == 1);
+	scoreboard_pool(sb, "mx", 0, &total, &idle);
+	UNIT_CHECK(row, total == 1 && idle == 0);
 	UNIT_CHECK(row, scoreboard_client_sessions(sb, "mx", "192.0.2.1") == 3);
 	UNIT_CHECK(row, scoreboard_client_sessions(sb, "sub", "192.0.2.1") == 1);
 	UNIT_CHECK(row, scoreboard_client_sessions(sb, "mx", "2001:db8::1") == 1);
@@ -66,7 +78,10 @@ static void test_counts(void)
 	scoreboard_set_idle(&sb->slots[1], 2000);
 	scoreboard_slot_release(sb, 5);
 	UNIT_CHECK(row, scoreboard_client_sessions(sb, "mx", "192.0.2.1") == 1);
-	UNIT_CHECK(row, scoreboard_idle(sb, "mx", 1) == 2);
+	UNIT_CHECK(row, idle_of(sb, "mx", 1) == 2);
+	UNIT_CHECK(row, idle_of(sb, "sub", 1) == 0);
+	scoreboard_pool(sb, "mx", 0, &total, &idle);
+	UNIT_CHECK(row, total == 0); /* released */
 	UNIT_CHECK_STR(row, worker_state_name(WORKER_BUSY), "busy");
 	UNIT_CHECK_STR(row, worker_state_name((enum worker_state)42), "unknown");
 	scoreboard_destroy(sb);
