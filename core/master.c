@@ -547,14 +547,21 @@ static void reload(struct master *m)
 	for (size_t i = 0; i < m->cfg->listener_count; i++)
 		close_bound(&m->bound[i]);
 	free(m->bound);
-	free(m->pools);
 	signal_generation(m, m->generation, SIGHUP);
+	/* A listener under stress stays so across the reload: its queue
+	   does not change, and its stress-on/stress-off lines stay paired. */
+	struct pool *pools = calloc(cfg->listener_count, sizeof(*pools));
+	if (!pools)
+		abort();
+	for (size_t i = 0; i < cfg->listener_count; i++)
+		for (size_t j = 0; j < m->cfg->listener_count; j++)
+			if (strcmp(cfg->listeners[i].name, m->cfg->listeners[j].name) == 0)
+				pools[i].stress = m->pools[j].stress;
+	free(m->pools);
 	config_free(m->cfg);
 	m->cfg = cfg;
 	m->bound = nb;
-	m->pools = calloc(cfg->listener_count, sizeof(*m->pools));
-	if (!m->pools)
-		abort();
+	m->pools = pools;
 	m->generation++;
 	log_info("event=reloaded generation=%u listeners=%zu", m->generation, cfg->listener_count);
 }

@@ -52,10 +52,20 @@ static void close_session(int fd, enum session_end end);
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
 		  const sigset_t *session_mask, unsigned long n);
 
+/* The listening sockets, closed at once on a stop: a worker finishing its
+   session must not keep the port open, or the kernel would go on queueing
+   clients that no one will serve (they would be reset at our exit instead
+   of being refused now). */
+static const int *listen_fds;
+static size_t listen_nfds;
+
 static void on_stop(int sig)
 {
 	(void)sig;
 	worker_stop = 1;
+	for (size_t i = 0; i < listen_nfds; i++)
+		close(listen_fds[i]); /* async-signal-safe */
+	listen_nfds = 0;
 }
 
 static void on_retire(int sig)
@@ -239,6 +249,8 @@ void worker_main(const struct worker_args *a)
 {
 	sigset_t accept_mask, session_mask;
 	log_set_role("worker");
+	listen_fds = a->fds;
+	listen_nfds = a->nfds;
 	setup_signals(&accept_mask, &session_mask);
 	/* A worker must not outlive its master. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);

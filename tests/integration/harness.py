@@ -256,14 +256,15 @@ class Ctx:
         return self.write(name, text)
 
     def daemon(self, config=None, args=(), nosetuid=True, wait_ready=True, name=None,
-               preexec_fn=None):
+               preexec_fn=None, env=None):
         argv = [SMTPGATE]
         if nosetuid:
             argv.append("-n")
         if config:
             argv += ["-f", config]
         argv += list(args)
-        d = Daemon(self, argv, name or "smtpgate%d" % len(self.procs), preexec_fn=preexec_fn)
+        d = Daemon(self, argv, name or "smtpgate%d" % len(self.procs), preexec_fn=preexec_fn,
+                   env=env)
         if wait_ready:
             d.wait_log(r"event=ready")
         return d

@@ -3,6 +3,7 @@ SIGTERM, and the back-off when every new worker dies."""
 import os
 import re
 import signal
+import socket
 import time
 
 from harness import (Client, alive, check, debug_frame, eq, read_file, wait_until)
@@ -115,6 +116,17 @@ def test_sigterm_stops_cleanly(ctx):
     r = idle.reply()
     check(r[0].startswith("421 "), "idle session at SIGTERM: expected 421, got %r" % r)
     check(idle.closed(3), "idle session not closed after its 421")
+
+    # No longer accepting: a new client is refused at once, not queued by
+    # the kernel for a busy worker's copy of the socket until it exits.
+    def refused():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        except ConnectionRefusedError:
+            return True
+        return False
+    wait_until(refused, timeout=3, step=0.1, what="the port closed while a session ends")
+
     # The transaction in progress may finish.
     eq(busy.cmd("RCPT TO:<c@d>"), "250 OK", "RCPT during the stop")
     eq(busy.cmd("DATA")[:3], "354", "DATA during the stop")

@@ -21,7 +21,11 @@ def live_workers(d):
 
 
 def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
+    """Open descriptors of pid; None when it has just exited."""
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except FileNotFoundError:
+        return None
 
 
 def silent(sock, seconds):
@@ -176,7 +180,7 @@ def test_idle_flood_against_64_workers(ctx):
 
     def workers_settled():
         w = live_workers(d)
-        counts = {fd_count(k) for k in w}
+        counts = {fd_count(k) for k in w} - {None}
         return len(w) <= 8 and counts == worker_fds
     wait_until(workers_settled, timeout=40, step=0.5,
                what="workers back to <= max_spare with %r descriptors each" % worker_fds)
