@@ -5,7 +5,7 @@
  * Signals: SIGTERM/SIGINT stop (an idle session gets 421, a transaction in
  * progress is finished first); SIGHUP retires (the session in progress
  * finishes untouched, then the worker exits: a reload never cuts a
- * session).  SIGUSR1 only interrupts a wait, so it looks at the stress flag
+ * session).  Both close the listening sockets at once.  SIGUSR1 only interrupts a wait, so it looks at the stress flag
  * the master sets in the scoreboard.  Signals are blocked except inside the
  * waits, so a flag is never missed between a check and a blocking call.
  *
@@ -39,39 +39,47 @@
 static volatile sig_atomic_t worker_stop;
 static volatile sig_atomic_t worker_retire;
 
+static void close_listeners(void);
 static void on_stop(int sig);
 static void on_retire(int sig);
 static void on_wake(int sig);
 static long long now_ms(void);
-static void setup_signals(sigset_t *accept_mask_out, sigset_t *session_mask_out);
+static void setup_signals(sigset_t *wait_mask_out);
 static int enter_chroot(const struct worker_args *a);
 static int drop_privileges(const struct worker_args *a);
 static int over_client_limit(const struct worker_args *a, struct conn *c, const char *sid,
 			     const char *client);
 static void close_session(int fd, enum session_end end);
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
-		  const sigset_t *session_mask, unsigned long n);
+		  const sigset_t *wait_mask, unsigned long n);
 
-/* The listening sockets, closed at once on a stop: a worker finishing its
-   session must not keep the port open, or the kernel would go on queueing
-   clients that no one will serve (they would be reset at our exit instead
-   of being refused now). */
+/* The listening sockets, closed at once on a stop or retire: a worker
+   finishing its session must not keep the port open, or the kernel would
+   go on queueing clients on an address no one will serve any more (a stop,
+   or a reload that drops it): they would be reset at our exit instead of
+   being refused now. */
 static const int *listen_fds;
 static size_t listen_nfds;
+
+static void close_listeners(void)
+{
+	for (size_t i = 0; i < listen_nfds; i++)
+		close(listen_fds[i]); /* async-signal-safe */
+	listen_nfds = 0;
+}
 
 static void on_stop(int sig)
 {
 	(void)sig;
 	worker_stop = 1;
-	for (size_t i = 0; i < listen_nfds; i++)
-		close(listen_fds[i]); /* async-signal-safe */
-	listen_nfds = 0;
+	close_listeners();
 }
 
 static void on_retire(int sig)
 {
 	(void)sig;
 	worker_retire = 1;
+	close_listeners();
 }
 
 static void on_wake(int sig)
@@ -86,9 +94,8 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Block the control signals; the masks to wait with unblock them: all of
-   them while idle in accept, only stop during a session. */
-static void setup_signals(sigset_t *accept_mask_out, sigset_t *session_mask_out)
+/* Block the control signals; the mask to wait with unblocks them. */
+static void setup_signals(sigset_t *wait_mask_out)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -117,9 +124,7 @@ static void setup_signals(sigset_t *accept_mask_out, sigset_t *session_mask_out)
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_SETMASK, &block, NULL);
-	sigemptyset(accept_mask_out);
-	*session_mask_out = *accept_mask_out;
-	sigaddset(session_mask_out, SIGHUP);
+	sigemptyset(wait_mask_out);
 }
 
 /* After the plugin's init (which may open files outside) and before the
@@ -207,7 +212,7 @@ static void close_session(int fd, enum session_end end)
 
 /* One accepted client: mark the worker busy, run the session, close it. */
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
-		  const sigset_t *session_mask, unsigned long n)
+		  const sigset_t *wait_mask, unsigned long n)
 {
 	struct session_peer peer;
 	struct sockaddr_storage ss;
@@ -226,7 +231,7 @@ static void serve(const struct worker_args *a, const struct session_env *env, in
 	snprintf(sid, sizeof(sid), "%05lx%04x%05lx", (unsigned long)time(NULL) & 0xfffff,
 		 (unsigned int)getpid() & 0xffff, n & 0xfffff);
 	struct conn_fd c;
-	conn_fd_init(&c, fd, session_mask, &worker_stop);
+	conn_fd_init(&c, fd, wait_mask, &worker_stop);
 	conn_fd_set_stress(&c, &a->slot->stress, a->listener->stress_timeout_sec * 1000);
 
 	scoreboard_set_busy(a->slot, peer.addr);
@@ -247,11 +252,11 @@ static void serve(const struct worker_args *a, const struct session_env *env, in
 
 void worker_main(const struct worker_args *a)
 {
-	sigset_t accept_mask, session_mask;
+	sigset_t wait_mask;
 	log_set_role("worker");
 	listen_fds = a->fds;
 	listen_nfds = a->nfds;
-	setup_signals(&accept_mask, &session_mask);
+	setup_signals(&wait_mask);
 	/* A worker must not outlive its master. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
@@ -299,7 +304,7 @@ void worker_main(const struct worker_args *a)
 		    sessions >= (unsigned long)a->listener->max_sessions_per_worker)
 			break;
 		struct epoll_event ev;
-		int n = epoll_pwait(ep, &ev, 1, -1, &accept_mask);
+		int n = epoll_pwait(ep, &ev, 1, -1, &wait_mask);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -307,9 +312,9 @@ void worker_main(const struct worker_args *a)
 			break;
 		}
 		/* When a socket is ready, epoll_pwait() returns without running
-		   the handler of a signal still pending from the session (the
-		   mask is restored first): a retired or stopping worker must not
-		   take the client, it belongs to the new generation's workers. */
+		   the handler of a signal that came outside a wait (the mask is
+		   restored first): a retired or stopping worker must not take
+		   the client, it belongs to the new generation's workers. */
 		sigset_t pending;
 		if (sigpending(&pending) == 0) {
 			if (sigismember(&pending, SIGHUP))
@@ -327,7 +332,7 @@ void worker_main(const struct worker_args *a)
 				log_warn("listener=%s: accept: %s", a->listener->name, strerror(errno));
 			continue;
 		}
-		serve(a, &env, fd, &session_mask, ++sessions);
+		serve(a, &env, fd, &wait_mask, ++sessions);
 	}
 	if (p.desc->fini)
 		p.desc->fini(priv);

@@ -82,6 +82,33 @@ def test_sighup_with_open_session(ctx):
         eq(c.transaction("Subject: x\r\n\r\n" + "m" * 1500), "250 OK", "after the reload")
 
 
+def test_sighup_dropping_an_address(ctx):
+    """A reload that moves the listener to another port closes the old
+    port at once, though a session on it goes on to its end."""
+    text, old_port, out = ctx.listener(workers=2)
+    d = ctx.daemon(ctx.config([text]))
+    a = Client(old_port)
+    eq(a.cmd("HELO a")[:3], "250", "old session's HELO")
+    text2, new_port, _ = ctx.listener(workers=2, output=out)
+    ctx.config([text2])
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"event=reloaded")
+
+    def refused():
+        try:
+            socket.create_connection(("127.0.0.1", old_port), timeout=2).close()
+        except ConnectionRefusedError:
+            return True
+        return False
+    wait_until(refused, timeout=5, step=0.1, what="the old port closed after the reload")
+    with Client(new_port) as c:
+        eq(c.transaction("Subject: new port\r\n\r\nx"), "250 OK", "message on the new port")
+    eq(a.transaction("Subject: old port\r\n\r\ny", helo=None), "250 OK",
+       "the old session's message")
+    eq(a.cmd("QUIT"), "221 Bye", "old session's QUIT")
+    a.close()
+
+
 def test_bad_config_on_sighup_keeps_running(ctx):
     text, port, out = ctx.listener(workers=1, data_size_limit=1234)
     conf = ctx.config([text])
