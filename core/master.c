@@ -380,7 +380,10 @@ static void size_pools(struct master *m)
 		}
 		if (pc.longest_idle != SIZE_MAX && now >= p->next_retire_ms) {
 			if (pc.idle > l->max_spare) {
-				for (int n = (pc.idle - l->max_spare + 1) / 2; n > 0; n--) {
+				/* Starting workers count as idle but cannot be
+				   retired yet: stop when none idle is left. */
+				int n = (pc.idle - l->max_spare + 1) / 2;
+				for (; n > 0 && pc.longest_idle != SIZE_MAX; n--) {
 					retire(m, pc.longest_idle, "max_spare");
 					count_pool(m, i, &pc);
 				}

@@ -5,9 +5,10 @@
  * Signals: SIGTERM/SIGINT stop (an idle session gets 421, a transaction in
  * progress is finished first); SIGHUP retires (the session in progress
  * finishes untouched, then the worker exits: a reload never cuts a
- * session).  Both close the listening sockets at once.  SIGUSR1 only interrupts a wait, so it looks at the stress flag
- * the master sets in the scoreboard.  Signals are blocked except inside the
- * waits, so a flag is never missed between a check and a blocking call.
+ * session); both close the listening sockets at once.  SIGUSR1 only
+ * interrupts a wait, so it looks again at the stress flag the master sets
+ * in the scoreboard.  Signals are blocked except inside the waits, so a
+ * flag is never missed between a check and a blocking call.
  *
  * The worker keeps its scoreboard slot true (idle, or busy with a client)
  * and wakes the master when it leaves fewer idle workers than min_spare.
@@ -50,6 +51,7 @@ static int drop_privileges(const struct worker_args *a);
 static int over_client_limit(const struct worker_args *a, struct conn *c, const char *sid,
 			     const char *client);
 static void close_session(int fd, enum session_end end);
+static void wake_master_if_short(const struct worker_args *a);
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
 		  const sigset_t *wait_mask, unsigned long n);
 
@@ -210,6 +212,20 @@ static void close_session(int fd, enum session_end end)
 	close(fd);
 }
 
+/* Just turned busy: when that leaves fewer than min_spare idle and the
+   pool may grow, the master is woken to fork more now, not at its tick. */
+static void wake_master_if_short(const struct worker_args *a)
+{
+	size_t total, idle;
+	scoreboard_pool(a->sb, a->slot->listener, a->slot->generation, &total, &idle);
+	if (idle < (size_t)a->listener->min_spare && total < (size_t)a->listener->max_workers) {
+		char wake = 'b';
+		if (write(a->wake_fd, &wake, 1) < 0) {
+			/* Full pipe: the master has wake-ups pending already. */
+		}
+	}
+}
+
 /* One accepted client: mark the worker busy, run the session, close it. */
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
 		  const sigset_t *wait_mask, unsigned long n)
@@ -235,14 +251,7 @@ static void serve(const struct worker_args *a, const struct session_env *env, in
 	conn_fd_set_stress(&c, &a->slot->stress, a->listener->stress_timeout_sec * 1000);
 
 	scoreboard_set_busy(a->slot, peer.addr);
-	size_t total, idle;
-	scoreboard_pool(a->sb, a->slot->listener, a->slot->generation, &total, &idle);
-	if (idle < (size_t)a->listener->min_spare && total < (size_t)a->listener->max_workers) {
-		char wake = 'b';
-		if (write(a->wake_fd, &wake, 1) < 0) {
-			/* Full pipe: the master has wake-ups pending already. */
-		}
-	}
+	wake_master_if_short(a);
 	enum session_end end = SESSION_END_LIMIT;
 	if (!over_client_limit(a, &c.base, sid, peer.addr))
 		end = session_run(env, &c.base, &peer, sid);
