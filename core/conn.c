@@ -3,7 +3,10 @@
  *
  * Every socket read and write has a deadline; waits are ppoll() calls with
  * the worker's wait mask, so SIGTERM can end an idle wait for a command but
- * never tears a write or a DATA read in half.  Never parses SMTP.
+ * never tears a write or a DATA read in half.  A connection whose waits no
+ * signal may interrupt (no wait mask: the SMTP client's upstream) reads
+ * with one blocking recv() bounded by SO_RCVTIMEO instead.  Never parses
+ * SMTP.
  */
 #include "conn.h"
 
@@ -17,6 +20,8 @@
 static long long now_ms(void);
 static int fd_wait(struct conn_fd *c, short events, long long start_ms, int timeout_ms,
 		   int interruptible);
+static int set_rcvtimeo(struct conn_fd *c, long long left_ms);
+static ssize_t fd_read_blocking(struct conn_fd *c, void *buf, size_t len, long long deadline_ms);
 static ssize_t fd_read(struct conn *base, void *buf, size_t len, int timeout_ms, int interruptible);
 static int fd_write(struct conn *base, const void *buf, size_t len, int timeout_ms);
 static ssize_t mem_read(struct conn *base, void *buf, size_t len, int timeout_ms, int interruptible);
@@ -43,6 +48,7 @@ void conn_fd_init(struct conn_fd *c, int fd, const sigset_t *wait_mask,
 	c->stop_flag = stop_flag;
 	c->stress = NULL;
 	c->stress_timeout_ms = 0;
+	c->rcvtimeo_ms = 0;
 }
 
 void conn_fd_set_stress(struct conn_fd *c, const _Atomic int *stress, int stress_timeout_ms)
@@ -78,10 +84,52 @@ static int fd_wait(struct conn_fd *c, short events, long long start_ms, int time
 	}
 }
 
+/* Bound the next blocking recv() by at most left_ms.  The option is only
+   set when the one in force would wait too long: a shorter one just ends
+   the recv() early and the caller waits again, so in the steady state
+   (the same timeout read after read) no syscall is spent on it. */
+static int set_rcvtimeo(struct conn_fd *c, long long left_ms)
+{
+	if (c->rcvtimeo_ms > 0 && c->rcvtimeo_ms <= left_ms)
+		return 0;
+	struct timeval tv = { .tv_sec = (time_t)(left_ms / 1000),
+			      .tv_usec = (suseconds_t)(left_ms % 1000) * 1000 };
+	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return -1;
+	c->rcvtimeo_ms = left_ms;
+	return 0;
+}
+
+/* A read no signal may interrupt: one recv() that sleeps in the kernel
+   instead of ppoll() + recv(), half the syscalls of a wait for an
+   upstream's reply.  (The kernel rounds the timeout up, so it never ends a
+   wait before the deadline.) */
+static ssize_t fd_read_blocking(struct conn_fd *c, void *buf, size_t len, long long deadline_ms)
+{
+	for (;;) {
+		long long left = deadline_ms - now_ms();
+		if (left <= 0)
+			return CONN_TIMEOUT;
+		if (set_rcvtimeo(c, left) < 0)
+			return CONN_ERROR;
+		ssize_t n = recv(c->fd, buf, len, 0);
+		if (n > 0)
+			return n;
+		if (n == 0)
+			return CONN_EOF;
+		/* EAGAIN: SO_RCVTIMEO ran out (the deadline decides); EINTR: a
+		   stop/continue of the process. */
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return CONN_ERROR;
+	}
+}
+
 static ssize_t fd_read(struct conn *base, void *buf, size_t len, int timeout_ms, int interruptible)
 {
 	struct conn_fd *c = (struct conn_fd *)base;
 	long long start = now_ms();
+	if (!c->wait_mask)
+		return fd_read_blocking(c, buf, len, start + timeout_ms);
 	for (;;) {
 		int w = fd_wait(c, POLLIN, start, timeout_ms, interruptible);
 		if (w < 0)

@@ -39,11 +39,14 @@ struct conn {
 	const struct conn_ops *ops;
 };
 
-/* A connected socket.  Waits happen in ppoll() with wait_mask, so the
-   signals it leaves unblocked interrupt them; an interrupted interruptible
-   read returns CONN_STOPPED when *stop_flag is set and waits on otherwise.
+/* A connected socket, in blocking mode (non-blocking sends and polls use
+   MSG_DONTWAIT).  Waits happen in ppoll() with wait_mask, so the signals
+   it leaves unblocked interrupt them; an interrupted interruptible read
+   returns CONN_STOPPED when *stop_flag is set and waits on otherwise.
    While *stress is set every wait is cut to stress_timeout_ms; a wait in
-   progress sees a change when a signal interrupts it. */
+   progress sees a change when a signal interrupts it.  Without a
+   wait_mask no signal is let in anyway, and reads block in recv()
+   (SO_RCVTIMEO bounds them), one syscall per wait instead of two. */
 struct conn_fd {
 	struct conn base;
 	int fd;
@@ -51,6 +54,7 @@ struct conn_fd {
 	volatile sig_atomic_t *stop_flag;
 	const _Atomic int *stress;
 	int stress_timeout_ms;
+	long long rcvtimeo_ms; /* SO_RCVTIMEO in force; 0: none (never times out) */
 };
 
 void conn_fd_init(struct conn_fd *c, int fd, const sigset_t *wait_mask,

@@ -72,7 +72,7 @@ static void failure(struct smtp_client *c, struct smtpgate_upstream_reply *r,
 	snprintf(r->text, sizeof(r->text), "%s%s%s", c ? c->peer : "", c ? ": " : "", why);
 }
 
-/* A connected blocking-free socket to the first address that answers. */
+/* A connected (blocking) socket to the first address that answers. */
 static int connect_with_timeout(const char *hostport, int timeout_ms, char *why, size_t why_size)
 {
 	struct hostport hp;
@@ -118,6 +118,14 @@ static int connect_with_timeout(const char *hostport, int timeout_ms, char *why,
 		fd = -1;
 	}
 	freeaddrinfo(res);
+	/* Non-blocking only to bound connect(): struct conn_fd waits for
+	   replies in a blocking recv() (one syscall per wait, not two). */
+	int fl;
+	if (fd >= 0 && ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0)
 		snprintf(why, why_size, "cannot connect: %s", strerror(saved));
 	return fd;

@@ -63,6 +63,7 @@ void unit_log_restore(void);
 int test_smtp_parse_register(void);
 int test_smtp_data_register(void);
 int test_linebuf_register(void);
+int test_conn_register(void);
 int test_smtp_reply_register(void);
 int test_session_register(void);
 int test_config_register(void);
