@@ -12,6 +12,7 @@
 #   SMTPGATE_WORKERS=24      worker processes (> the 20 concurrent sessions of L2)
 #   SMTPGATE_DEBUG_OUTPUT=/dev/null   where the debug plugin writes each message
 #   SMTPGATE_LOG=FILE        the daemon's stderr log (default: $work/smtpgate.log)
+#   SMTPGATE_WORKER_SCHEDULING=batch    the worker_scheduling setting (default: not set)
 #
 # start_smtpgate_maildir: the maildir handler (durable deliveries), see below.
 #
@@ -38,6 +39,7 @@ smtpgate_cell() {
   cat >"$d/smtpgate.conf" <<EOF
 # written by bench/servers.sh for one benchmark cell
 plugin_dir = "$d/plugins";
+${SMTPGATE_WORKER_SCHEDULING:+worker_scheduling = \"$SMTPGATE_WORKER_SCHEDULING\";}
 listeners = (
   {
     address = "127.0.0.1:$port";

@@ -46,7 +46,8 @@ static int resolve_plugin(struct loader *ld, const config_setting_t *s, struct l
 static int validate(struct config *cfg, char *err, size_t err_size);
 
 static const char *const global_settings[] = {
-	"user", "plugin_dir", "log", "log_facility", "shutdown_timeout", "listeners", NULL
+	"user", "plugin_dir", "log", "log_facility", "shutdown_timeout", "worker_scheduling",
+	"listeners", NULL
 };
 static const char *const listener_settings[] = {
 	"name", "address", "handler", "remote", "data_size_limit", "smtputf8", "decode_data",
@@ -157,7 +158,7 @@ static int load_global(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
 	const config_setting_t *root = config_root_setting(&cfg->lc);
-	const char *log_target = "stderr", *facility = "mail";
+	const char *log_target = "stderr", *facility = "mail", *scheduling = "normal";
 	long long shutdown = 30;
 
 	cfg->user = "nobody";
@@ -168,9 +169,15 @@ static int load_global(struct loader *ld)
 	    get_string(ld, root, "plugin_dir", &cfg->plugin_dir) < 0 ||
 	    get_string(ld, root, "log", &log_target) < 0 ||
 	    get_string(ld, root, "log_facility", &facility) < 0 ||
-	    get_int(ld, root, "shutdown_timeout", 1, 86400, &shutdown) < 0)
+	    get_int(ld, root, "shutdown_timeout", 1, 86400, &shutdown) < 0 ||
+	    get_string(ld, root, "worker_scheduling", &scheduling) < 0)
 		return -1;
 	cfg->shutdown_timeout_sec = (int)shutdown;
+	if (strcmp(scheduling, "batch") == 0)
+		cfg->worker_sched_batch = 1;
+	else if (strcmp(scheduling, "normal") != 0)
+		return fail(ld, root, "worker_scheduling", "expected \"normal\" or \"batch\", not \"%s\"",
+			    scheduling);
 	if (cfg->user[0] == '\0')
 		cfg->user = NULL;
 	if (strcmp(log_target, "syslog") == 0) {

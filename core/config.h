@@ -58,6 +58,7 @@ struct config {
 	const char *plugin_dir;
 	int log_facility;        /* -1: stderr */
 	int shutdown_timeout_sec;
+	int worker_sched_batch;  /* worker_scheduling = "batch": SCHED_BATCH */
 	struct listener_config *listeners;
 	size_t listener_count;
 };

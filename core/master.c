@@ -283,6 +283,7 @@ static void spawn(struct master *m, size_t listener)
 			.sb = m->sb,
 			.slot = &m->sb->slots[index],
 			.wake_fd = m->wake_pipe[1],
+			.sched_batch = m->cfg->worker_sched_batch,
 		};
 		worker_main(&a);
 	}

@@ -19,6 +19,7 @@
 #include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +271,17 @@ void worker_main(const struct worker_args *a)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		_exit(0);
+	/* A SCHED_BATCH worker woken by its client or its upstream does not
+	   preempt the process that woke it: an event-driven peer on the same
+	   CPUs (a client's MTA, an upstream) goes on with its other ready
+	   connections instead of being switched out once per reply.  More
+	   throughput for a little wake-up latency; off by default. */
+	if (a->sched_batch) {
+		struct sched_param sp = { .sched_priority = 0 };
+		if (sched_setscheduler(0, SCHED_BATCH, &sp) < 0)
+			log_warn("listener=%s: worker_scheduling: %s", a->listener->name,
+				 strerror(errno));
+	}
 
 	struct plugin p;
 	char err[1024];

@@ -19,6 +19,7 @@ struct worker_args {
 	struct scoreboard *sb;
 	struct scoreboard_slot *slot; /* this worker's, in sb */
 	int wake_fd;          /* a byte here wakes the master: the pool needs it */
+	int sched_batch;      /* run as SCHED_BATCH (worker_scheduling) */
 };
 
 /* Never returns: exits 0 after max_sessions_per_worker sessions or a stop

@@ -218,3 +218,23 @@ def test_backoff_when_every_worker_dies(ctx):
     with Client(port, timeout=max(5, delays[-1] / 1000 + 5)) as c:
         eq(c.transaction("back"), "250 OK", "after removing the trigger")
     check(time.monotonic() - t0 < 20, "service took %.1fs to resume" % (time.monotonic() - t0))
+
+
+def sched_policy(pid):
+    """The scheduling policy of a process: 0 SCHED_OTHER, 3 SCHED_BATCH."""
+    stat = read_file("/proc/%d/stat" % pid).decode()
+    return int(stat[stat.rindex(")") + 2:].split()[38])  # field 41, policy
+
+
+def test_worker_scheduling_batch(ctx):
+    text, port, out = ctx.listener(workers=2)
+    d = ctx.daemon(ctx.config([text], top='worker_scheduling = "batch";'))
+    workers = d.wait_workers(2)
+    eq([sched_policy(w) for w in workers], [3, 3], "the workers' policy (SCHED_BATCH)")
+    eq(sched_policy(d.pid), 0, "the master's policy (SCHED_OTHER)")
+    with Client(port) as c:
+        eq(c.transaction("Subject: batch\r\n\r\nserved\r\n"), "250 OK", "a message")
+    # The default leaves the workers alone.
+    text2, _, _ = ctx.listener(workers=1)
+    d2 = ctx.daemon(ctx.config([text2], name="default.conf"))
+    eq([sched_policy(w) for w in d2.wait_workers(1)], [0], "the default policy")

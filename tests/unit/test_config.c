@@ -54,6 +54,7 @@ static void test_defaults(void)
 	UNIT_CHECK_STR(row, cfg->plugin_dir, plugin_dir);
 	UNIT_CHECK(row, cfg->log_facility == -1);
 	UNIT_CHECK(row, cfg->shutdown_timeout_sec == 30);
+	UNIT_CHECK(row, cfg->worker_sched_batch == 0);
 	UNIT_CHECK(row, cfg->listener_count == 1);
 	const struct listener_config *l = &cfg->listeners[0];
 	UNIT_CHECK_STR(row, l->address, "127.0.0.1:8025");
@@ -89,7 +90,7 @@ static void test_every_setting(void)
 	char err[CONFIG_ERROR_MAX_BYTES];
 	const char *row = "every setting";
 	int rc = load("user = \"\";\nlog = \"syslog\";\nlog_facility = \"local3\";\n"
-		      "shutdown_timeout = 5;\n"
+		      "shutdown_timeout = 5; worker_scheduling = \"batch\";\n"
 		      "listeners = ( {\n"
 		      "  name = \"mx\"; address = \"[::1]:2525\"; handler = \"DebuggingServer\";\n"
 		      "  remote = \"relay.example:587\"; data_size_limit = 0; smtputf8 = true;\n"
@@ -109,6 +110,7 @@ static void test_every_setting(void)
 	UNIT_CHECK(row, cfg->user == NULL);
 	UNIT_CHECK(row, cfg->log_facility >= 0);
 	UNIT_CHECK(row, cfg->shutdown_timeout_sec == 5);
+	UNIT_CHECK(row, cfg->worker_sched_batch == 1);
 	UNIT_CHECK(row, cfg->listener_count == 2);
 	const struct listener_config *l = &cfg->listeners[0];
 	UNIT_CHECK_STR(row, l->name, "mx");
@@ -246,6 +248,9 @@ static const struct {
 	{ "shutdown_timeout out of range",
 	  "shutdown_timeout = 0;\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
 	  "shutdown_timeout", "outside" },
+	{ "bad worker_scheduling",
+	  "worker_scheduling = \"fifo\";\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
+	  "worker_scheduling", "expected \"normal\" or \"batch\"" },
 };
 
 static void test_bad_configs(void)
