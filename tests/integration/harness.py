@@ -71,6 +71,15 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
         s.close()
 
 
+def refuses(port, host="127.0.0.1"):
+    """True when nothing listens on the port any more (connection refused)."""
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
 def read_file(path):
     try:
         with open(path, "rb") as f:

@@ -3,10 +3,9 @@ SIGTERM, and the back-off when every new worker dies."""
 import os
 import re
 import signal
-import socket
 import time
 
-from harness import (Client, alive, check, debug_frame, eq, read_file, wait_until)
+from harness import (Client, alive, check, debug_frame, eq, read_file, refuses, wait_until)
 
 
 def test_killed_worker_is_replaced(ctx):
@@ -94,13 +93,8 @@ def test_sighup_dropping_an_address(ctx):
     d.signal(signal.SIGHUP)
     d.wait_log(r"event=reloaded")
 
-    def refused():
-        try:
-            socket.create_connection(("127.0.0.1", old_port), timeout=2).close()
-        except ConnectionRefusedError:
-            return True
-        return False
-    wait_until(refused, timeout=5, step=0.1, what="the old port closed after the reload")
+    wait_until(lambda: refuses(old_port), timeout=5, step=0.1,
+               what="the old port closed after the reload")
     with Client(new_port) as c:
         eq(c.transaction("Subject: new port\r\n\r\nx"), "250 OK", "message on the new port")
     eq(a.transaction("Subject: old port\r\n\r\ny", helo=None), "250 OK",
@@ -146,13 +140,8 @@ def test_sigterm_stops_cleanly(ctx):
 
     # No longer accepting: a new client is refused at once, not queued by
     # the kernel for a busy worker's copy of the socket until it exits.
-    def refused():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
-        except ConnectionRefusedError:
-            return True
-        return False
-    wait_until(refused, timeout=3, step=0.1, what="the port closed while a session ends")
+    wait_until(lambda: refuses(port), timeout=3, step=0.1,
+               what="the port closed while a session ends")
 
     # The transaction in progress may finish.
     eq(busy.cmd("RCPT TO:<c@d>"), "250 OK", "RCPT during the stop")
