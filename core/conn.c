@@ -26,11 +26,13 @@ static ssize_t fd_read(struct conn *base, void *buf, size_t len, int timeout_ms,
 static int fd_write(struct conn *base, const void *buf, size_t len, int timeout_ms);
 static ssize_t mem_read(struct conn *base, void *buf, size_t len, int timeout_ms, int interruptible);
 static int fd_pending(struct conn *base);
+static int fd_sleep(struct conn *base, long long ms);
+static int mem_sleep(struct conn *base, long long ms);
 static int mem_write(struct conn *base, const void *buf, size_t len, int timeout_ms);
 static int mem_pending(struct conn *base);
 
-static const struct conn_ops fd_ops = { fd_read, fd_write, fd_pending };
-static const struct conn_ops mem_ops = { mem_read, mem_write, mem_pending };
+static const struct conn_ops fd_ops = { fd_read, fd_write, fd_pending, fd_sleep };
+static const struct conn_ops mem_ops = { mem_read, mem_write, mem_pending, mem_sleep };
 
 static long long now_ms(void)
 {
@@ -174,6 +176,23 @@ static int fd_pending(struct conn *base)
 	return poll(&pfd, 1, 0) > 0;
 }
 
+/* A pause (error_sleep, greet_pause) that a stop ends: ppoll() with no
+   descriptor lets the wait mask's signals in, as every other wait does. */
+static int fd_sleep(struct conn *base, long long ms)
+{
+	struct conn_fd *c = (struct conn_fd *)base;
+	long long end = now_ms() + ms;
+	for (;;) {
+		long long left = end - now_ms();
+		if (left <= 0)
+			return 0;
+		struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000L };
+		if (ppoll(NULL, 0, &ts, c->wait_mask) < 0 && errno == EINTR && c->stop_flag &&
+		    *c->stop_flag)
+			return CONN_STOPPED;
+	}
+}
+
 void conn_mem_init(struct conn_mem *c, const char *input, size_t len, size_t chunk)
 {
 	memset(c, 0, sizeof(*c));
@@ -210,6 +229,15 @@ static int mem_write(struct conn *base, const void *buf, size_t len, int timeout
 	struct conn_mem *c = (struct conn_mem *)base;
 	(void)timeout_ms;
 	msgbuf_append(&c->output, buf, len);
+	return 0;
+}
+
+static int mem_sleep(struct conn *base, long long ms)
+{
+	(void)base;
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 	return 0;
 }
 

@@ -33,6 +33,9 @@ struct conn_ops {
 	int (*write)(struct conn *c, const void *buf, size_t len, int timeout_ms);
 	/* 1 if input (or EOF) is waiting now, 0 if not; never waits or reads. */
 	int (*pending)(struct conn *c);
+	/* Sleep ms without reading or writing; 0, or CONN_STOPPED when a stop
+	   cut it short. */
+	int (*sleep)(struct conn *c, long long ms);
 };
 
 struct conn {
@@ -89,6 +92,11 @@ static inline int conn_write(struct conn *c, const void *buf, size_t len, int ti
 static inline int conn_input_pending(struct conn *c)
 {
 	return c->ops->pending(c);
+}
+
+static inline int conn_sleep(struct conn *c, long long ms)
+{
+	return c->ops->sleep(c, ms);
 }
 
 

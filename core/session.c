@@ -14,7 +14,6 @@
 
 #include "session_internal.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,12 +69,8 @@ static void pause_ms(struct session *s, long long ms)
 	long long left = session_time_left_ms(s);
 	if (ms > left)
 		ms = left;
-	if (ms <= 0)
-		return;
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		if (s->env->stop_flag && *s->env->stop_flag)
-			break;
+	if (ms > 0)
+		conn_sleep(s->conn, ms);
 }
 
 /* Write buffered replies to the client. */

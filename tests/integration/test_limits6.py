@@ -5,6 +5,7 @@ Timings are behaviour bounds, not performance: each lower bound is the
 configured delay (less a little), each upper bound is generous.
 """
 import select
+import signal
 import time
 
 from harness import EX_CONFIG, SMTPGATE, Client, TestFailure, check, eq, read_file
@@ -159,3 +160,20 @@ def test_limit_settings_checked(ctx):
         rc, so, se = ctx.run([SMTPGATE, "-n", "-t", "-f", conf])
         eq(rc, EX_CONFIG, "%s: exit status (stderr: %s)" % (setting, se))
         check(pattern in se, "%s: error does not name the setting: %r" % (setting, se))
+
+
+def test_sigterm_cuts_error_sleep(ctx):
+    """A worker sleeping before an error reply (error_sleep) wakes for a
+    stop: the reply and a 421 go out at once, not after the 20 s sleep."""
+    d, port, out = ctx.simple(soft_error_limit=0, hard_error_limit=10, error_sleep=20)
+    with Client(port, timeout=15) as c:
+        c.send(b"FOO\r\n")
+        d.wait_log(r"event=limit limit=soft_error_limit errors=0 delay=20")
+        t0 = time.monotonic()
+        d.signal(signal.SIGTERM)
+        eq(c.reply(), [FOO], "the delayed error reply")
+        r = c.reply()
+        check(r[0].startswith("421 4.3.2 "), "then: expected 421 4.3.2 shutting down, got %r" % r)
+        eq(d.wait(15), 0, "master's exit status")
+        took = time.monotonic() - t0
+        check(took < 10, "stop took %.1fs during a 20 s error_sleep" % took)
