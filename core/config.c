@@ -53,8 +53,9 @@ static const char *const listener_settings[] = {
 	"name", "address", "handler", "remote", "data_size_limit", "smtputf8", "decode_data",
 	"bare_lf", "command_timeout", "data_timeout", "workers", "min_spare", "max_spare",
 	"max_workers", "max_idle", "stress_timeout", "max_sessions_per_worker",
-	"max_sessions_per_client", "max_recipients", "soft_error_limit", "hard_error_limit", "error_sleep", "max_session_time",
-	"max_idle_commands", "greet_pause", "pregreet", "chroot", NULL
+	"max_sessions_per_client", "max_recipients", "soft_error_limit", "hard_error_limit",
+	"error_sleep", "max_session_time", "max_idle_commands", "greet_pause", "pregreet", "chroot",
+	NULL
 };
 
 const char *config_handler_alias(const char *name)
