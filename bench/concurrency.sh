@@ -16,6 +16,7 @@
 #      every worker (smtp-sink: its one process), read after 1 and 2 while
 #      every session is closed.
 # Knobs: SESSIONS=200 MSGS=20000 WORKERS=64 (max_workers) LAT_SECS=10 LAT_MAX=400000
+#        WORKER_SCHEDULING=normal (or batch: smtpgate's worker_scheduling)
 #        RUN_TIMEOUT=120 PORT=9300 (smtpgate; smtp-sink gets PORT+1).
 # Not part of the test suite.  Results: bench/RESULTS.md.
 set -u -o pipefail
@@ -28,6 +29,7 @@ WORKERS=${WORKERS:-64}
 LAT_SECS=${LAT_SECS:-10}
 LAT_MAX=${LAT_MAX:-400000}
 RUN_TIMEOUT=${RUN_TIMEOUT:-120}
+WORKER_SCHEDULING=${WORKER_SCHEDULING:-normal}
 PORT=${PORT:-9300}
 SMTP_SOURCE=/usr/sbin/smtp-source
 SMTP_SINK=/usr/sbin/smtp-sink
@@ -155,13 +157,14 @@ measure() {  # NAME PORT PID
 }
 
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "smtpgate $(git -C "$tree" rev-parse --short HEAD 2>/dev/null), max_workers = $WORKERS (min_spare 8, max_spare 16), debug handler to /dev/null"
+echo "smtpgate $(git -C "$tree" rev-parse --short HEAD 2>/dev/null), max_workers = $WORKERS (min_spare 8, max_spare 16), worker_scheduling $WORKER_SCHEDULING, debug handler to /dev/null"
 
 # ---- smtpgate
 mkdir -p "$work/plugins"
 ln -s "$tree/plugins/debug/.libs/debug.so" "$work/plugins/debug.so"
 cat >"$work/smtpgate.conf" <<CONF
 plugin_dir = "$work/plugins";
+worker_scheduling = "$WORKER_SCHEDULING";
 listeners = ( {
   address = "127.0.0.1:$PORT"; handler = "debug";
   min_spare = 8; max_spare = 16; max_workers = $WORKERS; max_sessions_per_client = 0;
