@@ -142,6 +142,10 @@ def test_idle_flood_against_64_workers(ctx):
     301st client is reached after about 300/64 -> 5 rounds, 20 s; it must
     complete a transaction within 30 s.  Afterwards the master's and the
     workers' descriptors are back to what they were."""
+    with open("/proc/sys/net/core/somaxconn") as f:
+        somaxconn = int(f.read())
+    check(somaxconn >= 301, "net.core.somaxconn is %d: the listen queue cannot hold 300 "
+          "waiting clients on this machine" % somaxconn)
     d, port, out = ctx.simple(workers=None, min_spare=4, max_spare=8, max_workers=64,
                               stress_timeout=5, max_sessions_per_client=0,
                               command_timeout=300)
