@@ -6,19 +6,8 @@
 set -u
 cd "$(dirname "$0")/.."
 
-passed=0
-failed=0
-check() { # NAME COMMAND...
-	local name=$1
-	shift
-	if "$@" >/dev/null 2>&1; then
-		echo "ok install/$name"
-		passed=$((passed + 1))
-	else
-		echo "FAIL install/$name"
-		failed=$((failed + 1))
-	fi
-}
+SUITE=install
+. tests/checks.sh
 
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
@@ -54,5 +43,4 @@ echo "keep me" >>"$root/etc/smtpgate.conf"
 (flock /tmp/smtpgate-make.lock make -s install DESTDIR="$dest" prefix="$prefix" plugindir="$prefix/lib/smtpgate/plugins") >/dev/null 2>&1
 check reinstall-keeps-config grep -q "keep me" "$root/etc/smtpgate.conf"
 
-echo "install: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -11,15 +11,8 @@ set -u
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
-passed=0
-failed=0
-pass() { echo "ok kit/$1"; passed=$((passed + 1)); }
-fail() { echo "FAIL kit/$1${2:+: $2}"; failed=$((failed + 1)); }
-check() { # NAME COMMAND...: passes when COMMAND succeeds
-	local name=$1
-	shift
-	if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name"; fi
-}
+SUITE=kit
+. tests/checks.sh
 
 tmp=$(mktemp -d /tmp/smtpgate-kit.XXXXXX)
 daemon_pid=
@@ -34,11 +27,6 @@ stop_daemon() {
 }
 trap 'stop_daemon; rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM
-finish() {
-	echo "kit: $passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
 
 # --- (a) make install into a temporary prefix -------------------------------
 prefix=/opt/smtpgate-kit

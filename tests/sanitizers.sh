@@ -10,15 +10,8 @@
 set -u
 cd "$(dirname "$0")/.."
 top=$(pwd)
-passed=0
-failed=0
-ok() { echo "ok sanitizers/$1"; passed=$((passed + 1)); }
-fail() { echo "FAIL sanitizers/$1"; failed=$((failed + 1)); }
-finish() {
-	echo "sanitizers: $passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
+SUITE=sanitizers
+. tests/checks.sh
 
 tmp=$(mktemp -d /tmp/smtpgate-sanitizers.XXXXXX)
 if [ "${KEEP_SANITIZER_TREE:-0}" = 1 ]; then
@@ -50,7 +43,7 @@ if grep -E "\.[ch]:[0-9]+:[0-9]+: warning:" "$log" >/dev/null; then
 	grep -E "\.[ch]:[0-9]+:[0-9]+: warning:" "$log" | head -20
 	fail build-warnings
 else
-	ok "build ($(($(date +%s) - t0))s)"
+	pass "build ($(($(date +%s) - t0))s)"
 fi
 
 # Deliberate crashes (the crash plugin's raise(SIGSEGV)) must stay SIGSEGV:
@@ -63,7 +56,7 @@ export SMTPGATE_MAILMAN_SCRIPTS=${SMTPGATE_MAILMAN_SCRIPTS:-$(cd "$top/.." && pw
 out=$tmp/unit.log
 if (cd "$src" && timeout 300 tests/unit/unit_tests) >"$out" 2>&1 &&
 	! grep -E "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$out" >/dev/null; then
-	ok unit-tests
+	pass unit-tests
 else
 	grep -E -A30 "ERROR: AddressSanitizer|runtime error:|LeakSanitizer|FAILED|unit:" "$out" | head -80
 	fail unit-tests
@@ -74,7 +67,7 @@ t0=$(date +%s)
 (cd "$src" && timeout 1200 python3 tests/integration/run.py) >"$out" 2>&1
 line=$(grep -E "^integration: [0-9]+ passed, [0-9]+ failed" "$out" | tail -n 1)
 if [ -n "$line" ] && echo "$line" | grep -E " 0 failed$" >/dev/null; then
-	ok "integration ($line; $(($(date +%s) - t0))s)"
+	pass "integration ($line; $(($(date +%s) - t0))s)"
 else
 	grep -E -A40 "^FAIL " "$out" | head -200
 	fail "integration (${line:-no result line})"

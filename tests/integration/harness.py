@@ -71,6 +71,30 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
         s.close()
 
 
+SMTP_SINK = "/usr/sbin/smtp-sink"
+
+
+def smtp_sink(ctx, *opts):
+    """Postfix's smtp-sink on a free port with opts, started for ctx (and
+    stopped with it); returns the port once it accepts connections."""
+    check(os.path.exists(SMTP_SINK), "%s missing: apt-get install postfix" % SMTP_SINK)
+    port = free_port()
+    argv = [SMTP_SINK]
+    if os.geteuid() == 0:
+        argv += ["-u", "nobody"]  # smtp-sink refuses to run as root without it
+    argv += list(opts) + ["127.0.0.1:%d" % port, "64"]
+    Proc(ctx, argv, "smtp-sink-%d" % port)
+
+    def listening():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    wait_until(listening, what="smtp-sink on port %d" % port)
+    return port
+
+
 def refuses(port, host="127.0.0.1"):
     """True when nothing listens on the port any more (connection refused)."""
     try:
@@ -399,9 +423,10 @@ class Client:
         except socket.timeout:
             return False
 
-    def transaction(self, body, mail="MAIL FROM:<a@example.org>", rcpt="RCPT TO:<b@example.org>",
-                    helo="EHLO client.example.org"):
-        """HELO/EHLO (if given), MAIL, RCPT, DATA, body + final dot: the last reply."""
+    def begin_data(self, mail="MAIL FROM:<a@example.org>", rcpt="RCPT TO:<b@example.org>",
+                   helo="EHLO client.example.org"):
+        """HELO/EHLO (if given), MAIL, RCPT and DATA, each checked: the
+        session is then reading the message."""
         if helo:
             r = self.cmd(helo)
             check(r.startswith("250"), "%s: %r" % (helo, r))
@@ -410,6 +435,11 @@ class Client:
             check(r.startswith("250"), "%s: %r" % (c, r))
         r = self.cmd("DATA")
         check(r.startswith("354"), "DATA: %r" % r)
+
+    def transaction(self, body, mail="MAIL FROM:<a@example.org>", rcpt="RCPT TO:<b@example.org>",
+                    helo="EHLO client.example.org"):
+        """begin_data(), then body + final dot: the last reply."""
+        self.begin_data(mail, rcpt, helo)
         if isinstance(body, str):
             body = body.encode("utf-8")
         self.send(body + b"\r\n.\r\n")

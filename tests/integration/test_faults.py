@@ -99,10 +99,7 @@ def test_hanging_handler_is_bounded_by_shutdown_timeout(ctx):
     text, port, out = ctx.listener(handler="crash", workers=2, extra="crash = { hang_sec = 120; };")
     d = ctx.daemon(ctx.config([text], top="shutdown_timeout = 2;"))
     h = Client(port, timeout=2)
-    h.cmd("EHLO hang")
-    h.cmd("MAIL FROM:<a@example.org>")
-    h.cmd("RCPT TO:<b@example.org>")
-    eq(h.cmd("DATA")[:3], "354", "DATA")
+    h.begin_data(helo="EHLO hang")
     h.send(b"HANG for two minutes\r\n.\r\n")
     try:
         r = h.reply()

@@ -121,10 +121,7 @@ def test_too_many_recipients(ctx):
 def test_disconnect_mid_data_delivers_nothing(ctx):
     d, port, out = ctx.simple(workers=1)
     c = Client(port)
-    c.cmd("HELO x")
-    c.cmd("MAIL FROM:<a@b>")
-    c.cmd("RCPT TO:<c@d>")
-    eq(c.cmd("DATA")[:3], "354", "DATA")
+    c.begin_data("MAIL FROM:<a@b>", "RCPT TO:<c@d>", "HELO x")
     c.send(b"Subject: cut\r\n\r\nthe client goes away\r\n")
     c.close()
     d.wait_log(r"event=disconnect reason=eof")

@@ -43,11 +43,11 @@ import threading
 import time
 
 import harness
-from harness import Client, TestFailure, check, eq, frames, free_port, read_file, wait_until
+from harness import (Client, TestFailure, check, eq, frames, free_port, read_file, smtp_sink,
+                     wait_until)
 
 SCRIPTS = os.environ.get("SMTPGATE_MAILMAN_SCRIPTS") or os.path.normpath(
     os.path.join(harness.TOP, "..", "shared", "mailman"))
-SMTP_SINK = "/usr/sbin/smtp-sink"
 DOMAIN = "example.com"   # the list domain
 MM_WAIT = 30.0           # bound of every wait for Mailman (about 0.5-1 s per queue hop)
 END = b"------------ END MESSAGE ------------"
@@ -309,33 +309,13 @@ def finish(c, message):
 
 
 def mailman_daemon(ctx, lmtp_port, remote_port, **settings):
-    """A daemon of this test with one mailman listener; (daemon, port)."""
+    """The config text of one mailman listener, and its port."""
     text, port, _ = ctx.listener(
         handler="mailman", remote="127.0.0.1:%d" % remote_port,
         extra='mailman = { lmtp = "127.0.0.1:%d"; domains = [ "%s" ]; '
               'relay_networks = [ "127.0.0.0/8" ]; lmtp_connect_timeout = 5; };'
               % (lmtp_port, DOMAIN), **settings)
     return text, port
-
-
-def smtp_sink(ctx, *opts):
-    """Postfix's smtp-sink on a free port with opts; its port."""
-    check(os.path.exists(SMTP_SINK), "%s missing: apt-get install postfix" % SMTP_SINK)
-    port = free_port()
-    argv = [SMTP_SINK]
-    if os.geteuid() == 0:
-        argv += ["-u", "nobody"]
-    argv += list(opts) + ["127.0.0.1:%d" % port, "64"]
-    harness.Proc(ctx, argv, "smtp-sink-%d" % port)
-
-    def listening():
-        try:
-            Client(port, timeout=2).close()
-            return True
-        except OSError:
-            return False
-    wait_until(listening, what="smtp-sink on port %d" % port)
-    return port
 
 
 LIST_OK = "250 Ok"  # Mailman's own answer to RCPT of a list address

@@ -30,10 +30,7 @@ def test_killed_worker_is_replaced(ctx):
 def test_message_not_printed_when_worker_killed_mid_data(ctx):
     d, port, out = ctx.simple(workers=1)
     c = Client(port)
-    c.cmd("HELO x")
-    c.cmd("MAIL FROM:<a@b>")
-    c.cmd("RCPT TO:<c@d>")
-    eq(c.cmd("DATA")[:3], "354", "DATA")
+    c.begin_data("MAIL FROM:<a@b>", "RCPT TO:<c@d>", "HELO x")
     c.send(b"Subject: lost\r\n\r\nhalf of it\r\n")
     time.sleep(0.2)
     (w,) = d.wait_workers(1)
@@ -163,10 +160,7 @@ def test_crashing_plugin_kills_only_its_worker(ctx):
     other = Client(port)
     other.cmd("HELO other")
     c = Client(port)
-    c.cmd("HELO x")
-    c.cmd("MAIL FROM:<a@b>")
-    c.cmd("RCPT TO:<c@d>")
-    eq(c.cmd("DATA")[:3], "354", "DATA")
+    c.begin_data("MAIL FROM:<a@b>", "RCPT TO:<c@d>", "HELO x")
     c.send(b"CRASH now\r\n.\r\n")
     try:
         r = c.reply()

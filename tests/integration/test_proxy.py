@@ -5,36 +5,13 @@ connection, to be slow) and a second smtpgate (debug, to see the relayed
 bytes; the hooks test plugin, to refuse some recipients).  The client never
 gets a 2xx the upstream did not give.
 """
-import os
 import smtplib
 import socket
 import time
 
 import harness
-from harness import Client, check, debug_frame, eq, frames, free_port, read_file, wait_until
-
-SMTP_SINK = "/usr/sbin/smtp-sink"
-
-
-def sink(ctx, *opts):
-    """Start smtp-sink on a free port with opts; return the port."""
-    check(os.path.exists(SMTP_SINK), "%s missing: apt-get install postfix" % SMTP_SINK)
-    port = free_port()
-    argv = [SMTP_SINK]
-    if os.geteuid() == 0:
-        argv += ["-u", "nobody"]  # smtp-sink refuses to run as root without it
-    argv += list(opts) + ["127.0.0.1:%d" % port, "64"]
-    harness.Proc(ctx, argv, "smtp-sink-%d" % port)
-
-    def listening():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-    wait_until(listening, what="smtp-sink on port %d" % port)
-    return port
-
+from harness import (Client, check, debug_frame, eq, frames, free_port, read_file, smtp_sink,
+                     wait_until)
 
 def proxy_listener(ctx, remote_port, group="", remote_host="127.0.0.1", **settings):
     text, port, _ = ctx.listener(handler="proxy", remote="%s:%d" % (remote_host, remote_port),
@@ -43,7 +20,7 @@ def proxy_listener(ctx, remote_port, group="", remote_host="127.0.0.1", **settin
 
 
 def proxy_to_sink(ctx, *sink_opts, group="", **settings):
-    up = sink(ctx, *sink_opts)
+    up = smtp_sink(ctx, *sink_opts)
     text, port = proxy_listener(ctx, up, group=group, **settings)
     d = ctx.daemon(ctx.config([text]))
     return d, port
