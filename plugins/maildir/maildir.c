@@ -81,13 +81,27 @@ static int parse_mode(const struct smtpgate_host *host, const struct smtpgate_cf
 	return 0;
 }
 
+static int sync_dir(const char *dir);
+
 /* mkdir, then chmod when the umask took bits of mode away: a created
-   directory has exactly the configured mode.  An existing one is fine. */
+   directory has exactly the configured mode.  An existing one is fine.
+   A new directory is on disk only once its entry in the parent is: the
+   parent is synced, or the first message to a new Maildir could be
+   acknowledged and then lost with the whole Maildir in a power cut. */
 static int make_dir(const char *p, mode_t mode, mode_t mask)
 {
 	if (mkdir(p, mode) < 0)
 		return errno == EEXIST ? 0 : -1;
-	return (mode & mask) ? chmod(p, mode) : 0;
+	if ((mode & mask) && chmod(p, mode) < 0)
+		return -1;
+	char parent[MAILDIR_PATH_MAX_BYTES];
+	const char *slash = strrchr(p, '/');
+	size_t len = slash ? (size_t)(slash - p) : 0;
+	if (len >= sizeof(parent))
+		return errno = ENAMETOOLONG, -1;
+	memcpy(parent, p, len);
+	parent[len] = '\0';
+	return sync_dir(slash ? (len ? parent : "/") : ".");
 }
 
 /* mkdir -p with mode; an existing directory is fine. */
@@ -265,10 +279,13 @@ static size_t build_headers(const struct maildir_state *st, const struct smtpgat
 			    const char *rcpt, char *out, size_t size)
 {
 	size_t n = 0;
-#define ADD(...)                                                                     \
-	do {                                                                         \
-		int k_ = snprintf(out + n, size - n, __VA_ARGS__);                   \
-		n = k_ < 0 ? n : (size_t)k_ >= size - n ? size - 1 : n + (size_t)k_; \
+/* A line that does not fit whole is left out, never cut in two. */
+#define ADD(...)                                                         \
+	do {                                                             \
+		int k_ = snprintf(out + n, size - n, __VA_ARGS__);       \
+		if (k_ >= 0 && (size_t)k_ < size - n)                    \
+			n += (size_t)k_;                                 \
+		out[n] = '\0';                                          \
 	} while (0)
 	if (st->return_path)
 		ADD("Return-Path: <%s>\n", s->mailfrom);

@@ -28,6 +28,8 @@
 
 #define MAILMAN_DOMAINS_MAX 64
 #define MAILMAN_ADDRESS_MAX_BYTES 600
+/* From: <the longest sender>, Date: and a blank line. */
+#define MAILMAN_EXTRA_HEADERS_MAX_BYTES (MAILMAN_ADDRESS_MAX_BYTES + 128)
 
 struct mailman_state {
 	const struct smtpgate_host *host;
@@ -192,6 +194,11 @@ static void forget_transaction(struct mailman_state *st)
 	for (size_t i = 0; i < st->nlists; i++)
 		free(st->lists[i]);
 	st->nlists = 0;
+	/* The relay may hold an open upstream transaction (MAIL accepted, no
+	   recipient relayed): close it, or the next MAIL on the kept
+	   connection would be refused as nested. */
+	if (st->relay_mail_sent)
+		relay_reset(st->relay);
 	st->relay_mail_sent = 0;
 	st->nrelayed = 0;
 }
@@ -286,8 +293,9 @@ static int starts_with_header(const char *d, size_t len)
 }
 
 /* What Mailman needs and MailmanProxy added: From: and Date: when the
-   message has none.  Fills *extra (to go first) and says whether a blank
-   line must follow it (a message without any header). */
+   message has none (and a blank line after them when it has no header at
+   all).  Fills extra (to go first; MAILMAN_EXTRA_HEADERS_MAX_BYTES holds
+   the longest sender) and returns its length. */
 static size_t missing_headers(const struct mailman_state *st, const struct smtpgate_message *m,
 			      char *extra, size_t size)
 {
@@ -356,7 +364,7 @@ static enum smtpgate_verdict mailman_message(void *priv, const struct smtpgate_s
 	size_t dlen = 0;
 
 	end_probe(st);
-	char extra[256];
+	char extra[MAILMAN_EXTRA_HEADERS_MAX_BYTES];
 	struct smtpgate_data_part parts[2] = {
 		{ extra, missing_headers(st, m, extra, sizeof(extra)) },
 		{ m->data, m->len },
@@ -419,8 +427,6 @@ static void mailman_reset(void *priv, const struct smtpgate_session *s)
 	struct mailman_state *st = priv;
 	(void)s;
 	end_probe(st);
-	if (st->relay_mail_sent)
-		relay_reset(st->relay);
 	forget_transaction(st);
 }
 

@@ -691,3 +691,25 @@ def test_100_concurrent_clients_10_messages_each(ctx):
     eq(len(set(n for n, _ in files)), 1000, "distinct names")
     eq(d.log().count("delivery failed"), 0, "failures logged")
     check(took < 40, "1000 messages took %.1fs" % took)
+
+
+def test_headers_past_their_buffer_are_left_out_whole(ctx):
+    """300 recipients' X-Original-To lines are more than the 8 KiB the added
+    headers may take: the lines that do not fit are left out, none is cut
+    in two and run into the message's first line."""
+    md = ctx.path("Maildir")
+    d, port = maildir_daemon(ctx, md, workers=1)
+    rcpts = ["recipient-number-%03d@example.org" % i for i in range(300)]
+    eq(sendmail(port, "a@example.org", rcpts, b"Subject: many\r\n\r\nbody\r\n"), {},
+       "refused recipients")
+    (name, data), = delivered(md, 1)
+    head, _, body = data.partition(b"\n\n")
+    lines = head.split(b"\n")
+    eq(lines[-1], b"Subject: many", "the message's own first line, whole")
+    for line in lines[:-1]:
+        check(re.match(rb"^(Return-Path|X-Original-To|Delivered-To|Received): |^\s", line),
+              "a header line cut or run together: %r" % line[:120])
+    kept = [l for l in lines if l.startswith(b"X-Original-To: ")]
+    check(0 < len(kept) < 300, "X-Original-To lines kept: %d" % len(kept))
+    eq(kept[0], b"X-Original-To: recipient-number-000@example.org", "the first one")
+    eq(body, b"body\n", "body")

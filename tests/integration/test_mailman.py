@@ -37,6 +37,7 @@ import email
 import os
 import re
 import smtplib
+import socket
 import subprocess
 import tempfile
 import threading
@@ -560,3 +561,92 @@ def test_upstream_refusing_data_after_mailman_accepted(ctx):
         # Mailman has it: at-least-once, the member gets this attempt's copy.
         mm.wait_copies("the member's copy of attempt %d" % n, list_id("mmdata"),
                        "refused %d mmdata" % n)
+
+
+class ScriptedLmtp:
+    """A minimal LMTP peer for cases a real Mailman cannot be steered into
+    (the real one proves the feature above): every list exists, every
+    message is taken, and each DATA's bytes are kept in self.messages."""
+
+    def __init__(self):
+        self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.port = self.srv.getsockname()[1]
+        self.messages = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn):
+        f = conn.makefile("rb")
+        conn.sendall(b"220 scripted LMTP\r\n")
+        rcpts = 0
+        for line in f:
+            verb = line[:4].upper()
+            if verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                break
+            if verb == b"DATA":
+                conn.sendall(b"354 go on\r\n")
+                data = b""
+                for body_line in f:
+                    if body_line == b".\r\n":
+                        break
+                    data += body_line
+                self.messages.append(data)
+                conn.sendall(b"250 2.0.0 taken\r\n" * max(rcpts, 1))
+                rcpts = 0
+                continue
+            rcpts += verb == b"RCPT"
+            if verb in (b"MAIL", b"RSET"):
+                rcpts = 0
+            conn.sendall(b"250 ok\r\n")
+        conn.close()
+
+    def close(self):
+        self.srv.close()
+
+
+def test_open_relay_transaction_and_long_sender_with_a_scripted_peer(ctx):
+    """Two regressions: a relayed recipient refused upstream next to an
+    accepted list recipient left the upstream's transaction open, so the
+    worker's next relayed MAIL was refused as nested (503); a long sender
+    in a message without From: overflowed the added headers."""
+    lmtp = ScriptedLmtp()
+    try:
+        up_text, up_port, _ = ctx.listener(handler="hooks", workers=1)
+        ctx.daemon(ctx.config([up_text], name="upstream.conf"), name="upstream")
+        text, port, _ = ctx.listener(
+            handler="mailman", remote="127.0.0.1:%d" % up_port, workers=1,
+            extra='mailman = { lmtp = "127.0.0.1:%d"; domains = [ "%s" ]; '
+                  'relay_networks = [ "127.0.0.0/8" ]; };' % (lmtp.port, DOMAIN))
+        ctx.daemon(ctx.config([text]))
+        with Client(port) as c:
+            eq(c.cmd("EHLO c.example.org")[:3], "250", "EHLO")
+            eq(c.cmd("MAIL FROM:<a@example.org>"), "250 OK", "MAIL")
+            eq(c.cmd("RCPT TO:<scripted@%s>" % DOMAIN)[:3], "250", "list recipient")
+            eq(c.cmd("RCPT TO:<unknown@example.org>")[:3], "550", "recipient refused upstream")
+            eq(c.cmd("DATA")[:3], "354", "DATA")
+            c.send(b"From: a@example.org\r\nSubject: one\r\n\r\nx\r\n.\r\n")
+            eq(c.reply()[0][:3], "250", "the list's copy")
+            # The same worker, its kept upstream connection: a fresh MAIL.
+            eq(c.transaction("Subject: two\r\n\r\ny", rcpt="RCPT TO:<b@example.org>",
+                             helo=None)[:3], "250", "the next relayed message")
+            sender = "s" * 400 + "@example.org"
+            eq(c.transaction("Subject: three\r\n\r\nz", mail="MAIL FROM:<%s>" % sender,
+                             rcpt="RCPT TO:<scripted@%s>" % DOMAIN, helo=None)[:3], "250",
+               "a message with a 412-byte sender and no From:")
+        wait_until(lambda: len(lmtp.messages) == 2, what="two messages at the LMTP peer")
+        third = lmtp.messages[1]
+        check(third.startswith(b"From: %s\r\nDate: " % sender.encode()),
+              "the added From: and Date: of the third message: %r" % third[:700])
+        check(third.endswith(b"Subject: three\r\n\r\nz\r\n"), "its body: %r" % third[-100:])
+    finally:
+        lmtp.close()
