@@ -34,6 +34,7 @@
 #define CLIENT_REPLY_MAX_LINES 100
 #define CLIENT_EXTENSIONS_MAX 32
 #define CLIENT_OUT_BUF_BYTES 65536
+#define CLIENT_LATE_REPLY_MS 1000 /* for a reply sent before the server closed */
 
 struct smtp_client {
 	struct conn_fd conn;
@@ -56,6 +57,9 @@ static int connect_with_timeout(const char *hostport, int timeout_ms, char *why,
 static int out_append(struct smtp_client *c, const char *p, size_t len);
 static int out_flush(struct smtp_client *c);
 static int introduce(struct smtp_client *c, const char *fqdn, struct smtpgate_upstream_reply *r);
+static int reply_after_lost_send(struct smtp_client *c, struct smtpgate_upstream_reply *r,
+				 const char *why);
+static int read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r, int timeout_ms);
 
 /* The connection is no longer usable; say why in the reply. */
 static void failure(struct smtp_client *c, struct smtpgate_upstream_reply *r,
@@ -169,18 +173,37 @@ int smtp_client_read_reply(struct smtp_client *c, struct smtpgate_upstream_reply
 		failure(c, r, "connection not usable");
 		return 0;
 	}
-	if (out_flush(c) < 0) {
-		failure(c, r, "connection lost while sending");
-		return 0;
-	}
+	if (out_flush(c) < 0)
+		return reply_after_lost_send(c, r, "connection lost while sending");
+	return read_reply(c, r, c->reply_timeout_ms);
+}
+
+/* A send failed: the server may have answered and closed first (552 for
+   a message too big, 421, a refusal mid-pipeline).  Its refusal, when it
+   is already there to read, is the truth to pass on; a connection that
+   went without one is "lost". */
+static int reply_after_lost_send(struct smtp_client *c, struct smtpgate_upstream_reply *r,
+				 const char *why)
+{
+	int code = read_reply(c, r, CLIENT_LATE_REPLY_MS);
+	c->usable = 0;
+	if (code / 100 == 4 || code / 100 == 5)
+		return code;
+	failure(c, r, "%s", why);
+	return 0;
+}
+
+/* One reply, all its lines: its code, or 0 with r saying why. */
+static int read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r, int timeout_ms)
+{
 	size_t used = 0;
 	r->code = 0;
 	r->text[0] = '\0';
 	for (int lines = 0; lines < CLIENT_REPLY_MAX_LINES; lines++) {
 		const char *line;
 		size_t len;
-		int rc = linebuf_read_command(&c->lb, CLIENT_REPLY_LINE_MAX_BYTES, c->reply_timeout_ms, 0,
-					      &line, &len);
+		int rc = linebuf_read_command(&c->lb, CLIENT_REPLY_LINE_MAX_BYTES, timeout_ms, 0, &line,
+					      &len);
 		if (rc == CONN_TIMEOUT) {
 			failure(c, r, "timeout waiting for a reply");
 			return 0;
@@ -328,8 +351,12 @@ int smtp_client_message(struct smtp_client *c, const struct smtpgate_data_part *
 {
 	if (nreplies == 0)
 		return 0;
-	if (!c->usable || write_message(c, parts, nparts) < 0) {
-		failure(c, &replies[0], "connection lost while sending the message");
+	int lost = 0;
+	if (!c->usable)
+		failure(c, &replies[0], "connection not usable");
+	else if ((lost = write_message(c, parts, nparts) < 0))
+		reply_after_lost_send(c, &replies[0], "connection lost while sending the message");
+	if (!c->usable || lost) {
 		for (size_t i = 1; i < nreplies; i++)
 			replies[i] = replies[0];
 		return 0;

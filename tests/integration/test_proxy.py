@@ -331,3 +331,42 @@ def test_upstream_answering_garbage_is_451(ctx):
         r = c.cmd("MAIL FROM:<a@example.org>")
         check(r.startswith("451 4.4.2 ") and "not an SMTP reply" in r, "garbage upstream: %r" % r)
     t.join(5)
+
+
+def test_upstream_refusing_mid_message_and_closing(ctx):
+    """An upstream that answers 552 in the middle of a large message and
+    hangs up: our send fails, and the client gets that 552, not a 451."""
+    import threading
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(15)
+    up = srv.getsockname()[1]
+
+    def serve():
+        try:
+            conn, _ = srv.accept()
+            f = conn.makefile("rb")
+            conn.sendall(b"220 refuser ESMTP\r\n")
+            for line in f:
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    conn.sendall(b"250-refuser\r\n250 PIPELINING\r\n")
+                elif verb == b"DATA":
+                    conn.sendall(b"354 go on\r\n")
+                    f.read(65536)  # some of the message, then the refusal
+                    conn.sendall(b"552 5.3.4 Message too big for the upstream\r\n")
+                    conn.close()
+                    return
+                else:
+                    conn.sendall(b"250 ok\r\n")
+        except OSError:
+            pass
+        finally:
+            srv.close()
+    threading.Thread(target=serve, daemon=True).start()
+    text, port = proxy_listener(ctx, up)
+    ctx.daemon(ctx.config([text]))
+    with Client(port, timeout=30) as c:
+        r = c.transaction("Subject: big\r\n\r\n" + ("x" * 998 + "\r\n") * 8000)
+    eq(r, "552 5.3.4 Message too big for the upstream", "the client's reply")
