@@ -7,6 +7,7 @@ gets a 2xx the upstream did not give.
 """
 import smtplib
 import socket
+import threading
 import time
 
 import harness
@@ -303,27 +304,34 @@ def test_bad_proxy_settings_are_refused(ctx):
               "the error names the file, line and setting: %r" % err)
 
 
-def test_upstream_answering_garbage_is_451(ctx):
-    """An upstream that is not an SMTP server (here: an HTTP-ish banner)."""
-    import threading
+def scripted_upstream(session):
+    """A one-connection upstream on a free port: session(conn) runs in a
+    thread on the first connection; returns (port, thread)."""
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.bind(("127.0.0.1", 0))
     srv.listen(8)
     srv.settimeout(15)
-    up = srv.getsockname()[1]
 
     def serve():
         try:
             conn, _ = srv.accept()
-            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
-            time.sleep(1)
-            conn.close()
+            session(conn)
         except OSError:
             pass
         finally:
             srv.close()
     t = threading.Thread(target=serve, daemon=True)
     t.start()
+    return srv.getsockname()[1], t
+
+
+def test_upstream_answering_garbage_is_451(ctx):
+    """An upstream that is not an SMTP server (here: an HTTP-ish banner)."""
+    def session(conn):
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        time.sleep(1)
+        conn.close()
+    up, t = scripted_upstream(session)
     text, port = proxy_listener(ctx, up)
     d = ctx.daemon(ctx.config([text]))
     with Client(port) as c:
@@ -336,35 +344,22 @@ def test_upstream_answering_garbage_is_451(ctx):
 def test_upstream_refusing_mid_message_and_closing(ctx):
     """An upstream that answers 552 in the middle of a large message and
     hangs up: our send fails, and the client gets that 552, not a 451."""
-    import threading
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    srv.settimeout(15)
-    up = srv.getsockname()[1]
-
-    def serve():
-        try:
-            conn, _ = srv.accept()
-            f = conn.makefile("rb")
-            conn.sendall(b"220 refuser ESMTP\r\n")
-            for line in f:
-                verb = line[:4].upper()
-                if verb == b"EHLO":
-                    conn.sendall(b"250-refuser\r\n250 PIPELINING\r\n")
-                elif verb == b"DATA":
-                    conn.sendall(b"354 go on\r\n")
-                    f.read(65536)  # some of the message, then the refusal
-                    conn.sendall(b"552 5.3.4 Message too big for the upstream\r\n")
-                    conn.close()
-                    return
-                else:
-                    conn.sendall(b"250 ok\r\n")
-        except OSError:
-            pass
-        finally:
-            srv.close()
-    threading.Thread(target=serve, daemon=True).start()
+    def session(conn):
+        f = conn.makefile("rb")
+        conn.sendall(b"220 refuser ESMTP\r\n")
+        for line in f:
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                conn.sendall(b"250-refuser\r\n250 PIPELINING\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go on\r\n")
+                f.read(65536)  # some of the message, then the refusal
+                conn.sendall(b"552 5.3.4 Message too big for the upstream\r\n")
+                conn.close()
+                return
+            else:
+                conn.sendall(b"250 ok\r\n")
+    up, _ = scripted_upstream(session)
     text, port = proxy_listener(ctx, up)
     ctx.daemon(ctx.config([text]))
     with Client(port, timeout=30) as c:
