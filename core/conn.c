@@ -17,7 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ms(void);
+#include "clock.h"
+
 static int fd_wait(struct conn_fd *c, short events, long long start_ms, int timeout_ms,
 		   int interruptible);
 static int set_rcvtimeo(struct conn_fd *c, long long left_ms);
@@ -34,12 +35,6 @@ static int mem_pending(struct conn *base);
 static const struct conn_ops fd_ops = { fd_read, fd_write, fd_pending, fd_sleep };
 static const struct conn_ops mem_ops = { mem_read, mem_write, mem_pending, mem_sleep };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void conn_fd_init(struct conn_fd *c, int fd, const sigset_t *wait_mask,
 		  volatile sig_atomic_t *stop_flag)
@@ -69,7 +64,7 @@ static int fd_wait(struct conn_fd *c, short events, long long start_ms, int time
 		long long timeout = timeout_ms;
 		if (c->stress && atomic_load(c->stress) && c->stress_timeout_ms < timeout)
 			timeout = c->stress_timeout_ms;
-		long long left = start_ms + timeout - now_ms();
+		long long left = start_ms + timeout - clock_ms();
 		if (left <= 0)
 			return CONN_TIMEOUT;
 		struct pollfd pfd = { .fd = c->fd, .events = events };
@@ -109,7 +104,7 @@ static int set_rcvtimeo(struct conn_fd *c, long long left_ms)
 static ssize_t fd_read_blocking(struct conn_fd *c, void *buf, size_t len, long long deadline_ms)
 {
 	for (;;) {
-		long long left = deadline_ms - now_ms();
+		long long left = deadline_ms - clock_ms();
 		if (left <= 0)
 			return CONN_TIMEOUT;
 		if (set_rcvtimeo(c, left) < 0)
@@ -129,7 +124,7 @@ static ssize_t fd_read_blocking(struct conn_fd *c, void *buf, size_t len, long l
 static ssize_t fd_read(struct conn *base, void *buf, size_t len, int timeout_ms, int interruptible)
 {
 	struct conn_fd *c = (struct conn_fd *)base;
-	long long start = now_ms();
+	long long start = clock_ms();
 	if (!c->wait_mask)
 		return fd_read_blocking(c, buf, len, start + timeout_ms);
 	for (;;) {
@@ -150,7 +145,7 @@ static int fd_write(struct conn *base, const void *buf, size_t len, int timeout_
 {
 	struct conn_fd *c = (struct conn_fd *)base;
 	const char *p = buf;
-	long long start = now_ms();
+	long long start = clock_ms();
 	while (len > 0) {
 		/* MSG_NOSIGNAL: a client that hangs up early costs an EPIPE, not
 		   the worker (Postfix sends QUIT and closes without waiting). */
@@ -181,9 +176,9 @@ static int fd_pending(struct conn *base)
 static int fd_sleep(struct conn *base, long long ms)
 {
 	struct conn_fd *c = (struct conn_fd *)base;
-	long long end = now_ms() + ms;
+	long long end = clock_ms() + ms;
 	for (;;) {
-		long long left = end - now_ms();
+		long long left = end - clock_ms();
 		if (left <= 0)
 			return 0;
 		struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000L };

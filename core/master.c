@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "log.h"
 #include "scoreboard.h"
 #include "worker.h"
@@ -100,7 +101,6 @@ struct master {
 static volatile sig_atomic_t got_stop, got_reload, got_child;
 
 static void on_signal(int sig);
-static long long now_ms(void);
 static int bind_listener(const struct config *cfg, const struct listener_config *l,
 			 struct bound *b);
 static void close_bound(struct bound *b);
@@ -131,12 +131,6 @@ static void on_signal(int sig)
 		got_child = 1;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Bind every address the spec names.  A spec naming several addresses
    (a host name, or ":port") binds each, IPv6 ones v6-only so the IPv4
@@ -251,7 +245,7 @@ static void spawn(struct master *m, size_t listener)
 	if (index == SCOREBOARD_SLOTS) {
 		log_err("listener=%s: %d workers already: no room for more", l->name,
 			SCOREBOARD_SLOTS);
-		m->pools[listener].next_spawn_ms = now_ms() + 1000;
+		m->pools[listener].next_spawn_ms = clock_ms() + 1000;
 		return;
 	}
 	if (index == m->nslots)
@@ -262,7 +256,7 @@ static void spawn(struct master *m, size_t listener)
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_err("listener=%s: fork: %s", l->name, strerror(errno));
-		m->pools[listener].next_spawn_ms = now_ms() + 1000;
+		m->pools[listener].next_spawn_ms = clock_ms() + 1000;
 		scoreboard_slot_release(m->sb, index);
 		return;
 	}
@@ -290,7 +284,7 @@ static void spawn(struct master *m, size_t listener)
 	slot->pid = pid;
 	slot->generation = m->generation;
 	slot->listener = listener;
-	slot->started_ms = now_ms();
+	slot->started_ms = clock_ms();
 	snprintf(slot->name, sizeof(slot->name), "%s", l->name);
 }
 
@@ -368,7 +362,7 @@ static void set_stress(struct master *m, size_t listener, int on, const struct p
 /* Grow, shrink and watch each pool of the current generation. */
 static void size_pools(struct master *m)
 {
-	long long now = now_ms();
+	long long now = clock_ms();
 	for (size_t i = 0; i < m->cfg->listener_count; i++) {
 		const struct listener_config *l = &m->cfg->listeners[i];
 		struct pool *p = &m->pools[i];
@@ -422,7 +416,7 @@ static void reap(struct master *m)
 				continue;
 			s->pid = 0;
 			scoreboard_slot_release(m->sb, i);
-			long long lived = now_ms() - s->started_ms;
+			long long lived = clock_ms() - s->started_ms;
 			int failed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
 			char how[64];
 			if (WIFSIGNALED(status))
@@ -441,7 +435,7 @@ static void reap(struct master *m)
 				long long delay = (1LL << shift) * 1000;
 				if (delay > MASTER_MAX_BACKOFF_SEC * 1000)
 					delay = MASTER_MAX_BACKOFF_SEC * 1000;
-				p->next_spawn_ms = now_ms() + delay;
+				p->next_spawn_ms = clock_ms() + delay;
 				log_err("listener=%s event=worker-failed pid=%ld %s lived_ms=%lld "
 					"fast_failures=%d respawn_in_ms=%lld", s->name, (long)pid, how, lived,
 					p->fast_failures, delay);
@@ -574,7 +568,7 @@ static void reload(struct master *m)
    the deadline. */
 static int shutdown_workers(struct master *m)
 {
-	long long deadline = now_ms() + (long long)m->cfg->shutdown_timeout_sec * 1000;
+	long long deadline = clock_ms() + (long long)m->cfg->shutdown_timeout_sec * 1000;
 	log_info("event=stopping workers=%zu timeout_sec=%d", live_workers(m),
 		 m->cfg->shutdown_timeout_sec);
 	for (size_t i = 0; i < m->cfg->listener_count; i++)
@@ -589,7 +583,7 @@ static int shutdown_workers(struct master *m)
 		reap(m);
 		if (live_workers(m) == 0)
 			break;
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_ms();
 		if (left <= 0 && !killed) {
 			log_warn("event=stop-timeout: killing %zu workers", live_workers(m));
 			for (size_t i = 0; i < m->nslots; i++)
@@ -661,7 +655,7 @@ int master_run(struct config *cfg, const struct master_options *opts)
 		size_pools(&m);
 		/* Wake at the next back-off expiry, at a worker's call, or at
 		   the next tick. */
-		long long wait = MASTER_TICK_MS, now = now_ms();
+		long long wait = MASTER_TICK_MS, now = clock_ms();
 		for (size_t i = 0; i < m.cfg->listener_count; i++)
 			if (m.pools[i].next_spawn_ms > now && m.pools[i].next_spawn_ms - now < wait)
 				wait = m.pools[i].next_spawn_ms - now;

@@ -41,17 +41,10 @@ const char *session_end_name(enum session_end end)
 	return names[end];
 }
 
-long long session_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Session time left in milliseconds; 0 when max_session_time is over. */
 long long session_time_left_ms(struct session *s)
 {
-	long long left = s->deadline_ms - session_now_ms();
+	long long left = s->deadline_ms - clock_ms();
 	return left > 0 ? left : 0;
 }
 
@@ -365,7 +358,7 @@ enum session_end session_run(const struct session_env *env, struct conn *conn,
 	s->l = env->listener;
 	s->conn = conn;
 	s->end = SESSION_END_EOF;
-	s->deadline_ms = session_now_ms() + (long long)s->l->max_session_time_sec * 1000;
+	s->deadline_ms = clock_ms() + (long long)s->l->max_session_time_sec * 1000;
 	linebuf_init(&s->lb, conn);
 	snprintf(s->sid, sizeof(s->sid), "%s", sid);
 	s->pub.id = s->sid;

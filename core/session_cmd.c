@@ -399,7 +399,7 @@ static void deliver(struct session *s, const struct smtp_data *d, long long star
 	log_info("sid=%s listener=%s event=message from=<%s> nrcpt=%zu size=%llu reply=\"%03d %s\" "
 		 "delivered=%s ms=%lld", s->sid, s->l->name, s->mailfrom, s->rcpt_count,
 		 d->raw_bytes, r.code, r.text, delivered ? "yes" : "no",
-		 session_now_ms() - started_ms);
+		 clock_ms() - started_ms);
 	session_reset_transaction(s, !delivered);
 }
 
@@ -417,7 +417,7 @@ static void smtp_data(struct session *s, const char *arg)
 		session_reply(s, "501 Syntax: DATA");
 		return;
 	}
-	long long started = session_now_ms();
+	long long started = clock_ms();
 	if (s->env->plugin->on_data) {
 		struct smtpgate_reply r;
 		smtp_reply_clear(&r);

@@ -6,6 +6,7 @@
 #ifndef SMTPGATE_SESSION_INTERNAL_H
 #define SMTPGATE_SESSION_INTERNAL_H
 
+#include "clock.h"
 #include "linebuf.h"
 #include "session.h"
 #include "smtp_data.h"
@@ -72,8 +73,7 @@ enum smtpgate_verdict session_checked(struct session *s, const char *hook,
 				      enum smtpgate_verdict v, struct smtpgate_reply *r);
 /* Send a REJECT/TEMPFAIL/DISCONNECT answer; 1 if the command is over. */
 int session_answer_hook(struct session *s, enum smtpgate_verdict v, struct smtpgate_reply *r);
-/* Time: monotonic now, the session's time left, a read's timeout. */
-long long session_now_ms(void);
+/* Time (clock.h's clock_ms): the session's time left, a read's timeout. */
 long long session_time_left_ms(struct session *s);
 int session_io_timeout_ms(struct session *s, int timeout_sec);
 /* max_session_time is over: 421 and close. */

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "conn.h"
 #include "host.h"
 #include "log.h"
@@ -45,7 +46,6 @@ static void close_listeners(void);
 static void on_stop(int sig);
 static void on_retire(int sig);
 static void on_wake(int sig);
-static long long now_ms(void);
 static void setup_signals(sigset_t *wait_mask_out);
 static int enter_chroot(const struct worker_args *a);
 static int drop_privileges(const struct worker_args *a);
@@ -90,12 +90,6 @@ static void on_wake(int sig)
 	(void)sig; /* the interrupted wait re-reads the stress flag */
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Block the control signals; the mask to wait with unblocks them. */
 static void setup_signals(sigset_t *wait_mask_out)
@@ -257,7 +251,7 @@ static void serve(const struct worker_args *a, const struct session_env *env, in
 	if (!over_client_limit(a, &c.base, sid, peer.addr))
 		end = session_run(env, &c.base, &peer, sid);
 	close_session(fd, end);
-	scoreboard_set_idle(a->slot, now_ms());
+	scoreboard_set_idle(a->slot, clock_ms());
 }
 
 void worker_main(const struct worker_args *a)
@@ -311,7 +305,7 @@ void worker_main(const struct worker_args *a)
 		}
 	}
 
-	scoreboard_set_idle(a->slot, now_ms());
+	scoreboard_set_idle(a->slot, clock_ms());
 	struct session_env env = {
 		.listener = a->listener,
 		.plugin = p.desc,
