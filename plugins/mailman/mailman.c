@@ -158,24 +158,24 @@ static enum smtpgate_verdict ask_mailman(struct mailman_state *st, const struct 
 					 const char *address, struct smtpgate_reply *reply)
 {
 	struct smtpgate_upstream_reply u;
-	for (int attempt = 0;; attempt++) {
+	for (;;) {
 		if (!lmtp(st, &u))
 			return upstream_answer(st->host, s, st->lmtp, "LMTP connection", &u, reply);
 		if (!st->probing) {
 			int code = lmtp_mail(st, s, &u);
-			if (code == 0 && st->lmtp_reused && attempt == 0) {
-				drop_lmtp(st);
+			if (connection_gone(code) && st->lmtp_reused) {
+				drop_lmtp(st); /* closed while kept: once more on a new one */
 				continue;
 			}
 			if (code / 100 != 2) {
-				if (code == 0)
+				if (connection_gone(code))
 					drop_lmtp(st);
 				return upstream_answer(st->host, s, st->lmtp, "LMTP MAIL", &u, reply);
 			}
 			st->probing = 1;
 		}
 		int code = st->host->client_command(st->lmtp_conn, &u, "RCPT TO:<%s>", address);
-		if (code == 0)
+		if (connection_gone(code))
 			drop_lmtp(st);
 		return upstream_answer(st->host, s, st->lmtp, "LMTP RCPT", &u, reply);
 	}
@@ -331,12 +331,12 @@ static void deliver_to_list(struct mailman_state *st, const struct smtpgate_sess
 			    const char *list, const struct smtpgate_data_part *parts,
 			    struct smtpgate_upstream_reply *u)
 {
-	for (int attempt = 0;; attempt++) {
+	for (;;) {
 		if (!lmtp(st, u))
 			return;
 		int code = lmtp_mail(st, s, u);
-		if (code == 0 && st->lmtp_reused && attempt == 0) {
-			drop_lmtp(st);
+		if (connection_gone(code) && st->lmtp_reused) {
+			drop_lmtp(st); /* closed while kept: once more on a new one */
 			continue;
 		}
 		if (code / 100 == 2 &&

@@ -376,16 +376,16 @@ enum smtpgate_verdict relay_mail(struct relay *st, const struct smtpgate_session
 		return SMTPGATE_CONTINUE;
 
 	/* No pipelining: MAIL now, so its answer is the answer to MAIL. */
-	for (int attempt = 0;; attempt++) {
+	for (;;) {
 		int code = st->host->client_command(st->up, &u, "%s", st->mail_line);
-		if (st->up_reused && (code == 0 || code == 421) && attempt == 0) {
+		if (st->up_reused && connection_gone(code)) {
 			drop_upstream(st); /* closed by the upstream while kept */
 			if (!upstream(st, &u))
 				return relay_answer(st, s, "connection", &u, reply);
-			continue;
+			continue; /* a new connection: not retried again */
 		}
 		st->txn = code / 100 == 2 ? TXN_OPEN : TXN_NONE;
-		if (code == 0 || code == 421)
+		if (connection_gone(code))
 			drop_upstream(st);
 		return relay_answer(st, s, "MAIL", &u, reply);
 	}
@@ -397,7 +397,7 @@ static void send_mail_and_rcpt(struct relay *st, const char *address,
 			       struct smtpgate_upstream_reply *mail_u,
 			       struct smtpgate_upstream_reply *rcpt_u)
 {
-	for (int attempt = 0;; attempt++) {
+	for (;;) {
 		rcpt_u->code = 0;
 		snprintf(rcpt_u->text, sizeof(rcpt_u->text), "connection lost");
 		if (st->host->client_send(st->up, "%s", st->mail_line) < 0 ||
@@ -408,8 +408,8 @@ static void send_mail_and_rcpt(struct relay *st, const char *address,
 			/* Read the RCPT's answer even after a refused MAIL: in step. */
 			st->host->client_read_reply(st->up, rcpt_u);
 		}
-		if (!st->up_reused || attempt > 0 || (mail_u->code != 0 && mail_u->code != 421))
-			return;
+		if (!st->up_reused || !connection_gone(mail_u->code))
+			return; /* answered, or already a new connection */
 		drop_upstream(st);
 		if (!upstream(st, mail_u))
 			return;
@@ -439,7 +439,7 @@ enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session
 	case TXN_MAIL_PENDING:
 		send_mail_and_rcpt(st, address, &mail_u, &u);
 		if (mail_u.code / 100 != 2) {
-			if (mail_u.code == 0 || mail_u.code == 421)
+			if (connection_gone(mail_u.code))
 				drop_upstream(st);
 			st->txn = TXN_MAIL_REFUSED;
 			st->mail_refusal = mail_u;
@@ -457,7 +457,7 @@ enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session
 		snprintf(u.text, sizeof(u.text), "connection lost");
 		break;
 	}
-	if (u.code == 421 || u.code == 0)
+	if (connection_gone(u.code))
 		drop_upstream(st);
 	return relay_answer(st, s, "RCPT", &u, reply);
 }

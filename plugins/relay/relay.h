@@ -45,6 +45,13 @@ enum smtpgate_verdict relay_message(struct relay *r, const struct smtpgate_sessi
 /* The client's transaction was abandoned. */
 void relay_reset(struct relay *r);
 
+/* A reply after which the connection carries nothing more: 0 (lost, timed
+   out, garbled) or 421 (the server is closing it). */
+static inline int connection_gone(int code)
+{
+	return code == 0 || code == 421;
+}
+
 /* An upstream answer as the client's reply (code 0 -> 451 4.4.2);
    upstream names the server in the log. */
 enum smtpgate_verdict upstream_answer(const struct smtpgate_host *host,
