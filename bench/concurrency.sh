@@ -16,7 +16,7 @@
 #      every worker (smtp-sink: its one process), read after 1 and 2 while
 #      every session is closed.
 # Knobs: SESSIONS=200 MSGS=20000 WORKERS=64 (max_workers) LAT_SECS=10 LAT_MAX=400000
-#        WORKER_SCHEDULING=normal (or batch: smtpgate's worker_scheduling)
+#        WORKER_SCHEDULING=batch (or normal: smtpgate's worker_scheduling)
 #        RUN_TIMEOUT=120 PORT=9300 (smtpgate; smtp-sink gets PORT+1).
 # Not part of the test suite.  Results: bench/RESULTS.md.
 set -u -o pipefail
@@ -29,7 +29,7 @@ WORKERS=${WORKERS:-64}
 LAT_SECS=${LAT_SECS:-10}
 LAT_MAX=${LAT_MAX:-400000}
 RUN_TIMEOUT=${RUN_TIMEOUT:-120}
-WORKER_SCHEDULING=${WORKER_SCHEDULING:-normal}
+WORKER_SCHEDULING=${WORKER_SCHEDULING:-batch}
 PORT=${PORT:-9300}
 SMTP_SOURCE=/usr/sbin/smtp-source
 SMTP_SINK=/usr/sbin/smtp-sink

@@ -78,7 +78,7 @@ cmd="LOADS=\"$LOADS\" SERVERS_FILE=bench/servers.sh $ANCHORS ${servers[*]}"
 log "$cmd"
 {
   echo "command: bench/run.sh ${*:-}  (= $cmd)"
-  echo "smtpgate: $(cd "$tree" && git describe --always --dirty 2>/dev/null), workers=${SMTPGATE_WORKERS:-24}, worker_scheduling=${SMTPGATE_WORKER_SCHEDULING:-normal}, debug output=${SMTPGATE_DEBUG_OUTPUT:-/dev/null}"
+  echo "smtpgate: $(cd "$tree" && git describe --always --dirty 2>/dev/null), workers=${SMTPGATE_WORKERS:-24}, worker_scheduling=${SMTPGATE_WORKER_SCHEDULING:-batch}, debug output=${SMTPGATE_DEBUG_OUTPUT:-/dev/null}"
 } >"$table"
 bash "$ANCHORS" "${servers[@]}" | tee -a "$table"
 rc=$?

@@ -12,7 +12,7 @@
 #   SMTPGATE_WORKERS=24      worker processes (> the 20 concurrent sessions of L2)
 #   SMTPGATE_DEBUG_OUTPUT=/dev/null   where the debug plugin writes each message
 #   SMTPGATE_LOG=FILE        the daemon's stderr log (default: $work/smtpgate.log)
-#   SMTPGATE_WORKER_SCHEDULING=batch    the worker_scheduling setting (default: not set)
+#   SMTPGATE_WORKER_SCHEDULING=normal   the worker_scheduling setting (default: not set: "batch")
 #
 # start_smtpgate_maildir: the maildir handler (durable deliveries), see below.
 #

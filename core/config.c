@@ -159,7 +159,7 @@ static int load_global(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
 	const config_setting_t *root = config_root_setting(&cfg->lc);
-	const char *log_target = "stderr", *facility = "mail", *scheduling = "normal";
+	const char *log_target = "stderr", *facility = "mail", *scheduling = "batch";
 	long long shutdown = 30;
 
 	cfg->user = "nobody";
@@ -176,7 +176,9 @@ static int load_global(struct loader *ld)
 	cfg->shutdown_timeout_sec = (int)shutdown;
 	if (strcmp(scheduling, "batch") == 0)
 		cfg->worker_sched_batch = 1;
-	else if (strcmp(scheduling, "normal") != 0)
+	else if (strcmp(scheduling, "normal") == 0)
+		cfg->worker_sched_batch = 0;
+	else
 		return fail(ld, root, "worker_scheduling", "expected \"normal\" or \"batch\", not \"%s\"",
 			    scheduling);
 	if (cfg->user[0] == '\0')

@@ -269,7 +269,8 @@ void worker_main(const struct worker_args *a)
 	   preempt the process that woke it: an event-driven peer on the same
 	   CPUs (a client's MTA, an upstream) goes on with its other ready
 	   connections instead of being switched out once per reply.  More
-	   throughput for a little wake-up latency; off by default. */
+	   throughput for a longer latency tail under overload; the default
+	   (bench/RESULTS.md measures both sides). */
 	if (a->sched_batch) {
 		struct sched_param sp = { .sched_priority = 0 };
 		if (sched_setscheduler(0, SCHED_BATCH, &sp) < 0)

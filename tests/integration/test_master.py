@@ -209,15 +209,16 @@ def sched_policy(pid):
     return int(stat[stat.rindex(")") + 2:].split()[38])  # field 41, policy
 
 
-def test_worker_scheduling_batch(ctx):
+def test_worker_scheduling(ctx):
+    # The default: SCHED_BATCH workers under a SCHED_OTHER master.
     text, port, out = ctx.listener(workers=2)
-    d = ctx.daemon(ctx.config([text], top='worker_scheduling = "batch";'))
+    d = ctx.daemon(ctx.config([text]))
     workers = d.wait_workers(2)
-    eq([sched_policy(w) for w in workers], [3, 3], "the workers' policy (SCHED_BATCH)")
+    eq([sched_policy(w) for w in workers], [3, 3], "the workers' default policy (SCHED_BATCH)")
     eq(sched_policy(d.pid), 0, "the master's policy (SCHED_OTHER)")
     with Client(port) as c:
         eq(c.transaction("Subject: batch\r\n\r\nserved\r\n"), "250 OK", "a message")
-    # The default leaves the workers alone.
+    # "normal" leaves the workers as they were forked.
     text2, _, _ = ctx.listener(workers=1)
-    d2 = ctx.daemon(ctx.config([text2], name="default.conf"))
-    eq([sched_policy(w) for w in d2.wait_workers(1)], [0], "the default policy")
+    d2 = ctx.daemon(ctx.config([text2], name="normal.conf", top='worker_scheduling = "normal";'))
+    eq([sched_policy(w) for w in d2.wait_workers(1)], [0], "the policy with \"normal\"")

@@ -54,7 +54,7 @@ static void test_defaults(void)
 	UNIT_CHECK_STR(row, cfg->plugin_dir, plugin_dir);
 	UNIT_CHECK(row, cfg->log_facility == -1);
 	UNIT_CHECK(row, cfg->shutdown_timeout_sec == 30);
-	UNIT_CHECK(row, cfg->worker_sched_batch == 0);
+	UNIT_CHECK(row, cfg->worker_sched_batch == 1);
 	UNIT_CHECK(row, cfg->listener_count == 1);
 	const struct listener_config *l = &cfg->listeners[0];
 	UNIT_CHECK_STR(row, l->address, "127.0.0.1:8025");
@@ -90,7 +90,7 @@ static void test_every_setting(void)
 	char err[CONFIG_ERROR_MAX_BYTES];
 	const char *row = "every setting";
 	int rc = load("user = \"\";\nlog = \"syslog\";\nlog_facility = \"local3\";\n"
-		      "shutdown_timeout = 5; worker_scheduling = \"batch\";\n"
+		      "shutdown_timeout = 5; worker_scheduling = \"normal\";\n"
 		      "listeners = ( {\n"
 		      "  name = \"mx\"; address = \"[::1]:2525\"; handler = \"DebuggingServer\";\n"
 		      "  remote = \"relay.example:587\"; data_size_limit = 0; smtputf8 = true;\n"
@@ -110,7 +110,7 @@ static void test_every_setting(void)
 	UNIT_CHECK(row, cfg->user == NULL);
 	UNIT_CHECK(row, cfg->log_facility >= 0);
 	UNIT_CHECK(row, cfg->shutdown_timeout_sec == 5);
-	UNIT_CHECK(row, cfg->worker_sched_batch == 1);
+	UNIT_CHECK(row, cfg->worker_sched_batch == 0);
 	UNIT_CHECK(row, cfg->listener_count == 2);
 	const struct listener_config *l = &cfg->listeners[0];
 	UNIT_CHECK_STR(row, l->name, "mx");
