@@ -3,13 +3,13 @@
 # smtp-sink direct, smtpgate+proxy (worker_scheduling "normal") and
 # smtpgate+proxy ("batch"), each proxy relaying to its own smtp-sink.  Every
 # server stays up; each round runs one L2-shaped smtp-source load
-# (-d -s 20 -l 1024, $MSGS messages) against each cell, in an order rotated
+# (-d -s $SESSIONS -l 1024, $MSGS messages) against each cell, in an order rotated
 # per round, and divides each proxy's rate by smtp-sink's of the same round.
 # On a shared, noisy machine a ratio taken within one round is steadier than
 # cells measured minutes apart.
 #
 # usage: bench/proxy_rounds.sh [ROUNDS]     (default 15; root or not)
-# Knobs: MSGS=10000 WORKERS=24 RUN_TIMEOUT=60.  Runs in a private network
+# Knobs: MSGS=10000 SESSIONS=20 WORKERS=24 RUN_TIMEOUT=60.  Runs in a private network
 # namespace (unshare -n, loopback only) when it can.  Results: bench/RESULTS.md.
 set -u -o pipefail
 export LC_ALL=C
@@ -19,6 +19,7 @@ fi
 tree=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=${1:-15}
 MSGS=${MSGS:-10000}
+SESSIONS=${SESSIONS:-20}
 WORKERS=${WORKERS:-24}
 RUN_TIMEOUT=${RUN_TIMEOUT:-60}
 SINK=/usr/sbin/smtp-sink
@@ -54,7 +55,7 @@ EOF
 
 load() {  # PORT MSGS -> msg/s on stdout
   local t0=$EPOCHREALTIME
-  timeout -k 5 "$RUN_TIMEOUT" "$SOURCE" -d -s 20 -m "$2" -l 1024 -M client.bench.test \
+  timeout -k 5 "$RUN_TIMEOUT" "$SOURCE" -d -s "$SESSIONS" -m "$2" -l 1024 -M client.bench.test \
     -f sender@bench.test -t rcpt@bench.test "127.0.0.1:$1" || return 1
   awk -v a="$t0" -v b="$EPOCHREALTIME" -v m="$2" 'BEGIN { printf "%.0f", m / (b - a) }'
 }
@@ -67,7 +68,7 @@ ports=(9500 9510 9520)
 sleep 1
 for p in "${ports[@]}"; do load "$p" 500 >/dev/null || { echo "warm-up of port $p failed" >&2; exit 1; }; done
 
-echo "smtpgate $(git -C "$tree" rev-parse --short HEAD 2>/dev/null), $(nproc) CPUs, $ROUNDS rounds of $MSGS messages per cell, load at start $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "smtpgate $(git -C "$tree" rev-parse --short HEAD 2>/dev/null), $(nproc) CPUs, $ROUNDS rounds of $MSGS messages per cell in $SESSIONS sessions, load at start $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A ratios=()
 for ((r = 0; r < ROUNDS; r++)); do
   declare -A rate=()
