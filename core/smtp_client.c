@@ -44,6 +44,8 @@ struct smtp_client {
 	int lmtp;
 	int reply_timeout_ms;
 	int collect_extensions; /* store the lines of the next reply after its first */
+	int unanswered;         /* commands sent whose replies are not read yet */
+	int in_data;            /* a 354 was read and the end of data not yet sent */
 	char peer[300];
 	size_t nextensions;
 	char extensions[CLIENT_EXTENSIONS_MAX][128]; /* "SIZE 10240000" */
@@ -237,8 +239,13 @@ static int read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r, 
 			used = n < 0 ? used : used + (size_t)n >= sizeof(r->text) ? sizeof(r->text) - 1
 										  : used + (size_t)n;
 		}
-		if (len == 3 || line[3] == ' ')
+		if (len == 3 || line[3] == ' ') {
+			if (c->unanswered > 0)
+				c->unanswered--;
+			if (code == 354)
+				c->in_data = 1;
 			return code;
+		}
 	}
 	failure(c, r, "reply too long");
 	return 0;
@@ -257,6 +264,7 @@ int smtp_client_vsend(struct smtp_client *c, const char *fmt, va_list ap)
 		c->usable = 0;
 		return -1;
 	}
+	c->unanswered++;
 	return 0;
 }
 
@@ -343,7 +351,10 @@ static int write_message(struct smtp_client *c, const struct smtpgate_data_part 
 		}
 	}
 	/* The last line's end, then the end of data. */
-	return out_append(c, "\r\n.\r\n", 5);
+	if (out_append(c, "\r\n.\r\n", 5) < 0)
+		return -1;
+	c->in_data = 0;
+	return 0;
 }
 
 int smtp_client_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
@@ -361,6 +372,7 @@ int smtp_client_message(struct smtp_client *c, const struct smtpgate_data_part *
 			replies[i] = replies[0];
 		return 0;
 	}
+	c->unanswered += (int)nreplies; /* LMTP: one per recipient */
 	size_t got = 0;
 	while (got < nreplies && smtp_client_read_reply(c, &replies[got]) != 0)
 		got++;
@@ -404,11 +416,14 @@ int smtp_client_usable(const struct smtp_client *c)
 	return c && c->usable;
 }
 
+/* QUIT only where the server expects a command: inside a message it would
+   be message text, and after commands still unanswered we are out of step.
+   A close without QUIT aborts the server's transaction just as well. */
 void smtp_client_close(struct smtp_client *c)
 {
 	if (!c)
 		return;
-	if (c->usable) {
+	if (c->usable && !c->in_data && c->unanswered == 0) {
 		struct smtpgate_upstream_reply r;
 		int saved = c->reply_timeout_ms;
 		c->reply_timeout_ms = saved < 5000 ? saved : 5000; /* QUIT is a courtesy */

@@ -341,6 +341,46 @@ def test_upstream_answering_garbage_is_451(ctx):
     t.join(5)
 
 
+def test_client_gone_mid_message_closes_upstream_without_quit(ctx):
+    """A client that hangs up inside DATA: the upstream's transaction is
+    aborted by closing the connection, with nothing more sent into the
+    message (a QUIT there would be message text)."""
+    after_354 = []
+
+    def session(conn):
+        f = conn.makefile("rb")
+        conn.sendall(b"220 recorder ESMTP\r\n")
+        for line in f:
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                conn.sendall(b"250-recorder\r\n250 PIPELINING\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go on\r\n")
+                conn.settimeout(10)
+                got = b""
+                try:  # until the proxy closes (a reset: it left the 354 unread)
+                    while True:
+                        chunk = f.read1(65536)
+                        if not chunk:
+                            break
+                        got += chunk
+                except ConnectionResetError:
+                    pass
+                after_354.append(got)
+                return
+            else:
+                conn.sendall(b"250 ok\r\n")
+    up, t = scripted_upstream(session)
+    text, port = proxy_listener(ctx, up)
+    ctx.daemon(ctx.config([text]))
+    with Client(port) as c:
+        c.begin_data()
+        c.send("Subject: never finished\r\n\r\nhalf a message\r\n")
+    t.join(15)
+    check(not t.is_alive(), "the upstream connection was not closed")
+    eq(after_354, [b""], "what the upstream received after its 354")
+
+
 def test_upstream_refusing_mid_message_and_closing(ctx):
     """An upstream that answers 552 in the middle of a large message and
     hangs up: our send fails, and the client gets that 552, not a 451."""
