@@ -183,13 +183,15 @@ static int load_global(struct loader *ld)
 			    scheduling);
 	if (cfg->user[0] == '\0')
 		cfg->user = NULL;
-	if (strcmp(log_target, "syslog") == 0) {
-		cfg->log_facility = log_facility_from_name(facility);
-		if (cfg->log_facility < 0)
-			return fail(ld, root, "log_facility", "unknown syslog facility \"%s\"", facility);
-	} else if (strcmp(log_target, "stderr") != 0) {
+	/* The facility is checked with either target: a typo must not wait
+	   for the day the log is switched to syslog. */
+	int facility_code = log_facility_from_name(facility);
+	if (facility_code < 0)
+		return fail(ld, root, "log_facility", "unknown syslog facility \"%s\"", facility);
+	if (strcmp(log_target, "syslog") == 0)
+		cfg->log_facility = facility_code;
+	else if (strcmp(log_target, "stderr") != 0)
 		return fail(ld, root, "log", "expected \"stderr\" or \"syslog\", not \"%s\"", log_target);
-	}
 	return 0;
 }
 
