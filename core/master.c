@@ -155,6 +155,9 @@ static int bind_listener(const struct config *cfg, const struct listener_config 
 		if (fd < 0)
 			goto fail;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* Replies are small and each is awaited: no Nagle delay.  Set once
+		   here, every accepted connection inherits it. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (ai->ai_family == AF_INET6 && several)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, MASTER_LISTEN_BACKLOG) < 0) {

@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <grp.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,7 +53,7 @@ static int over_client_limit(const struct worker_args *a, struct conn *c, const 
 static void close_session(int fd, enum session_end end);
 static void wake_master_if_short(const struct worker_args *a);
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
-		  const sigset_t *wait_mask, unsigned long n);
+		  const struct sockaddr *client, const sigset_t *wait_mask, unsigned long n);
 
 /* The listening sockets, closed at once on a stop or retire: a worker
    finishing its session must not keep the port open, or the kernel would
@@ -222,21 +221,19 @@ static void wake_master_if_short(const struct worker_args *a)
 }
 
 /* One accepted client: mark the worker busy, run the session, close it. */
+/* A session on an accepted connection (TCP_NODELAY inherited from the
+   listening socket); client is its peer's address from accept. */
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
-		  const sigset_t *wait_mask, unsigned long n)
+		  const struct sockaddr *client, const sigset_t *wait_mask, unsigned long n)
 {
 	struct session_peer peer;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	memset(&peer, 0, sizeof(peer));
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-		addr_to_text((struct sockaddr *)&ss, peer.addr, sizeof(peer.addr), &peer.port);
-	sl = sizeof(ss);
+	addr_to_text(client, peer.addr, sizeof(peer.addr), &peer.port);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		addr_to_text((struct sockaddr *)&ss, peer.local_addr, sizeof(peer.local_addr),
 			     &peer.local_port);
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	char sid[24];
 	snprintf(sid, sizeof(sid), "%05lx%04x%05lx", (unsigned long)time(NULL) & 0xfffff,
@@ -340,7 +337,9 @@ void worker_main(const struct worker_args *a)
 		}
 		if (n == 0 || worker_stop || worker_retire)
 			continue;
-		int fd = accept4(ev.data.fd, NULL, NULL, SOCK_CLOEXEC);
+		struct sockaddr_storage client;
+		socklen_t client_len = sizeof(client);
+		int fd = accept4(ev.data.fd, (struct sockaddr *)&client, &client_len, SOCK_CLOEXEC);
 		if (fd < 0) {
 			/* Another worker took it, or the client already left. */
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
@@ -348,7 +347,7 @@ void worker_main(const struct worker_args *a)
 				log_warn("listener=%s: accept: %s", a->listener->name, strerror(errno));
 			continue;
 		}
-		serve(a, &env, fd, &wait_mask, ++sessions);
+		serve(a, &env, fd, (struct sockaddr *)&client, &wait_mask, ++sessions);
 	}
 	if (p.desc->fini)
 		p.desc->fini(priv);

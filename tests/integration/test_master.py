@@ -222,3 +222,44 @@ def test_worker_scheduling(ctx):
     text2, _, _ = ctx.listener(workers=1)
     d2 = ctx.daemon(ctx.config([text2], name="normal.conf", top='worker_scheduling = "normal";'))
     eq([sched_policy(w) for w in d2.wait_workers(1)], [0], "the policy with \"normal\"")
+
+
+def worker_end_of(worker_pid, client):
+    """A duplicate of the worker's socket for the connection client is the
+    other end of (pidfd_getfd(2): the test runs as root or as the daemon's
+    user)."""
+    import ctypes
+    import socket
+    libc = ctypes.CDLL(None, use_errno=True)
+    SYS_pidfd_getfd = 438
+    pidfd = os.pidfd_open(worker_pid)
+    try:
+        for name in os.listdir("/proc/%d/fd" % worker_pid):
+            if not os.readlink("/proc/%d/fd/%s" % (worker_pid, name)).startswith("socket:"):
+                continue
+            fd = libc.syscall(SYS_pidfd_getfd, pidfd, int(name), 0)
+            check(fd >= 0, "pidfd_getfd: %s" % os.strerror(ctypes.get_errno()))
+            s = socket.socket(fileno=fd)
+            try:
+                if s.getpeername() == client.getsockname():
+                    return s
+            except OSError:
+                pass
+            s.close()
+    finally:
+        os.close(pidfd)
+    check(False, "no socket of worker %d is connected to %r" % (worker_pid, client.getsockname()))
+
+
+def test_accepted_connections_have_nagle_off(ctx):
+    # Set once on the listening socket; the accepted one must inherit it,
+    # or every small reply waits for the client's ACK of the previous one.
+    import socket
+    text, port, out = ctx.listener(workers=1)
+    d = ctx.daemon(ctx.config([text]))
+    worker = d.wait_workers(1)[0]
+    with Client(port) as c:
+        eq(c.code("EHLO client.example.org"), 250, "EHLO")
+        s = worker_end_of(worker, c.sock)
+        with s:
+            eq(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 1, "TCP_NODELAY on the worker's end")
