@@ -341,36 +341,44 @@ def test_upstream_answering_garbage_is_451(ctx):
     t.join(5)
 
 
+def upstream_until_data(at_data):
+    """scripted_upstream() of a server that takes everything up to DATA,
+    answers it 354 and leaves the rest to at_data(conn, f)."""
+    def session(conn):
+        f = conn.makefile("rb")
+        conn.sendall(b"220 scripted ESMTP\r\n")
+        for line in f:
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                conn.sendall(b"250-scripted\r\n250 PIPELINING\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go on\r\n")
+                at_data(conn, f)
+                return
+            else:
+                conn.sendall(b"250 ok\r\n")
+    return scripted_upstream(session)
+
+
 def test_client_gone_mid_message_closes_upstream_without_quit(ctx):
     """A client that hangs up inside DATA: the upstream's transaction is
     aborted by closing the connection, with nothing more sent into the
     message (a QUIT there would be message text)."""
     after_354 = []
 
-    def session(conn):
-        f = conn.makefile("rb")
-        conn.sendall(b"220 recorder ESMTP\r\n")
-        for line in f:
-            verb = line[:4].upper()
-            if verb == b"EHLO":
-                conn.sendall(b"250-recorder\r\n250 PIPELINING\r\n")
-            elif verb == b"DATA":
-                conn.sendall(b"354 go on\r\n")
-                conn.settimeout(10)
-                got = b""
-                try:  # until the proxy closes (a reset: it left the 354 unread)
-                    while True:
-                        chunk = f.read1(65536)
-                        if not chunk:
-                            break
-                        got += chunk
-                except ConnectionResetError:
-                    pass
-                after_354.append(got)
-                return
-            else:
-                conn.sendall(b"250 ok\r\n")
-    up, t = scripted_upstream(session)
+    def at_data(conn, f):
+        conn.settimeout(10)
+        got = b""
+        try:  # until the proxy closes (a reset: it left the 354 unread)
+            while True:
+                chunk = f.read1(65536)
+                if not chunk:
+                    break
+                got += chunk
+        except ConnectionResetError:
+            pass
+        after_354.append(got)
+    up, t = upstream_until_data(at_data)
     text, port = proxy_listener(ctx, up)
     ctx.daemon(ctx.config([text]))
     with Client(port) as c:
@@ -384,22 +392,11 @@ def test_client_gone_mid_message_closes_upstream_without_quit(ctx):
 def test_upstream_refusing_mid_message_and_closing(ctx):
     """An upstream that answers 552 in the middle of a large message and
     hangs up: our send fails, and the client gets that 552, not a 451."""
-    def session(conn):
-        f = conn.makefile("rb")
-        conn.sendall(b"220 refuser ESMTP\r\n")
-        for line in f:
-            verb = line[:4].upper()
-            if verb == b"EHLO":
-                conn.sendall(b"250-refuser\r\n250 PIPELINING\r\n")
-            elif verb == b"DATA":
-                conn.sendall(b"354 go on\r\n")
-                f.read(65536)  # some of the message, then the refusal
-                conn.sendall(b"552 5.3.4 Message too big for the upstream\r\n")
-                conn.close()
-                return
-            else:
-                conn.sendall(b"250 ok\r\n")
-    up, _ = scripted_upstream(session)
+    def at_data(conn, f):
+        f.read(65536)  # some of the message, then the refusal
+        conn.sendall(b"552 5.3.4 Message too big for the upstream\r\n")
+        conn.close()
+    up, _ = upstream_until_data(at_data)
     text, port = proxy_listener(ctx, up)
     ctx.daemon(ctx.config([text]))
     with Client(port, timeout=30) as c:
