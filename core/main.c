@@ -106,8 +106,10 @@ static int options_to_config_text(const struct options *o, char *text, size_t si
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-/* Our name for the greeting, as socket.getfqdn(): the canonical name of
-   the host name, or the host name itself. */
+/* Our name for the greeting and HELO/EHLO replies: the canonical name of
+   the host name (a forward lookup), or the host name itself.  smtpd.py's
+   socket.getfqdn() looked the host's address up in reverse instead, which
+   can give "localhost"; the README lists the difference. */
 static const char *local_fqdn(void)
 {
 	static char name[256];

@@ -143,9 +143,7 @@ void session_sync_pub(struct session *s)
 	else if (p->state != SMTPGATE_STATE_DATA)
 		p->state = SMTPGATE_STATE_MAIL;
 	if (!s->l->decode_data) { /* set while MAIL is session_checked, for on_mail */
-		for (size_t i = 0; i < s->mail_params.count; i++)
-			s->mail_option_ptrs[i] = s->mail_params.text[i];
-		p->mail_options = s->mail_option_ptrs;
+		p->mail_options = s->mail_params.param;
 		p->mail_option_count = s->mail_params.count;
 	} else {
 		p->mail_options = NULL;

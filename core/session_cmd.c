@@ -163,7 +163,7 @@ static int mail_params_acceptable(struct session *s, const char *syntaxerr)
 			return -1;
 		}
 		for (size_t k = 0; k < p->count; k++)
-			consumed[k] |= p->key_len[k] == 4 && !memcmp(p->text[k], "BODY", 4);
+			consumed[k] |= p->key_len[k] == 4 && !memcmp(p->param[k], "BODY", 4);
 	}
 	if (s->l->smtputf8 && (i = smtp_params_find(p, "SMTPUTF8")) >= 0) {
 		if (p->value[i]) {
@@ -172,7 +172,7 @@ static int mail_params_acceptable(struct session *s, const char *syntaxerr)
 		}
 		s->require_smtputf8 = 1;
 		for (size_t k = 0; k < p->count; k++)
-			consumed[k] |= p->key_len[k] == 8 && !memcmp(p->text[k], "SMTPUTF8", 8);
+			consumed[k] |= p->key_len[k] == 8 && !memcmp(p->param[k], "SMTPUTF8", 8);
 	}
 	if ((i = smtp_params_find(p, "SIZE")) >= 0) {
 		const char *v = p->value[i];
@@ -192,7 +192,7 @@ static int mail_params_acceptable(struct session *s, const char *syntaxerr)
 			return -1;
 		}
 		for (size_t k = 0; k < p->count; k++)
-			consumed[k] |= p->key_len[k] == 4 && !memcmp(p->text[k], "SIZE", 4);
+			consumed[k] |= p->key_len[k] == 4 && !memcmp(p->param[k], "SIZE", 4);
 	}
 	for (size_t k = 0; k < p->count; k++)
 		if (!consumed[k]) {

@@ -36,7 +36,6 @@ struct session {
 	char **rcpttos;
 	size_t rcpt_count, rcpt_cap;
 	struct smtp_params mail_params;
-	const char *mail_option_ptrs[SMTP_PARAMS_MAX];
 	int require_smtputf8;
 
 	struct msgbuf msg;

@@ -236,8 +236,9 @@ int smtp_parse_path(const char *arg, const char *keyword, int allow_null,
 
 int smtp_parse_params(const char *params, struct smtp_params *out)
 {
-	memset(out, 0, sizeof(*out));
+	out->count = 0;
 	const char *p = params;
+	size_t used = 0;
 	for (;;) {
 		while (is_space(*p))
 			p++;
@@ -247,12 +248,13 @@ int smtp_parse_params(const char *params, struct smtp_params *out)
 		while (*q && !is_space(*q))
 			q++;
 		size_t len = (size_t)(q - p);
-		if (out->count == SMTP_PARAMS_MAX || len >= SMTP_PARAM_MAX_BYTES)
+		if (out->count == SMTP_PARAMS_MAX || len >= sizeof(out->text) - used)
 			return -1;
-		char *t = out->text[out->count];
+		char *t = out->text + used;
 		for (size_t i = 0; i < len; i++)
 			t[i] = (char)toupper((unsigned char)p[i]);
 		t[len] = '\0';
+		used += len + 1;
 		char *eq = strchr(t, '=');
 		size_t key_len = eq ? (size_t)(eq - t) : len;
 		if (key_len == 0 || (eq && eq[1] == '\0'))
@@ -260,6 +262,7 @@ int smtp_parse_params(const char *params, struct smtp_params *out)
 		for (size_t i = 0; i < key_len; i++)
 			if (!isalnum((unsigned char)t[i]))
 				return -1;
+		out->param[out->count] = t;
 		out->key_len[out->count] = key_len;
 		out->value[out->count] = eq ? eq + 1 : NULL;
 		out->count++;
@@ -271,7 +274,7 @@ int smtp_params_find(const struct smtp_params *p, const char *key)
 {
 	size_t klen = strlen(key);
 	for (size_t i = p->count; i-- > 0;)
-		if (p->key_len[i] == klen && memcmp(p->text[i], key, klen) == 0)
+		if (p->key_len[i] == klen && memcmp(p->param[i], key, klen) == 0)
 			return (int)i;
 	return -1;
 }

@@ -4,12 +4,16 @@
 
 #include <stddef.h>
 
-#define SMTP_VERB_MAX_BYTES 32
 /* Any address that fits the longest command line (548 bytes after EHLO),
    as smtpd.py takes; RFC 5321's 256-octet path limit is not enforced. */
 #define SMTP_ADDRESS_MAX_BYTES 600
-#define SMTP_PARAMS_MAX 16
-#define SMTP_PARAM_MAX_BYTES 128
+/* A command's verb or argument: anything the longest line can carry (an
+   unknown verb is echoed whole, as smtpd.py does). */
+#define SMTP_VERB_MAX_BYTES 600
+#define SMTP_ARG_MAX_BYTES 600
+/* As many parameters as an argument can hold ("K K K ..."): no limit of
+   our own, as smtpd.py had none. */
+#define SMTP_PARAMS_MAX (SMTP_ARG_MAX_BYTES / 2)
 
 enum smtp_parse_status {
 	SMTP_PARSE_OK = 0,
@@ -24,7 +28,7 @@ struct smtp_command {
 	char verb[SMTP_VERB_MAX_BYTES]; /* printable ASCII, '?' elsewhere, cut */
 	int verb_truncated;
 	int has_arg;
-	char arg[600]; /* NUL-terminated: the line had no NUL */
+	char arg[SMTP_ARG_MAX_BYTES]; /* NUL-terminated: the line had no NUL */
 };
 
 int smtp_parse_command(const char *line, size_t len, struct smtp_command *out);
@@ -41,10 +45,12 @@ int smtp_parse_path(const char *arg, const char *keyword, int allow_null,
 
 /* ESMTP parameters, as smtpd.py's _getparams(): split on spaces, upper-
    cased, each KEY or KEY=VALUE with an alphanumeric KEY and a non-empty
-   VALUE.  0, or -1 for a syntax error or too many. */
+   VALUE.  0, or -1 for a syntax error (or parameters longer than an
+   argument can be). */
 struct smtp_params {
 	size_t count;
-	char text[SMTP_PARAMS_MAX][SMTP_PARAM_MAX_BYTES]; /* "KEY=VALUE" */
+	char text[SMTP_ARG_MAX_BYTES];      /* the parameters, each NUL-terminated */
+	const char *param[SMTP_PARAMS_MAX]; /* into text: "KEY=VALUE" or "KEY" */
 	const char *value[SMTP_PARAMS_MAX]; /* into text, NULL for a bare KEY */
 	size_t key_len[SMTP_PARAMS_MAX];
 };

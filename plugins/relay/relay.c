@@ -335,7 +335,7 @@ static int mail_parameters(struct relay *st, const struct smtpgate_session *s, c
 		if (keep) {
 			int n = snprintf(out + used, size - used, " %s", keep);
 			if (n < 0 || (size_t)n >= size - used)
-				return -1;
+				goto too_long;
 			used += (size_t)n;
 		}
 	}
@@ -348,9 +348,12 @@ static int mail_parameters(struct relay *st, const struct smtpgate_session *s, c
 		}
 		int n = snprintf(out + used, size - used, " SMTPUTF8");
 		if (n < 0 || (size_t)n >= size - used)
-			return -1;
+			goto too_long;
 	}
 	return 0;
+too_long:
+	st->host->reply(reply, 501, "5.5.4", "Error: MAIL parameters too long to relay");
+	return -1;
 }
 
 /* MAIL is checked against what the upstream offers now, but sent with the
@@ -361,7 +364,7 @@ enum smtpgate_verdict relay_mail(struct relay *st, const struct smtpgate_session
 				 const char *address, struct smtpgate_reply *reply)
 {
 	struct smtpgate_upstream_reply u;
-	char params[256];
+	char params[RELAY_MAIL_LINE_MAX_BYTES];
 	if (!upstream(st, &u))
 		return relay_answer(st, s, "connection", &u, reply);
 	if (mail_parameters(st, s, params, sizeof(params), reply) < 0)
