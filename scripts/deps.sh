@@ -11,6 +11,7 @@ packages=(
 	swaks                                           # integration tests: a second real client
 	postfix                                         # smtp-sink: a real upstream for the proxy tests
 	procps iproute2                                 # ps/kill/ss in the tests
+	strace                                          # maildir tests: which directories a delivery syncs
 	mandoc                                          # kit tests: mandoc -T lint of the man pages
 	groff-base                                      # kit tests: groff -ww renders them without warnings
 	valgrind                                        # the unit tests run once under memcheck

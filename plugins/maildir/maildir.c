@@ -35,7 +35,8 @@
 
 struct maildir_state {
 	const struct smtpgate_host *host;
-	char path[MAILDIR_PATH_MAX_BYTES]; /* the template */
+	char path[MAILDIR_PATH_MAX_BYTES]; /* the template; the Maildir if not per recipient */
+	char base[MAILDIR_PATH_MAX_BYTES]; /* maildir_template_base(): made at init */
 	int per_recipient;
 	mode_t dir_mode, file_mode;
 	mode_t umask; /* the process's, read at init: modes it clears are set by chmod */
@@ -54,6 +55,7 @@ struct copy {
 	char tmp_path[MAILDIR_PATH_MAX_BYTES + MAILDIR_NAME_MAX_BYTES];
 	char new_path[MAILDIR_PATH_MAX_BYTES + MAILDIR_NAME_MAX_BYTES];
 	int tmp_made, new_made;
+	int new_dir_fd; /* its new/, opened before any copy is renamed there; -1 */
 };
 
 struct writer {
@@ -87,13 +89,18 @@ static int sync_dir(const char *dir);
    directory has exactly the configured mode.  An existing one is fine.
    A new directory is on disk only once its entry in the parent is: the
    parent is synced, or the first message to a new Maildir could be
-   acknowledged and then lost with the whole Maildir in a power cut. */
-static int make_dir(const char *p, mode_t mode, mode_t mask)
+   acknowledged and then lost with the whole Maildir in a power cut.  With
+   sync_existing the parent is synced even when the directory was there:
+   whoever made it (a worker that failed or died before its sync, or one
+   still between mkdir and sync) may not have synced it. */
+static int make_dir(const char *p, mode_t mode, mode_t mask, int sync_existing)
 {
-	if (mkdir(p, mode) < 0)
-		return errno == EEXIST ? 0 : -1;
-	if ((mode & mask) && chmod(p, mode) < 0)
+	if (mkdir(p, mode) < 0) {
+		if (errno != EEXIST || !sync_existing)
+			return errno == EEXIST ? 0 : -1;
+	} else if ((mode & mask) && chmod(p, mode) < 0) {
 		return -1;
+	}
 	char parent[MAILDIR_PATH_MAX_BYTES];
 	const char *slash = strrchr(p, '/');
 	size_t len = slash ? (size_t)(slash - p) : 0;
@@ -104,8 +111,10 @@ static int make_dir(const char *p, mode_t mode, mode_t mask)
 	return sync_dir(slash ? (len ? parent : "/") : ".");
 }
 
-/* mkdir -p with mode; an existing directory is fine. */
-static int make_dirs(const char *path, mode_t mode, mode_t mask)
+/* mkdir -p with mode; an existing directory is fine.  The entries of the
+   directories below the first sync_from bytes of path are synced whether
+   they were made now or found. */
+static int make_dirs(const char *path, mode_t mode, mode_t mask, size_t sync_from)
 {
 	char p[MAILDIR_PATH_MAX_BYTES];
 	size_t len = strlen(path);
@@ -116,7 +125,7 @@ static int make_dirs(const char *path, mode_t mode, mode_t mask)
 		if (*s == '/' || *s == '\0') {
 			char c = *s;
 			*s = '\0';
-			if (make_dir(p, mode, mask) < 0)
+			if (make_dir(p, mode, mask, (size_t)(s - p) > sync_from) < 0)
 				return -1;
 			*s = c;
 			if (!c)
@@ -126,16 +135,17 @@ static int make_dirs(const char *path, mode_t mode, mode_t mask)
 	return 0;
 }
 
-/* The Maildir and its tmp, new and cur. */
-static int make_maildir(const char *path, mode_t mode, mode_t mask)
+/* The Maildir and its tmp, new and cur; the directories below base are
+   synced into their parents even when they were there already. */
+static int make_maildir(const char *path, const char *base, mode_t mode, mode_t mask)
 {
 	char sub[MAILDIR_PATH_MAX_BYTES + 8];
 	static const char *const parts[] = { "tmp", "new", "cur" };
-	if (make_dirs(path, mode, mask) < 0)
+	if (make_dirs(path, mode, mask, strlen(base)) < 0)
 		return -1;
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(sub, sizeof(sub), "%s/%s", path, parts[i]);
-		if (make_dir(sub, mode, mask) < 0)
+		if (make_dir(sub, mode, mask, 1) < 0)
 			return -1;
 	}
 	return 0;
@@ -168,15 +178,10 @@ static int prepare_base(struct maildir_state *st, const struct smtpgate_cfg *cfg
 		}
 		gid = gr->gr_gid;
 	}
-	char base[MAILDIR_PATH_MAX_BYTES];
-	snprintf(base, sizeof(base), "%s", st->path);
-	if (st->per_recipient) {
-		*strchr(base, '%') = '\0';
-		char *slash = strrchr(base, '/');
-		slash[slash == base ? 1 : 0] = '\0';
-	}
-	int rc = st->per_recipient ? make_dirs(base, st->dir_mode, st->umask)
-				   : make_maildir(base, st->dir_mode, st->umask);
+	const char *base = st->base;
+	/* At init the base itself is the sysadmin's to have made durable. */
+	int rc = st->per_recipient ? make_dirs(base, st->dir_mode, st->umask, strlen(base))
+				   : make_maildir(base, base, st->dir_mode, st->umask);
 	if (rc < 0) {
 		host->cfg_error(cfg, "path", "cannot create \"%s\": %s", base, strerror(errno));
 		return -1;
@@ -199,7 +204,7 @@ static int maildir_init(const struct smtpgate_host *host, const struct smtpgate_
 			void **priv_out)
 {
 	struct maildir_state *st = calloc(1, sizeof(*st));
-	const char *path = NULL, *ending = "lf", *why;
+	const char *path = NULL, *ending = "lf", *why = "too long";
 	if (!st)
 		return -1;
 	st->host = host;
@@ -218,7 +223,8 @@ static int maildir_init(const struct smtpgate_host *host, const struct smtpgate_
 		host->cfg_error(cfg, "path", "the maildir handler needs a path");
 		goto fail;
 	}
-	if (maildir_template_check(path, &why) < 0 || strlen(path) >= sizeof(st->path)) {
+	if (maildir_template_check(path, &why) < 0 || strlen(path) >= sizeof(st->path) ||
+	    maildir_template_base(path, st->base, sizeof(st->base)) < 0) {
 		host->cfg_error(cfg, "path", "\"%s\": %s", path, strlen(path) >= sizeof(st->path)
 								 ? "too long" : why);
 		goto fail;
@@ -227,8 +233,9 @@ static int maildir_init(const struct smtpgate_host *host, const struct smtpgate_
 		host->cfg_error(cfg, "line_ending", "expected \"lf\" or \"crlf\", not \"%s\"", ending);
 		goto fail;
 	}
-	snprintf(st->path, sizeof(st->path), "%s", path);
 	st->per_recipient = maildir_template_per_recipient(path);
+	/* One Maildir for all: the template with %% made %, once. */
+	snprintf(st->path, sizeof(st->path), "%s", st->per_recipient ? path : st->base);
 	st->crlf = strcmp(ending, "crlf") == 0;
 	st->umask = umask(0);
 	umask(st->umask);
@@ -381,7 +388,7 @@ static int write_tmp(struct maildir_state *st, struct copy *c, const struct smtp
 	w->fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st->file_mode);
 	if (w->fd < 0 && errno == ENOENT) {
 		/* A recipient's first message: make the Maildir. */
-		if (make_maildir(c->maildir, st->dir_mode, st->umask) < 0)
+		if (make_maildir(c->maildir, st->base, st->dir_mode, st->umask) < 0)
 			return -1;
 		w->fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st->file_mode);
 	}
@@ -406,12 +413,18 @@ static int write_tmp(struct maildir_state *st, struct copy *c, const struct smtp
 	return rc;
 }
 
-/* Undo: no file of this message stays in any tmp/ or new/. */
-static void remove_copies(struct copy *copies, size_t n)
+/* Undo: no file of this message stays in any tmp/ or new/.  A copy a mail
+   reader already took from new/ cannot be taken back: said at error level,
+   as the client's retry will deliver it to that mailbox a second time. */
+static void remove_copies(struct maildir_state *st, const struct smtpgate_session *s,
+			  struct copy *copies, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (copies[i].new_made)
-			unlink(copies[i].new_path);
+		if (copies[i].new_made && unlink(copies[i].new_path) < 0)
+			st->host->log(SMTPGATE_LOG_ERROR, s,
+				      "cannot take back %s (%s): delivered although the client is "
+				      "told to retry",
+				      copies[i].new_path, strerror(errno));
 		if (copies[i].tmp_made)
 			unlink(copies[i].tmp_path);
 		copies[i].new_made = copies[i].tmp_made = 0;
@@ -444,6 +457,8 @@ static enum smtpgate_verdict maildir_message(void *priv, const struct smtpgate_s
 	size_t made = 0;
 	if (!copies || !w || !headers)
 		abort(); /* as the core does: allocation failure ends the worker */
+	for (size_t i = 0; i < ncopies; i++)
+		copies[i].new_dir_fd = -1;
 
 	for (size_t i = 0; i < ncopies; i++) {
 		struct copy *c = &copies[i];
@@ -473,14 +488,29 @@ static enum smtpgate_verdict maildir_message(void *priv, const struct smtpgate_s
 		}
 		made = i + 1;
 	}
-	/* Every copy is on disk: now make them visible, then durable. */
+	/* Every copy is on disk.  Before the first one shows, every new/ is
+	   opened: a missing or broken new/ fails the message while nothing of
+	   it can have been seen by a mail reader. */
+	for (size_t i = 0; i < made; i++) {
+		struct copy *c = &copies[i];
+		char dir[MAILDIR_PATH_MAX_BYTES + 8];
+		if (!c->tmp_made)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/new", c->maildir);
+		c->new_dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (c->new_dir_fd < 0) {
+			v = failure(st, s, "open", dir, errno, reply);
+			goto out;
+		}
+	}
+	/* Now make them visible, then durable.  A rename is atomic: new/ never
+	   shows a partial file.  If a later copy fails, this one is unlinked
+	   from new/ again. */
 	for (size_t i = 0; i < made; i++) {
 		struct copy *c = &copies[i];
 		if (!c->tmp_made)
 			continue;
-		/* rename() is atomic: new/ never shows a partial file.  If a later
-		   copy fails, this one is unlinked from new/ again. */
-		if (rename(c->tmp_path, c->new_path) < 0) {
+		if (renameat(AT_FDCWD, c->tmp_path, c->new_dir_fd, c->name) < 0) {
 			v = failure(st, s, "rename", c->new_path, errno, reply);
 			goto out;
 		}
@@ -489,12 +519,8 @@ static enum smtpgate_verdict maildir_message(void *priv, const struct smtpgate_s
 	}
 	for (size_t i = 0; i < made; i++) {
 		struct copy *c = &copies[i];
-		char dir[MAILDIR_PATH_MAX_BYTES + 8];
-		if (!c->new_made)
-			continue;
-		snprintf(dir, sizeof(dir), "%s/new", c->maildir);
-		if (sync_dir(dir) < 0) {
-			v = failure(st, s, "fsync", dir, errno, reply);
+		if (c->new_made && fsync(c->new_dir_fd) < 0) {
+			v = failure(st, s, "fsync", c->new_path, errno, reply);
 			goto out;
 		}
 	}
@@ -503,7 +529,7 @@ static enum smtpgate_verdict maildir_message(void *priv, const struct smtpgate_s
 			st->host->log(SMTPGATE_LOG_INFO, s, "delivered=%s", copies[i].new_path);
 out:
 	if (v == SMTPGATE_TEMPFAIL) {
-		remove_copies(copies, ncopies);
+		remove_copies(st, s, copies, ncopies);
 		/* Make the removal durable too, as far as we can. */
 		for (size_t i = 0; i < ncopies; i++)
 			if (copies[i].maildir[0]) {
@@ -512,6 +538,9 @@ out:
 				sync_dir(dir);
 			}
 	}
+	for (size_t i = 0; i < ncopies; i++)
+		if (copies[i].new_dir_fd >= 0)
+			close(copies[i].new_dir_fd);
 	free(headers);
 	free(w);
 	free(copies);

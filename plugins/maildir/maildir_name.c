@@ -45,6 +45,25 @@ int maildir_template_check(const char *tmpl, const char **why_out)
 	return 0;
 }
 
+int maildir_template_base(const char *tmpl, char *out, size_t size)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (const char *p = tmpl; *p; p++) {
+		if (*p == '%' && p[1] != '%')
+			break; /* the first %u, %d or %a */
+		if (append(out, size, &used, p, 1) < 0)
+			return -1;
+		if (*p == '%')
+			p++;
+	}
+	if (maildir_template_per_recipient(tmpl)) {
+		char *slash = strrchr(out, '/');
+		slash[slash == out ? 1 : 0] = '\0'; /* the template is absolute */
+	}
+	return 0;
+}
+
 /* A value may become one path component: no '/', no control characters,
    no quotes or spaces (quoted local parts), not empty, no leading dot. */
 static int value_allowed(const char *v, size_t len, int allow_at, const char **why_out)

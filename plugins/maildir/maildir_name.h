@@ -14,6 +14,12 @@ int maildir_template_per_recipient(const char *tmpl);
 /* Check a template: absolute, and % only as %u %d %a %%.  0 or -1. */
 int maildir_template_check(const char *tmpl, const char **why_out);
 
+/* The directory the sysadmin's template fixes, %% turned into %: the
+   Maildir itself in single-folder mode; per recipient, the directory that
+   holds every recipient's path (the text before the first %u, %d or %a, up
+   to its last '/').  0, or -1 if it does not fit out. */
+int maildir_template_base(const char *tmpl, char *out, size_t size);
+
 /* The template with %u (local part), %d (domain), %a (address) and %%
    replaced, lower-cased.  A value that could leave the directory the
    template names - with '/', a control character, a leading dot, a quote

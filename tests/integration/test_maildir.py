@@ -10,6 +10,7 @@ remount, permission denied, a worker killed during DATA.
 import os
 import re
 import resource
+import select
 import signal
 import smtplib
 import socket
@@ -589,8 +590,9 @@ def test_read_only_file_system_is_451(ctx):
 def test_all_or_nothing_per_recipient(ctx):
     base = ctx.path("mail")
     d, port = maildir_daemon(ctx, base + "/%u", workers=1)
-    # bob's new/ is a file: every tmp copy is written, bob's rename into new/ fails,
-    # alice's renamed copy is taken back.
+    # bob's new/ is a file: every tmp copy is written, then opening bob's new/
+    # fails before any copy shows in a new/ (where a mail reader could take
+    # it before it is taken back).
     for u in ("alice", "bob", "carol"):
         for sub in ("tmp", "new", "cur"):
             os.makedirs("%s/%s/%s" % (base, u, sub))
@@ -598,7 +600,7 @@ def test_all_or_nothing_per_recipient(ctx):
     open(base + "/bob/new", "w").close()
     # dave is a file: his Maildir cannot be made (tmp copies stage).
     open(base + "/dave", "w").close()
-    for rcpts, stage in ((["alice@x.org", "bob@x.org", "carol@x.org"], "rename"),
+    for rcpts, stage in ((["alice@x.org", "bob@x.org", "carol@x.org"], "open"),
                          (["alice@x.org", "carol@x.org", "dave@x.org"], "write")):
         try:
             sendmail(port, "a@example.org", rcpts, b"Subject: aon\r\n\r\nx\r\n")
@@ -713,3 +715,54 @@ def test_headers_past_their_buffer_are_left_out_whole(ctx):
     check(0 < len(kept) < 300, "X-Original-To lines kept: %d" % len(kept))
     eq(kept[0], b"X-Original-To: recipient-number-000@example.org", "the first one")
     eq(body, b"body\n", "body")
+
+
+def test_percent_percent_in_a_single_folder_path(ctx):
+    # %% is a literal % in every template, not only in per-recipient ones.
+    base = ctx.path("spool")
+    d, port = maildir_daemon(ctx, base + "/100%%")
+    sendmail(port, "a@example.org", ["b@example.org"], b"Subject: pct\r\n\r\nx\r\n")
+    delivered(base + "/100%", 1)
+    eq(listdir(base), ["100%"], "directories made under the base")
+
+
+def syncs_during(pid, action):
+    """The directories pid fsyncs while action() runs, as the paths it
+    opened them by (strace -e openat,fsync attached to pid)."""
+    log = "/tmp/smtpgate-strace-%d-%d.txt" % (os.getpid(), pid)
+    tracer = subprocess.Popen(["strace", "-e", "trace=openat,fsync", "-o", log,
+                               "-p", str(pid)], stderr=subprocess.PIPE)
+    try:
+        ready, _, _ = select.select([tracer.stderr], [], [], 10)
+        said = tracer.stderr.readline() if ready else b""
+        check(b"attached" in said, "strace did not attach: %r" % said)
+        action()
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(10)
+    opened, synced = {}, []
+    with open(log) as f:
+        for line in f:
+            m = re.match(r'openat\(AT_FDCWD, "([^"]*)", [^)]*O_DIRECTORY[^)]*\) = (\d+)', line)
+            if m:
+                opened[m.group(2)] = m.group(1)
+            m = re.match(r"fsync\((\d+)\) += 0", line)
+            if m and m.group(1) in opened:
+                synced.append(opened[m.group(1)])
+    os.unlink(log)
+    return synced
+
+
+def test_existing_maildir_directory_is_synced_into_its_parent(ctx):
+    # dora/ exists, made by someone whose sync may never have happened (a
+    # worker that failed or died between mkdir and fsync): the first
+    # delivery there syncs the base as it would have for a new dora/.
+    base = ctx.path("mail")
+    d, port = maildir_daemon(ctx, base + "/%u", workers=1)
+    os.makedirs(base + "/dora")
+    worker = d.wait_workers(1)[0]
+    synced = syncs_during(worker, lambda: sendmail(port, "a@example.org", ["dora@x.org"],
+                                                   b"Subject: sync\r\n\r\nx\r\n"))
+    delivered(base + "/dora", 1)
+    for dirname in (base, base + "/dora", base + "/dora/new"):
+        check(dirname in synced, "%s was not synced; synced: %r" % (dirname, synced))

@@ -84,15 +84,19 @@ static const struct {
 	const char *tmpl;
 	int ok;
 	int per_recipient;
+	const char *base; /* maildir_template_base() of a valid template */
 } template_rows[] = {
-	{ "fixed", "/var/mail/intake", 1, 0 },
-	{ "per user", "/var/mail/%d/%u", 1, 1 },
-	{ "address", "/var/mail/%a", 1, 1 },
-	{ "percent only", "/var/mail/100%%", 1, 0 },
-	{ "relative", "var/mail/%u", 0, 1 },
-	{ "unknown escape", "/var/mail/%x", 0, 0 },
-	{ "trailing percent", "/var/mail/%", 0, 0 },
-	{ "dotdot", "/var/../etc/%u", 0, 1 },
+	{ "fixed", "/var/mail/intake", 1, 0, "/var/mail/intake" },
+	{ "per user", "/var/mail/%d/%u", 1, 1, "/var/mail" },
+	{ "address", "/var/mail/%a", 1, 1, "/var/mail" },
+	{ "prefix before the value", "/var/mail/u-%u/Maildir", 1, 1, "/var/mail" },
+	{ "percent only", "/var/mail/100%%", 1, 0, "/var/mail/100%" },
+	{ "percent, then per user", "/srv/100%%/%u", 1, 1, "/srv/100%" },
+	{ "per user at the root", "/%u", 1, 1, "/" },
+	{ "relative", "var/mail/%u", 0, 1, NULL },
+	{ "unknown escape", "/var/mail/%x", 0, 0, NULL },
+	{ "trailing percent", "/var/mail/%", 0, 0, NULL },
+	{ "dotdot", "/var/../etc/%u", 0, 1, NULL },
 };
 
 static void test_templates(void)
@@ -101,11 +105,18 @@ static void test_templates(void)
 		const char *why = NULL;
 		int rc = maildir_template_check(template_rows[i].tmpl, &why);
 		UNIT_CHECK(template_rows[i].name, (rc == 0) == template_rows[i].ok);
-		if (template_rows[i].ok)
-			UNIT_CHECK(template_rows[i].name, maildir_template_per_recipient(
-								  template_rows[i].tmpl) ==
-								  template_rows[i].per_recipient);
+		if (!template_rows[i].ok)
+			continue;
+		UNIT_CHECK(template_rows[i].name,
+			   maildir_template_per_recipient(template_rows[i].tmpl) ==
+				   template_rows[i].per_recipient);
+		char base[64];
+		UNIT_CHECK(template_rows[i].name,
+			   maildir_template_base(template_rows[i].tmpl, base, sizeof(base)) == 0);
+		UNIT_CHECK_STR(template_rows[i].name, base, template_rows[i].base);
 	}
+	char small[8];
+	UNIT_CHECK("base too long", maildir_template_base("/var/mail/%u", small, sizeof(small)) < 0);
 }
 
 static void test_unique_name_format(void)
