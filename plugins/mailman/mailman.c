@@ -364,6 +364,19 @@ static enum smtpgate_verdict mailman_message(void *priv, const struct smtpgate_s
 	size_t dlen = 0;
 
 	end_probe(st);
+	/* An upstream that refuses the relayed part at DATA does so before
+	   Mailman has anything: the whole message is refused, nothing is
+	   delivered twice. */
+	if (st->nrelayed) {
+		enum smtpgate_verdict ready = relay_data_answer(st->relay, s, reply);
+		if (ready != SMTPGATE_CONTINUE) {
+			st->host->log(SMTPGATE_LOG_INFO, s, "rcpts=%zu destination=relay verdict=%s at "
+				      "DATA: nothing delivered", st->nrelayed,
+				      ready == SMTPGATE_REJECT ? "refused" : "failed");
+			forget_transaction(st);
+			return ready;
+		}
+	}
 	char extra[MAILMAN_EXTRA_HEADERS_MAX_BYTES];
 	struct smtpgate_data_part parts[2] = {
 		{ extra, missing_headers(st, m, extra, sizeof(extra)) },

@@ -44,7 +44,8 @@ enum upstream_txn {
 	TXN_MAIL_PENDING, /* MAIL composed, to go out pipelined with the first RCPT */
 	TXN_MAIL_REFUSED, /* the upstream refused MAIL: every RCPT gets that answer */
 	TXN_OPEN,         /* MAIL accepted upstream */
-	TXN_DATA_SENT     /* DATA sent; its 354 is read at the final dot */
+	TXN_DATA_SENT,    /* DATA sent; its 354 is read at the final dot */
+	TXN_DATA_READY    /* the 354 read: the message goes next */
 };
 
 struct relay {
@@ -480,15 +481,16 @@ enum smtpgate_verdict relay_data(struct relay *st, const struct smtpgate_session
 	return SMTPGATE_CONTINUE;
 }
 
-enum smtpgate_verdict relay_message(struct relay *st, const struct smtpgate_session *s,
-				    const struct smtpgate_message *msg, struct smtpgate_reply *reply)
+enum smtpgate_verdict relay_data_answer(struct relay *st, const struct smtpgate_session *s,
+					struct smtpgate_reply *reply)
 {
 	struct smtpgate_upstream_reply u = { 0, "connection lost" };
+	if (st->txn == TXN_DATA_READY)
+		return SMTPGATE_CONTINUE;
 	if (st->txn != TXN_DATA_SENT) {
 		drop_upstream(st);
 		return relay_answer(st, s, "DATA", &u, reply);
 	}
-	st->txn = TXN_NONE;
 	int code = st->host->client_read_reply(st->up, &u);
 	if (code != 354) {
 		/* DATA refused: the upstream's answer; its transaction is left
@@ -500,6 +502,18 @@ enum smtpgate_verdict relay_message(struct relay *st, const struct smtpgate_sess
 		}
 		return relay_answer(st, s, "DATA", &u, reply);
 	}
+	st->txn = TXN_DATA_READY;
+	return SMTPGATE_CONTINUE;
+}
+
+enum smtpgate_verdict relay_message(struct relay *st, const struct smtpgate_session *s,
+				    const struct smtpgate_message *msg, struct smtpgate_reply *reply)
+{
+	struct smtpgate_upstream_reply u = { 0, "connection lost" };
+	enum smtpgate_verdict ready = relay_data_answer(st, s, reply);
+	if (ready != SMTPGATE_CONTINUE)
+		return ready;
+	st->txn = TXN_NONE;
 
 	/* PureProxy's X-Peer: before the first empty line (the headers'
 	   end), or as a last line when there is none. */
@@ -528,7 +542,7 @@ enum smtpgate_verdict relay_message(struct relay *st, const struct smtpgate_sess
 void relay_reset(struct relay *st)
 {
 	struct smtpgate_upstream_reply u;
-	if (st->txn == TXN_DATA_SENT)
+	if (st->txn == TXN_DATA_SENT || st->txn == TXN_DATA_READY)
 		drop_upstream(st); /* no way back from DATA: dropping aborts it */
 	else if (st->txn == TXN_OPEN && st->host->client_command(st->up, &u, "RSET") / 100 != 2)
 		drop_upstream(st);

@@ -39,6 +39,11 @@ enum smtpgate_verdict relay_rcpt(struct relay *r, const struct smtpgate_session 
 				 const char *address, struct smtpgate_reply *reply);
 enum smtpgate_verdict relay_data(struct relay *r, const struct smtpgate_session *s,
 				 struct smtpgate_reply *reply);
+/* The upstream's answer to the DATA relay_data sent: CONTINUE for its 354
+   (the message can go), or its refusal (451 when it gave none) with the
+   upstream connection dropped.  relay_message asks it when nobody did. */
+enum smtpgate_verdict relay_data_answer(struct relay *r, const struct smtpgate_session *s,
+					struct smtpgate_reply *reply);
 /* The message with X-Peer, to the recipients accepted by relay_rcpt. */
 enum smtpgate_verdict relay_message(struct relay *r, const struct smtpgate_session *s,
 				    const struct smtpgate_message *msg, struct smtpgate_reply *reply);

@@ -541,7 +541,7 @@ def test_mailman_stopped_is_451_and_the_relay_still_works(ctx):
     d.wait_log(r"upstream=127\.0\.0\.1:%d LMTP connection: no answer" % dead)
 
 
-def test_upstream_refusing_data_after_mailman_accepted(ctx):
+def test_upstream_refusing_data_before_or_after_mailman_has_it(ctx):
     mm, (member,) = new_list("mmdata")
     outsider = "outsider.mmdata@example.org"
     for n, opts in enumerate((("-r", "data"), ("-r", "."))):
@@ -553,6 +553,14 @@ def test_upstream_refusing_data_after_mailman_accepted(ctx):
         r = finish(c, "From: %s\nTo: mmdata@example.com\nCc: %s\nSubject: refused %d mmdata\n\n"
                       "body\n" % (member, outsider, n))
         c.close()
+        if opts[1] == "data":
+            # Refused at the upstream's DATA, before Mailman is asked: the
+            # upstream's answer for the whole message, nothing delivered.
+            eq(r, "452 4.3.1 Insufficient system storage", "final reply, DATA refused upstream")
+            d.wait_log(r"rcpts=1 destination=relay verdict=failed at DATA: nothing delivered")
+            check(not re.search(r"destination=mailman", d.log()),
+                  "Mailman was given a message the client is told to send again")
+            continue
         eq(r, "451 4.3.0 Error: not every destination took the message; try again later",
            "final reply with smtp-sink %s" % " ".join(opts))
         d.wait_log(r"answering 451 although Mailman already has the message for "
