@@ -221,9 +221,9 @@ static void test_parse_path_small_buffer(void)
 
 /* --- smtp_parse_params ------------------------------------------------- */
 
-#define A10 "aaaaaaaaaa"
+#define A10 "AAAAAAAAAA"
 #define A100 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10
-#define A98 A10 A10 A10 A10 A10 A10 A10 A10 A10 "aaaaaaaa"
+#define A98 A10 A10 A10 A10 A10 A10 A10 A10 A10 "AAAAAAAA"
 #define K30 "K K K K K K K K K K K K K K K K K K K K K K K K K K K K K K "
 
 static const struct {
