@@ -4,10 +4,14 @@
  * on SIGTERM/SIGINT.
  *
  * It never talks SMTP and never runs plugin code (plugins are checked in a
- * throw-away child), so no plugin can crash it.  A worker that dies soon
- * after it was started counts as a fast failure; consecutive fast failures
- * delay the next spawn (1 s, 2 s, 4 s ... 60 s) so a plugin that crashes
- * every worker costs a log line per delay, not a fork loop.
+ * throw-away child), so no plugin can crash it.  A worker that dies with
+ * an error before it ever became ready (still "starting" in the
+ * scoreboard: plugin init, chroot, user switch) is a start-up failure;
+ * consecutive start-up failures delay the next spawn (1 s, 2 s, 4 s ...
+ * 60 s) so a plugin that crashes every new worker costs a log line per
+ * delay, not a fork loop.  A worker that had been ready is replaced at
+ * once however young it was: killing workers, or a client crashing its
+ * session's worker, must not leave the listener without workers.
  *
  * Each listener's pool sizes itself from the scoreboard the workers keep
  * (scoreboard.c): more workers while fewer than min_spare are idle, up to
@@ -46,7 +50,6 @@
 #include "worker.h"
 
 #define MASTER_MAX_FDS_PER_LISTENER 8
-#define MASTER_FAST_FAILURE_MS 2000
 #define MASTER_MAX_BACKOFF_SEC 60
 #define MASTER_LISTEN_BACKLOG 1024
 #define MASTER_TICK_MS 1000
@@ -59,7 +62,8 @@ struct bound {
 };
 
 struct pool {
-	int fast_failures;
+	int start_failures;     /* consecutive workers that died before ready */
+	long long failed_ms;    /* when the last of them was reaped */
 	long long next_spawn_ms;
 	long long next_retire_ms;
 	int stress;             /* all max_workers busy and clients waiting */
@@ -82,6 +86,7 @@ struct pool_count {
 	int busy;
 	size_t longest_idle;    /* slot of the worker idle the longest, or SIZE_MAX */
 	long long longest_idle_since_ms;
+	long long newest_ready_started_ms; /* start of the newest idle or busy one, or -1 */
 };
 
 struct master {
@@ -295,6 +300,7 @@ static void count_pool(const struct master *m, size_t listener, struct pool_coun
 {
 	memset(out, 0, sizeof(*out));
 	out->longest_idle = SIZE_MAX;
+	out->newest_ready_started_ms = -1;
 	for (size_t i = 0; i < m->nslots; i++) {
 		const struct worker_slot *w = &m->slots[i];
 		if (!w->pid || w->retiring || w->generation != m->generation || w->listener != listener)
@@ -302,6 +308,8 @@ static void count_pool(const struct master *m, size_t listener, struct pool_coun
 		out->total++;
 		const struct scoreboard_slot *s = &m->sb->slots[i];
 		int state = atomic_load(&s->state);
+		if (state != WORKER_STARTING && w->started_ms > out->newest_ready_started_ms)
+			out->newest_ready_started_ms = w->started_ms;
 		if (state == WORKER_BUSY) {
 			out->busy++;
 			continue;
@@ -371,6 +379,10 @@ static void size_pools(struct master *m)
 		struct pool *p = &m->pools[i];
 		struct pool_count pc;
 		count_pool(m, i, &pc);
+		/* A worker started after the last start-up failure got ready:
+		   start-up works again, the next failure starts at 1 s. */
+		if (p->start_failures && pc.newest_ready_started_ms >= p->failed_ms)
+			p->start_failures = 0;
 		while (pc.idle < l->min_spare && pc.total < l->max_workers && now >= p->next_spawn_ms) {
 			spawn(m, i);
 			pc.idle++;
@@ -418,6 +430,9 @@ static void reap(struct master *m)
 			if (s->pid != pid)
 				continue;
 			s->pid = 0;
+			/* Read before the release: a worker that had got as far as
+			   idle had a working start-up, whatever killed it since. */
+			int was_ready = atomic_load(&m->sb->slots[i].state) != WORKER_STARTING;
 			scoreboard_slot_release(m->sb, i);
 			long long lived = clock_ms() - s->started_ms;
 			int failed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
@@ -432,18 +447,23 @@ static void reap(struct master *m)
 				break;
 			}
 			struct pool *p = &m->pools[s->listener];
-			if (failed && lived < MASTER_FAST_FAILURE_MS) {
-				p->fast_failures++;
-				int shift = p->fast_failures - 1 < 6 ? p->fast_failures - 1 : 6;
+			if (failed && !was_ready) {
+				p->start_failures++;
+				p->failed_ms = clock_ms();
+				int shift = p->start_failures - 1 < 6 ? p->start_failures - 1 : 6;
 				long long delay = (1LL << shift) * 1000;
 				if (delay > MASTER_MAX_BACKOFF_SEC * 1000)
 					delay = MASTER_MAX_BACKOFF_SEC * 1000;
-				p->next_spawn_ms = clock_ms() + delay;
+				p->next_spawn_ms = p->failed_ms + delay;
 				log_err("listener=%s event=worker-failed pid=%ld %s lived_ms=%lld "
-					"fast_failures=%d respawn_in_ms=%lld", s->name, (long)pid, how, lived,
-					p->fast_failures, delay);
+					"start_failures=%d respawn_in_ms=%lld", s->name, (long)pid, how,
+					lived, p->start_failures, delay);
 			} else {
-				p->fast_failures = 0;
+				/* No delay, and the back-off of a start-up that fails
+				   now stays: only a worker started after the last
+				   failure proves that start-up works again. */
+				if (was_ready && s->started_ms >= p->failed_ms)
+					p->start_failures = 0;
 				if (failed)
 					log_warn("listener=%s event=worker-died pid=%ld %s lived_ms=%lld", s->name,
 						 (long)pid, how, lived);

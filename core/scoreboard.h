@@ -25,8 +25,10 @@ const char *worker_state_name(enum worker_state state);
 
 /* One worker.  The master writes listener, generation and stress; the
    worker writes state, idle_since_ms and client.  Nothing here is trusted
-   by the master beyond counting: a worker's pid and fate are kept in the
-   master's own memory. */
+   by the master beyond counting, and telling a worker that died still
+   starting (a start-up failure, which delays the next spawn) from one
+   that had been ready: a worker's pid and fate are kept in the master's
+   own memory. */
 struct scoreboard_slot {
 	_Atomic int state;                  /* enum worker_state */
 	_Atomic int stress;                 /* 1: use the listener's stress timeouts */

@@ -5,7 +5,8 @@ import re
 import signal
 import time
 
-from harness import (Client, alive, check, debug_frame, eq, read_file, refuses, wait_until)
+from harness import (Client, alive, check, debug_frame, eq, proc_state, read_file, refuses,
+                     wait_until)
 
 
 def test_killed_worker_is_replaced(ctx):
@@ -201,6 +202,66 @@ def test_backoff_when_every_worker_dies(ctx):
     with Client(port, timeout=max(5, delays[-1] / 1000 + 5)) as c:
         eq(c.transaction("back"), "250 OK", "after removing the trigger")
     check(time.monotonic() - t0 < 20, "service took %.1fs to resume" % (time.monotonic() - t0))
+
+
+def worker_waiting(pid):
+    """True when the worker waits for clients: it has made its epoll set,
+    which it does just before it reports itself idle, and sleeps."""
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+        epoll = any(os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "anon_inode:[eventpoll]"
+                    for fd in fds)
+    except OSError:  # gone, or the fd closed between the two reads
+        return False
+    return epoll and proc_state(pid) == "S"
+
+
+def failed_lines(d):
+    return [line for line in d.log().splitlines() if "event=worker-failed" in line]
+
+
+def test_killing_every_ready_worker_needs_no_backoff(ctx):
+    """Workers that had started fine are no start-up failures, however
+    young: killing a whole pool at once is repaired at once, not after a
+    back-off (4 at once counted as 4 fast failures: 8 s without workers)."""
+    text, port, _ = ctx.listener(workers=4)
+    d = ctx.daemon(ctx.config([text]))
+    workers = d.wait_workers(4)
+    wait_until(lambda: all(worker_waiting(w) for w in workers), what="4 idle workers")
+    for w in workers:
+        os.kill(w, signal.SIGKILL)
+    t0 = time.monotonic()
+    with Client(port, timeout=15) as c:
+        took = time.monotonic() - t0
+        eq(c.greeting[0][:4], "220 ", "greeting after the kill")
+        eq(c.transaction("Subject: after\r\n\r\nkill"), "250 OK", "message after the kill")
+    check(took < 5, "the greeting took %.1fs after every worker was killed" % took)
+    d.wait_workers(4, exclude=workers)
+    eq(failed_lines(d), [], "worker-failed lines (a back-off) for killed ready workers")
+    check(d.running(), "the master died")
+
+
+def test_crash_in_session_does_not_delay_next_client(ctx):
+    """A client that crashes its worker's plugin costs that worker only:
+    the replacement is forked at once, the next client is not held back."""
+    text, port, _ = ctx.listener(handler="crash", workers=1)
+    d = ctx.daemon(ctx.config([text]))
+    t0 = time.monotonic()
+    for k in range(3):
+        with Client(port, timeout=15) as c:
+            c.begin_data("MAIL FROM:<a@b>", "RCPT TO:<c@d>", "HELO x")
+            c.send(b"CRASH %d\r\n.\r\n" % k)
+            try:
+                r = c.reply()
+                check(False, "a crashing plugin's session got a reply: %r" % r)
+            except (EOFError, ConnectionResetError):
+                pass
+    with Client(port, timeout=15) as c:
+        eq(c.transaction("after the crashes"), "250 OK", "next client")
+    took = time.monotonic() - t0
+    check(took < 3, "3 crashing sessions and a message took %.1fs" % took)
+    eq(failed_lines(d), [], "worker-failed lines (a back-off) for crashes in sessions")
+    eq(len(re.findall(r"event=worker-died .*signal=11", d.log())), 3, "worker-died lines")
 
 
 def sched_policy(pid):
