@@ -19,6 +19,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "scoreboard.h"
 
 #ifndef PLUGINDIR
 #define PLUGINDIR "/usr/local/lib/smtpgate/plugins"
@@ -358,6 +359,16 @@ static int load_listener(struct loader *ld, const config_setting_t *s, struct li
 	}
 	if (addr_split(l->address, &hp, &why) < 0)
 		return fail(ld, s, "address", "\"%s\": %s", l->address, why);
+	/* The name is the listener's key in the scoreboard (sessions per
+	   client, stress).  Cut to fit there, it would no longer equal the
+	   listener's own name, and names alike in their first bytes would
+	   share one key. */
+	int named = config_setting_get_member(s, "name") != NULL;
+	if (strlen(l->name) >= SCOREBOARD_LISTENER_MAX_BYTES)
+		return fail(ld, s, named ? "name" : "address",
+			    "the listener's name is %zu bytes long; the maximum is %d%s", strlen(l->name),
+			    SCOREBOARD_LISTENER_MAX_BYTES - 1,
+			    named ? "" : " (the address is the name by default: set a name)");
 	if (addr_split(l->remote, &hp, &why) < 0)
 		return fail(ld, s, "remote", "\"%s\": %s", l->remote, why);
 	if (bare_lf_policy_from_name(bare_lf, &l->bare_lf) < 0)
@@ -405,6 +416,15 @@ static int validate(struct config *cfg, char *err, size_t err_size)
 			if (strcmp(cfg->listeners[j].address, cfg->listeners[i].address) == 0)
 				return fail(&ld, s, "address", "\"%s\" is already used by another listener",
 					    cfg->listeners[i].address);
+		/* Listeners sharing a name would share their scoreboard
+		   counts: one client limit, one stress flag for both. */
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->listeners[j].name, cfg->listeners[i].name) == 0)
+				return fail(&ld, s,
+					    config_setting_get_member(s, "name") ? "name" : "address",
+					    "the listener's name \"%s\" is already used by the listener at "
+					    "line %d; each listener needs its own name",
+					    cfg->listeners[i].name, cfg->listeners[j].line);
 	}
 	return 0;
 }

@@ -76,7 +76,7 @@ struct worker_slot {
 	size_t listener;
 	long long started_ms;
 	int retiring;           /* sent SIGHUP to shrink the pool */
-	char name[64];
+	char name[SCOREBOARD_LISTENER_MAX_BYTES]; /* config.c checks that names fit */
 };
 
 /* A listener's pool as the scoreboard shows it now. */

@@ -162,6 +162,11 @@ static void test_handler_path(void)
 	config_free(cfg);
 }
 
+/* Listener names: the scoreboard holds 63 bytes and a NUL. */
+#define N16 "name-of-16-bytes"
+#define N64 N16 N16 N16 N16
+#define H60 "host-name-of-20-byte" "host-name-of-20-byte" "host-name-of-20-byte"
+
 static const struct {
 	const char *name;
 	const char *body;
@@ -240,6 +245,28 @@ static const struct {
 	{ "duplicate address",
 	  "listeners = ( { address = \"127.0.0.1:1\"; },\n { address = \"127.0.0.1:1\"; } );\n",
 	  "command line:3", "already used" },
+	{ "duplicate name",
+	  "listeners = ( { name = \"mx\"; address = \"127.0.0.1:1\"; },\n"
+	  " { address = \"127.0.0.1:2\";\n name = \"mx\"; } );\n",
+	  "command line:4: ", "name \"mx\" is already used by the listener at line 2" },
+	{ "name equal to another listener's address",
+	  "listeners = ( { address = \"127.0.0.1:1\"; },\n"
+	  " { address = \"127.0.0.1:2\"; name = \"127.0.0.1:1\"; } );\n",
+	  "command line:3: ", "already used by the listener at line 2" },
+	{ "address equal to another listener's name",
+	  "listeners = ( { address = \"127.0.0.1:1\"; name = \"127.0.0.1:2\"; },\n"
+	  " { address = \"127.0.0.1:2\"; } );\n",
+	  "command line:3: address: ", "already used by the listener at line 2" },
+	{ "name of 64 bytes",
+	  "listeners = ( { address = \"127.0.0.1:1\";\n"
+	  " name = \"" N64 "\"; } );\n",
+	  "command line:3: name: ", "64 bytes long; the maximum is 63" },
+	{ "name of 70 bytes",
+	  "listeners = ( { address = \"127.0.0.1:1\"; name = \"" N64 "abcdef\"; } );\n",
+	  "name: ", "70 bytes long; the maximum is 63" },
+	{ "address of 64 bytes as the name",
+	  "listeners = ( { address = \"" H60 ":253\"; } );\n",
+	  "address: ", "64 bytes long; the maximum is 63 (the address is the name by default" },
 	{ "bad log target", "log = \"file\";\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
 	  "command line:2", "expected \"stderr\" or \"syslog\"" },
 	{ "bad syslog facility",
@@ -275,6 +302,24 @@ static void test_bad_configs(void)
 		if (bad_rows[i].err2)
 			UNIT_CHECK_CONTAINS(row, err, bad_rows[i].err2);
 	}
+}
+
+/* The longest name that fits the scoreboard is taken whole. */
+static void test_longest_name(void)
+{
+	struct config *cfg;
+	char err[CONFIG_ERROR_MAX_BYTES];
+	const char *row = "name of 63 bytes";
+	int rc = load("listeners = ( { address = \"127.0.0.1:1\"; name = \"" N16 N16 N16
+		      "name-of-15-byte\"; },\n { address = \"127.0.0.1:2\"; } );\n", &cfg, err,
+		      sizeof(err));
+	if (!UNIT_CHECK(row, rc == 0)) {
+		printf("    error: %s\n", err);
+		return;
+	}
+	UNIT_CHECK(row, strlen(cfg->listeners[0].name) == 63);
+	UNIT_CHECK_STR(row, cfg->listeners[1].name, "127.0.0.1:2");
+	config_free(cfg);
 }
 
 static void test_load_file(void)
@@ -337,6 +382,7 @@ int test_config_register(void)
 	    !CU_add_test(s, "every setting", test_every_setting) ||
 	    !CU_add_test(s, "handler given as a path", test_handler_path) ||
 	    !CU_add_test(s, "bad configs table", test_bad_configs) ||
+	    !CU_add_test(s, "longest listener name", test_longest_name) ||
 	    !CU_add_test(s, "config_load_file", test_load_file) ||
 	    !CU_add_test(s, "class aliases table", test_aliases))
 		return -1;
