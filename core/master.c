@@ -103,7 +103,7 @@ struct master {
 	gid_t gid;
 };
 
-static volatile sig_atomic_t got_stop, got_reload, got_child;
+static volatile sig_atomic_t got_stop, got_reload, got_child, got_ignored;
 
 static void on_signal(int sig);
 static int bind_listener(const struct config *cfg, const struct listener_config *l,
@@ -134,6 +134,8 @@ static void on_signal(int sig)
 		got_reload = 1;
 	else if (sig == SIGCHLD)
 		got_child = 1;
+	else
+		got_ignored = sig; /* SIGUSR1, SIGUSR2: logged, nothing else */
 }
 
 
@@ -652,6 +654,12 @@ int master_run(struct config *cfg, const struct master_options *opts)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	/* SIGUSR1 is the workers' stress wake-up, easily sent to the wrong
+	   pid; by default it would kill the master and with it every worker.
+	   A handler rather than SIG_IGN, so that it is logged; workers set
+	   their own (worker.c) before they unblock it, so none is lost. */
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigset_t block, none;
@@ -660,6 +668,8 @@ int master_run(struct config *cfg, const struct master_options *opts)
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &block, &none);
 
 	size_pools(&m);
@@ -672,6 +682,11 @@ int master_run(struct config *cfg, const struct master_options *opts)
 
 	while (!got_stop) {
 		reap(&m);
+		if (got_ignored) {
+			log_warn("event=signal-ignored signal=%s: the master acts on TERM, INT and HUP only",
+				 got_ignored == SIGUSR1 ? "USR1" : "USR2");
+			got_ignored = 0;
+		}
 		if (got_reload)
 			reload(&m);
 		drain_wake_pipe(&m);
@@ -684,7 +699,7 @@ int master_run(struct config *cfg, const struct master_options *opts)
 				wait = m.pools[i].next_spawn_ms - now;
 		struct timespec ts = { wait / 1000, (wait % 1000) * 1000000L };
 		struct pollfd wake = { .fd = m.wake_pipe[0], .events = POLLIN };
-		if (!got_child && !got_reload && !got_stop)
+		if (!got_child && !got_reload && !got_stop && !got_ignored)
 			ppoll(&wake, 1, &ts, &none);
 	}
 	rc = shutdown_workers(&m);

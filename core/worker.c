@@ -108,8 +108,11 @@ static void setup_signals(sigset_t *wait_mask_out)
 	/* A plugin writing past RLIMIT_FSIZE gets EFBIG and can answer 4xx,
 	   instead of the worker dying in the middle of a delivery. */
 	sigaction(SIGXFSZ, &sa, NULL);
+	/* The master's handlers for these are not the worker's: SIGUSR2
+	   keeps its default action, as before the master caught it. */
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 
 	/* Inherited from the master: a stop or reload signal that came before
 	   the handlers above stays pending and is seen in the first wait. */

@@ -155,6 +155,23 @@ def test_sigterm_stops_cleanly(ctx):
     eq(read_file(out), debug_frame("Subject: last\n\nfinished"), "output")
 
 
+def test_usr_signals_to_the_master_are_ignored(ctx):
+    """SIGUSR1 is the workers' stress wake-up; sent to the master by
+    mistake it killed the master, and every worker with it."""
+    d, port, out = ctx.simple(workers=2)
+    workers = d.wait_workers(2)
+    d.signal(signal.SIGUSR1)
+    d.wait_log(r"event=signal-ignored signal=USR1")
+    d.signal(signal.SIGUSR2)
+    d.wait_log(r"event=signal-ignored signal=USR2")
+    # The workers' own SIGUSR1 handler is still theirs: it only wakes them.
+    os.kill(workers[0], signal.SIGUSR1)
+    with Client(port) as c:
+        eq(c.transaction("Subject: usr\r\n\r\nserved"), "250 OK", "message after SIGUSR1/2")
+    check(d.running(), "the master died")
+    eq(d.wait_workers(2), workers, "the workers (none died or was replaced)")
+
+
 def test_crashing_plugin_kills_only_its_worker(ctx):
     text, port, _ = ctx.listener(handler="crash", workers=2)
     d = ctx.daemon(ctx.config([text]))
