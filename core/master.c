@@ -106,6 +106,7 @@ struct master {
 static volatile sig_atomic_t got_stop, got_reload, got_child, got_ignored;
 
 static void on_signal(int sig);
+static int stop_pending(void);
 static int bind_listener(const struct config *cfg, const struct listener_config *l,
 			 struct bound *b);
 static void close_bound(struct bound *b);
@@ -138,6 +139,16 @@ static void on_signal(int sig)
 		got_ignored = sig; /* SIGUSR1, SIGUSR2: logged, nothing else */
 }
 
+/* A SIGTERM or SIGINT that came while the loop had them blocked (the
+   signals are only let in by its wait): also sets got_stop. */
+static int stop_pending(void)
+{
+	sigset_t pending;
+	if (!got_stop && sigpending(&pending) == 0 &&
+	    (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT)))
+		got_stop = 1;
+	return got_stop;
+}
 
 /* Bind every address the spec names.  A spec naming several addresses
    (a host name, or ":port") binds each, IPv6 ones v6-only so the IPv4
@@ -689,6 +700,11 @@ int master_run(struct config *cfg, const struct master_options *opts)
 		}
 		if (got_reload)
 			reload(&m);
+		/* A reload can take long (the plugins' check) with every signal
+		   blocked: a stop sent meanwhile must win before the new
+		   generation is forked, not after. */
+		if (stop_pending())
+			break;
 		drain_wake_pipe(&m);
 		size_pools(&m);
 		/* Wake at the next back-off expiry, at a worker's call, or at

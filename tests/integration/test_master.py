@@ -172,6 +172,29 @@ def test_usr_signals_to_the_master_are_ignored(ctx):
     eq(d.wait_workers(2), workers, "the workers (none died or was replaced)")
 
 
+def test_sigterm_during_reload_forks_no_new_generation(ctx):
+    """A SIGTERM that comes while a reload checks the plugins (2 s here:
+    a slow init) stops the master; the new generation is never forked."""
+    text, port, _ = ctx.listener(handler="crash", workers=2)
+    d = ctx.daemon(ctx.config([text]))
+    d.wait_workers(2)
+    text2, _, _ = ctx.listener(port=port, handler="crash", workers=2,
+                               extra="crash = { init_sleep_ms = 2000; };")
+    ctx.config([text2])
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"event=reload source=")
+    d.signal(signal.SIGTERM)
+    eq(d.wait(15), 0, "the master's exit status")
+    log = d.log()
+    check(re.search(r"event=reload(ed|-failed)", log), "the reload never ended:\n%s" % log)
+    stopping = re.search(r"event=stopping workers=(\d+)", log)
+    check(stopping and int(stopping.group(1)) <= 2,
+          "workers at the stop (2 old at most): %s" % (stopping and stopping.group(0)))
+    new = [line for line in log.splitlines()
+           if re.search(r"event=worker-(exit|died|failed) .*generation=[1-9]", line)]
+    eq(new, [], "workers of the new generation")
+
+
 def test_crashing_plugin_kills_only_its_worker(ctx):
     text, port, _ = ctx.listener(handler="crash", workers=2)
     d = ctx.daemon(ctx.config([text]))

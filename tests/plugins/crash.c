@@ -6,7 +6,8 @@
  * A message that starts with "CRASH" kills the worker in on_message; one
  * that starts with "HANG" keeps on_message busy for `hang_sec` seconds
  * (default 60; signals do not cut it short), a handler that hangs; other
- * messages are accepted.
+ * messages are accepted.  `init_sleep_ms` makes init take that long (in
+ * the start-up check and in every worker), a plugin slow to start.
  */
 #include <signal.h>
 #include <string.h>
@@ -16,6 +17,27 @@
 #include <smtpgate/plugin.h>
 
 static long long hang_sec = 60;
+
+static void crash_sleep(long long sec, long long ms);
+
+/* Sleep sec seconds plus ms milliseconds; signals do not cut it short. */
+static void crash_sleep(long long sec, long long ms)
+{
+	struct timespec now, end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += sec + ms / 1000;
+	end.tv_nsec += (ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	do {
+		struct timespec step = { 0, 50 * 1000000L };
+		nanosleep(&step, NULL);  /* EINTR: just go round again */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec < end.tv_sec ||
+		 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
+}
 
 static int crash_init(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
 		      void **priv_out)
@@ -27,6 +49,11 @@ static int crash_init(const struct smtpgate_host *host, const struct smtpgate_cf
 		raise(SIGSEGV);
 	if (host->cfg_int(cfg, "hang_sec", &hang_sec) < 0)
 		return -1;
+	long long init_sleep_ms = 0;
+	if (host->cfg_int(cfg, "init_sleep_ms", &init_sleep_ms) < 0)
+		return -1;
+	if (init_sleep_ms > 0)
+		crash_sleep(0, init_sleep_ms);
 	*priv_out = NULL;
 	return 0;
 }
@@ -38,17 +65,8 @@ static enum smtpgate_verdict crash_message(void *priv, const struct smtpgate_ses
 	(void)priv; (void)s; (void)r;
 	if (m->len >= 5 && memcmp(m->data, "CRASH", 5) == 0)
 		raise(SIGSEGV);
-	if (m->len >= 4 && memcmp(m->data, "HANG", 4) == 0) {
-		struct timespec now, end;
-		clock_gettime(CLOCK_MONOTONIC, &end);
-		end.tv_sec += hang_sec;
-		do {
-			struct timespec step = { 0, 50 * 1000000L };
-			nanosleep(&step, NULL);  /* EINTR: just go round again */
-			clock_gettime(CLOCK_MONOTONIC, &now);
-		} while (now.tv_sec < end.tv_sec ||
-			 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
-	}
+	if (m->len >= 4 && memcmp(m->data, "HANG", 4) == 0)
+		crash_sleep(hang_sec, 0);
 	return SMTPGATE_CONTINUE;
 }
 
