@@ -506,7 +506,10 @@ static size_t live_workers(const struct master *m)
 
 /* Fork a child that loads and initializes every listener's plugin, so a
    plugin that crashes or refuses its settings is found before any worker
-   is started with it, and never in this process. */
+   is started with it, and never in this process.  The master reaps and
+   respawns nothing while it waits, so the wait is bounded: a check still
+   running after the config's shutdown_timeout (a plugin's init hangs) is
+   killed and fails, and so is one a stop cuts short. */
 static int check_plugins_in_child(const struct config *cfg)
 {
 	pid_t pid = fork();
@@ -521,10 +524,38 @@ static int check_plugins_in_child(const struct config *cfg)
 				_exit(EX_CONFIG);
 		_exit(0);
 	}
+	long long deadline = clock_ms() + (long long)cfg->shutdown_timeout_sec * 1000;
+	sigset_t none;
+	sigemptyset(&none);
 	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR) {
+			log_err("waitpid: %s", strerror(errno));
 			return -1;
+		}
+		int late = clock_ms() >= deadline;
+		if (late || got_stop) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			if (late)
+				log_err("%s: the plugins' check did not end within shutdown_timeout "
+					"(%d s), killed: does a plugin's init hang?", cfg->source,
+					cfg->shutdown_timeout_sec);
+			else
+				log_info("%s: the plugins' check cut short: stopping", cfg->source);
+			return -1;
+		}
+		/* Signals are let in here as in the main loop's wait: the
+		   check's SIGCHLD ends the sleep, a stop is seen at once.
+		   At start-up, before any handler is set, a stop still
+		   ends the process at once, as before. */
+		struct timespec ts = { 0, 50 * 1000000L };
+		ppoll(NULL, 0, &ts, &none);
+	}
 	if (WIFSIGNALED(status)) {
 		log_err("%s: a plugin crashed while being checked (signal %d)", cfg->source,
 			WTERMSIG(status));

@@ -195,6 +195,53 @@ def test_sigterm_during_reload_forks_no_new_generation(ctx):
     eq(new, [], "workers of the new generation")
 
 
+def test_reload_check_with_hanging_init_has_a_deadline(ctx):
+    """The reload's plugin check gets shutdown_timeout (2 s here); a
+    plugin whose init hangs (60 s) is killed then and the reload fails.
+    The master waited for it without end, reaping and respawning nothing."""
+    text, port, out = ctx.listener(workers=1, data_size_limit=1234)
+    conf = ctx.config([text])
+    d = ctx.daemon(conf)
+    (w,) = d.wait_workers(1)
+    text2, _, _ = ctx.listener(port=port, handler="crash", workers=1,
+                               extra="crash = { init_sleep_ms = 60000; };")
+    ctx.config([text2], top="shutdown_timeout = 2;")
+    t0 = time.monotonic()
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"did not end within shutdown_timeout \(2 s\), killed")
+    d.wait_log(r"event=reload-failed")
+    took = time.monotonic() - t0
+    check(1.5 < took < 6, "the check was given up after %.1fs (want about 2 s)" % took)
+    check(d.running(), "the master died")
+    # The running configuration stays, its worker too, and the master
+    # reaps and replaces workers again.
+    with Client(port) as c:
+        eq(c.cmd("EHLO x").split("\n")[1], "250-SIZE 1234", "SIZE after the failed reload")
+    os.kill(w, signal.SIGKILL)
+    d.wait_workers(1, exclude=(w,), timeout=5)
+    with Client(port) as c:
+        eq(c.transaction("Subject: x\r\n\r\nafter", helo="HELO x"), "250 OK", "message")
+
+
+def test_sigterm_cuts_a_hanging_reload_check_short(ctx):
+    """A stop during the reload's check (a plugin's init hanging for 60 s)
+    is carried out at once: the check is killed, the master exits."""
+    text, port, _ = ctx.listener(workers=1)
+    d = ctx.daemon(ctx.config([text]))
+    d.wait_workers(1)
+    text2, _, _ = ctx.listener(port=port, handler="crash", workers=1,
+                               extra="crash = { init_sleep_ms = 60000; };")
+    ctx.config([text2])
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"event=reload source=")
+    time.sleep(0.3)  # the check is running
+    t0 = time.monotonic()
+    d.signal(signal.SIGTERM)
+    eq(d.wait(10), 0, "the master's exit status")
+    check(time.monotonic() - t0 < 5, "the stop took %.1fs" % (time.monotonic() - t0))
+    check("the plugins' check cut short: stopping" in d.log(), "no line for the cut check")
+
+
 def test_crashing_plugin_kills_only_its_worker(ctx):
     text, port, _ = ctx.listener(handler="crash", workers=2)
     d = ctx.daemon(ctx.config([text]))
