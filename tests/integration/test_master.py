@@ -172,17 +172,24 @@ def test_usr_signals_to_the_master_are_ignored(ctx):
     eq(d.wait_workers(2), workers, "the workers (none died or was replaced)")
 
 
+def reload_into_slow_init(ctx, d, port, workers, init_sleep_ms, top=""):
+    """SIGHUP d into a config whose plugin (the crash test plugin) sleeps
+    init_sleep_ms in its init, so the reload's plugin check takes that
+    long; returns once the reload has begun."""
+    text, _, _ = ctx.listener(port=port, handler="crash", workers=workers,
+                              extra="crash = { init_sleep_ms = %d; };" % init_sleep_ms)
+    ctx.config([text], top=top)
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"event=reload source=")
+
+
 def test_sigterm_during_reload_forks_no_new_generation(ctx):
     """A SIGTERM that comes while a reload checks the plugins (2 s here:
     a slow init) stops the master; the new generation is never forked."""
     text, port, _ = ctx.listener(handler="crash", workers=2)
     d = ctx.daemon(ctx.config([text]))
     d.wait_workers(2)
-    text2, _, _ = ctx.listener(port=port, handler="crash", workers=2,
-                               extra="crash = { init_sleep_ms = 2000; };")
-    ctx.config([text2])
-    d.signal(signal.SIGHUP)
-    d.wait_log(r"event=reload source=")
+    reload_into_slow_init(ctx, d, port, 2, 2000)
     d.signal(signal.SIGTERM)
     eq(d.wait(15), 0, "the master's exit status")
     log = d.log()
@@ -203,11 +210,8 @@ def test_reload_check_with_hanging_init_has_a_deadline(ctx):
     conf = ctx.config([text])
     d = ctx.daemon(conf)
     (w,) = d.wait_workers(1)
-    text2, _, _ = ctx.listener(port=port, handler="crash", workers=1,
-                               extra="crash = { init_sleep_ms = 60000; };")
-    ctx.config([text2], top="shutdown_timeout = 2;")
     t0 = time.monotonic()
-    d.signal(signal.SIGHUP)
+    reload_into_slow_init(ctx, d, port, 1, 60000, top="shutdown_timeout = 2;")
     d.wait_log(r"did not end within shutdown_timeout \(2 s\), killed")
     d.wait_log(r"event=reload-failed")
     took = time.monotonic() - t0
@@ -229,11 +233,7 @@ def test_sigterm_cuts_a_hanging_reload_check_short(ctx):
     text, port, _ = ctx.listener(workers=1)
     d = ctx.daemon(ctx.config([text]))
     d.wait_workers(1)
-    text2, _, _ = ctx.listener(port=port, handler="crash", workers=1,
-                               extra="crash = { init_sleep_ms = 60000; };")
-    ctx.config([text2])
-    d.signal(signal.SIGHUP)
-    d.wait_log(r"event=reload source=")
+    reload_into_slow_init(ctx, d, port, 1, 60000)
     time.sleep(0.3)  # the check is running
     t0 = time.monotonic()
     d.signal(signal.SIGTERM)
