@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -125,7 +126,7 @@ static void signal_generation(struct master *m, unsigned int generation, int sig
 static size_t live_workers(const struct master *m);
 static void reload(struct master *m);
 static int shutdown_workers(struct master *m);
-static int check_plugins_in_child(const struct config *cfg);
+static int check_plugins_in_child(const struct config *cfg, const struct master_options *opts);
 
 static void on_signal(int sig)
 {
@@ -506,11 +507,26 @@ static size_t live_workers(const struct master *m)
 
 /* Fork a child that loads and initializes every listener's plugin, so a
    plugin that crashes or refuses its settings is found before any worker
-   is started with it, and never in this process.  The master reaps and
+   is started with it, and never in this process.  For each listener a
+   process of its own then goes on as a worker would, into its chroot and
+   to its user, so that a chroot or user that cannot work fails the start
+   or the reload instead of every worker.  The master reaps and
    respawns nothing while it waits, so the wait is bounded: a check still
    running after the config's shutdown_timeout (a plugin's init hangs) is
    killed and fails, and so is one a stop cuts short. */
-static int check_plugins_in_child(const struct config *cfg)
+/* End this process by signal sig, as the process it reports on did. */
+static void die_of(int sig)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	signal(sig, SIG_DFL);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	_exit(EX_CONFIG);
+}
+
+static int check_plugins_in_child(const struct config *cfg, const struct master_options *opts)
 {
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -519,9 +535,22 @@ static int check_plugins_in_child(const struct config *cfg)
 	}
 	if (pid == 0) {
 		log_set_role("check");
-		for (size_t i = 0; i < cfg->listener_count; i++)
-			if (worker_check_plugin(&cfg->listeners[i], NULL) < 0)
+		const char *user = opts->nosetuid ? NULL : cfg->user;
+		for (size_t i = 0; i < cfg->listener_count; i++) {
+			int status;
+			pid_t one = fork();
+			if (one == 0) {
+				/* Killed with this process at the check's deadline. */
+				prctl(PR_SET_PDEATHSIG, SIGKILL);
+				_exit(worker_check_start(&cfg->listeners[i], user) < 0 ? EX_CONFIG : 0);
+			}
+			while (one > 0 && waitpid(one, &status, 0) < 0 && errno == EINTR)
+				;
+			if (one > 0 && WIFSIGNALED(status))
+				die_of(WTERMSIG(status)); /* the crash, reported as ours */
+			if (one < 0 || WEXITSTATUS(status) != 0)
 				_exit(EX_CONFIG);
+		}
 		_exit(0);
 	}
 	long long deadline = clock_ms() + (long long)cfg->shutdown_timeout_sec * 1000;
@@ -579,7 +608,7 @@ int master_load_config(const struct master_options *opts, struct config **out)
 		log_err("%s", err);
 		return -1;
 	}
-	if (check_plugins_in_child(*out) < 0) {
+	if (check_plugins_in_child(*out, opts) < 0) {
 		config_free(*out);
 		*out = NULL;
 		return -1;

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -46,8 +47,8 @@ static void on_stop(int sig);
 static void on_retire(int sig);
 static void on_wake(int sig);
 static void setup_signals(sigset_t *wait_mask_out);
-static int enter_chroot(const struct worker_args *a);
-static int drop_privileges(const struct worker_args *a);
+static int enter_chroot(const struct listener_config *l);
+static int drop_privileges(const struct listener_config *l, const char *user, uid_t uid, gid_t gid);
 static int over_client_limit(const struct worker_args *a, struct conn *c, const char *sid,
 			     const char *client);
 static void close_session(int fd, enum session_end end);
@@ -128,25 +129,32 @@ static void setup_signals(sigset_t *wait_mask_out)
 
 /* After the plugin's init (which may open files outside) and before the
    user switch (chroot needs root). */
-static int enter_chroot(const struct worker_args *a)
+static int enter_chroot(const struct listener_config *l)
 {
-	const char *dir = a->listener->chroot_dir;
+	const char *dir = l->chroot_dir;
 	if (!dir)
 		return 0;
 	if (chroot(dir) < 0 || chdir("/") < 0) {
-		log_err("listener=%s: chroot %s: %s", a->listener->name, dir, strerror(errno));
+		log_err("listener=%s: chroot %s: %s", l->name, dir, strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-static int drop_privileges(const struct worker_args *a)
+/* user NULL: stay who we are.  Already that user (a daemon started as
+   its own user without -n): nothing to switch, and setgroups() would
+   fail without root. */
+static int drop_privileges(const struct listener_config *l, const char *user, uid_t uid, gid_t gid)
 {
-	if (!a->user)
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid;
+	if (!user)
 		return 0;
-	if (setgroups(1, &a->gid) < 0 || setgid(a->gid) < 0 || setuid(a->uid) < 0) {
-		log_err("listener=%s: cannot switch to user %s: %s", a->listener->name, a->user,
-			strerror(errno));
+	if (getresuid(&ruid, &euid, &suid) == 0 && getresgid(&rgid, &egid, &sgid) == 0 &&
+	    ruid == uid && euid == uid && suid == uid && rgid == gid && egid == gid && sgid == gid)
+		return 0;
+	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+		log_err("listener=%s: cannot switch to user %s: %s", l->name, user, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -168,6 +176,29 @@ int worker_check_plugin(const struct listener_config *l, const char **version_ou
 	if (version_out)
 		*version_out = p.desc->version ? p.desc->version : "";
 	/* Kept loaded: the version string lives in the plugin. */
+	return 0;
+}
+
+int worker_check_start(const struct listener_config *l, const char *user)
+{
+	uid_t uid = 0;
+	gid_t gid = 0;
+	if (user) {
+		struct passwd *pw = getpwnam(user);
+		if (!pw) {
+			log_err("listener=%s: no such user \"%s\"", l->name, user);
+			return -1;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+		/* Without root only one's own user: the master refuses any
+		   other, with the hint to use -n. */
+		if (geteuid() != 0 && uid != geteuid())
+			user = NULL;
+	}
+	if (worker_check_plugin(l, NULL) < 0 || enter_chroot(l) < 0 ||
+	    drop_privileges(l, user, uid, gid) < 0)
+		return -1;
 	return 0;
 }
 
@@ -287,9 +318,9 @@ void worker_main(const struct worker_args *a)
 	}
 	if (host_plugin_init(p.desc, a->listener, &priv) < 0)
 		_exit(EX_CONFIG);
-	if (enter_chroot(a) < 0)
+	if (enter_chroot(a->listener) < 0)
 		_exit(EX_NOPERM);
-	if (drop_privileges(a) < 0)
+	if (drop_privileges(a->listener, a->user, a->uid, a->gid) < 0)
 		_exit(EX_NOPERM);
 
 	int ep = epoll_create1(EPOLL_CLOEXEC);

@@ -5,6 +5,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import socket
 import threading
 
@@ -282,3 +283,39 @@ def test_chroot(ctx):
         rc, so, se = ctx.run([SMTPGATE, "-t", "-f", ctx.config([text], name="bad.conf")])
         eq(rc, EX_CONFIG, "exit status for chroot %r" % bad)
         check(re.search(r"bad\.conf:\d+: chroot: .*%s" % why, se), "message: %r" % se)
+
+
+def as_nobody():
+    """preexec_fn: the daemon started by nobody (the tests run as root)."""
+    nobody = pwd.getpwnam("nobody")
+    os.setgroups([])
+    os.setgid(nobody.pw_gid)
+    os.setuid(nobody.pw_uid)
+
+
+def test_started_by_its_own_user_and_a_chroot_it_cannot_enter(ctx):
+    """A daemon started by nobody, without -n, with user nobody (the
+    default): nothing to switch, so its workers serve (setgroups() used to
+    fail in every worker).  A reload adding a chroot, which only root may
+    enter, fails in the reload's check and keeps the running configuration
+    (it used to be accepted, and every new worker failed)."""
+    if os.geteuid() != 0:
+        return  # needs root to start the daemon as nobody
+    os.chmod(ctx.dir, 0o777)  # nobody writes the debug output here
+    jail = ctx.path("jail")
+    os.mkdir(jail)
+    text, port, out = ctx.listener(workers=1, data_size_limit=1234)
+    conf = ctx.config([text])
+    d = ctx.daemon(conf, nosetuid=False, preexec_fn=as_nobody)
+    (w,) = d.wait_workers(1)
+    with Client(port) as c:
+        eq(c.transaction("Subject: own user\r\n\r\nhi"), "250 OK", "message")
+    text2, _, _ = ctx.listener(port=port, workers=1, chroot=jail)
+    ctx.config([text2])
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"chroot %s: Operation not permitted" % re.escape(jail))
+    d.wait_log(r"event=reload-failed")
+    with Client(port) as c:
+        eq(c.cmd("EHLO x").split("\n")[1], "250-SIZE 1234", "SIZE after the failed reload")
+        eq(c.transaction("Subject: still\r\n\r\nhi", helo=None), "250 OK", "message")
+    eq(d.wait_workers(1), [w], "the worker (not replaced)")
