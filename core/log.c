@@ -26,8 +26,17 @@ static void write_all_stderr(const char *buf, size_t len);
 
 void log_open(int syslog_facility, int trace)
 {
-	log_syslog_facility = syslog_facility;
 	log_trace_on = trace;
+	log_set_target(syslog_facility);
+}
+
+void log_set_target(int syslog_facility)
+{
+	if (syslog_facility == log_syslog_facility)
+		return;
+	if (log_syslog_facility >= 0)
+		closelog();
+	log_syslog_facility = syslog_facility;
 	if (syslog_facility >= 0)
 		openlog("smtpgate", LOG_PID | LOG_NDELAY, syslog_facility);
 }

@@ -9,6 +9,8 @@ enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARNING, LOG_LEVEL_E
 
 /* facility < 0 logs to stderr; otherwise a syslog(3) facility. */
 void log_open(int syslog_facility, int trace);
+/* The same switch later (a reload): stderr, or syslog with a facility. */
+void log_set_target(int syslog_facility);
 /* Role shown in every stderr line ("master", "worker"). */
 void log_set_role(const char *role);
 const char *log_level_name(enum log_level level);

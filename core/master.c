@@ -652,11 +652,18 @@ static void reload(struct master *m)
 			if (strcmp(cfg->listeners[i].name, m->cfg->listeners[j].name) == 0)
 				pools[i].stress = m->pools[j].stress;
 	free(m->pools);
+	int old_log_facility = m->cfg->log_facility;
 	config_free(m->cfg);
 	m->cfg = cfg;
 	m->bound = nb;
 	m->pools = pools;
 	m->generation++;
+	/* Where the log goes is part of the configuration too; the new
+	   workers inherit it, the old ones keep theirs. */
+	if (cfg->log_facility != old_log_facility) {
+		log_info("event=log-target to=%s", cfg->log_facility >= 0 ? "syslog" : "stderr");
+		log_set_target(cfg->log_facility);
+	}
 	log_info("event=reloaded generation=%u listeners=%zu", m->generation, cfg->listener_count);
 }
 

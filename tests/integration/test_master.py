@@ -411,3 +411,22 @@ def test_accepted_connections_have_nagle_off(ctx):
         s = worker_end_of(worker, c.sock)
         with s:
             eq(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 1, "TCP_NODELAY on the worker's end")
+
+
+def test_reload_switches_the_log_target(ctx):
+    # Started logging to syslog: nothing of it on stderr.  A reload to
+    # "stderr" takes effect (it was ignored until a restart): the reload's
+    # own line and the new workers' lines are on stderr.
+    text, port, _ = ctx.listener(workers=1)
+    d = ctx.daemon(ctx.config([text], top='log = "syslog"; log_facility = "local7";'),
+                   wait_ready=False)
+    wait_until(lambda: not refuses(port), what="the listener")
+    with Client(port) as c:
+        eq(c.transaction("Subject: to syslog\r\n\r\nhi"), "250 OK", "message")
+    ctx.config([text], top='log = "stderr";')
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"event=reloaded generation=1")
+    with Client(port) as c:
+        eq(c.transaction("Subject: to stderr\r\n\r\nhi"), "250 OK", "message")
+    d.wait_log(r"worker\[\d+\] info: sid=\S+ .*event=disconnect")
+    check("event=ready" not in d.log(), "the start was logged on stderr, not syslog")
