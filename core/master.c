@@ -433,6 +433,19 @@ static void drain_wake_pipe(struct master *m)
 		;
 }
 
+/* A worker's end that it brought on itself - an error exit, or a signal
+   raised by its own fault - rather than a kill from outside. */
+static int own_failure(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status) != 0;
+	switch (WTERMSIG(status)) {
+	case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGABRT: case SIGSYS: case SIGTRAP:
+		return 1;
+	}
+	return 0;
+}
+
 static void reap(struct master *m)
 {
 	int status;
@@ -446,7 +459,13 @@ static void reap(struct master *m)
 			s->pid = 0;
 			/* Read before the release: a worker that had got as far as
 			   idle had a working start-up, whatever killed it since. */
-			int was_ready = atomic_load(&m->sb->slots[i].state) != WORKER_STARTING;
+			int state = atomic_load(&m->sb->slots[i].state);
+			int was_ready = state != WORKER_STARTING;
+			/* One that fails on its own while idle, with no client to
+			   blame (a plugin's timer or thread), would fail again in
+			   the next worker: delayed as a start-up failure, or it
+			   would be a fork loop. */
+			int failed_idle = state == WORKER_IDLE && own_failure(status);
 			scoreboard_slot_release(m->sb, i);
 			long long lived = clock_ms() - s->started_ms;
 			int failed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
@@ -461,7 +480,7 @@ static void reap(struct master *m)
 				break;
 			}
 			struct pool *p = &m->pools[s->listener];
-			if (failed && !was_ready) {
+			if (failed && (!was_ready || failed_idle)) {
 				p->start_failures++;
 				p->failed_ms = clock_ms();
 				int shift = p->start_failures - 1 < 6 ? p->start_failures - 1 : 6;

@@ -430,3 +430,19 @@ def test_reload_switches_the_log_target(ctx):
         eq(c.transaction("Subject: to stderr\r\n\r\nhi"), "250 OK", "message")
     d.wait_log(r"worker\[\d+\] info: sid=\S+ .*event=disconnect")
     check("event=ready" not in d.log(), "the start was logged on stderr, not syslog")
+
+
+def test_worker_failing_on_its_own_while_idle_is_delayed(ctx):
+    """A plugin that aborts 300 ms after its init, client or not (a timer,
+    a thread): every new worker would do the same, so the next start is
+    delayed as after a start-up failure instead of a fork loop; a worker
+    killed from outside while idle is still replaced at once (above)."""
+    text, port, _ = ctx.listener(handler="crash", workers=2,
+                                 extra="crash = { abort_after_ms = 300; };")
+    d = ctx.daemon(ctx.config([text]))
+    time.sleep(4)
+    log = d.log()
+    check(re.search(r"event=worker-failed pid=\d+ signal=%d .*respawn_in_ms=" % signal.SIGABRT,
+                    log), "no delayed respawn:\n%s" % log)
+    deaths = len(re.findall(r"event=worker-(?:failed|died)", log))
+    check(deaths <= 12, "%d workers died within 4 s (each lives 0.3 s)" % deaths)

@@ -8,6 +8,8 @@
  * (default 60; signals do not cut it short), a handler that hangs; other
  * messages are accepted.  `init_sleep_ms` makes init take that long (in
  * the start-up check and in every worker), a plugin slow to start.
+ * `abort_after_ms` makes every worker abort that long after its init, with
+ * or without a client: a plugin that fails on its own (a timer, a thread).
  */
 #include <signal.h>
 #include <string.h>
@@ -54,6 +56,19 @@ static int crash_init(const struct smtpgate_host *host, const struct smtpgate_cf
 		return -1;
 	if (init_sleep_ms > 0)
 		crash_sleep(0, init_sleep_ms);
+	long long abort_after_ms = 0;
+	if (host->cfg_int(cfg, "abort_after_ms", &abort_after_ms) < 0)
+		return -1;
+	if (abort_after_ms > 0) {
+		/* SIGABRT: a sanitizer build leaves it alone, so the worker dies
+		   of the signal itself. */
+		struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGABRT };
+		struct itimerspec when = { .it_value = { abort_after_ms / 1000,
+							 (abort_after_ms % 1000) * 1000000L } };
+		timer_t t;
+		if (timer_create(CLOCK_MONOTONIC, &ev, &t) < 0 || timer_settime(t, 0, &when, NULL) < 0)
+			return -1;
+	}
 	*priv_out = NULL;
 	return 0;
 }
