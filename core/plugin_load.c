@@ -13,14 +13,19 @@
 #include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* sizeof(struct smtpgate_plugin) as each minor of this major defined it. */
+/* The size of struct smtpgate_plugin as each minor of this major defined
+   it: up to the end of that minor's last field (a later minor appends
+   after it).  A bump adds one line naming its own last field. */
+#define DESCRIPTOR_SIZE_UP_TO(field)                                      \
+	(offsetof(struct smtpgate_plugin, field) + sizeof(((struct smtpgate_plugin *)0)->field))
 static const size_t descriptor_size_by_minor[] = {
-	sizeof(struct smtpgate_plugin), /* 1.0 */
+	DESCRIPTOR_SIZE_UP_TO(commands), /* 1.0 */
 };
 
 static const char *const builtin_verbs[] = {
@@ -87,9 +92,13 @@ int plugin_check_descriptor(const struct smtpgate_plugin *d, char *err, size_t e
 		int ok = c->run && c->verb[0] && strlen(c->verb) < 16;
 		for (const char *p = c->verb; ok && *p; p++)
 			ok = isupper((unsigned char)*p) || isdigit((unsigned char)*p);
-		if (!ok || plugin_is_builtin_verb(c->verb)) {
+		int twice = 0;
+		for (const struct smtpgate_command *e = d->commands; ok && e < c && !twice; e++)
+			twice = strcmp(e->verb, c->verb) == 0;
+		if (!ok || twice || plugin_is_builtin_verb(c->verb)) {
 			snprintf(err, err_size, "plugin \"%s\": command \"%s\" is %s", d->name, c->verb,
-				 ok ? "a built-in command" : "not an upper-case verb with a handler");
+				 !ok ? "not an upper-case verb with a handler"
+				 : twice ? "in its command table twice" : "a built-in command");
 			return -1;
 		}
 	}
@@ -121,8 +130,15 @@ int plugin_load(const char *path, struct plugin *out, char *err, size_t err_size
 		return -1;
 	}
 	out->handle = h;
-	out->desc = d;
+	plugin_descriptor_copy(d, &out->desc_copy);
+	out->desc = &out->desc_copy;
 	return 0;
+}
+
+void plugin_descriptor_copy(const struct smtpgate_plugin *d, struct smtpgate_plugin *out)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out, d, d->size < sizeof(*out) ? d->size : sizeof(*out));
 }
 
 void plugin_unload(struct plugin *p)

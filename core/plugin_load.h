@@ -8,7 +8,10 @@
 
 struct plugin {
 	void *handle;
+	/* The plugin's descriptor as this core's struct: a plugin built for
+	   an older minor has the hooks appended since then NULL here. */
 	const struct smtpgate_plugin *desc;
+	struct smtpgate_plugin desc_copy;
 };
 
 /* The file: a regular file, not writable by group or others, owned by
@@ -19,6 +22,8 @@ int plugin_check_descriptor(const struct smtpgate_plugin *d, char *err, size_t e
 /* Both checks, then dlopen.  Every message names the file. */
 int plugin_load(const char *path, struct plugin *out, char *err, size_t err_size);
 void plugin_unload(struct plugin *p);
+/* d's first d->size bytes into out, the rest of out zeroed. */
+void plugin_descriptor_copy(const struct smtpgate_plugin *d, struct smtpgate_plugin *out);
 /* 1 if verb is one of the channel's own commands. */
 int plugin_is_builtin_verb(const char *verb);
 

@@ -28,12 +28,23 @@
  * when fields are appended to the end of a structure):
  *   2026-11-28  1.0  first version.
  *
- * How to bump: appending fields to the end of a structure raises
- * SMTPGATE_ABI_MINOR (plugins built for an older minor still load); any
- * other change raises SMTPGATE_ABI_MAJOR (every plugin must be rebuilt;
- * MINOR goes back to 0).  A bump is that one #define line below plus a
- * dated entry above saying what changed; a descriptor that grows also
- * gets its new size in core/plugin_load.c's table of sizes by minor.
+ * How to bump: appending fields to the end of a structure the core
+ * allocates and passes by pointer (smtpgate_host, smtpgate_session,
+ * smtpgate_message, smtpgate_reply) or to the descriptor raises
+ * SMTPGATE_ABI_MINOR: plugins built for an older minor still load, the
+ * core reads their shorter descriptor with the hooks appended since then
+ * as NULL, and they never look at the fields they do not know.  A
+ * structure a plugin allocates itself, alone or in arrays
+ * (smtpgate_command, smtpgate_data_part, smtpgate_upstream_reply), never
+ * grows in a minor: its size is the array stride the plugin was built
+ * with.  Any other change raises SMTPGATE_ABI_MAJOR (every plugin must be
+ * rebuilt; MINOR goes back to 0).  A bump is that one #define line below
+ * plus a dated entry above saying what changed; a descriptor that grows
+ * also gets a line in core/plugin_load.c's table of sizes by minor.
+ *
+ * Processes a plugin starts (fork, exec) inherit the worker's signal
+ * state: SIGTERM, SIGINT, SIGHUP and SIGUSR1 blocked, SIGPIPE and SIGXFSZ
+ * ignored.  Reset them in the child before exec.
  */
 #ifndef SMTPGATE_PLUGIN_H
 #define SMTPGATE_PLUGIN_H
@@ -88,7 +99,8 @@ struct smtpgate_session {
 	int extended_smtp;         /* 1 after EHLO */
 	enum smtpgate_state state;
 	/* The current transaction.  mailfrom is NULL before MAIL and "" for the
-	   null reverse-path <>.  rcpttos holds the recipients accepted so far.
+	   null reverse-path <>.  rcpttos holds the rcpt_count recipients
+	   accepted so far, then NULL; it is never NULL itself.
 	   The option lists are upper-cased as in smtpd.py and are empty when
 	   the listener has decode_data set (smtpd.py passes none then). */
 	const char *mailfrom;
@@ -106,7 +118,8 @@ struct smtpgate_session {
    `data` argument of process_message (bytes, or UTF-8 text when
    decode_data is set: then it is guaranteed valid UTF-8). */
 struct smtpgate_message {
-	const char *data;
+	const char *data; /* len bytes, not NUL-terminated (and a message
+			     may hold NUL bytes) */
 	size_t len;
 };
 
@@ -157,8 +170,10 @@ struct smtpgate_host {
 	/* Typed getters for the plugin's config group.  Each returns 1 when the
 	   setting is present and valid, 0 when absent (the output keeps the
 	   default the caller put there), and -1 when present with the wrong
-	   type (an error naming file:line has been logged).  cfg may be NULL
-	   when the listener has no group for the plugin. */
+	   type (an error naming file:line has been logged, and it counts as a
+	   cfg_error: init then fails whatever it returns - one setting has
+	   one type).  cfg may be NULL when the listener has no group for the
+	   plugin. */
 	int (*cfg_string)(const struct smtpgate_cfg *cfg, const char *name,
 			  const char **out);
 	int (*cfg_int)(const struct smtpgate_cfg *cfg, const char *name,
@@ -227,7 +242,8 @@ struct smtpgate_host {
 
 /* A command a plugin adds, as an smtp_<VERB> method of a channel_class. */
 struct smtpgate_command {
-	const char *verb; /* upper case; must not be a built-in command */
+	const char *verb; /* upper case, at most 15 characters, not a built-in
+			     command, each verb once */
 	/* arg is the text after the verb and a space, stripped, or NULL.
 	   A reply is required (CONTINUE is answered with 250 OK). */
 	enum smtpgate_verdict (*run)(void *priv,

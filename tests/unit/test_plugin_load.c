@@ -47,6 +47,8 @@ static const struct smtpgate_command cmds_long[] = { { "XAAAAAAAAAAAAAAA", good_
 static const struct smtpgate_command cmds_15[] = { { "XAAAAAAAAAAAAAA", good_command },
 						   { NULL, NULL } };
 static const struct smtpgate_command cmds_no_run[] = { { "XFOO", NULL }, { NULL, NULL } };
+static const struct smtpgate_command cmds_twice[] = { { "XFOO", good_command }, { "XBAR", good_command },
+						      { "XFOO", good_command }, { NULL, NULL } };
 static const struct smtpgate_command cmds_none[] = { { NULL, NULL } };
 
 struct desc_row {
@@ -89,6 +91,8 @@ static const struct desc_row desc_rows[] = {
 	{ "empty verb", MAJ, MIN, SZ, "bad", 1, cmds_empty, -1, "not an upper-case verb" },
 	{ "verb with a space", MAJ, MIN, SZ, "bad", 1, cmds_space, -1, "not an upper-case verb" },
 	{ "verb of 16 bytes", MAJ, MIN, SZ, "bad", 1, cmds_long, -1, "not an upper-case verb" },
+	{ "verb twice", MAJ, MIN, SZ, "bad", 1, cmds_twice, -1,
+	  "\"XFOO\" is in its command table twice" },
 	{ "command without handler", MAJ, MIN, SZ, "bad", 1, cmds_no_run, -1,
 	  "not an upper-case verb with a handler" },
 };
@@ -120,6 +124,30 @@ static void test_check_descriptor(void)
 	plugin_check_descriptor(&d, err, sizeof(err));
 	UNIT_CHECK_CONTAINS("both versions", err, "7.3");
 	UNIT_CHECK_CONTAINS("both versions", err, "this smtpgate has ABI 1.0");
+}
+
+/* A plugin built for an older minor has a shorter descriptor: the core
+   reads it as its own struct with the fields appended since then NULL,
+   never the bytes that follow the plugin's descriptor in its memory. */
+static void test_descriptor_copy(void)
+{
+	unsigned char raw[sizeof(struct smtpgate_plugin) + 64];
+	memset(raw, 0xa5, sizeof(raw)); /* what lies after a short descriptor */
+	struct smtpgate_plugin d = { .abi_major = MAJ, .abi_minor = MIN, .name = "old",
+				     .on_message = good_message };
+	d.size = offsetof(struct smtpgate_plugin, on_reset); /* as if on_reset came later */
+	memcpy(raw, &d, d.size);
+	struct smtpgate_plugin copy;
+	plugin_descriptor_copy((const struct smtpgate_plugin *)(void *)raw, &copy);
+	UNIT_CHECK_STR("short: name kept", copy.name, "old");
+	UNIT_CHECK("short: message hook kept", copy.on_message == good_message);
+	UNIT_CHECK("short: later hooks NULL",
+		   copy.on_reset == NULL && copy.on_disconnect == NULL && copy.commands == NULL);
+	/* A newer, longer descriptor: this core's part of it. */
+	d.size = sizeof(raw);
+	memcpy(raw, &d, sizeof(d));
+	plugin_descriptor_copy((const struct smtpgate_plugin *)(void *)raw, &copy);
+	UNIT_CHECK("long: our fields", copy.on_message == good_message && copy.size == sizeof(raw));
 }
 
 static const struct {
@@ -268,6 +296,7 @@ int test_plugin_load_register(void)
 {
 	CU_pSuite s = CU_add_suite("plugin_load", NULL, NULL);
 	if (!s || !CU_add_test(s, "plugin_check_descriptor table", test_check_descriptor) ||
+	    !CU_add_test(s, "plugin_descriptor_copy", test_descriptor_copy) ||
 	    !CU_add_test(s, "built-in verbs table", test_builtin_verbs) ||
 	    !CU_add_test(s, "plugin_check_file modes table", test_check_file) ||
 	    !CU_add_test(s, "plugin_load debug.so", test_load_debug) ||
