@@ -10,7 +10,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "smtp_client.h"
@@ -96,15 +99,37 @@ const struct smtpgate_cfg *host_cfg(const struct listener_config *l)
 	return (const struct smtpgate_cfg *)l->handler_group;
 }
 
+/* The listener whose plugin's init is running, for exit_in_init(). */
+static const struct listener_config *listener_in_init;
+
+/* A plugin's init that calls exit() ends the process with whatever status
+   it chose, 0 too: a check would pass and a worker would look like one
+   that ended normally (replaced at once, in a loop).  Made a failure. */
+static void exit_in_init(void)
+{
+	if (!listener_in_init)
+		return;
+	log_err("listener=%s handler=%s plugin=%s: init called exit(); a plugin that cannot "
+		"start returns -1", listener_in_init->name, listener_in_init->handler,
+		listener_in_init->plugin_path);
+	_exit(EX_CONFIG);
+}
+
 int host_plugin_init(const struct smtpgate_plugin *d, const struct listener_config *l,
 		     void **priv_out)
 {
+	static int exit_guard;
 	const struct smtpgate_host *host = host_for_listener(l);
 	int errors_before = host_cfg_errors;
 	*priv_out = NULL;
 	if (!d->init)
 		return 0;
-	if (d->init(host, host_cfg(l), priv_out) != 0 || host_cfg_errors != errors_before) {
+	if (!exit_guard)
+		exit_guard = atexit(exit_in_init) == 0;
+	listener_in_init = l;
+	int rc = d->init(host, host_cfg(l), priv_out);
+	listener_in_init = NULL;
+	if (rc != 0 || host_cfg_errors != errors_before) {
 		log_err("listener=%s handler=%s plugin=%s: init failed", l->name, l->handler,
 			l->plugin_path);
 		return -1;

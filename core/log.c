@@ -86,6 +86,16 @@ static void write_all_stderr(const char *buf, size_t len)
 	}
 }
 
+/* One log line whatever the text holds: a plugin's message or an
+   upstream's reply text cannot start a line that looks like ours, nor
+   send a terminal escape to whoever reads the log. */
+static void keep_on_one_line(char *p)
+{
+	for (; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX_BYTES];
@@ -96,6 +106,7 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	if (log_syslog_facility >= 0) {
 		static const int prio[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR };
 		vsnprintf(line, sizeof(line), fmt, ap);
+		keep_on_one_line(line);
 		syslog(prio[level], "%s", line);
 		errno = saved_errno;
 		return;
@@ -113,6 +124,7 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 		return;
 	size_t used = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
 	int m = vsnprintf(line + used, sizeof(line) - used, fmt, ap);
+	keep_on_one_line(line + used);
 	if (m > 0)
 		used += (size_t)m < sizeof(line) - used ? (size_t)m : sizeof(line) - used - 1;
 	/* Room for the newline is kept even when the text was truncated. */

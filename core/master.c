@@ -468,7 +468,10 @@ static void reap(struct master *m)
 			int failed_idle = state == WORKER_IDLE && own_failure(status);
 			scoreboard_slot_release(m->sb, i);
 			long long lived = clock_ms() - s->started_ms;
-			int failed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
+			/* Never ready is a failure whatever the status: a start-up
+			   that ends with exit(0) would otherwise loop. */
+			int failed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0) ||
+				     !was_ready;
 			char how[64];
 			if (WIFSIGNALED(status))
 				snprintf(how, sizeof(how), "signal=%d", WTERMSIG(status));

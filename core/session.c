@@ -133,7 +133,9 @@ void session_sync_pub(struct session *s)
 	p->seen_greeting = s->greeting;
 	p->extended_smtp = s->extended_smtp;
 	p->mailfrom = s->has_mail ? s->mailfrom : NULL;
-	p->rcpttos = (const char *const *)s->rcpttos;
+	/* Never NULL, and NULL-terminated, before the first RCPT as after. */
+	static const char *const no_recipients[] = { NULL };
+	p->rcpttos = s->rcpttos ? (const char *const *)s->rcpttos : no_recipients;
 	p->rcpt_count = s->rcpt_count;
 	p->smtputf8 = s->require_smtputf8;
 	if (!s->greeting[0])
@@ -164,6 +166,8 @@ void session_reset_transaction(struct session *s, int abandoned)
 	}
 	for (size_t i = 0; i < s->rcpt_count; i++)
 		free(s->rcpttos[i]);
+	if (s->rcpttos)
+		s->rcpttos[0] = NULL; /* no pointer to a freed recipient stays */
 	s->rcpt_count = 0;
 	s->has_mail = 0;
 	s->mailfrom[0] = '\0';
@@ -177,16 +181,23 @@ void session_reset_transaction(struct session *s, int abandoned)
 
 /* A hook's answer that breaks the rules becomes a 451: never a 2xx the
    plugin did not mean. */
+static enum smtpgate_verdict bad_answer(struct session *s, const char *hook,
+					enum smtpgate_verdict v, struct smtpgate_reply *r,
+					const char *why)
+{
+	log_err("sid=%s listener=%s plugin=%s hook=%s verdict=%s code=%d: bad plugin answer: %s",
+		s->sid, s->l->name, s->env->plugin->name, hook, smtpgate_verdict_name(v), r->code, why);
+	smtp_reply_set(r, 451, "4.3.0", "Error: internal error in the message handler");
+	return SMTPGATE_TEMPFAIL;
+}
+
 enum smtpgate_verdict session_checked(struct session *s, const char *hook,
 				     enum smtpgate_verdict v, struct smtpgate_reply *r)
 {
 	const char *why;
 	if (smtp_reply_check(v, r, &why) == 0)
 		return v;
-	log_err("sid=%s listener=%s plugin=%s hook=%s verdict=%s code=%d: bad plugin answer: %s",
-		s->sid, s->l->name, s->env->plugin->name, hook, smtpgate_verdict_name(v), r->code, why);
-	smtp_reply_set(r, 451, "4.3.0", "Error: internal error in the message handler");
-	return SMTPGATE_TEMPFAIL;
+	return bad_answer(s, hook, v, r, why);
 }
 
 /* Send what a hook decided when it was not CONTINUE/ACCEPT without text.
@@ -376,8 +387,13 @@ enum session_end session_run(const struct session_env *env, struct conn *conn,
 	struct smtpgate_reply r;
 	smtp_reply_clear(&r);
 	enum smtpgate_verdict v = SMTPGATE_CONTINUE;
-	if (env->plugin->on_connect)
+	if (env->plugin->on_connect) {
 		v = session_checked(s, "on_connect", env->plugin->on_connect(env->priv, &s->pub, &r), &r);
+		/* A greeting of its own is a 220: a client takes any other
+		   code there for a refusal of service. */
+		if ((v == SMTPGATE_CONTINUE || v == SMTPGATE_ACCEPT) && r.code && r.code != 220)
+			v = bad_answer(s, "on_connect", v, &r, "a greeting that is not 220");
+	}
 	if (session_answer_hook(s, v, &r)) {
 		s->closing = 1;
 		s->end = SESSION_END_PLUGIN;

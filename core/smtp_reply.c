@@ -93,6 +93,12 @@ int smtp_reply_check(enum smtpgate_verdict verdict, const struct smtpgate_reply 
 		}
 		return 0;
 	case SMTPGATE_DISCONNECT:
+		/* The last reply of the session: a 2xx or 354 before the close
+		   would tell the client its command worked. */
+		if (r->code && cls != 4 && cls != 5 && r->code != 221) {
+			*why_out = "DISCONNECT with a reply that is not 4xx, 5xx or 221";
+			return -1;
+		}
 		return 0;
 	}
 	*why_out = "unknown verdict";

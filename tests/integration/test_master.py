@@ -266,9 +266,21 @@ def test_crashing_plugin_kills_only_its_worker(ctx):
 
 
 def test_backoff_when_every_worker_dies(ctx):
+    backoff_when_every_worker_dies(ctx, exits=False)
+
+
+def test_backoff_when_every_worker_exits_in_init(ctx):
+    # exit(0) from init is a start-up failure too (EX_CONFIG, logged): with
+    # status 0 it used to be a normal exit, replaced at once, in a loop.
+    backoff_when_every_worker_dies(ctx, exits=True)
+    check(re.search(r"init called exit\(\)", ctx.procs[0].log()), "no line naming the exit()")
+
+
+def backoff_when_every_worker_dies(ctx, exits):
     trigger = ctx.path("crash-now")
     text, port, _ = ctx.listener(handler="crash", workers=1,
-                                 extra='crash = { init_trigger = "%s"; };' % trigger)
+                                 extra='crash = { init_trigger = "%s"; init_trigger_exits = %s; };'
+                                 % (trigger, "true" if exits else "false"))
     d = ctx.daemon(ctx.config([text]))
     (w,) = d.wait_workers(1)
     with Client(port) as c:

@@ -5,6 +5,7 @@ connection, to be slow) and a second smtpgate (debug, to see the relayed
 bytes; the hooks test plugin, to refuse some recipients).  The client never
 gets a 2xx the upstream did not give.
 """
+import re
 import smtplib
 import socket
 import threading
@@ -402,3 +403,36 @@ def test_upstream_refusing_mid_message_and_closing(ctx):
     with Client(port, timeout=30) as c:
         r = c.transaction("Subject: big\r\n\r\n" + ("x" * 998 + "\r\n") * 8000)
     eq(r, "552 5.3.4 Message too big for the upstream", "the client's reply")
+
+
+def test_upstream_text_cannot_forge_log_lines(ctx):
+    """An upstream's odd reply is logged with its control bytes (a CR, a
+    terminal escape) made '?': one log line, no forged one after it."""
+    def session(conn):
+        f = conn.makefile("rb")
+        conn.sendall(b"220 odd ESMTP\r\n")
+        for line in f:
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                conn.sendall(b"250-odd\r\n250 PIPELINING\r\n")
+            elif verb == b"RCPT":
+                conn.sendall(b"354 odd\x1b[2J\r2026-01-01T00:00:00.000 master[1] error: forged\r\n")
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"250 ok\r\n")
+    up, _ = scripted_upstream(session)
+    text, port = proxy_listener(ctx, up)
+    d = ctx.daemon(ctx.config([text]))
+    with Client(port) as c:
+        eq(c.code("EHLO client.example.org"), 250, "EHLO")
+        eq(c.cmd("MAIL FROM:<a@example.org>"), "250 OK", "MAIL")
+        r = c.cmd("RCPT TO:<b@example.org>")
+        check(r.startswith("451 4.4.2 ") and "unexpected reply 354" in r, "RCPT: %r" % r)
+    d.wait_log(r"unexpected reply 354")
+    log = read_file(d.err_path)
+    check(b"\x1b" not in log and b"\r" not in log,
+          "control bytes in the log: %r" % [x for x in log.split(b"\n") if b"354" in x])
+    check(not re.search(rb"^2026-01-01T00:00:00\.000 master\[1\]", log, re.M),
+          "a forged line in the log")

@@ -2,7 +2,9 @@
  * crash.c - a plugin that crashes on purpose, for the tests of worker
  * isolation and of the master's back-off.  While the file named by
  * `crash = { init_trigger = "PATH"; }` exists, init crashes (the test makes
- * it after the start-up check passed, so every new worker dies at start).
+ * it after the start-up check passed, so every new worker dies at start),
+ * or, with `init_trigger_exits = true`, calls exit(0) as a careless plugin
+ * might.
  * A message that starts with "CRASH" kills the worker in on_message; one
  * that starts with "HANG" keeps on_message busy for `hang_sec` seconds
  * (default 60; signals do not cut it short), a handler that hangs; other
@@ -12,6 +14,7 @@
  * or without a client: a plugin that fails on its own (a timer, a thread).
  */
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,8 +50,14 @@ static int crash_init(const struct smtpgate_host *host, const struct smtpgate_cf
 	const char *trigger = NULL;
 	if (host->cfg_string(cfg, "init_trigger", &trigger) < 0)
 		return -1;
-	if (trigger && access(trigger, F_OK) == 0)
+	int exits = 0;
+	if (host->cfg_bool(cfg, "init_trigger_exits", &exits) < 0)
+		return -1;
+	if (trigger && access(trigger, F_OK) == 0) {
+		if (exits)
+			exit(0);
 		raise(SIGSEGV);
+	}
 	if (host->cfg_int(cfg, "hang_sec", &hang_sec) < 0)
 		return -1;
 	long long init_sleep_ms = 0;

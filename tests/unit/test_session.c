@@ -49,6 +49,7 @@ enum fake_mode {
 	FAKE_PLAIN = 0,
 	FAKE_CONNECT_REJECT,   /* REJECT 554 5.7.1 */
 	FAKE_CONNECT_BANNER,   /* ACCEPT with its own 220 */
+	FAKE_CONNECT_250,      /* bad: ACCEPT with a 250 as the greeting */
 	FAKE_HELO_REJECT,      /* REJECT 550 for HELO/EHLO "bad" */
 	FAKE_MAIL_REJECT,      /* REJECT 550 for senders "spammer..." */
 	FAKE_MAIL_REPLY,       /* ACCEPT 250 2.1.0 Sender ok */
@@ -102,8 +103,8 @@ static enum smtpgate_verdict fake_connect(void *priv, const struct smtpgate_sess
 		smtp_reply_set(reply, 554, "5.7.1", "Go away");
 		return SMTPGATE_REJECT;
 	}
-	if (f->mode == FAKE_CONNECT_BANNER) {
-		smtp_reply_set(reply, 220, NULL, "custom banner");
+	if (f->mode == FAKE_CONNECT_BANNER || f->mode == FAKE_CONNECT_250) {
+		smtp_reply_set(reply, f->mode == FAKE_CONNECT_BANNER ? 220 : 250, NULL, "custom banner");
 		return SMTPGATE_ACCEPT;
 	}
 	return SMTPGATE_CONTINUE;
@@ -811,6 +812,9 @@ static const struct session_row session_rows[] = {
 	  FAKE_CONNECT_REJECT, .no_greeting = 1, END(SESSION_END_PLUGIN) },
 	{ "on_connect banner", IN("NOOP\r\n"), "220 custom banner\n250 OK\n", 0,
 	  FAKE_CONNECT_BANNER, .no_greeting = 1 },
+	{ "on_connect greeting that is not 220: 451, session over", IN("NOOP\r\n"),
+	  "451 4.3.0 Error: internal error in the message handler\n", 0, FAKE_CONNECT_250,
+	  .no_greeting = 1, END(SESSION_END_PLUGIN) },
 	{ "on_helo REJECT", IN("HELO bad\r\nHELO good\r\n"),
 	  "550 5.7.1 Bad HELO bad\n" HELO_OK, 0, FAKE_HELO_REJECT },
 	{ "on_helo REJECT at EHLO", IN("EHLO bad\r\nMAIL FROM:<a@b>\r\n"),
