@@ -23,9 +23,11 @@ static int fd_wait(struct conn_fd *c, short events, long long start_ms, int time
 		   int interruptible);
 static int set_rcvtimeo(struct conn_fd *c, long long left_ms);
 static ssize_t fd_read_blocking(struct conn_fd *c, void *buf, size_t len, long long deadline_ms);
-static ssize_t fd_read(struct conn *base, void *buf, size_t len, int timeout_ms, int interruptible);
+static ssize_t fd_read(struct conn *base, void *buf, size_t len, long long start_ms, int timeout_ms,
+		       int interruptible);
 static int fd_write(struct conn *base, const void *buf, size_t len, int timeout_ms);
-static ssize_t mem_read(struct conn *base, void *buf, size_t len, int timeout_ms, int interruptible);
+static ssize_t mem_read(struct conn *base, void *buf, size_t len, long long start_ms,
+			int timeout_ms, int interruptible);
 static int fd_pending(struct conn *base);
 static int fd_sleep(struct conn *base, long long ms);
 static int mem_sleep(struct conn *base, long long ms);
@@ -121,10 +123,10 @@ static ssize_t fd_read_blocking(struct conn_fd *c, void *buf, size_t len, long l
 	}
 }
 
-static ssize_t fd_read(struct conn *base, void *buf, size_t len, int timeout_ms, int interruptible)
+static ssize_t fd_read(struct conn *base, void *buf, size_t len, long long start, int timeout_ms,
+		       int interruptible)
 {
 	struct conn_fd *c = (struct conn_fd *)base;
-	long long start = clock_ms();
 	if (!c->wait_mask)
 		return fd_read_blocking(c, buf, len, start + timeout_ms);
 	for (;;) {
@@ -202,9 +204,11 @@ void conn_mem_free(struct conn_mem *c)
 	msgbuf_free(&c->output);
 }
 
-static ssize_t mem_read(struct conn *base, void *buf, size_t len, int timeout_ms, int interruptible)
+static ssize_t mem_read(struct conn *base, void *buf, size_t len, long long start_ms,
+			int timeout_ms, int interruptible)
 {
 	struct conn_mem *c = (struct conn_mem *)base;
+	(void)start_ms;
 	(void)timeout_ms;
 	(void)interruptible;
 	size_t left = c->input_len - c->input_pos;

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "clock.h"
 #include "msgbuf.h"
 
 /* Negative results of conn_read()/conn_write(). */
@@ -26,8 +27,10 @@ enum conn_status {
 struct conn;
 
 struct conn_ops {
-	/* Up to len bytes; > 0 bytes read, or an enum conn_status. */
-	ssize_t (*read)(struct conn *c, void *buf, size_t len, int timeout_ms,
+	/* Up to len bytes; > 0 bytes read, or an enum conn_status.  The wait
+	   ends timeout_ms after start_ms (clock.h's clock), which may lie in
+	   the past: a line read in many pieces has one deadline. */
+	ssize_t (*read)(struct conn *c, void *buf, size_t len, long long start_ms, int timeout_ms,
 			int interruptible);
 	/* All len bytes; 0, or an enum conn_status. */
 	int (*write)(struct conn *c, const void *buf, size_t len, int timeout_ms);
@@ -81,7 +84,15 @@ void conn_mem_free(struct conn_mem *c);
 static inline ssize_t conn_read(struct conn *c, void *buf, size_t len, int timeout_ms,
 				int interruptible)
 {
-	return c->ops->read(c, buf, len, timeout_ms, interruptible);
+	return c->ops->read(c, buf, len, clock_ms(), timeout_ms, interruptible);
+}
+
+/* The same, with the wait counted from start_ms: timeout_ms (or the stress
+   timeout) after it, however many reads came since. */
+static inline ssize_t conn_read_since(struct conn *c, void *buf, size_t len, long long start_ms,
+				      int timeout_ms, int interruptible)
+{
+	return c->ops->read(c, buf, len, start_ms, timeout_ms, interruptible);
 }
 
 static inline int conn_write(struct conn *c, const void *buf, size_t len, int timeout_ms)

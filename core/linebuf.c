@@ -11,8 +11,8 @@
 
 #include <string.h>
 
-static int fill(struct linebuf *lb, int timeout_ms, int interruptible);
-static int skip_to_lf(struct linebuf *lb, int timeout_ms, int interruptible);
+static int fill(struct linebuf *lb, long long start_ms, int timeout_ms, int interruptible);
+static int skip_to_lf(struct linebuf *lb, long long start_ms, int timeout_ms, int interruptible);
 
 void linebuf_init(struct linebuf *lb, struct conn *conn)
 {
@@ -30,8 +30,10 @@ int linebuf_has_line(const struct linebuf *lb)
 	return memchr(lb->buf + lb->start, '\n', lb->end - lb->start) != NULL;
 }
 
-/* Move unread bytes to the front and read more after them. */
-static int fill(struct linebuf *lb, int timeout_ms, int interruptible)
+/* Move unread bytes to the front and read more after them, waiting at
+   most until timeout_ms after start_ms: the time a whole line (or DATA
+   piece) may take, however its bytes trickle in. */
+static int fill(struct linebuf *lb, long long start_ms, int timeout_ms, int interruptible)
 {
 	if (lb->start > 0) {
 		memmove(lb->buf, lb->buf + lb->start, lb->end - lb->start);
@@ -40,8 +42,8 @@ static int fill(struct linebuf *lb, int timeout_ms, int interruptible)
 	}
 	if (lb->end == sizeof(lb->buf))
 		return 0;
-	ssize_t n = conn_read(lb->conn, lb->buf + lb->end, sizeof(lb->buf) - lb->end,
-			      timeout_ms, interruptible);
+	ssize_t n = conn_read_since(lb->conn, lb->buf + lb->end, sizeof(lb->buf) - lb->end, start_ms,
+				    timeout_ms, interruptible);
 	if (n < 0)
 		return (int)n;
 	lb->end += (size_t)n;
@@ -49,7 +51,7 @@ static int fill(struct linebuf *lb, int timeout_ms, int interruptible)
 }
 
 /* Drop everything up to and including the next LF, reading as needed. */
-static int skip_to_lf(struct linebuf *lb, int timeout_ms, int interruptible)
+static int skip_to_lf(struct linebuf *lb, long long start_ms, int timeout_ms, int interruptible)
 {
 	for (;;) {
 		char *lf = memchr(lb->buf + lb->start, '\n', lb->end - lb->start);
@@ -58,7 +60,7 @@ static int skip_to_lf(struct linebuf *lb, int timeout_ms, int interruptible)
 			return 0;
 		}
 		lb->start = lb->end = 0;
-		int r = fill(lb, timeout_ms, interruptible);
+		int r = fill(lb, start_ms, timeout_ms, interruptible);
 		if (r < 0)
 			return r;
 	}
@@ -67,6 +69,7 @@ static int skip_to_lf(struct linebuf *lb, int timeout_ms, int interruptible)
 int linebuf_read_command(struct linebuf *lb, size_t max_bytes, int timeout_ms,
 			 int interruptible, const char **line_out, size_t *len_out)
 {
+	long long start = clock_ms();
 	for (;;) {
 		size_t avail = lb->end - lb->start;
 		char *line = lb->buf + lb->start;
@@ -85,10 +88,10 @@ int linebuf_read_command(struct linebuf *lb, size_t max_bytes, int timeout_ms,
 		/* No LF yet: once more than the limit plus CR is buffered, the
 		   line is too long whatever follows; stop keeping it. */
 		if (avail > max_bytes + 1 || avail == sizeof(lb->buf)) {
-			int r = skip_to_lf(lb, timeout_ms, interruptible);
+			int r = skip_to_lf(lb, start, timeout_ms, interruptible);
 			return r < 0 ? r : LINEBUF_TOO_LONG;
 		}
-		int r = fill(lb, timeout_ms, interruptible);
+		int r = fill(lb, start, timeout_ms, interruptible);
 		if (r < 0)
 			return r;
 	}
@@ -97,6 +100,7 @@ int linebuf_read_command(struct linebuf *lb, size_t max_bytes, int timeout_ms,
 int linebuf_read_data(struct linebuf *lb, int timeout_ms,
 		      const char **piece_out, size_t *len_out)
 {
+	long long start = clock_ms();
 	for (;;) {
 		size_t avail = lb->end - lb->start;
 		char *piece = lb->buf + lb->start;
@@ -108,7 +112,7 @@ int linebuf_read_data(struct linebuf *lb, int timeout_ms,
 			*len_out = len;
 			return LINEBUF_LINE;
 		}
-		int r = fill(lb, timeout_ms, 0);
+		int r = fill(lb, start, timeout_ms, 0);
 		if (r < 0)
 			return r;
 	}

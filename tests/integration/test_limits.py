@@ -104,6 +104,49 @@ def test_data_timeout(ctx):
     eq(read_file(out), debug_frame("Subject: next\n\nok"), "output: not the stalled message")
 
 
+def trickle_until_reply(c, byte, seconds):
+    """Send byte every 0.3 s, never a line end, until the server answers
+    (then its reply) or `seconds` pass (then None)."""
+    c.sock.settimeout(0.3)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            data = c.sock.recv(4096)
+            return data.decode("ascii", "replace") if data else "(closed)"
+        except TimeoutError:
+            pass
+        try:
+            c.send(byte)
+        except OSError:
+            return "(closed)"
+    return None
+
+
+def test_a_line_trickled_without_end_times_out(ctx):
+    # The timeout bounds a whole command line or DATA line, however its
+    # bytes trickle in: a byte every 0.3 s without a LF used to restart the
+    # wait each time, and held the worker past every limit.
+    text, port, out = ctx.listener(workers=1, command_timeout=2, data_timeout=2)
+    ctx.daemon(ctx.config([text]))
+    with Client(port) as c:
+        t0 = time.monotonic()
+        r = trickle_until_reply(c, b"N", 15)
+        took = time.monotonic() - t0
+        check(r and r.startswith("421 4.4.2 "), "a command trickled: %r after %.1fs" % (r, took))
+        check(took < 5, "the 421 came after %.1fs (command_timeout 2 s)" % took)
+    with Client(port) as c:
+        c.begin_data(helo="HELO x")
+        t0 = time.monotonic()
+        r = trickle_until_reply(c, b"x", 15)
+        took = time.monotonic() - t0
+        check(r and r.startswith("421 4.4.2 "), "a DATA line trickled: %r after %.1fs" % (r, took))
+        check(took < 5, "the 421 came after %.1fs (data_timeout 2 s)" % took)
+    with Client(port) as c:
+        eq(c.transaction("Subject: next\r\n\r\nok"), "250 OK", "next client's message")
+    wait_until(lambda: read_file(out), what="the message in the output")
+    eq(read_file(out), debug_frame("Subject: next\n\nok"), "output: nothing of the trickled one")
+
+
 def test_too_many_recipients(ctx):
     d, port, out = ctx.simple(max_recipients=3)
     with Client(port) as c:
