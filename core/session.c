@@ -106,6 +106,9 @@ void session_reply(struct session *s, const char *fmt, ...)
 			if (s->errors == s->l->soft_error_limit)
 				log_info("sid=%s listener=%s event=limit limit=soft_error_limit errors=%d "
 					 "delay=%d", s->sid, s->l->name, s->errors, s->l->error_sleep_sec);
+			/* The replies before this one were not delayed: out
+			   first, not held back behind the sleep. */
+			session_flush(s);
 			pause_ms(s, (long long)s->l->error_sleep_sec * 1000);
 		}
 		s->errors++;

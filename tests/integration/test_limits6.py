@@ -41,6 +41,22 @@ def test_soft_error_limit_delays(ctx):
     d.wait_log(r"event=limit limit=soft_error_limit errors=1 delay=1")
 
 
+def test_pipelined_errors_before_the_limit_are_not_held_back(ctx):
+    # 6 bad commands at once, soft_error_limit 3, error_sleep 2: the first
+    # three replies come at once; they used to wait behind the sleeps of
+    # the later ones (all six came after 6 s).
+    d, port, out = ctx.simple(soft_error_limit=3, hard_error_limit=20, error_sleep=2)
+    with Client(port) as c:
+        t0 = time.monotonic()
+        c.send(b"FOO\r\n" * 6)
+        first = [c.reply() for _ in range(3)]
+        took = time.monotonic() - t0
+        eq(first, [[FOO]] * 3, "the first three replies")
+        check(took < 1.5, "the undelayed replies came after %.1fs" % took)
+        eq(c.reply(), [FOO], "the fourth reply")
+        check(time.monotonic() - t0 >= 1.9, "the fourth reply was not delayed")
+
+
 def test_session_time_limit_active_client(ctx):
     d, port, out = ctx.simple(max_session_time=2)
     c = Client(port)
