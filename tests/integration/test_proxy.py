@@ -342,23 +342,33 @@ def test_upstream_answering_garbage_is_451(ctx):
     t.join(5)
 
 
-def upstream_until_data(at_data):
-    """scripted_upstream() of a server that takes everything up to DATA,
-    answers it 354 and leaves the rest to at_data(conn, f)."""
+def scripted_smtp(special):
+    """scripted_upstream() of an ESMTP server that answers 250 to all but
+    the verbs in special: special[verb](conn, f) answers those, and the
+    session ends when it returns True."""
     def session(conn):
         f = conn.makefile("rb")
         conn.sendall(b"220 scripted ESMTP\r\n")
         for line in f:
             verb = line[:4].upper()
-            if verb == b"EHLO":
+            if verb in special:
+                if special[verb](conn, f):
+                    return
+            elif verb == b"EHLO":
                 conn.sendall(b"250-scripted\r\n250 PIPELINING\r\n")
-            elif verb == b"DATA":
-                conn.sendall(b"354 go on\r\n")
-                at_data(conn, f)
-                return
             else:
                 conn.sendall(b"250 ok\r\n")
     return scripted_upstream(session)
+
+
+def upstream_until_data(at_data):
+    """scripted_smtp() that answers DATA 354 and leaves the rest of the
+    session to at_data(conn, f)."""
+    def data(conn, f):
+        conn.sendall(b"354 go on\r\n")
+        at_data(conn, f)
+        return True
+    return scripted_smtp({b"DATA": data})
 
 
 def test_client_gone_mid_message_closes_upstream_without_quit(ctx):
@@ -408,21 +418,9 @@ def test_upstream_refusing_mid_message_and_closing(ctx):
 def test_upstream_text_cannot_forge_log_lines(ctx):
     """An upstream's odd reply is logged with its control bytes (a CR, a
     terminal escape) made '?': one log line, no forged one after it."""
-    def session(conn):
-        f = conn.makefile("rb")
-        conn.sendall(b"220 odd ESMTP\r\n")
-        for line in f:
-            verb = line[:4].upper()
-            if verb == b"EHLO":
-                conn.sendall(b"250-odd\r\n250 PIPELINING\r\n")
-            elif verb == b"RCPT":
-                conn.sendall(b"354 odd\x1b[2J\r2026-01-01T00:00:00.000 master[1] error: forged\r\n")
-            elif verb == b"QUIT":
-                conn.sendall(b"221 bye\r\n")
-                return
-            else:
-                conn.sendall(b"250 ok\r\n")
-    up, _ = scripted_upstream(session)
+    def rcpt(conn, f):
+        conn.sendall(b"354 odd\x1b[2J\r2026-01-01T00:00:00.000 master[1] error: forged\r\n")
+    up, _ = scripted_smtp({b"RCPT": rcpt})
     text, port = proxy_listener(ctx, up)
     d = ctx.daemon(ctx.config([text]))
     with Client(port) as c:
