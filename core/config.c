@@ -227,25 +227,31 @@ static int resolve_plugin(struct loader *ld, const config_setting_t *s, struct l
 	return 0;
 }
 
+/* The setting a listener's name comes from: `name`, or the address it
+   defaults to - the one an error about the name points at. */
+static const char *name_setting(const config_setting_t *s)
+{
+	return config_setting_get_member(s, "name") ? "name" : "address";
+}
+
 /* `workers = N` is a fixed pool of N; otherwise min_spare, max_spare and
    max_workers size it.  Mixing the two would leave one of them ignored. */
 static int load_pool(struct loader *ld, const config_setting_t *s, struct listener_config *l)
 {
+	static const char *const names[] = { "min_spare", "max_spare", "max_workers" };
+	int *fields[] = { &l->min_spare, &l->max_spare, &l->max_workers };
 	long long fixed = 0, v;
 	int found = get_int(ld, s, "workers", 1, POOL_WORKERS_MAX, &fixed);
 	if (found < 0)
 		return -1;
 	if (found) {
-		static const char *const sizing[] = { "min_spare", "max_spare", "max_workers" };
-		for (size_t i = 0; i < sizeof(sizing) / sizeof(sizing[0]); i++)
-			if (config_setting_get_member(s, sizing[i]))
-				return fail(ld, s, sizing[i],
+		for (size_t i = 0; i < 3; i++)
+			if (config_setting_get_member(s, names[i]))
+				return fail(ld, s, names[i],
 					    "not with workers (a fixed pool); drop one of the two");
 		l->min_spare = l->max_spare = l->max_workers = (int)fixed;
 		return 0;
 	}
-	int *fields[] = { &l->min_spare, &l->max_spare, &l->max_workers };
-	static const char *const names[] = { "min_spare", "max_spare", "max_workers" };
 	for (size_t i = 0; i < 3; i++) {
 		v = *fields[i];
 		if (get_int(ld, s, names[i], 1, POOL_WORKERS_MAX, &v) < 0)
@@ -363,12 +369,12 @@ static int load_listener(struct loader *ld, const config_setting_t *s, struct li
 	   client, stress).  Cut to fit there, it would no longer equal the
 	   listener's own name, and names alike in their first bytes would
 	   share one key. */
-	int named = config_setting_get_member(s, "name") != NULL;
 	if (strlen(l->name) >= SCOREBOARD_LISTENER_MAX_BYTES)
-		return fail(ld, s, named ? "name" : "address",
+		return fail(ld, s, name_setting(s),
 			    "the listener's name is %zu bytes long; the maximum is %d%s", strlen(l->name),
 			    SCOREBOARD_LISTENER_MAX_BYTES - 1,
-			    named ? "" : " (the address is the name by default: set a name)");
+			    strcmp(name_setting(s), "address") == 0
+				    ? " (the address is the name by default: set a name)" : "");
 	if (addr_split(l->remote, &hp, &why) < 0)
 		return fail(ld, s, "remote", "\"%s\": %s", l->remote, why);
 	if (bare_lf_policy_from_name(bare_lf, &l->bare_lf) < 0)
@@ -420,8 +426,7 @@ static int validate(struct config *cfg, char *err, size_t err_size)
 		   counts: one client limit, one stress flag for both. */
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(cfg->listeners[j].name, cfg->listeners[i].name) == 0)
-				return fail(&ld, s,
-					    config_setting_get_member(s, "name") ? "name" : "address",
+				return fail(&ld, s, name_setting(s),
 					    "the listener's name \"%s\" is already used by the listener at "
 					    "line %d; each listener needs its own name",
 					    cfg->listeners[i].name, cfg->listeners[j].line);

@@ -120,6 +120,7 @@ static unsigned int queued_clients(const struct bound *b);
 static void set_stress(struct master *m, size_t listener, int on, const struct pool_count *pc,
 		       unsigned int queued);
 static void size_pools(struct master *m);
+static void start_proved(struct pool *p, long long started_ms);
 static void drain_wake_pipe(struct master *m);
 static void reap(struct master *m);
 static void signal_generation(struct master *m, unsigned int generation, int sig);
@@ -240,22 +241,36 @@ static int bind_all(struct master *m, struct config *cfg, struct bound **out)
 	return 0;
 }
 
-static int lookup_user(struct master *m, const struct config *cfg)
+/* The user workers switch to: *user NULL when none (-n, or user = ""),
+   else the name and its ids.  -1: no such user; -2: another user than
+   ours, without root.  Logs nothing: the master reports it, the plugin
+   check leaves it to the master. */
+static int find_user(const struct master_options *opts, const struct config *cfg,
+		     const char **user, uid_t *uid, gid_t *gid)
 {
-	if (m->opts->nosetuid || !cfg->user)
+	*user = NULL;
+	if (opts->nosetuid || !cfg->user)
 		return 0;
 	struct passwd *pw = getpwnam(cfg->user);
-	if (!pw) {
-		log_err("%s: user: no such user \"%s\"", cfg->source, cfg->user);
+	if (!pw)
 		return -1;
-	}
-	if (geteuid() != 0 && pw->pw_uid != geteuid()) {
-		log_err("cannot switch to user \"%s\" without root; try running with -n", cfg->user);
+	if (geteuid() != 0 && pw->pw_uid != geteuid())
 		return -2;
-	}
-	m->uid = pw->pw_uid;
-	m->gid = pw->pw_gid;
+	*user = cfg->user;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
 	return 0;
+}
+
+static int lookup_user(struct master *m, const struct config *cfg)
+{
+	const char *user;
+	int rc = find_user(m->opts, cfg, &user, &m->uid, &m->gid);
+	if (rc == -1)
+		log_err("%s: user: no such user \"%s\"", cfg->source, cfg->user);
+	else if (rc == -2)
+		log_err("cannot switch to user \"%s\" without root; try running with -n", cfg->user);
+	return rc;
 }
 
 static void spawn(struct master *m, size_t listener)
@@ -393,10 +408,8 @@ static void size_pools(struct master *m)
 		struct pool *p = &m->pools[i];
 		struct pool_count pc;
 		count_pool(m, i, &pc);
-		/* A worker started after the last start-up failure got ready:
-		   start-up works again, the next failure starts at 1 s. */
-		if (p->start_failures && pc.newest_ready_started_ms >= p->failed_ms)
-			p->start_failures = 0;
+		if (pc.newest_ready_started_ms >= 0)
+			start_proved(p, pc.newest_ready_started_ms);
 		while (pc.idle < l->min_spare && pc.total < l->max_workers && now >= p->next_spawn_ms) {
 			spawn(m, i);
 			pc.idle++;
@@ -424,6 +437,14 @@ static void size_pools(struct master *m)
 		else if (p->stress && queued == 0 && pc.idle > 0)
 			set_stress(m, i, 0, &pc, queued);
 	}
+}
+
+/* A worker started after the last start-up failure got ready: start-up
+   works again, and the next failure starts the series at 1 s. */
+static void start_proved(struct pool *p, long long started_ms)
+{
+	if (started_ms >= p->failed_ms)
+		p->start_failures = 0;
 }
 
 static void drain_wake_pipe(struct master *m)
@@ -470,8 +491,8 @@ static void reap(struct master *m)
 			long long lived = clock_ms() - s->started_ms;
 			/* Never ready is a failure whatever the status: a start-up
 			   that ends with exit(0) would otherwise loop. */
-			int failed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0) ||
-				     !was_ready;
+			int start_failure = !was_ready || failed_idle;
+			int failed = start_failure || WIFSIGNALED(status) || WEXITSTATUS(status) != 0;
 			char how[64];
 			if (WIFSIGNALED(status))
 				snprintf(how, sizeof(how), "signal=%d", WTERMSIG(status));
@@ -483,7 +504,7 @@ static void reap(struct master *m)
 				break;
 			}
 			struct pool *p = &m->pools[s->listener];
-			if (failed && (!was_ready || failed_idle)) {
+			if (start_failure) {
 				p->start_failures++;
 				p->failed_ms = clock_ms();
 				int shift = p->start_failures - 1 < 6 ? p->start_failures - 1 : 6;
@@ -495,11 +516,9 @@ static void reap(struct master *m)
 					"start_failures=%d respawn_in_ms=%lld", s->name, (long)pid, how,
 					lived, p->start_failures, delay);
 			} else {
-				/* No delay, and the back-off of a start-up that fails
-				   now stays: only a worker started after the last
-				   failure proves that start-up works again. */
-				if (was_ready && s->started_ms >= p->failed_ms)
-					p->start_failures = 0;
+				/* No delay; a back-off in progress stays unless this
+				   worker was started after the failure (it got ready). */
+				start_proved(p, s->started_ms);
 				if (failed)
 					log_warn("listener=%s event=worker-died pid=%ld %s lived_ms=%lld", s->name,
 						 (long)pid, how, lived);
@@ -527,15 +546,6 @@ static size_t live_workers(const struct master *m)
 	return n;
 }
 
-/* Fork a child that loads and initializes every listener's plugin, so a
-   plugin that crashes or refuses its settings is found before any worker
-   is started with it, and never in this process.  For each listener a
-   process of its own then goes on as a worker would, into its chroot and
-   to its user, so that a chroot or user that cannot work fails the start
-   or the reload instead of every worker.  The master reaps and
-   respawns nothing while it waits, so the wait is bounded: a check still
-   running after the config's shutdown_timeout (a plugin's init hangs) is
-   killed and fails, and so is one a stop cuts short. */
 /* End this process by signal sig, as the process it reports on did. */
 static void die_of(int sig)
 {
@@ -548,6 +558,15 @@ static void die_of(int sig)
 	_exit(EX_CONFIG);
 }
 
+/* Fork a child that loads and initializes every listener's plugin, so a
+   plugin that crashes or refuses its settings is found before any worker
+   is started with it, and never in this process.  For each listener a
+   process of its own then goes on as a worker would, into its chroot and
+   to its user, so that a chroot or user that cannot work fails the start
+   or the reload instead of every worker.  The master reaps and
+   respawns nothing while it waits, so the wait is bounded: a check still
+   running after the config's shutdown_timeout (a plugin's init hangs) is
+   killed and fails, and so is one a stop cuts short. */
 static int check_plugins_in_child(const struct config *cfg, const struct master_options *opts)
 {
 	pid_t pid = fork();
@@ -557,14 +576,18 @@ static int check_plugins_in_child(const struct config *cfg, const struct master_
 	}
 	if (pid == 0) {
 		log_set_role("check");
-		const char *user = opts->nosetuid ? NULL : cfg->user;
+		const char *user;
+		uid_t uid = 0;
+		gid_t gid = 0;
+		if (find_user(opts, cfg, &user, &uid, &gid) < 0)
+			user = NULL; /* the master's own lookup says what is wrong */
 		for (size_t i = 0; i < cfg->listener_count; i++) {
 			int status;
 			pid_t one = fork();
 			if (one == 0) {
 				/* Killed with this process at the check's deadline. */
 				prctl(PR_SET_PDEATHSIG, SIGKILL);
-				_exit(worker_check_start(&cfg->listeners[i], user) < 0 ? EX_CONFIG : 0);
+				_exit(worker_check_start(&cfg->listeners[i], user, uid, gid) < 0 ? EX_CONFIG : 0);
 			}
 			while (one > 0 && waitpid(one, &status, 0) < 0 && errno == EINTR)
 				;

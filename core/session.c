@@ -147,7 +147,7 @@ void session_sync_pub(struct session *s)
 		p->state = SMTPGATE_STATE_GREETED;
 	else if (p->state != SMTPGATE_STATE_DATA)
 		p->state = SMTPGATE_STATE_MAIL;
-	if (!s->l->decode_data) { /* set while MAIL is session_checked, for on_mail */
+	if (!s->l->decode_data) { /* set while MAIL is checked, for on_mail */
 		p->mail_options = s->mail_params.param;
 		p->mail_option_count = s->mail_params.count;
 	} else {
@@ -175,7 +175,7 @@ void session_reset_transaction(struct session *s, int abandoned)
 	s->has_mail = 0;
 	s->mailfrom[0] = '\0';
 	s->require_smtputf8 = 0;
-	memset(&s->mail_params, 0, sizeof(s->mail_params));
+	s->mail_params.count = 0; /* the count says what is there (the struct is ~8 KiB) */
 	s->pub.state = s->greeting[0] ? SMTPGATE_STATE_GREETED : SMTPGATE_STATE_CONNECTED;
 	if (s->msg.cap > MSGBUF_KEEP_MAX_BYTES)
 		msgbuf_free(&s->msg);

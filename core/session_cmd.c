@@ -202,16 +202,23 @@ static int mail_params_acceptable(struct session *s, const char *syntaxerr)
 	return 0;
 }
 
+/* MAIL, RCPT and DATA need HELO/EHLO first: 1, or 0 after the 503. */
+static int greeted(struct session *s)
+{
+	if (s->greeting[0])
+		return 1;
+	session_reply(s, "503 Error: send HELO first");
+	return 0;
+}
+
 static void smtp_mail(struct session *s, const char *arg)
 {
 	char address[SMTP_ADDRESS_MAX_BYTES];
 	const char *params;
 	char syntaxerr[80];
 
-	if (!s->greeting[0]) {
-		session_reply(s, "503 Error: send HELO first");
+	if (!greeted(s))
 		return;
-	}
 	snprintf(syntaxerr, sizeof(syntaxerr), "501 Syntax: MAIL FROM: <address>%s",
 		 s->extended_smtp ? " [SP <mail-parameters>]" : "");
 	if (!arg || smtp_parse_path(arg, "FROM:", 1, address, sizeof(address), &params) < 0 ||
@@ -224,13 +231,13 @@ static void smtp_mail(struct session *s, const char *arg)
 		return;
 	}
 	if (smtp_parse_params(params, &s->mail_params) < 0) {
-		memset(&s->mail_params, 0, sizeof(s->mail_params));
+		s->mail_params.count = 0;
 		session_reply(s, "%s", syntaxerr);
 		return;
 	}
 	s->require_smtputf8 = 0;
 	if (mail_params_acceptable(s, syntaxerr) < 0) {
-		memset(&s->mail_params, 0, sizeof(s->mail_params));
+		s->mail_params.count = 0;
 		s->require_smtputf8 = 0;
 		return;
 	}
@@ -242,7 +249,7 @@ static void smtp_mail(struct session *s, const char *arg)
 						  s->env->plugin->on_mail(s->env->priv, &s->pub, address, &r),
 						  &r);
 		if (session_answer_hook(s, v, &r)) {
-			memset(&s->mail_params, 0, sizeof(s->mail_params));
+			s->mail_params.count = 0;
 			s->require_smtputf8 = 0;
 			return;
 		}
@@ -266,10 +273,8 @@ static void smtp_rcpt(struct session *s, const char *arg)
 	const char *params;
 	struct smtp_params rcpt_params;
 
-	if (!s->greeting[0]) {
-		session_reply(s, "503 Error: send HELO first");
+	if (!greeted(s))
 		return;
-	}
 	if (!s->has_mail) {
 		session_reply(s, "503 Error: need MAIL command");
 		return;
@@ -405,10 +410,8 @@ static void deliver(struct session *s, const struct smtp_data *d, long long star
 
 static void smtp_data(struct session *s, const char *arg)
 {
-	if (!s->greeting[0]) {
-		session_reply(s, "503 Error: send HELO first");
+	if (!greeted(s))
 		return;
-	}
 	if (!s->rcpt_count) {
 		session_reply(s, "503 Error: need RCPT command");
 		return;

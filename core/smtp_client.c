@@ -362,12 +362,11 @@ int smtp_client_message(struct smtp_client *c, const struct smtpgate_data_part *
 {
 	if (nreplies == 0)
 		return 0;
-	int lost = 0;
 	if (!c->usable)
 		failure(c, &replies[0], "connection not usable");
-	else if ((lost = write_message(c, parts, nparts) < 0))
+	else if (write_message(c, parts, nparts) < 0)
 		reply_after_lost_send(c, &replies[0], "connection lost while sending the message");
-	if (!c->usable || lost) {
+	if (!c->usable) { /* either way above: no reply to read */
 		for (size_t i = 1; i < nreplies; i++)
 			replies[i] = replies[0];
 		return 0;

@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -89,7 +88,6 @@ static void on_wake(int sig)
 {
 	(void)sig; /* the interrupted wait re-reads the stress flag */
 }
-
 
 /* Block the control signals; the mask to wait with unblocks them. */
 static void setup_signals(sigset_t *wait_mask_out)
@@ -179,23 +177,8 @@ int worker_check_plugin(const struct listener_config *l, const char **version_ou
 	return 0;
 }
 
-int worker_check_start(const struct listener_config *l, const char *user)
+int worker_check_start(const struct listener_config *l, const char *user, uid_t uid, gid_t gid)
 {
-	uid_t uid = 0;
-	gid_t gid = 0;
-	if (user) {
-		struct passwd *pw = getpwnam(user);
-		if (!pw) {
-			log_err("listener=%s: no such user \"%s\"", l->name, user);
-			return -1;
-		}
-		uid = pw->pw_uid;
-		gid = pw->pw_gid;
-		/* Without root only one's own user: the master refuses any
-		   other, with the hint to use -n. */
-		if (geteuid() != 0 && uid != geteuid())
-			user = NULL;
-	}
 	if (worker_check_plugin(l, NULL) < 0 || enter_chroot(l) < 0 ||
 	    drop_privileges(l, user, uid, gid) < 0)
 		return -1;
@@ -254,9 +237,9 @@ static void wake_master_if_short(const struct worker_args *a)
 	}
 }
 
-/* One accepted client: mark the worker busy, run the session, close it. */
-/* A session on an accepted connection (TCP_NODELAY inherited from the
-   listening socket); client is its peer's address from accept. */
+/* One accepted client (TCP_NODELAY inherited from the listening socket;
+   client is its address from accept): mark the worker busy, run the
+   session, close it. */
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
 		  const struct sockaddr *client, const sigset_t *wait_mask, unsigned long n)
 {

@@ -32,9 +32,9 @@ void worker_main(const struct worker_args *a) __attribute__((noreturn));
 int worker_check_plugin(const struct listener_config *l, const char **version_out);
 
 /* In a throw-away process, as the master: all a worker of l does before
-   its first client - the plugin's init, chroot, the switch to user (NULL:
-   none) - so that a configuration no worker could start with is refused
-   instead of started.  0, or -1 after logging why. */
-int worker_check_start(const struct listener_config *l, const char *user);
+   its first client - the plugin's init, chroot, the switch to user and its
+   uid/gid (user NULL: none) - so that a configuration no worker could
+   start with is refused instead of started.  0, or -1 after logging why. */
+int worker_check_start(const struct listener_config *l, const char *user, uid_t uid, gid_t gid);
 
 #endif
