@@ -37,20 +37,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+. "$tree/bench/servers.sh" # smtpgate_cell: a cell's directory and checked config
+
 # start_proxy NAME PORT SCHEDULING: smtpgate+proxy on PORT, its smtp-sink on PORT+1.
 start_proxy() {
   local d="$work/$1" up=$(( $2 + 1 ))
-  mkdir -p "$d/plugins"; chmod 755 "$d" "$d/plugins"
-  ln -s "$tree/plugins/proxy/.libs/proxy.so" "$d/plugins/proxy.so"
-  cat >"$d/smtpgate.conf" <<EOF
-plugin_dir = "$d/plugins";
-worker_scheduling = "$3";
-listeners = ( { address = "127.0.0.1:$2"; handler = "proxy"; workers = $WORKERS;
-  max_sessions_per_worker = 0; remote = "127.0.0.1:$up";
-  proxy = { relay_networks = [ "127.0.0.0/8" ]; }; } );
-EOF
+  SMTPGATE_WORKER_SCHEDULING=$3 smtpgate_cell "$1" "$2" "$WORKERS" proxy \
+    "$tree/plugins/proxy/.libs/proxy.so" \
+    "remote = \"127.0.0.1:$up\"; proxy = { relay_networks = [ \"127.0.0.0/8\" ]; };" || exit 1
   "$SINK" "${sink_user[@]}" "127.0.0.1:$up" 256 >"$d/sink.log" 2>&1 & pids+=($!)
-  "$tree/smtpgate" -f "$d/smtpgate.conf" >"$d/smtpgate.log" 2>&1 & pids+=($!)
+  "$SMTPGATE_BIN" -f "$d/smtpgate.conf" >"$d/smtpgate.log" 2>&1 & pids+=($!)
 }
 
 load() {  # PORT MSGS -> msg/s on stdout

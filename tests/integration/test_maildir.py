@@ -726,10 +726,10 @@ def test_percent_percent_in_a_single_folder_path(ctx):
     eq(listdir(base), ["100%"], "directories made under the base")
 
 
-def syncs_during(pid, action):
+def syncs_during(ctx, pid, action):
     """The directories pid fsyncs while action() runs, as the paths it
     opened them by (strace -e openat,fsync attached to pid)."""
-    log = "/tmp/smtpgate-strace-%d-%d.txt" % (os.getpid(), pid)
+    log = ctx.path("strace-%d.txt" % pid)
     tracer = subprocess.Popen(["strace", "-e", "trace=openat,fsync", "-o", log,
                                "-p", str(pid)], stderr=subprocess.PIPE)
     try:
@@ -749,7 +749,6 @@ def syncs_during(pid, action):
             m = re.match(r"fsync\((\d+)\) += 0", line)
             if m and m.group(1) in opened:
                 synced.append(opened[m.group(1)])
-    os.unlink(log)
     return synced
 
 
@@ -761,8 +760,8 @@ def test_existing_maildir_directory_is_synced_into_its_parent(ctx):
     d, port = maildir_daemon(ctx, base + "/%u", workers=1)
     os.makedirs(base + "/dora")
     worker = d.wait_workers(1)[0]
-    synced = syncs_during(worker, lambda: sendmail(port, "a@example.org", ["dora@x.org"],
-                                                   b"Subject: sync\r\n\r\nx\r\n"))
+    synced = syncs_during(ctx, worker, lambda: sendmail(port, "a@example.org", ["dora@x.org"],
+                                                        b"Subject: sync\r\n\r\nx\r\n"))
     delivered(base + "/dora", 1)
     for dirname in (base, base + "/dora", base + "/dora/new"):
         check(dirname in synced, "%s was not synced; synced: %r" % (dirname, synced))

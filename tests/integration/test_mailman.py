@@ -631,10 +631,7 @@ def test_open_relay_transaction_and_long_sender_with_a_scripted_peer(ctx):
     try:
         up_text, up_port, _ = ctx.listener(handler="hooks", workers=1)
         ctx.daemon(ctx.config([up_text], name="upstream.conf"), name="upstream")
-        text, port, _ = ctx.listener(
-            handler="mailman", remote="127.0.0.1:%d" % up_port, workers=1,
-            extra='mailman = { lmtp = "127.0.0.1:%d"; domains = [ "%s" ]; '
-                  'relay_networks = [ "127.0.0.0/8" ]; };' % (lmtp.port, DOMAIN))
+        text, port = mailman_daemon(ctx, lmtp.port, up_port, workers=1)
         ctx.daemon(ctx.config([text]))
         with Client(port) as c:
             eq(c.cmd("EHLO c.example.org")[:3], "250", "EHLO")

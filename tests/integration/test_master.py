@@ -1,8 +1,10 @@
 """The master and its workers: respawn, crash isolation, SIGHUP reload,
 SIGTERM, and the back-off when every new worker dies."""
+import ctypes
 import os
 import re
 import signal
+import socket
 import time
 
 from harness import (Client, alive, check, debug_frame, eq, proc_state, read_file, refuses,
@@ -242,20 +244,24 @@ def test_sigterm_cuts_a_hanging_reload_check_short(ctx):
     check("the plugins' check cut short: stopping" in d.log(), "no line for the cut check")
 
 
+def crash_a_session(port, tag):
+    """A message the crash plugin dies on: the session ends without a reply."""
+    with Client(port, timeout=15) as c:
+        c.begin_data("MAIL FROM:<a@b>", "RCPT TO:<c@d>", "HELO x")
+        c.send(b"CRASH %s\r\n.\r\n" % tag)
+        try:
+            r = c.reply()
+            check(False, "a crashing plugin's session got a reply: %r" % r)
+        except (EOFError, ConnectionResetError):
+            pass
+
+
 def test_crashing_plugin_kills_only_its_worker(ctx):
     text, port, _ = ctx.listener(handler="crash", workers=2)
     d = ctx.daemon(ctx.config([text]))
     other = Client(port)
     other.cmd("HELO other")
-    c = Client(port)
-    c.begin_data("MAIL FROM:<a@b>", "RCPT TO:<c@d>", "HELO x")
-    c.send(b"CRASH now\r\n.\r\n")
-    try:
-        r = c.reply()
-        check(False, "a crashing plugin's session got a reply: %r" % r)
-    except (EOFError, ConnectionResetError):
-        pass
-    c.close()
+    crash_a_session(port, b"now")
     d.wait_log(r"signal=11")
     # The other session and the master are unharmed; a new client is served.
     eq(other.transaction("Subject: fine\r\n\r\nok", helo=None), "250 OK", "other session's message")
@@ -272,8 +278,8 @@ def test_backoff_when_every_worker_dies(ctx):
 def test_backoff_when_every_worker_exits_in_init(ctx):
     # exit(0) from init is a start-up failure too (EX_CONFIG, logged): with
     # status 0 it used to be a normal exit, replaced at once, in a loop.
-    backoff_when_every_worker_dies(ctx, exits=True)
-    check(re.search(r"init called exit\(\)", ctx.procs[0].log()), "no line naming the exit()")
+    d = backoff_when_every_worker_dies(ctx, exits=True)
+    check(re.search(r"init called exit\(\)", d.log()), "no line naming the exit()")
 
 
 def backoff_when_every_worker_dies(ctx, exits):
@@ -289,7 +295,7 @@ def backoff_when_every_worker_dies(ctx, exits):
     t0 = time.monotonic()
     os.kill(w, signal.SIGKILL)
     time.sleep(4)
-    fails = [line for line in d.log().splitlines() if "event=worker-failed" in line]
+    fails = failed_lines(d)
     delays = [int(m.group(1)) for m in (re.search(r"respawn_in_ms=(\d+)", x) for x in fails) if m]
     check(2 <= len(fails) <= 8, "%d worker-failed lines in 4 s (want a handful):\n%s"
           % (len(fails), "\n".join(fails[:20])))
@@ -301,6 +307,7 @@ def backoff_when_every_worker_dies(ctx, exits):
     with Client(port, timeout=max(5, delays[-1] / 1000 + 5)) as c:
         eq(c.transaction("back"), "250 OK", "after removing the trigger")
     check(time.monotonic() - t0 < 20, "service took %.1fs to resume" % (time.monotonic() - t0))
+    return d
 
 
 def worker_waiting(pid):
@@ -347,14 +354,7 @@ def test_crash_in_session_does_not_delay_next_client(ctx):
     d = ctx.daemon(ctx.config([text]))
     t0 = time.monotonic()
     for k in range(3):
-        with Client(port, timeout=15) as c:
-            c.begin_data("MAIL FROM:<a@b>", "RCPT TO:<c@d>", "HELO x")
-            c.send(b"CRASH %d\r\n.\r\n" % k)
-            try:
-                r = c.reply()
-                check(False, "a crashing plugin's session got a reply: %r" % r)
-            except (EOFError, ConnectionResetError):
-                pass
+        crash_a_session(port, b"%d" % k)
     with Client(port, timeout=15) as c:
         eq(c.transaction("after the crashes"), "250 OK", "next client")
     took = time.monotonic() - t0
@@ -388,8 +388,6 @@ def worker_end_of(worker_pid, client):
     """A duplicate of the worker's socket for the connection client is the
     other end of (pidfd_getfd(2): the test runs as root or as the daemon's
     user)."""
-    import ctypes
-    import socket
     libc = ctypes.CDLL(None, use_errno=True)
     SYS_pidfd_getfd = 438
     pidfd = os.pidfd_open(worker_pid)
@@ -414,7 +412,6 @@ def worker_end_of(worker_pid, client):
 def test_accepted_connections_have_nagle_off(ctx):
     # Set once on the listening socket; the accepted one must inherit it,
     # or every small reply waits for the client's ACK of the previous one.
-    import socket
     text, port, out = ctx.listener(workers=1)
     d = ctx.daemon(ctx.config([text]))
     worker = d.wait_workers(1)[0]

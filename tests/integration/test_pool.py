@@ -11,7 +11,7 @@ import select
 import socket
 import time
 
-from harness import Client, alive, check, eq, wait_until
+from harness import Client, alive, check, eq, read_file, wait_until
 
 POOL = {"workers": None, "min_spare": 2, "max_spare": 3, "max_workers": 8, "max_idle": 1}
 
@@ -102,7 +102,7 @@ def test_stress_mode_sheds_idle_sessions(ctx):
     finally:
         for c in held + [waiting]:
             c.close()
-    check(b"Subject: stress" in open(out, "rb").read(), "message not delivered")
+    check(b"Subject: stress" in read_file(out), "message not delivered")
 
 
 def test_sessions_per_client_limit(ctx):
@@ -188,4 +188,4 @@ def test_idle_flood_against_64_workers(ctx):
         return len(w) <= 8 and counts == worker_fds
     wait_until(workers_settled, timeout=40, step=0.5,
                what="workers back to <= max_spare with %r descriptors each" % worker_fds)
-    check(b"Subject: after the flood" in open(out, "rb").read(), "message not delivered")
+    check(b"Subject: after the flood" in read_file(out), "message not delivered")
