@@ -30,6 +30,7 @@ run_suite() {
 }
 
 run_suite unit tests/unit/unit_tests
+run_suite structure tests/structure_test.sh
 run_suite integration python3 tests/integration/run.py
 run_suite install tests/install_test.sh
 run_suite kit tests/kit_test.sh
