@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "smtp_client.h"
@@ -109,10 +108,9 @@ static void exit_in_init(void)
 {
 	if (!listener_in_init)
 		return;
-	log_err("listener=%s handler=%s plugin=%s msg=\"init called exit(); a plugin that cannot "
-		"start returns -1\"", log_quoted(listener_in_init->name),
-		log_quoted(listener_in_init->handler), log_quoted(listener_in_init->plugin_path));
-	_exit(EX_CONFIG);
+	log_fatal(EX_CONFIG, "listener=%s handler=%s plugin=%s msg=\"init called exit(); a "
+		  "plugin that cannot start returns -1\"", log_quoted(listener_in_init->name),
+		  log_quoted(listener_in_init->handler), log_quoted(listener_in_init->plugin_path));
 }
 
 int host_plugin_init(const struct smtpgate_plugin *d, const struct listener_config *l,
