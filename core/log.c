@@ -6,9 +6,10 @@
  * fatal/panic ladder (log_fatal, log_panic), log_quote()/log_quoted() for
  * field values, and log_trace() for the -d protocol trace.
  *
- * Never writes to a client socket, never allocates (log_panic reports an
- * allocation failure through it), and never lets a byte of the text end
- * the line it is in: whatever a client sends, one line is one record.
+ * Never writes to a client socket, never calls malloc itself (log_panic
+ * reports an allocation failure through it; only libc's syslog and time
+ * zone code may), and never lets a byte of the text end the line it is
+ * in: whatever a client sends, one line is one record.
  */
 #include "log.h"
 
