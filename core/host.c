@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "smtp_client.h"
@@ -109,10 +108,9 @@ static void exit_in_init(void)
 {
 	if (!listener_in_init)
 		return;
-	log_err("listener=%s handler=%s plugin=%s: init called exit(); a plugin that cannot "
-		"start returns -1", listener_in_init->name, listener_in_init->handler,
-		listener_in_init->plugin_path);
-	_exit(EX_CONFIG);
+	log_fatal(EX_CONFIG, "listener=%s handler=%s plugin=%s msg=\"init called exit(); a "
+		  "plugin that cannot start returns -1\"", log_quoted(listener_in_init->name),
+		  log_quoted(listener_in_init->handler), log_quoted(listener_in_init->plugin_path));
 }
 
 int host_plugin_init(const struct smtpgate_plugin *d, const struct listener_config *l,
@@ -130,8 +128,8 @@ int host_plugin_init(const struct smtpgate_plugin *d, const struct listener_conf
 	int rc = d->init(host, host_cfg(l), priv_out);
 	listener_in_init = NULL;
 	if (rc != 0 || host_cfg_errors != errors_before) {
-		log_err("listener=%s handler=%s plugin=%s: init failed", l->name, l->handler,
-			l->plugin_path);
+		log_err("listener=%s handler=%s plugin=%s msg=\"init failed\"", log_quoted(l->name),
+			log_quoted(l->handler), log_quoted(l->plugin_path));
 		return -1;
 	}
 	return 0;
@@ -146,20 +144,26 @@ static void host_reply(struct smtpgate_reply *reply, int code, const char *enhan
 	va_end(ap);
 }
 
+/* A plugin's line: its free text is one quoted msg= field after the
+   fields the core vouches for, so whatever address or reply text a plugin
+   puts in it cannot add a field or a line. */
 static void host_log(enum smtpgate_log_level level, const struct smtpgate_session *s,
 		     const char *fmt, ...)
 {
-	char text[1536];
+	char text[1024], msg[1792];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	enum log_level lv = level <= SMTPGATE_LOG_ERROR ? (enum log_level)level : LOG_LEVEL_ERROR;
-	const char *plugin = host_listener ? host_listener->handler : "?";
+	log_quote(msg, sizeof(msg), text);
+	enum log_level lv = (unsigned int)level <= SMTPGATE_LOG_ERROR ? (enum log_level)level
+								 : LOG_LEVEL_ERROR;
+	const char *plugin = log_quoted(host_listener ? host_listener->handler : "?");
 	if (s)
-		log_msg(lv, "sid=%s listener=%s plugin=%s %s", s->id, s->listener, plugin, text);
+		log_msg(lv, "sid=%s listener=%s plugin=%s msg=%s", log_quoted(s->id),
+			log_quoted(s->listener), plugin, msg);
 	else
-		log_msg(lv, "plugin=%s %s", plugin, text);
+		log_msg(lv, "plugin=%s msg=%s", plugin, msg);
 }
 
 static const config_setting_t *member(const struct smtpgate_cfg *cfg, const char *name)
@@ -238,10 +242,10 @@ static const char *cfg_list_string(const struct smtpgate_cfg *cfg, const char *n
 	return e ? config_setting_get_string(e) : NULL;
 }
 
-/* "FILE:LINE: listener NAME: GROUP.SETTING: message", and init fails. */
+/* "at=FILE:LINE listener=NAME setting=GROUP.SETTING msg=...", and init fails. */
 static void cfg_error(const struct smtpgate_cfg *cfg, const char *name, const char *fmt, ...)
 {
-	char text[1024];
+	char text[1024], where[512], setting[256];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
@@ -260,7 +264,10 @@ static void cfg_error(const struct smtpgate_cfg *cfg, const char *name, const ch
 		line = host_listener->line;
 	if (!file)
 		file = host_listener ? host_listener->source : "command line";
-	log_err("%s:%d: listener %s: %s.%s: %s", file, line, lname, gname, name ? name : "", text);
+	snprintf(where, sizeof(where), "%s:%d", file, line);
+	snprintf(setting, sizeof(setting), "%s.%s", gname, name ? name : "");
+	log_err("at=%s listener=%s setting=%s msg=%s", log_quoted(where), log_quoted(lname),
+		log_quoted(setting), log_quoted(text));
 }
 
 static const char *listener_remote(void)

@@ -196,7 +196,7 @@ PY
 		fail unlisted-recipient-gets-550-5.1.1 "$out"
 	fi
 	check message-accepted grep -qx "data 250 OK" "$tmp/client.out"
-	check plugin-logged-message grep -q "plugin=rcptcheck rcptcheck: accepted" "$tmp/daemon.log"
+	check plugin-logged-message grep -q 'plugin=rcptcheck msg="rcptcheck: accepted' "$tmp/daemon.log"
 fi
 
 stop_daemon_rc() {

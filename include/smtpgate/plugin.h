@@ -161,7 +161,8 @@ struct smtpgate_host {
 		      const char *enhanced, const char *fmt, ...)
 		__attribute__((format(printf, 4, 5)));
 
-	/* Log a line; session may be NULL (then no sid= is added). */
+	/* Log a line; session may be NULL (then no sid= is added).  The text
+	   becomes one quoted msg= field, escaped: it cannot add a field. */
 	void (*log)(enum smtpgate_log_level level,
 		    const struct smtpgate_session *session,
 		    const char *fmt, ...)

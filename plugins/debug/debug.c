@@ -27,6 +27,16 @@ struct debug_state {
 	size_t len, cap;
 };
 
+/* As the core does: allocation failure ends the worker, logged first
+   (a plugin cannot reach the core's log_panic, only the host's log). */
+__attribute__((noreturn)) static void out_of_memory(struct debug_state *st, size_t bytes)
+{
+	st->host->log(SMTPGATE_LOG_ERROR, NULL, "event=panic reason=out-of-memory call=realloc "
+		      "bytes=%zu", bytes);
+	abort();
+}
+
+/* Add bytes to the message being framed, growing by doubling. */
 static void append(struct debug_state *st, const char *p, size_t len)
 {
 	if (st->len + len > st->cap) {
@@ -35,7 +45,7 @@ static void append(struct debug_state *st, const char *p, size_t len)
 			cap *= 2;
 		char *n = realloc(st->buf, cap);
 		if (!n)
-			abort(); /* as the core does: allocation failure ends the worker */
+			out_of_memory(st, cap);
 		st->buf = n;
 		st->cap = cap;
 	}

@@ -227,6 +227,17 @@ static enum smtpgate_verdict mailman_mail(void *priv, const struct smtpgate_sess
 	return SMTPGATE_CONTINUE;
 }
 
+/* As the core does: allocation failure ends the worker, logged first
+   (a plugin cannot reach the core's log_panic, only the host's log). */
+__attribute__((noreturn)) static void out_of_memory(struct mailman_state *st,
+						   const struct smtpgate_session *s,
+						   const char *call, size_t bytes)
+{
+	st->host->log(SMTPGATE_LOG_ERROR, s, "event=panic reason=out-of-memory call=%s bytes=%zu",
+		      call, bytes);
+	abort();
+}
+
 static enum smtpgate_verdict mailman_rcpt(void *priv, const struct smtpgate_session *s,
 					  const char *address, struct smtpgate_reply *reply)
 {
@@ -242,10 +253,11 @@ static enum smtpgate_verdict mailman_rcpt(void *priv, const struct smtpgate_sess
 				st->lists_cap = st->lists_cap ? st->lists_cap * 2 : 8;
 				st->lists = realloc(st->lists, st->lists_cap * sizeof(*st->lists));
 				if (!st->lists)
-					abort();
+					out_of_memory(st, s, "realloc",
+						      st->lists_cap * sizeof(*st->lists));
 			}
 			if (!(st->lists[st->nlists++] = strdup(address)))
-				abort();
+				out_of_memory(st, s, "strdup", strlen(address) + 1);
 		}
 		return v;
 	}

@@ -253,7 +253,7 @@ def test_per_recipient_copies_and_same_mailbox_twice(ctx):
                     listdir(base + "/other.test/carol/new")[0], "other.test/carol/tmp/"],
        "tree under the base")
     d.wait_log(r"delivered=.*/example\.org/bob/new/", count=1)
-    eq(d.log().count("plugin=maildir delivered="), 3, "delivered= log lines")
+    eq(d.log().count('plugin=maildir msg="delivered='), 3, "delivered= log lines")
     # %a (the whole address) as one component.
     base2 = ctx.path("byaddr")
     text, port2, _ = ctx.listener(handler="maildir",

@@ -416,8 +416,9 @@ def test_upstream_refusing_mid_message_and_closing(ctx):
 
 
 def test_upstream_text_cannot_forge_log_lines(ctx):
-    """An upstream's odd reply is logged with its control bytes (a CR, a
-    terminal escape) made '?': one log line, no forged one after it."""
+    """An upstream's odd reply is logged inside the plugin's quoted msg
+    field with its control bytes (a CR, a terminal escape) escaped: one log
+    line, no forged one after it, the reply text intact and readable."""
     def rcpt(conn, f):
         conn.sendall(b"354 odd\x1b[2J\r2026-01-01T00:00:00.000 master[1] error: forged\r\n")
     up, _ = scripted_smtp({b"RCPT": rcpt})
@@ -434,3 +435,6 @@ def test_upstream_text_cannot_forge_log_lines(ctx):
           "control bytes in the log: %r" % [x for x in log.split(b"\n") if b"354" in x])
     check(not re.search(rb"^2026-01-01T00:00:00\.000 master\[1\]", log, re.M),
           "a forged line in the log")
+    check(re.search(rb'plugin=proxy msg="[^\n]*unexpected reply 354 odd\\x1b\[2J\\r'
+                    rb'2026-01-01T00:00:00\.000 master\[1\] error: forged"\n', log),
+          "the reply escaped in one msg field: %r" % [x for x in log.split(b"\n") if b"354" in x])

@@ -423,7 +423,7 @@ def test_reload_and_shutdown_under_load(ctx):
     check(acked > MIN_ACKED, "only %d messages got a 250: the load did not run" % acked)
     where, unacked, leftovers = check_maildir(md, states)
     logged = collections.Counter(os.path.basename(p) for p in
-                                 re.findall(r"plugin=maildir delivered=(\S+)", log))
+                                 re.findall(r'plugin=maildir msg="delivered=([^"\s]+)"', log))
     eq(sorted(n for n, c in logged.items() if c > 1), [], "files logged as delivered twice")
     eq(sorted(set(logged) ^ set(where.values())), [],
        "files in new/ and files logged as delivered= (symmetric difference)")

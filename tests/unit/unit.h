@@ -71,5 +71,6 @@ int test_plugin_load_register(void);
 int test_debug_plugin_register(void);
 int test_maildir_name_register(void);
 int test_scoreboard_register(void);
+int test_log_register(void);
 
 #endif
