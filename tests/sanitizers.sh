@@ -51,7 +51,6 @@ fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_segv=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export SMTPGATE_INSTALLED_PLUGIN_DIR=$prefix/lib/smtpgate/plugins
-export SMTPGATE_MAILMAN_SCRIPTS=${SMTPGATE_MAILMAN_SCRIPTS:-$(cd "$top/.." && pwd)/shared/mailman}
 
 out=$tmp/unit.log
 if (cd "$src" && timeout 300 tests/unit/unit_tests) >"$out" 2>&1 &&

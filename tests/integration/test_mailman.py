@@ -1,9 +1,9 @@
 """plugins/mailman against a real Mailman 3 core (issue 5).
 
 One throw-away Mailman 3 instance serves the whole module.  The first test
-that needs it starts it, with ../shared/mailman/mailman3-up.sh, in its own
-directory under /tmp, on free ports.  With it comes one shared smtpgate
-with two listeners:
+that needs it starts it with mailman_fixture.py (Debian's mailman3, in its
+own temp directory, LMTP on a free loopback port).  With it comes one
+shared smtpgate with two listeners:
 
   - the "loop" listener on 127.0.0.1:P, handler mailman.  It takes the
     tests' mail, and it is also Mailman's smtp_host:smtp_port.  It asks
@@ -28,27 +28,23 @@ Tests that need a special smtpgate start their own daemon, with ctx.daemon:
     at the shared Mailman.
 
 Everything is stopped at exit: the shared daemon (its Ctx is in
-harness.Ctx.live, like every test's) and Mailman (mailman3-down.sh
---purge, from an atexit handler; run.py also runs the atexit handlers
-before an os._exit).
+harness.Ctx.live, like every test's) and Mailman (MailmanCore.stop, which
+also removes its directory, from an atexit handler; run.py also runs the
+atexit handlers on SIGINT/SIGTERM and before an os._exit).
 """
 import atexit
 import email
-import os
 import re
 import smtplib
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 
 import harness
+from mailman_fixture import LEAN, MailmanCore
 from harness import (Client, TestFailure, check, eq, frames, free_port, read_file, smtp_sink,
                      wait_until)
 
-SCRIPTS = os.environ.get("SMTPGATE_MAILMAN_SCRIPTS") or os.path.normpath(
-    os.path.join(harness.TOP, "..", "shared", "mailman"))
 DOMAIN = "example.com"   # the list domain
 MM_WAIT = 30.0           # bound of every wait for Mailman (about 0.5-1 s per queue hop)
 END = b"------------ END MESSAGE ------------"
@@ -108,25 +104,14 @@ class Mailman:
     """The running Mailman instance plus the shared smtpgate (loop + world)."""
 
     def __init__(self):
-        self.dir = None
+        self.core = None
         self.ctx = None
         self.daemon = None
         self.lmtp_port = self.port = self.world_port = None
         self.world = None
-        self.up_out = ""
         self.stopped = False
 
-    def script(self, name):
-        return os.path.join(SCRIPTS, name)
-
     def start(self):
-        for s in ("mailman3-up.sh", "mailman3-down.sh", "mailman3-ctl.sh"):
-            check(os.access(self.script(s), os.X_OK),
-                  "%s is missing: the Mailman 3 test scripts are expected in %s "
-                  "(or set SMTPGATE_MAILMAN_SCRIPTS)" % (s, SCRIPTS))
-        # Mailman runs as `list` when we are root: the path must be reachable.
-        self.dir = tempfile.mkdtemp(prefix="smtpgate-it-mailman-", dir="/tmp")
-        os.chmod(self.dir, 0o755)
         atexit.register(self.stop)
         self.lmtp_port = free_port()
 
@@ -144,23 +129,10 @@ class Mailman:
                   % (self.lmtp_port, DOMAIN))
         self.daemon = self.ctx.daemon(self.ctx.config([loop, world]), name="smtpgate-shared")
 
-        argv = [self.script("mailman3-up.sh"), self.dir, "--lmtp-port", str(self.lmtp_port),
-                "--smtp-port", str(self.port), "--no-sink", "--sleep", "0.25s",
-                "--runners", "lean", "--timeout", "120"]
-        try:
-            r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                               timeout=150)
-        except subprocess.TimeoutExpired as e:
-            raise TestFailure("%s did not finish within 150 s; its stderr:\n%s" % (
-                " ".join(argv), (e.stderr or b"").decode("utf-8", "replace")))
-        self.up_out = r.stdout.decode("utf-8", "replace")
-        if r.returncode != 0:
-            raise TestFailure("%s failed with status %d; its stderr:\n%s" % (
-                " ".join(argv), r.returncode, r.stderr.decode("utf-8", "replace")))
-        helper = os.path.join(self.dir, "lib", "smtpgate_it.py")
-        with open(helper, "w") as f:
-            f.write(HELPER)
-        os.chmod(helper, 0o644)
+        # Mailman sends to the loop listener, which is already up.
+        self.core = MailmanCore(self.lmtp_port, self.port, runners=LEAN, sleep="0.25s")
+        self.core.start()
+        self.core.add_module("smtpgate_it", HELPER)
         specs = ["|".join(["%s@%s" % (name, DOMAIN), owner_of(name)] +
                           ["Member %d <%s>" % (i + 1, a) for i, a in enumerate(members_of(name))])
                  for name in LISTS]
@@ -173,32 +145,14 @@ class Mailman:
         if self.stopped:
             return
         self.stopped = True
-        if self.dir:
-            argv = [self.script("mailman3-down.sh"), self.dir, "--purge"]
-            try:
-                r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                                   timeout=90)
-                if r.returncode != 0:
-                    print("test_mailman: %s failed with status %d (%s kept):\n%s" % (
-                        " ".join(argv), r.returncode, self.dir,
-                        r.stderr.decode("utf-8", "replace")))
-            except (OSError, subprocess.TimeoutExpired) as e:
-                print("test_mailman: %s: %s (%s kept)" % (" ".join(argv), e, self.dir))
+        if self.core:
+            self.core.stop()
         if self.ctx:
             self.ctx.cleanup()
 
     def ctl(self, *args, timeout=60):
-        """mailman3-ctl.sh DIR ARGS...: its stdout; a failure shows its stderr."""
-        argv = [self.script("mailman3-ctl.sh"), self.dir] + list(args)
-        try:
-            r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                               timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise TestFailure("%s did not finish within %d s" % (" ".join(argv), timeout))
-        if r.returncode != 0:
-            raise TestFailure("%s failed with status %d:\n%s" % (
-                " ".join(argv), r.returncode, r.stderr.decode("utf-8", "replace")))
-        return r.stdout.decode("utf-8", "replace")
+        """A `mailman` command against the instance: its stdout."""
+        return self.core.mailman(*args, timeout=timeout)
 
     # -- the world sink
 
@@ -228,7 +182,7 @@ class Mailman:
         out.append("--- shared smtpgate (pid %d), last %d lines:" % (self.daemon.pid, lines))
         out += log[-lines:]
         for name in ("mailman.log", "smtp.log"):
-            text = read_file(os.path.join(self.dir, "var", "logs", name)).decode("utf-8", "replace")
+            text = self.core.log(name)
             out.append("--- Mailman's %s, last %d lines:" % (name, lines))
             out += text.splitlines()[-lines:]
         return "\n".join(out)
