@@ -99,4 +99,13 @@ function ratios(   li, gi, pi, l, g, p, r, n, nc, rr, cr, lo, hi, t, any, cpu_x)
 	if (!any) print "  (none: name a smtpgate cell and a peer)"
 }
 
-END { table(); ratios() }
+function legend() {
+	print "secs: median wall time of the smtp-source runs; msg/s = msgs / median secs; cpu us/msg: median"
+	print "CPU (user+system, every process of the server) from a run's start to the end of its settle step"
+	print "(e.g. Postfix's deliveries after its 250s); settle s: the untimed wait after each run; RSS/PSS:"
+	print "summed VmHWM/Pss of the server's live processes after the rounds; ovfl: TCP listen-queue"
+	print "overflows during its runs (each a SYN the client retries after 1 s, 3 s, ...)."
+	print ""
+}
+
+END { legend(); table(); ratios() }
