@@ -311,7 +311,8 @@ harness_main() {
 	done
 	for load in $LOADS; do harness_load_args "$load" >/dev/null || { echo "unknown load: $load" >&2; exit 2; }; done
 	[ -x "$SMTP_SOURCE" ] || { echo "no $SMTP_SOURCE (scripts/deps.sh installs postfix)" >&2; exit 1; }
-	if [ -z "${BENCH_IN_NETNS:-}" ] && [ "${NETNS:-1}" = 1 ] && [ "$(id -u)" = 0 ]; then
+	if [ -z "${BENCH_IN_NETNS:-}" ] && [ "${NETNS:-1}" = 1 ] && [ "$(id -u)" = 0 ] &&
+		unshare -n true 2>/dev/null; then
 		exec unshare -n -- env BENCH_IN_NETNS=1 STAMP="$STAMP" \
 			bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
 	fi
