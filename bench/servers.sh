@@ -1,5 +1,7 @@
-# bench/servers.sh - smtpgate as a server for the peers' harness
-# (../shared/bench-peers/anchors.sh beside the tree), passed to it as SERVERS_FILE=.
+# bench/servers.sh - smtpgate's cells for bench/harness.sh (sourced; see
+# its header for the start_/settle_/cleanup_ contract).  Also sourced by
+# bench/proxy_rounds.sh and bench/profile.sh for smtpgate_cell and
+# smtpgate_start.
 #
 # Defines start_smtpgate PORT: writes a config into the harness's temp dir
 # ("$work"), starts the master in the foreground (it does not daemonize) in
@@ -11,7 +13,7 @@
 #   SMTPGATE_DEBUG_SO=...    the debug plugin (default: plugins/debug/.libs/debug.so)
 #   SMTPGATE_WORKERS=24      worker processes (> the 20 concurrent sessions of L2)
 #   SMTPGATE_DEBUG_OUTPUT=/dev/null   where the debug plugin writes each message
-#   SMTPGATE_LOG=FILE        the daemon's stderr log (default: $work/smtpgate.log)
+#   SMTPGATE_LOG=FILE        the daemon's stderr log (default: $work/<cell>/smtpgate.log)
 #   SMTPGATE_WORKER_SCHEDULING=normal   the worker_scheduling setting (default: not set: "batch")
 #
 # start_smtpgate_maildir: the maildir handler (durable deliveries), see below.
@@ -67,13 +69,15 @@ smtpgate_start() {  # PORT WORKERS NAME: the debug handler
 start_smtpgate() { smtpgate_start "$1" "$SMTPGATE_WORKERS" smtpgate; }
 
 # start_smtpgate_proxy PORT: smtpgate with the proxy handler on PORT,
-# relaying to a Postfix smtp-sink on PORT+1 (issue 3: through the proxy
-# against straight to smtp-sink, the "smtp-sink" anchor, in the same run).
+# relaying to a Postfix smtp-sink on a second free port (harness_port; PORT+1
+# outside the harness) (issue 3: through the proxy against straight to
+# smtp-sink, the "smtp-sink" peer, in the same run).
 # The sink is started by the shell that then execs the smtpgate master, so
 # it is the master's child and the harness counts the CPU and memory of the
 # whole chain, and stops both.
 start_smtpgate_proxy() {
   local port=$1 up=$(( $1 + 1 )) d="$work/smtpgate-proxy"
+  if declare -F harness_port >/dev/null; then up=$(harness_port) || return 1; fi
   smtpgate_cell smtpgate-proxy "$port" "$SMTPGATE_WORKERS" proxy \
     "${SMTPGATE_PROXY_SO:-$SMTPGATE_TREE/plugins/proxy/.libs/proxy.so}" \
     "remote = \"127.0.0.1:$up\"; proxy = { relay_networks = [ \"127.0.0.0/8\" ]; };" || return 1
@@ -92,12 +96,12 @@ cleanup_smtpgate_w4() { [ -n "${KEEP_WORK:-}" ] || rm -rf "$work/smtpgate-w4"; }
 
 # start_smtpgate_maildir PORT: smtpgate with the maildir handler, one
 # Maildir for every message ("$work/smtpgate-maildir/Maildir", on the disk
-# of the harness's temp dir, like Postfix's queue), 24 workers.  Every 250
+# of the harness's temp dir, like postfix-maildir's queue and Maildir), 24 workers.  Every 250
 # is a durable delivery: tmp/ write + fsync + rename into new/ + fsync(new/).
 # As root the workers run as nobody: the Maildir is made theirs (user).
 # settle_ counts the files in new/ after each run (logged, and checked
 # against the messages sent so far), then removes them, untimed, so every
-# run starts with an empty new/ (as Postfix's queue is empty after settle).
+# run starts with an empty new/ (as postfix-maildir's after its settle).
 start_smtpgate_maildir() {
   local port=$1 d="$work/smtpgate-maildir" owner=""
   [ "$(id -u)" = 0 ] && owner='user = "nobody";'
