@@ -456,6 +456,9 @@ static const struct session_row session_rows[] = {
 	{ "VRFY with brackets", IN("VRFY <eggs@example>\r\n"),
 	  "252 Cannot VRFY user, but will accept message and attempt delivery\n" },
 	{ "VRFY of junk", IN("VRFY @@\r\n"), "502 Could not VRFY @@\n" },
+	{ "VRFY of an empty quoted string", IN("VRFY \"\"\r\nVRFY <\"\">\r\n"),
+	  "502 Could not VRFY \"\"\n"
+	  "252 Cannot VRFY user, but will accept message and attempt delivery\n" },
 	{ "VRFY without argument", IN("VRFY\r\n"), "501 Syntax: VRFY <address>\n" },
 	{ "EXPN", IN("EXPN\r\n"), "502 EXPN not implemented\n" },
 	{ "EXPN with argument", IN("EXPN list\r\n"), "502 EXPN not implemented\n" },
@@ -538,6 +541,9 @@ static const struct session_row session_rows[] = {
 	{ "MAIL without colon after EHLO", IN("EHLO example\r\nMAIL from eggs@example\r\n"),
 	  EHLO_OK MAIL_SYNTAX_EXT },
 	{ "MAIL without address", IN("HELO example\r\nMAIL from:\r\n"), HELO_OK MAIL_SYNTAX },
+	{ "MAIL of an empty quoted string", IN("HELO x\r\nMAIL FROM:\"\"\r\nMAIL FROM:<\"\">\r\n"
+						 "RCPT TO:\"\"\r\n"),
+	  HELO_OK MAIL_SYNTAX "250 OK\n" RCPT_SYNTAX, .resets = 1 },
 	{ "MAIL with missing >", IN("EHLO example\r\nMAIL from:<a@b\r\n"),
 	  EHLO_OK MAIL_SYNTAX_EXT },
 	{ "MAIL parameters after HELO",
