@@ -40,6 +40,7 @@ static struct session *session_new(const struct session_env *env, struct conn *c
 				   const struct session_peer *peer, const char *sid);
 static enum session_end session_end_and_free(struct session *s);
 
+/* The end reason's name in log lines. */
 const char *session_end_name(enum session_end end)
 {
 	static const char *const names[] = { "quit", "eof", "timeout", "io-error", "stopped",

@@ -26,6 +26,7 @@
 static size_t format_line(char *line, size_t size, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 static void count_error(struct session_chat *ch, const char *line);
+/* Append one formatted line, writing first when the queue is full. */
 static void queue(struct session_chat *ch, const char *line, size_t len);
 
 void session_chat_init(struct session_chat *ch, struct conn *conn, const char *sid,
@@ -40,23 +41,27 @@ void session_chat_init(struct session_chat *ch, struct conn *conn, const char *s
 	ch->out_len = 0;
 }
 
+/* Time left before max_session_time, in milliseconds. */
 long long session_chat_time_left_ms(const struct session_chat *ch)
 {
 	long long left = ch->deadline_ms - clock_ms();
 	return left > 0 ? left : 0;
 }
 
+/* A wait's timeout: the setting, but never past the end of the session. */
 int session_chat_timeout_ms(const struct session_chat *ch, int timeout_sec)
 {
 	long long t = (long long)timeout_sec * 1000, left = session_chat_time_left_ms(ch);
 	return (int)(t < left ? t : left);
 }
 
+/* A new command: none of its replies so far. */
 void session_chat_command_begin(struct session_chat *ch)
 {
 	ch->command_errors = 0;
 }
 
+/* Whether the command being answered got an error reply. */
 int session_chat_command_failed(const struct session_chat *ch)
 {
 	return ch->command_errors > 0;
@@ -97,6 +102,7 @@ static void count_error(struct session_chat *ch, const char *line)
 	ch->errors++;
 }
 
+/* Append one formatted line, writing first when the queue is full. */
 static void queue(struct session_chat *ch, const char *line, size_t len)
 {
 	if (log_trace_enabled())
@@ -107,6 +113,7 @@ static void queue(struct session_chat *ch, const char *line, size_t len)
 	ch->out_len += len;
 }
 
+/* A reply to a command: counted and delayed as count_error() says. */
 void session_chat_reply(struct session_chat *ch, const char *fmt, ...)
 {
 	char line[SMTP_REPLY_TEXT_MAX_BYTES + 64];
@@ -118,6 +125,7 @@ void session_chat_reply(struct session_chat *ch, const char *fmt, ...)
 	queue(ch, line, len);
 }
 
+/* A reply to no command: queued as it is. */
 void session_chat_notify(struct session_chat *ch, const char *fmt, ...)
 {
 	char line[SMTP_REPLY_TEXT_MAX_BYTES + 64];
@@ -128,6 +136,7 @@ void session_chat_notify(struct session_chat *ch, const char *fmt, ...)
 	queue(ch, line, len);
 }
 
+/* A reply object (a plugin's, or the core's) as a reply to a command. */
 void session_chat_send(struct session_chat *ch, const struct smtpgate_reply *r)
 {
 	char line[SMTP_REPLY_TEXT_MAX_BYTES + 32];
@@ -136,6 +145,7 @@ void session_chat_send(struct session_chat *ch, const struct smtpgate_reply *r)
 	session_chat_reply(ch, "%.*s", len >= 2 ? (int)(len - 2) : 0, line);
 }
 
+/* A reply object as a reply to no command (the greeting). */
 void session_chat_notify_reply(struct session_chat *ch, const struct smtpgate_reply *r)
 {
 	char line[SMTP_REPLY_TEXT_MAX_BYTES + 32];
@@ -143,6 +153,7 @@ void session_chat_notify_reply(struct session_chat *ch, const struct smtpgate_re
 	session_chat_notify(ch, "%.*s", len >= 2 ? (int)(len - 2) : 0, line);
 }
 
+/* Write the queued replies to the client. */
 void session_chat_flush(struct session_chat *ch)
 {
 	if (ch->out_len == 0 || ch->broken)
@@ -157,11 +168,13 @@ void session_chat_flush(struct session_chat *ch)
 	ch->out_len = 0;
 }
 
+/* No write has failed so far. */
 int session_chat_ok(const struct session_chat *ch)
 {
 	return !ch->broken;
 }
 
+/* Sleep without reading, bounded by the session's end (and stress). */
 void session_chat_pause(struct session_chat *ch, long long ms)
 {
 	long long left = session_chat_time_left_ms(ch);
@@ -171,6 +184,7 @@ void session_chat_pause(struct session_chat *ch, long long ms)
 		conn_sleep(ch->conn, ms);
 }
 
+/* The one reply to a client refused before its session starts. */
 void session_chat_refuse(struct conn *conn, const char *sid, int timeout_ms, const char *fmt, ...)
 {
 	char line[SMTP_REPLY_TEXT_MAX_BYTES + 64];

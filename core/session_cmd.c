@@ -20,23 +20,34 @@
 
 static int greet_syntax(struct session *s, const char *arg, const struct session_verb *row);
 static int greet(struct session *s, const char *arg);
+/* HELO: the greeting and our name. */
 static void smtp_helo(struct session *s, const char *arg, const struct session_verb *row);
+/* EHLO: the greeting and the extensions offered. */
 static void smtp_ehlo(struct session *s, const char *arg, const struct session_verb *row);
+/* NOOP takes no argument. */
 static void smtp_noop(struct session *s, const char *arg, const struct session_verb *row);
+/* QUIT: 221, then the session ends. */
 static void smtp_quit(struct session *s, const char *arg, const struct session_verb *row);
+/* HELP, and HELP <verb> with its syntax. */
 static void smtp_help(struct session *s, const char *arg, const struct session_verb *row);
 static void smtp_vrfy(struct session *s, const char *arg, const struct session_verb *row);
 static int mail_params_acceptable(struct session *s, const char *syntaxerr);
 static const char *mail_syntaxerr(const struct session *s);
 static int mail_path(struct session *s, const char *arg, char *address, const char **params_out);
+/* MAIL's argument check, run before the nested-MAIL check. */
 static int mail_syntax(struct session *s, const char *arg, const struct session_verb *row);
+/* MAIL: the sender and its parameters; the transaction begins. */
 static void smtp_mail(struct session *s, const char *arg, const struct session_verb *row);
 static void add_recipient(struct session *s, const char *address);
+/* RCPT: one more recipient, if the plugin takes it. */
 static void smtp_rcpt(struct session *s, const char *arg, const struct session_verb *row);
+/* RSET: the transaction is abandoned. */
 static void smtp_rset(struct session *s, const char *arg, const struct session_verb *row);
+/* EXPN is not implemented, as in smtpd.py. */
 static void smtp_expn(struct session *s, const char *arg, const struct session_verb *row);
 static int receive_data(struct session *s, struct smtp_data *d);
 static void deliver(struct session *s, const struct smtp_data *d, long long started_ms);
+/* DATA: 354, the message, then its delivery. */
 static void smtp_data(struct session *s, const char *arg, const struct session_verb *row);
 static void plugin_verb(struct session *s, const char *arg, const struct session_verb *row);
 
@@ -63,6 +74,7 @@ static const struct session_verb builtin_verbs[] = {
 	{ "EXPN", smtp_expn, NULL, ANY, NULL, 1, 1, NULL },
 };
 
+/* The table of one session: the built-in rows, then the plugin's verbs. */
 struct session_verb *session_cmd_table(const struct smtpgate_plugin *plugin, size_t *count_out)
 {
 	size_t builtin = sizeof(builtin_verbs) / sizeof(builtin_verbs[0]), extra = 0;
@@ -103,6 +115,7 @@ static int greet(struct session *s, const char *arg)
 	return 1;
 }
 
+/* HELO: the greeting and our name. */
 static void smtp_helo(struct session *s, const char *arg, const struct session_verb *row)
 {
 	(void)row;
@@ -110,6 +123,7 @@ static void smtp_helo(struct session *s, const char *arg, const struct session_v
 		session_chat_reply(&s->chat, "250 %s", s->env->fqdn);
 }
 
+/* EHLO: the greeting and the extensions offered. */
 static void smtp_ehlo(struct session *s, const char *arg, const struct session_verb *row)
 {
 	(void)row;
@@ -130,6 +144,7 @@ static void smtp_ehlo(struct session *s, const char *arg, const struct session_v
 	session_chat_reply(&s->chat, "250 HELP");
 }
 
+/* NOOP takes no argument. */
 static void smtp_noop(struct session *s, const char *arg, const struct session_verb *row)
 {
 	(void)row;
@@ -139,6 +154,7 @@ static void smtp_noop(struct session *s, const char *arg, const struct session_v
 		session_chat_reply(&s->chat, "250 OK");
 }
 
+/* QUIT: 221, then the session ends. */
 static void smtp_quit(struct session *s, const char *arg, const struct session_verb *row)
 {
 	(void)arg; /* ignored, as in smtpd.py */
@@ -147,6 +163,7 @@ static void smtp_quit(struct session *s, const char *arg, const struct session_v
 	session_close(s, SESSION_END_QUIT);
 }
 
+/* HELP, and HELP <verb> with its syntax. */
 static void smtp_help(struct session *s, const char *arg, const struct session_verb *row)
 {
 	static const struct { const char *verb, *syntax; int extended; } help[] = {
@@ -261,6 +278,7 @@ static int mail_path(struct session *s, const char *arg, char *address, const ch
 	return 0;
 }
 
+/* MAIL's argument check, run before the nested-MAIL check. */
 static int mail_syntax(struct session *s, const char *arg, const struct session_verb *row)
 {
 	char address[SMTP_ADDRESS_MAX_BYTES];
@@ -269,6 +287,7 @@ static int mail_syntax(struct session *s, const char *arg, const struct session_
 	return mail_path(s, arg, address, &params);
 }
 
+/* MAIL: the sender and its parameters; the transaction begins. */
 static void smtp_mail(struct session *s, const char *arg, const struct session_verb *row)
 {
 	char address[SMTP_ADDRESS_MAX_BYTES];
@@ -320,6 +339,7 @@ static void add_recipient(struct session *s, const char *address)
 	s->rcpttos[++s->rcpt_count] = NULL;
 }
 
+/* RCPT: one more recipient, if the plugin takes it. */
 static void smtp_rcpt(struct session *s, const char *arg, const struct session_verb *row)
 {
 	char address[SMTP_ADDRESS_MAX_BYTES];
@@ -353,6 +373,7 @@ static void smtp_rcpt(struct session *s, const char *arg, const struct session_v
 		session_chat_reply(&s->chat, "250 OK");
 }
 
+/* RSET: the transaction is abandoned. */
 static void smtp_rset(struct session *s, const char *arg, const struct session_verb *row)
 {
 	(void)row;
@@ -364,6 +385,7 @@ static void smtp_rset(struct session *s, const char *arg, const struct session_v
 	session_chat_reply(&s->chat, "250 OK");
 }
 
+/* EXPN is not implemented, as in smtpd.py. */
 static void smtp_expn(struct session *s, const char *arg, const struct session_verb *row)
 {
 	(void)arg;
@@ -432,6 +454,7 @@ static void deliver(struct session *s, const struct smtp_data *d, long long star
 	session_reset_transaction(s, !delivered);
 }
 
+/* DATA: 354, the message, then its delivery. */
 static void smtp_data(struct session *s, const char *arg, const struct session_verb *row)
 {
 	(void)row;

@@ -53,11 +53,13 @@ static enum smtpgate_state session_state_public(const struct session *s)
 	return pub[s->state];
 }
 
+/* Whether a transaction is open: MAIL, RCPT or DATA. */
 int session_has_tx(const struct session *s)
 {
 	return s->state == SESSION_MAIL || s->state == SESSION_RCPT || s->state == SESSION_DATA;
 }
 
+/* The one way to change state; logged at debug. */
 void session_enter(struct session *s, enum session_state to)
 {
 	if (s->state == to)
@@ -67,6 +69,7 @@ void session_enter(struct session *s, enum session_state to)
 	s->state = to;
 }
 
+/* The one way out: the transaction abandoned, the reason kept, closing. */
 void session_close(struct session *s, enum session_end why)
 {
 	if (s->state == SESSION_CLOSING)
@@ -77,6 +80,7 @@ void session_close(struct session *s, enum session_end why)
 	session_enter(s, SESSION_CLOSING);
 }
 
+/* Forget the sender, the recipients and the message. */
 void session_reset_transaction(struct session *s, int abandoned)
 {
 	int in_tx = session_has_tx(s);
@@ -99,6 +103,7 @@ void session_reset_transaction(struct session *s, int abandoned)
 		session_enter(s, SESSION_GREETED);
 }
 
+/* Refresh the plugins' view of the session before a hook runs. */
 void session_sync_pub(struct session *s)
 {
 	struct smtpgate_session *p = &s->pub;
@@ -124,6 +129,7 @@ void session_sync_pub(struct session *s)
 	p->rcpt_option_count = 0;
 }
 
+/* max_session_time is over: 421 and close. */
 void session_time_exceeded(struct session *s)
 {
 	log_info("sid=%s listener=%s event=limit limit=max_session_time seconds=%d", s->sid,
@@ -133,6 +139,7 @@ void session_time_exceeded(struct session *s)
 	session_close(s, SESSION_END_LIMIT);
 }
 
+/* A failed read of a command or of DATA ends the session. */
 void session_read_failed(struct session *s, int rc)
 {
 	if (rc == CONN_TIMEOUT && session_chat_time_left_ms(&s->chat) == 0) {
