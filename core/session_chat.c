@@ -28,6 +28,11 @@ static size_t format_line(char *line, size_t size, const char *fmt, va_list ap)
 static void count_error(struct session_chat *ch, const char *line);
 /* Append one formatted line, writing first when the queue is full. */
 static void queue(struct session_chat *ch, const char *line, size_t len);
+static void put(struct session_chat *ch, int command_reply, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void put_fmt(struct session_chat *ch, int command_reply, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void put_reply(struct session_chat *ch, int command_reply, const struct smtpgate_reply *r);
 
 void session_chat_init(struct session_chat *ch, struct conn *conn, const char *sid,
 		       const struct listener_config *l)
@@ -113,44 +118,62 @@ static void queue(struct session_chat *ch, const char *line, size_t len)
 	ch->out_len += len;
 }
 
+/* Format, count when it answers a command, and queue one reply line. */
+static void put(struct session_chat *ch, int command_reply, const char *fmt, va_list ap)
+{
+	char line[SMTP_REPLY_TEXT_MAX_BYTES + 64];
+	size_t len = format_line(line, sizeof(line), fmt, ap);
+	if (command_reply)
+		count_error(ch, line);
+	queue(ch, line, len);
+}
+
+/* put() with its arguments listed. */
+static void put_fmt(struct session_chat *ch, int command_reply, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	put(ch, command_reply, fmt, ap);
+	va_end(ap);
+}
+
+/* put() for a reply object. */
+static void put_reply(struct session_chat *ch, int command_reply, const struct smtpgate_reply *r)
+{
+	char line[SMTP_REPLY_TEXT_MAX_BYTES + 32];
+	size_t len = smtp_reply_format(r, line, sizeof(line));
+	/* The text is bounded so the line always fits; put() adds CR LF back. */
+	put_fmt(ch, command_reply, "%.*s", len >= 2 ? (int)(len - 2) : 0, line);
+}
+
 /* A reply to a command: counted and delayed as count_error() says. */
 void session_chat_reply(struct session_chat *ch, const char *fmt, ...)
 {
-	char line[SMTP_REPLY_TEXT_MAX_BYTES + 64];
 	va_list ap;
 	va_start(ap, fmt);
-	size_t len = format_line(line, sizeof(line), fmt, ap);
+	put(ch, 1, fmt, ap);
 	va_end(ap);
-	count_error(ch, line);
-	queue(ch, line, len);
 }
 
 /* A reply to no command: queued as it is. */
 void session_chat_notify(struct session_chat *ch, const char *fmt, ...)
 {
-	char line[SMTP_REPLY_TEXT_MAX_BYTES + 64];
 	va_list ap;
 	va_start(ap, fmt);
-	size_t len = format_line(line, sizeof(line), fmt, ap);
+	put(ch, 0, fmt, ap);
 	va_end(ap);
-	queue(ch, line, len);
 }
 
 /* A reply object (a plugin's, or the core's) as a reply to a command. */
 void session_chat_send(struct session_chat *ch, const struct smtpgate_reply *r)
 {
-	char line[SMTP_REPLY_TEXT_MAX_BYTES + 32];
-	size_t len = smtp_reply_format(r, line, sizeof(line));
-	/* The text is bounded so the line always fits; the reply adds CR LF. */
-	session_chat_reply(ch, "%.*s", len >= 2 ? (int)(len - 2) : 0, line);
+	put_reply(ch, 1, r);
 }
 
 /* A reply object as a reply to no command (the greeting). */
 void session_chat_notify_reply(struct session_chat *ch, const struct smtpgate_reply *r)
 {
-	char line[SMTP_REPLY_TEXT_MAX_BYTES + 32];
-	size_t len = smtp_reply_format(r, line, sizeof(line));
-	session_chat_notify(ch, "%.*s", len >= 2 ? (int)(len - 2) : 0, line);
+	put_reply(ch, 0, r);
 }
 
 /* Write the queued replies to the client. */
