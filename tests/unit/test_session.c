@@ -79,6 +79,7 @@ struct fake {
 	char options[512];
 	int smtputf8;
 	int state_at_message;
+	int state_at_reset, state_at_disconnect; /* -1: not called */
 	char peer[64];
 };
 
@@ -216,15 +217,15 @@ static enum smtpgate_verdict fake_message(void *priv, const struct smtpgate_sess
 static void fake_reset(void *priv, const struct smtpgate_session *s)
 {
 	struct fake *f = priv;
-	(void)s;
 	f->resets++;
+	f->state_at_reset = (int)s->state;
 }
 
 static void fake_disconnect(void *priv, const struct smtpgate_session *s)
 {
 	struct fake *f = priv;
-	(void)s;
 	f->disconnects++;
+	f->state_at_disconnect = (int)s->state;
 }
 
 static enum smtpgate_verdict cmd_xfoo(void *priv, const struct smtpgate_session *s,
@@ -1050,6 +1051,41 @@ static void test_session_stop_flag(void)
 	conn_mem_free(&cm);
 }
 
+/* The public state each hook sees: the channel's states as plugin.h
+   maps them (rcpt shows as MAIL; closing as GREETED after a HELO). */
+static void test_session_public_states(void)
+{
+	static const struct {
+		const char *name, *input;
+		int at_reset, at_disconnect; /* -1: the hook did not run */
+	} rows[] = {
+		{ "QUIT before HELO", "QUIT\r\n", -1, SMTPGATE_STATE_CONNECTED },
+		{ "QUIT after HELO", "HELO x\r\nQUIT\r\n", -1, SMTPGATE_STATE_GREETED },
+		{ "RSET after MAIL", "HELO x\r\nMAIL FROM:<a@b>\r\nRSET\r\n", SMTPGATE_STATE_MAIL,
+		  SMTPGATE_STATE_GREETED },
+		{ "EOF after RCPT", "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n",
+		  SMTPGATE_STATE_MAIL, SMTPGATE_STATE_GREETED },
+		{ "EOF in DATA", "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nm\r\n",
+		  SMTPGATE_STATE_DATA, SMTPGATE_STATE_GREETED },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct listener_config l;
+		make_listener(&l, 0);
+		memset(&fake, 0, sizeof(fake));
+		fake.state_at_reset = fake.state_at_disconnect = -1;
+		struct conn_mem cm;
+		conn_mem_init(&cm, rows[i].input, strlen(rows[i].input), 0);
+		struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL };
+		struct session_peer peer = { "127.0.0.1", 40025, "127.0.0.2", 25 };
+		unit_log_quiet();
+		session_run(&env, &cm.base, &peer, "00c0ffee");
+		unit_log_restore();
+		UNIT_CHECK(rows[i].name, fake.state_at_reset == rows[i].at_reset);
+		UNIT_CHECK(rows[i].name, fake.state_at_disconnect == rows[i].at_disconnect);
+		conn_mem_free(&cm);
+	}
+}
+
 static void test_session_end_names(void)
 {
 	static const struct { enum session_end end; const char *name; } rows[] = {
@@ -1069,6 +1105,7 @@ int test_session_register(void)
 	    !CU_add_test(s, "channel table (chunks 0, 1, 7)", test_session_table) ||
 	    !CU_add_test(s, "stop flag", test_session_stop_flag) ||
 	    !CU_add_test(s, "error sleep past the soft limit", test_session_error_sleep) ||
+	    !CU_add_test(s, "public states seen by the hooks", test_session_public_states) ||
 	    !CU_add_test(s, "session_end names", test_session_end_names))
 		return -1;
 	return 0;
