@@ -173,13 +173,18 @@ static int fd_pending(struct conn *base)
 	return poll(&pfd, 1, 0) > 0;
 }
 
-/* A pause (error_sleep, greet_pause) that a stop ends: ppoll() with no
-   descriptor lets the wait mask's signals in, as every other wait does. */
+/* A pause (error_sleep, greet_pause) that a stop or stress ends:
+   ppoll() with no descriptor lets the wait mask's signals in, as every
+   other wait does, and the master's SIGUSR1 at stress-on is one of them.
+   Under stress a pause holds a worker the queued clients need: it ends at
+   once, begun or not. */
 static int fd_sleep(struct conn *base, long long ms)
 {
 	struct conn_fd *c = (struct conn_fd *)base;
 	long long end = clock_ms() + ms;
 	for (;;) {
+		if (c->stress && atomic_load(c->stress))
+			return CONN_TIMEOUT;
 		long long left = end - clock_ms();
 		if (left <= 0)
 			return 0;

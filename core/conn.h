@@ -37,7 +37,8 @@ struct conn_ops {
 	/* 1 if input (or EOF) is waiting now, 0 if not; never waits or reads. */
 	int (*pending)(struct conn *c);
 	/* Sleep ms without reading or writing; 0, or CONN_STOPPED when a stop
-	   cut it short. */
+	   cut it short, CONN_TIMEOUT when stress did (a socket's sleep ends at
+	   once while its listener is under stress). */
 	int (*sleep)(struct conn *c, long long ms);
 };
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "conn.h"
+#include "smtp_data.h"
 
 /* Larger than the longest command line (512 + 26 + 10 + CRLF), so a
    command always fits whole; DATA is read through it in pieces. */
@@ -12,22 +13,31 @@
 
 enum linebuf_result {
 	LINEBUF_LINE = 0,     /* a line (or a DATA piece) is ready */
-	LINEBUF_TOO_LONG = 1  /* command line over its limit; skipped to its LF */
+	LINEBUF_TOO_LONG = 1, /* command line over its limit; skipped to its end */
+	LINEBUF_BARE_LF = 2   /* bare_lf "reject": a command line ended by a bare LF */
 	/* negative values: enum conn_status */
 };
 
 struct linebuf {
 	struct conn *conn;
+	enum bare_lf_policy bare_lf; /* what ends a command line */
 	size_t start, end;
 	char buf[LINEBUF_SIZE_BYTES];
 };
 
+/* A reader whose lines end at LF, a CR before it dropped (as bare_lf
+   "normalize"): what an upstream's replies get. */
 void linebuf_init(struct linebuf *lb, struct conn *conn);
+/* What ends a command line from now on: with BARE_LF_KEEP only CR LF (as
+   smtpd.py: a bare LF is part of the line); with BARE_LF_NORMALIZE an LF,
+   a CR before it dropped (as Postfix); with BARE_LF_REJECT the same, but
+   a line ended by a bare LF is LINEBUF_BARE_LF, not a line. */
+void linebuf_set_bare_lf(struct linebuf *lb, enum bare_lf_policy policy);
 
-/* One command line, ended by LF (a CR before it is dropped).  *line_out
-   points into the buffer and is valid until the next call; it is not NUL-
-   terminated.  A line whose text is longer than max_bytes is never kept:
-   its bytes are discarded up to and including its LF and the result is
+/* One command line, without its line end.  *line_out points into the
+   buffer and is valid until the next call; it is not NUL-terminated.  A
+   line whose text is longer than max_bytes is never kept: its bytes are
+   discarded up to and including its line end and the result is
    LINEBUF_TOO_LONG, so the stream stays in step with the client. */
 int linebuf_read_command(struct linebuf *lb, size_t max_bytes, int timeout_ms,
 			 int interruptible, const char **line_out, size_t *len_out);
@@ -39,7 +49,7 @@ int linebuf_read_data(struct linebuf *lb, int timeout_ms,
 
 /* Bytes received but not yet consumed (the client talked ahead). */
 size_t linebuf_pending(const struct linebuf *lb);
-/* 1 if a whole line (up to LF) is buffered: reading it will not block. */
+/* 1 if a whole command line is buffered: reading it will not block. */
 int linebuf_has_line(const struct linebuf *lb);
 
 #endif

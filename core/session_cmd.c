@@ -1,11 +1,13 @@
 /*
- * session_cmd.c - the channel's commands: smtpd.SMTPChannel's smtp_<VERB>
- * methods, with smtpd.py's replies and state rules, and DATA's reading and
- * delivery to the plugin.
+ * session_cmd.c - the channel's commands: the command table (which verb
+ * may run in which state, what it is refused with, whether it counts as
+ * idle) and one handler per verb, smtpd.SMTPChannel's smtp_<VERB> methods
+ * with smtpd.py's replies, and DATA's reading and delivery to the plugin.
  *
- * Entry point: session_command(), the handler of a verb.  Replies go
- * through session_reply()/session_send_reply() (session.c), the only way
- * to the client.
+ * Entry point: session_cmd_table(), the rows session.c dispatches on.  A
+ * handler runs only in the states its row allows (the dispatcher sends the
+ * 503s); it replies through session_chat.c, changes state through
+ * session_state.c, and never calls back into session.c.
  */
 #include "session_internal.h"
 
@@ -16,107 +18,153 @@
 
 #include "log.h"
 
-static int greet(struct session *s, const char *verb, const char *arg);
-static void smtp_helo(struct session *s, const char *arg);
-static void smtp_ehlo(struct session *s, const char *arg);
-static void smtp_noop(struct session *s, const char *arg);
-static void smtp_quit(struct session *s, const char *arg);
-static void smtp_help(struct session *s, const char *arg);
-static void smtp_vrfy(struct session *s, const char *arg);
+static int greet_syntax(struct session *s, const char *arg, const struct session_verb *row);
+static int greet(struct session *s, const char *arg);
+/* HELO: the greeting and our name. */
+static void smtp_helo(struct session *s, const char *arg, const struct session_verb *row);
+/* EHLO: the greeting and the extensions offered. */
+static void smtp_ehlo(struct session *s, const char *arg, const struct session_verb *row);
+/* NOOP takes no argument. */
+static void smtp_noop(struct session *s, const char *arg, const struct session_verb *row);
+/* QUIT: 221, then the session ends. */
+static void smtp_quit(struct session *s, const char *arg, const struct session_verb *row);
+/* HELP, and HELP <verb> with its syntax. */
+static void smtp_help(struct session *s, const char *arg, const struct session_verb *row);
+static void smtp_vrfy(struct session *s, const char *arg, const struct session_verb *row);
 static int mail_params_acceptable(struct session *s, const char *syntaxerr);
-static void smtp_mail(struct session *s, const char *arg);
-static void smtp_rcpt(struct session *s, const char *arg);
-static void smtp_rset(struct session *s, const char *arg);
-static void smtp_expn(struct session *s, const char *arg);
+static const char *mail_syntaxerr(const struct session *s);
+static int mail_path(struct session *s, const char *arg, char *address, const char **params_out);
+/* MAIL's argument check, run before the nested-MAIL check. */
+static int mail_syntax(struct session *s, const char *arg, const struct session_verb *row);
+/* MAIL: the sender and its parameters; the transaction begins. */
+static void smtp_mail(struct session *s, const char *arg, const struct session_verb *row);
+static void add_recipient(struct session *s, const char *address);
+/* RCPT: one more recipient, if the plugin takes it. */
+static void smtp_rcpt(struct session *s, const char *arg, const struct session_verb *row);
+/* RSET: the transaction is abandoned. */
+static void smtp_rset(struct session *s, const char *arg, const struct session_verb *row);
+/* EXPN is not implemented, as in smtpd.py. */
+static void smtp_expn(struct session *s, const char *arg, const struct session_verb *row);
 static int receive_data(struct session *s, struct smtp_data *d);
 static void deliver(struct session *s, const struct smtp_data *d, long long started_ms);
-static void smtp_data(struct session *s, const char *arg);
+/* DATA: 354, the message, then its delivery. */
+static void smtp_data(struct session *s, const char *arg, const struct session_verb *row);
+static void plugin_verb(struct session *s, const char *arg, const struct session_verb *row);
 
-static const struct {
-	const char *verb;
-	session_command_fn run;
-} command_table[] = {
-	{ "HELO", smtp_helo }, { "EHLO", smtp_ehlo }, { "NOOP", smtp_noop },
-	{ "QUIT", smtp_quit }, { "HELP", smtp_help }, { "VRFY", smtp_vrfy },
-	{ "MAIL", smtp_mail }, { "RCPT", smtp_rcpt }, { "RSET", smtp_rset },
-	{ "DATA", smtp_data }, { "EXPN", smtp_expn },
+#define IN(st) SESSION_IN(SESSION_##st)
+#define ANY SESSION_ANY_COMMAND_STATE
+
+/* smtpd.py's commands.  HELO/EHLO and MAIL check their argument before
+   the state, the others the state first, as smtpd.py does. */
+static const struct session_verb builtin_verbs[] = {
+	/* verb   handler    syntax        allowed in         refused with (503)
+	   before HELO, idle */
+	{ "HELO", smtp_helo, greet_syntax, IN(CONNECTED), "503 Duplicate HELO/EHLO", 1, 0, NULL },
+	{ "EHLO", smtp_ehlo, greet_syntax, IN(CONNECTED), "503 Duplicate HELO/EHLO", 1, 0, NULL },
+	{ "MAIL", smtp_mail, mail_syntax, IN(GREETED), "503 Error: nested MAIL command", 0, 0,
+	  NULL },
+	{ "RCPT", smtp_rcpt, NULL, IN(MAIL) | IN(RCPT), "503 Error: need MAIL command", 0, 0,
+	  NULL },
+	{ "DATA", smtp_data, NULL, IN(RCPT), "503 Error: need RCPT command", 0, 0, NULL },
+	{ "RSET", smtp_rset, NULL, ANY, NULL, 1, 1, NULL },
+	{ "NOOP", smtp_noop, NULL, ANY, NULL, 1, 1, NULL },
+	{ "QUIT", smtp_quit, NULL, ANY, NULL, 1, 0, NULL },
+	{ "HELP", smtp_help, NULL, ANY, NULL, 1, 1, NULL },
+	{ "VRFY", smtp_vrfy, NULL, ANY, NULL, 1, 1, NULL },
+	{ "EXPN", smtp_expn, NULL, ANY, NULL, 1, 1, NULL },
 };
 
-session_command_fn session_command(const char *verb)
+/* The table of one session: the built-in rows, then the plugin's verbs. */
+struct session_verb *session_cmd_table(const struct smtpgate_plugin *plugin, size_t *count_out)
 {
-	for (size_t i = 0; i < sizeof(command_table) / sizeof(command_table[0]); i++)
-		if (strcmp(verb, command_table[i].verb) == 0)
-			return command_table[i].run;
-	return NULL;
+	size_t builtin = sizeof(builtin_verbs) / sizeof(builtin_verbs[0]), extra = 0;
+	for (const struct smtpgate_command *c = plugin->commands; c && c->verb; c++)
+		extra++;
+	struct session_verb *t = malloc((builtin + extra) * sizeof(*t));
+	if (!t)
+		abort();
+	memcpy(t, builtin_verbs, sizeof(builtin_verbs));
+	/* A plugin's verbs run in any state, before HELO too (plugin.h); the
+	   built-in rows come first, so a plugin cannot take over HELO. */
+	for (size_t i = 0; i < extra; i++)
+		t[builtin + i] = (struct session_verb){ plugin->commands[i].verb, plugin_verb, NULL, ANY,
+							NULL, 1, 0, &plugin->commands[i] };
+	*count_out = builtin + extra;
+	return t;
 }
 
-/* HELO and EHLO share everything but the extension list. */
-static int greet(struct session *s, const char *verb, const char *arg)
+/* HELO and EHLO need a name: 0, or -1 after the 501. */
+static int greet_syntax(struct session *s, const char *arg, const struct session_verb *row)
 {
-	if (!arg) {
-		session_reply(s, "501 Syntax: %s hostname", verb);
+	if (arg)
 		return 0;
-	}
-	if (s->greeting[0]) {
-		session_reply(s, "503 Duplicate HELO/EHLO");
+	session_chat_reply(&s->chat, "501 Syntax: %s hostname", row->verb);
+	return -1;
+}
+
+/* HELO and EHLO share everything but the extension list: 1 when the
+   greeting was accepted. */
+static int greet(struct session *s, const char *arg)
+{
+	struct smtpgate_reply r;
+	struct session_hook_args a = { .text = arg };
+	if (session_hook(s, SESSION_HOOK_HELO, &a, &r))
 		return 0;
-	}
-	if (s->env->plugin->on_helo) {
-		struct smtpgate_reply r;
-		smtp_reply_clear(&r);
-		session_sync_pub(s);
-		enum smtpgate_verdict v = session_checked(s, "on_helo",
-						  s->env->plugin->on_helo(s->env->priv, &s->pub, arg, &r), &r);
-		if (session_answer_hook(s, v, &r))
-			return 0;
-	}
-	session_reset_transaction(s, 1);
 	snprintf(s->greeting, sizeof(s->greeting), "%s", arg);
+	session_enter(s, SESSION_GREETED);
 	return 1;
 }
 
-static void smtp_helo(struct session *s, const char *arg)
+/* HELO: the greeting and our name. */
+static void smtp_helo(struct session *s, const char *arg, const struct session_verb *row)
 {
-	if (greet(s, "HELO", arg))
-		session_reply(s, "250 %s", s->env->fqdn);
+	(void)row;
+	if (greet(s, arg))
+		session_chat_reply(&s->chat, "250 %s", s->env->fqdn);
 }
 
-static void smtp_ehlo(struct session *s, const char *arg)
+/* EHLO: the greeting and the extensions offered. */
+static void smtp_ehlo(struct session *s, const char *arg, const struct session_verb *row)
 {
-	if (!greet(s, "EHLO", arg))
+	(void)row;
+	if (!greet(s, arg))
 		return;
 	s->extended_smtp = 1;
-	session_reply(s, "250-%s", s->env->fqdn);
+	session_chat_reply(&s->chat, "250-%s", s->env->fqdn);
 	if (s->l->data_size_limit) {
-		session_reply(s, "250-SIZE %lld", s->l->data_size_limit);
+		session_chat_reply(&s->chat, "250-SIZE %lld", s->l->data_size_limit);
 		s->mail_extra_bytes += SMTP_SIZE_EXTRA_BYTES;
 	}
 	if (!s->l->decode_data)
-		session_reply(s, "250-8BITMIME");
+		session_chat_reply(&s->chat, "250-8BITMIME");
 	if (s->l->smtputf8) {
-		session_reply(s, "250-SMTPUTF8");
+		session_chat_reply(&s->chat, "250-SMTPUTF8");
 		s->mail_extra_bytes += SMTP_UTF8_EXTRA_BYTES;
 	}
-	session_reply(s, "250 HELP");
+	session_chat_reply(&s->chat, "250 HELP");
 }
 
-static void smtp_noop(struct session *s, const char *arg)
+/* NOOP takes no argument. */
+static void smtp_noop(struct session *s, const char *arg, const struct session_verb *row)
 {
+	(void)row;
 	if (arg)
-		session_reply(s, "501 Syntax: NOOP");
+		session_chat_reply(&s->chat, "501 Syntax: NOOP");
 	else
-		session_reply(s, "250 OK");
+		session_chat_reply(&s->chat, "250 OK");
 }
 
-static void smtp_quit(struct session *s, const char *arg)
+/* QUIT: 221, then the session ends. */
+static void smtp_quit(struct session *s, const char *arg, const struct session_verb *row)
 {
 	(void)arg; /* ignored, as in smtpd.py */
-	session_reply(s, "221 Bye");
-	s->closing = 1;
-	s->end = SESSION_END_QUIT;
+	(void)row;
+	session_chat_reply(&s->chat, "221 Bye");
+	session_close(s, SESSION_END_QUIT);
 }
 
-static void smtp_help(struct session *s, const char *arg)
+/* HELP, and HELP <verb> with its syntax. */
+static void smtp_help(struct session *s, const char *arg, const struct session_verb *row)
 {
 	static const struct { const char *verb, *syntax; int extended; } help[] = {
 		{ "EHLO", "EHLO hostname", 0 }, { "HELO", "HELO hostname", 0 },
@@ -124,29 +172,37 @@ static void smtp_help(struct session *s, const char *arg)
 		{ "DATA", "DATA", 0 }, { "RSET", "RSET", 0 }, { "NOOP", "NOOP", 0 },
 		{ "QUIT", "QUIT", 0 }, { "VRFY", "VRFY <address>", 0 },
 	};
+	static const char supported[] = "Supported commands: EHLO HELO MAIL RCPT DATA RSET NOOP "
+					"QUIT VRFY";
+	(void)row;
 	if (!arg) {
-		session_reply(s, "250 Supported commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY");
+		session_chat_reply(&s->chat, "250 %s", supported);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
 		if (strcasecmp(arg, help[i].verb) == 0) {
-			session_reply(s, "250 Syntax: %s%s", help[i].syntax,
-				   help[i].extended && s->extended_smtp ? " [SP <mail-parameters>]" : "");
+			session_chat_reply(&s->chat, "250 Syntax: %s%s", help[i].syntax,
+					   help[i].extended && s->extended_smtp ? " [SP <mail-parameters>]"
+										: "");
 			return;
 		}
-	session_reply(s, "501 Supported commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY");
+	session_chat_reply(&s->chat, "501 %s", supported);
 }
 
-static void smtp_vrfy(struct session *s, const char *arg)
+/* smtpd.py: 252 for what parses as an address, 502 for anything else
+   (an empty quoted string "" included: it parses to nothing). */
+static void smtp_vrfy(struct session *s, const char *arg, const struct session_verb *row)
 {
 	char address[SMTP_ADDRESS_MAX_BYTES];
 	const char *params;
+	(void)row;
 	if (!arg)
-		session_reply(s, "501 Syntax: VRFY <address>");
+		session_chat_reply(&s->chat, "501 Syntax: VRFY <address>");
 	else if (smtp_parse_path(arg, "", 1, address, sizeof(address), &params) == 0)
-		session_reply(s, "252 Cannot VRFY user, but will accept message and attempt delivery");
+		session_chat_reply(&s->chat,
+				   "252 Cannot VRFY user, but will accept message and attempt delivery");
 	else
-		session_reply(s, "502 Could not VRFY %s", arg);
+		session_chat_reply(&s->chat, "502 Could not VRFY %s", arg);
 }
 
 /* SIZE, BODY and SMTPUTF8 as smtpd.py checks them, in its order.  0 if
@@ -159,7 +215,7 @@ static int mail_params_acceptable(struct session *s, const char *syntaxerr)
 
 	if (!s->l->decode_data && (i = smtp_params_find(p, "BODY")) >= 0) {
 		if (!p->value[i] || (strcmp(p->value[i], "7BIT") && strcmp(p->value[i], "8BITMIME"))) {
-			session_reply(s, "501 Error: BODY can only be one of 7BIT, 8BITMIME");
+			session_chat_reply(&s->chat, "501 Error: BODY can only be one of 7BIT, 8BITMIME");
 			return -1;
 		}
 		for (size_t k = 0; k < p->count; k++)
@@ -167,7 +223,7 @@ static int mail_params_acceptable(struct session *s, const char *syntaxerr)
 	}
 	if (s->l->smtputf8 && (i = smtp_params_find(p, "SMTPUTF8")) >= 0) {
 		if (p->value[i]) {
-			session_reply(s, "501 Error: SMTPUTF8 takes no arguments");
+			session_chat_reply(&s->chat, "501 Error: SMTPUTF8 takes no arguments");
 			return -1;
 		}
 		s->require_smtputf8 = 1;
@@ -178,7 +234,7 @@ static int mail_params_acceptable(struct session *s, const char *syntaxerr)
 		const char *v = p->value[i];
 		/* smtpd.py crashed on a bare SIZE; it is a syntax error here. */
 		if (!v || strspn(v, "0123456789") != strlen(v)) {
-			session_reply(s, "%s", syntaxerr);
+			session_chat_reply(&s->chat, "%s", syntaxerr);
 			return -1;
 		}
 		size_t digits = strlen(v);
@@ -188,7 +244,8 @@ static int mail_params_acceptable(struct session *s, const char *syntaxerr)
 		}
 		if (s->l->data_size_limit &&
 		    (digits > 18 || strtoll(v, NULL, 10) > s->l->data_size_limit)) {
-			session_reply(s, "552 Error: message size exceeds fixed maximum message size");
+			session_chat_reply(&s->chat,
+					   "552 Error: message size exceeds fixed maximum message size");
 			return -1;
 		}
 		for (size_t k = 0; k < p->count; k++)
@@ -196,113 +253,79 @@ static int mail_params_acceptable(struct session *s, const char *syntaxerr)
 	}
 	for (size_t k = 0; k < p->count; k++)
 		if (!consumed[k]) {
-			session_reply(s, "555 MAIL FROM parameters not recognized or not implemented");
+			session_chat_reply(&s->chat, "555 MAIL FROM parameters not recognized or not implemented");
 			return -1;
 		}
 	return 0;
 }
 
-/* MAIL, RCPT and DATA need HELO/EHLO first: 1, or 0 after the 503. */
-static int greeted(struct session *s)
+/* smtpd.py's MAIL syntax reply, which names the parameters after EHLO. */
+static const char *mail_syntaxerr(const struct session *s)
 {
-	if (s->greeting[0])
-		return 1;
-	session_reply(s, "503 Error: send HELO first");
+	return s->extended_smtp ? "501 Syntax: MAIL FROM: <address> [SP <mail-parameters>]"
+				: "501 Syntax: MAIL FROM: <address>";
+}
+
+/* MAIL's path and where its parameters begin: 0, or -1 after the 501
+   (smtpd.py's syntax checks before the nested-MAIL one). */
+static int mail_path(struct session *s, const char *arg, char *address, const char **params_out)
+{
+	if (!arg || smtp_parse_path(arg, "FROM:", 1, address, SMTP_ADDRESS_MAX_BYTES, params_out) < 0 ||
+	    (!s->extended_smtp && **params_out)) {
+		session_chat_reply(&s->chat, "%s", mail_syntaxerr(s));
+		return -1;
+	}
 	return 0;
 }
 
-static void smtp_mail(struct session *s, const char *arg)
+/* MAIL's argument check, run before the nested-MAIL check. */
+static int mail_syntax(struct session *s, const char *arg, const struct session_verb *row)
 {
 	char address[SMTP_ADDRESS_MAX_BYTES];
 	const char *params;
-	char syntaxerr[80];
+	(void)row;
+	return mail_path(s, arg, address, &params);
+}
 
-	if (!greeted(s))
+/* MAIL: the sender and its parameters; the transaction begins. */
+static void smtp_mail(struct session *s, const char *arg, const struct session_verb *row)
+{
+	char address[SMTP_ADDRESS_MAX_BYTES];
+	const char *params;
+	(void)row;
+
+	if (mail_path(s, arg, address, &params) < 0)
 		return;
-	snprintf(syntaxerr, sizeof(syntaxerr), "501 Syntax: MAIL FROM: <address>%s",
-		 s->extended_smtp ? " [SP <mail-parameters>]" : "");
-	if (!arg || smtp_parse_path(arg, "FROM:", 1, address, sizeof(address), &params) < 0 ||
-	    (!s->extended_smtp && *params)) {
-		session_reply(s, "%s", syntaxerr);
-		return;
-	}
-	if (s->has_mail) {
-		session_reply(s, "503 Error: nested MAIL command");
-		return;
-	}
+	s->require_smtputf8 = 0;
 	if (smtp_parse_params(params, &s->mail_params) < 0) {
 		s->mail_params.count = 0;
-		session_reply(s, "%s", syntaxerr);
+		session_chat_reply(&s->chat, "%s", mail_syntaxerr(s));
 		return;
 	}
-	s->require_smtputf8 = 0;
-	if (mail_params_acceptable(s, syntaxerr) < 0) {
+	if (mail_params_acceptable(s, mail_syntaxerr(s)) < 0) {
 		s->mail_params.count = 0;
 		s->require_smtputf8 = 0;
 		return;
 	}
-	if (s->env->plugin->on_mail) {
-		struct smtpgate_reply r;
-		smtp_reply_clear(&r);
-		session_sync_pub(s);
-		enum smtpgate_verdict v = session_checked(s, "on_mail",
-						  s->env->plugin->on_mail(s->env->priv, &s->pub, address, &r),
-						  &r);
-		if (session_answer_hook(s, v, &r)) {
-			s->mail_params.count = 0;
-			s->require_smtputf8 = 0;
-			return;
-		}
-		if (r.code) {
-			memcpy(s->mailfrom, address, strlen(address) + 1);
-			s->has_mail = 1;
-			s->idle_commands = 0;
-			session_send_reply(s, &r);
-			return;
-		}
+	struct smtpgate_reply r;
+	struct session_hook_args a = { .text = address };
+	if (session_hook(s, SESSION_HOOK_MAIL, &a, &r)) {
+		s->mail_params.count = 0;
+		s->require_smtputf8 = 0;
+		return;
 	}
 	memcpy(s->mailfrom, address, strlen(address) + 1);
-	s->has_mail = 1;
 	s->idle_commands = 0;
-	session_reply(s, "250 OK");
+	session_enter(s, SESSION_MAIL);
+	if (r.code)
+		session_chat_send(&s->chat, &r);
+	else
+		session_chat_reply(&s->chat, "250 OK");
 }
 
-static void smtp_rcpt(struct session *s, const char *arg)
+/* Keep an accepted recipient (the list stays NULL-terminated). */
+static void add_recipient(struct session *s, const char *address)
 {
-	char address[SMTP_ADDRESS_MAX_BYTES];
-	const char *params;
-	struct smtp_params rcpt_params;
-
-	if (!greeted(s))
-		return;
-	if (!s->has_mail) {
-		session_reply(s, "503 Error: need MAIL command");
-		return;
-	}
-	if (!arg || smtp_parse_path(arg, "TO:", 0, address, sizeof(address), &params) < 0 ||
-	    (!s->extended_smtp && *params) || smtp_parse_params(params, &rcpt_params) < 0) {
-		session_reply(s, "501 Syntax: RCPT TO: <address>%s",
-			   s->extended_smtp ? " [SP <mail-parameters>]" : "");
-		return;
-	}
-	if (rcpt_params.count > 0) {
-		session_reply(s, "555 RCPT TO parameters not recognized or not implemented");
-		return;
-	}
-	if (s->rcpt_count >= (size_t)s->l->max_recipients) {
-		session_reply(s, "452 4.5.3 Error: too many recipients");
-		return;
-	}
-	struct smtpgate_reply r;
-	smtp_reply_clear(&r);
-	if (s->env->plugin->on_rcpt) {
-		session_sync_pub(s);
-		enum smtpgate_verdict v = session_checked(s, "on_rcpt",
-						  s->env->plugin->on_rcpt(s->env->priv, &s->pub, address, &r),
-						  &r);
-		if (session_answer_hook(s, v, &r))
-			return;
-	}
 	if (s->rcpt_count == s->rcpt_cap) {
 		size_t cap = s->rcpt_cap ? s->rcpt_cap * 2 : 8;
 		char **n = realloc(s->rcpttos, (cap + 1) * sizeof(*n));
@@ -314,49 +337,79 @@ static void smtp_rcpt(struct session *s, const char *arg)
 	if (!(s->rcpttos[s->rcpt_count] = strdup(address)))
 		abort();
 	s->rcpttos[++s->rcpt_count] = NULL;
-	if (r.code)
-		session_send_reply(s, &r);
-	else
-		session_reply(s, "250 OK");
 }
 
-static void smtp_rset(struct session *s, const char *arg)
+/* RCPT: one more recipient, if the plugin takes it. */
+static void smtp_rcpt(struct session *s, const char *arg, const struct session_verb *row)
 {
+	char address[SMTP_ADDRESS_MAX_BYTES];
+	const char *params;
+	struct smtp_params rcpt_params;
+	(void)row;
+
+	if (!arg || smtp_parse_path(arg, "TO:", 0, address, sizeof(address), &params) < 0 ||
+	    (!s->extended_smtp && *params) || smtp_parse_params(params, &rcpt_params) < 0) {
+		session_chat_reply(&s->chat, "501 Syntax: RCPT TO: <address>%s",
+				   s->extended_smtp ? " [SP <mail-parameters>]" : "");
+		return;
+	}
+	if (rcpt_params.count > 0) {
+		session_chat_reply(&s->chat, "555 RCPT TO parameters not recognized or not implemented");
+		return;
+	}
+	if (s->rcpt_count >= (size_t)s->l->max_recipients) {
+		session_chat_reply(&s->chat, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	struct smtpgate_reply r;
+	struct session_hook_args a = { .text = address };
+	if (session_hook(s, SESSION_HOOK_RCPT, &a, &r))
+		return;
+	add_recipient(s, address);
+	session_enter(s, SESSION_RCPT);
+	if (r.code)
+		session_chat_send(&s->chat, &r);
+	else
+		session_chat_reply(&s->chat, "250 OK");
+}
+
+/* RSET: the transaction is abandoned. */
+static void smtp_rset(struct session *s, const char *arg, const struct session_verb *row)
+{
+	(void)row;
 	if (arg) {
-		session_reply(s, "501 Syntax: RSET");
+		session_chat_reply(&s->chat, "501 Syntax: RSET");
 		return;
 	}
 	session_reset_transaction(s, 1);
-	session_reply(s, "250 OK");
+	session_chat_reply(&s->chat, "250 OK");
 }
 
-static void smtp_expn(struct session *s, const char *arg)
+/* EXPN is not implemented, as in smtpd.py. */
+static void smtp_expn(struct session *s, const char *arg, const struct session_verb *row)
 {
 	(void)arg;
-	session_reply(s, "502 EXPN not implemented");
+	(void)row;
+	session_chat_reply(&s->chat, "502 EXPN not implemented");
 }
 
 /* Read DATA to the terminator.  0 when the terminator came, -1 when the
-   connection failed or timed out (nothing is delivered then). */
+   connection failed or timed out (the session is closing then, and
+   nothing is delivered). */
 static int receive_data(struct session *s, struct smtp_data *d)
 {
-	session_flush(s);
-	if (s->dead)
+	session_chat_flush(&s->chat);
+	if (!session_chat_ok(&s->chat)) {
+		session_close(s, SESSION_END_IO_ERROR);
 		return -1;
+	}
 	for (;;) {
 		const char *piece;
 		size_t len;
-		int r = linebuf_read_data(&s->lb, session_io_timeout_ms(s, s->l->data_timeout_sec), &piece,
-					  &len);
-		if (r == CONN_TIMEOUT && session_time_left_ms(s) == 0) {
-			session_time_exceeded(s);
-			return -1;
-		}
+		int r = linebuf_read_data(&s->lb, session_chat_timeout_ms(&s->chat, s->l->data_timeout_sec),
+					  &piece, &len);
 		if (r < 0) {
-			s->end = r == CONN_TIMEOUT ? SESSION_END_TIMEOUT
-				 : r == CONN_EOF ? SESSION_END_EOF : SESSION_END_IO_ERROR;
-			if (r == CONN_TIMEOUT)
-				session_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->env->fqdn);
+			session_read_failed(s, r);
 			return -1;
 		}
 		if (log_trace_enabled())
@@ -374,7 +427,7 @@ static void deliver(struct session *s, const struct smtp_data *d, long long star
 {
 	struct smtpgate_reply r;
 	smtp_reply_clear(&r);
-	int delivered = 0;
+	int delivered = 0, sent = 0;
 
 	if (d->over_limit) {
 		smtp_reply_set(&r, 552, NULL, "Error: Too much mail data");
@@ -385,22 +438,15 @@ static void deliver(struct session *s, const struct smtp_data *d, long long star
 		smtp_reply_set(&r, 554, "5.6.0", "Error: message data is not valid UTF-8");
 	} else {
 		struct smtpgate_message m = { s->msg.data ? s->msg.data : "", s->msg.len };
-		session_sync_pub(s);
-		enum smtpgate_verdict v = session_checked(s, "on_message",
-						  s->env->plugin->on_message(s->env->priv, &s->pub, &m, &r),
-						  &r);
+		struct session_hook_args a = { .msg = &m };
 		delivered = 1;
 		s->messages++;
-		if (v == SMTPGATE_DISCONNECT) {
-			if (!r.code)
-				smtp_reply_set(&r, 421, "4.3.0", "%s Error: closing connection", s->env->fqdn);
-			s->closing = 1;
-			s->end = SESSION_END_PLUGIN;
-		} else if (!r.code) {
+		sent = session_hook(s, SESSION_HOOK_MESSAGE, &a, &r);
+		if (!sent && !r.code)
 			smtp_reply_set(&r, 250, NULL, "OK");
-		}
 	}
-	session_send_reply(s, &r);
+	if (!sent)
+		session_chat_send(&s->chat, &r);
 	log_info("sid=%s listener=%s event=message from=<%s> nrcpt=%zu size=%llu reply=\"%03d %s\" "
 		 "delivered=%s ms=%lld", s->sid, s->l->name, s->mailfrom, s->rcpt_count,
 		 d->raw_bytes, r.code, r.text, delivered ? "yes" : "no",
@@ -408,39 +454,27 @@ static void deliver(struct session *s, const struct smtp_data *d, long long star
 	session_reset_transaction(s, !delivered);
 }
 
-static void smtp_data(struct session *s, const char *arg)
+/* DATA: 354, the message, then its delivery. */
+static void smtp_data(struct session *s, const char *arg, const struct session_verb *row)
 {
-	if (!greeted(s))
-		return;
-	if (!s->rcpt_count) {
-		session_reply(s, "503 Error: need RCPT command");
-		return;
-	}
+	(void)row;
 	if (arg) {
-		session_reply(s, "501 Syntax: DATA");
+		session_chat_reply(&s->chat, "501 Syntax: DATA");
 		return;
 	}
 	long long started = clock_ms();
-	if (s->env->plugin->on_data) {
-		struct smtpgate_reply r;
-		smtp_reply_clear(&r);
-		session_sync_pub(s);
-		enum smtpgate_verdict v = session_checked(s, "on_data",
-						  s->env->plugin->on_data(s->env->priv, &s->pub, &r), &r);
-		if (session_answer_hook(s, v, &r))
-			return;
-	}
-	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
-	s->pub.state = SMTPGATE_STATE_DATA;
+	struct smtpgate_reply r;
+	struct session_hook_args a = { 0 };
+	if (session_hook(s, SESSION_HOOK_DATA, &a, &r))
+		return;
+	session_chat_reply(&s->chat, "354 End data with <CR><LF>.<CR><LF>");
+	session_enter(s, SESSION_DATA);
 
 	struct smtp_data d;
 	smtp_data_begin(&d, &s->msg, s->l->bare_lf, (unsigned long long)s->l->data_size_limit);
-	if (receive_data(s, &d) < 0) {
-		/* The client never sent the final dot: nothing is delivered. */
-		s->closing = 1;
-		return;
-	}
-	if (session_time_left_ms(s) == 0) {
+	if (receive_data(s, &d) < 0)
+		return; /* the client never sent the final dot: nothing is delivered */
+	if (session_chat_time_left_ms(&s->chat) == 0) {
 		/* The final dot came after the session's end: nothing delivered. */
 		session_time_exceeded(s);
 		return;
@@ -448,3 +482,15 @@ static void smtp_data(struct session *s, const char *arg)
 	deliver(s, &d, started);
 }
 
+/* A verb of the plugin's: its answer, or 250 OK. */
+static void plugin_verb(struct session *s, const char *arg, const struct session_verb *row)
+{
+	struct smtpgate_reply r;
+	struct session_hook_args a = { .text = arg, .command = row->plugin };
+	if (session_hook(s, SESSION_HOOK_COMMAND, &a, &r))
+		return;
+	if (r.code)
+		session_chat_send(&s->chat, &r);
+	else
+		session_chat_reply(&s->chat, "250 OK");
+}

@@ -1,7 +1,14 @@
 /*
- * session_internal.h - what session.c (the loop, replies, hooks, limits)
- * and session_cmd.c (the commands) share: the session's state and its
- * helpers.  Not for use outside the channel.
+ * session_internal.h - what the channel's modules share: the session, its
+ * states and its command table.  Not for use outside the channel.
+ *
+ * The modules, each calling only those below it:
+ *   session.c        the loop: greeting, reading and dispatching commands
+ *                    through the table, the limits between commands
+ *   session_cmd.c    the table's rows and one handler per verb, DATA
+ *   session_state.c  entering a state, closing, the transaction, the
+ *                    plugin's view and the call of a hook with its answer
+ *   session_chat.c   the only writer to the client (session_chat.h)
  */
 #ifndef SMTPGATE_SESSION_INTERNAL_H
 #define SMTPGATE_SESSION_INTERNAL_H
@@ -9,6 +16,7 @@
 #include "clock.h"
 #include "linebuf.h"
 #include "session.h"
+#include "session_chat.h"
 #include "smtp_data.h"
 #include "smtp_parse.h"
 #include "smtp_reply.h"
@@ -16,22 +24,73 @@
 #define SMTP_CMDLINE_MAX_BYTES 512   /* smtpd.SMTPChannel.command_size_limit */
 #define SMTP_SIZE_EXTRA_BYTES 26     /* MAIL grows by this when SIZE is offered */
 #define SMTP_UTF8_EXTRA_BYTES 10     /* ... and by this with SMTPUTF8 */
-#define SESSION_OUT_MAX_BYTES 4096
 #define MSGBUF_KEEP_MAX_BYTES (1024 * 1024) /* larger buffers are freed after use */
+
+/* Where the channel is; the one source of its state.  Each maps onto one
+   of the four public smtpgate_state values (session_state_public(),
+   documented in plugin.h).  STARTTLS, AUTH and BDAT add their states
+   here (a TLS handshake, an AUTH exchange, BDAT chunks) and their verbs
+   as rows of the table. */
+enum session_state {
+	SESSION_CONNECTED = 0, /* greeted by us, no HELO/EHLO yet */
+	SESSION_GREETED,       /* HELO/EHLO accepted, no transaction */
+	SESSION_MAIL,          /* in a transaction: MAIL accepted, no recipient yet */
+	SESSION_RCPT,          /* in a transaction with at least one recipient */
+	SESSION_DATA,          /* reading the message after 354 */
+	SESSION_CLOSING,       /* the last reply is queued: nothing more is read */
+	SESSION_STATE_COUNT
+};
+
+#define SESSION_IN(st) (1u << (st))
+#define SESSION_ANY_COMMAND_STATE                                                  \
+	(SESSION_IN(SESSION_CONNECTED) | SESSION_IN(SESSION_GREETED) |             \
+	 SESSION_IN(SESSION_MAIL) | SESSION_IN(SESSION_RCPT))
+
+const char *session_state_name(enum session_state st);
+
+struct session;
+struct session_verb;
+
+/* A verb's handler; row is its row in the table (a plugin verb's row
+   holds the plugin's command). */
+typedef void (*session_verb_fn)(struct session *s, const char *arg, const struct session_verb *row);
+
+/* One row of the command table.  The dispatcher (session.c) checks, in
+   smtpd.py's order: HELO/EHLO first unless before_helo ("503 Error: send
+   HELO first"); then, for rows with a syntax check, the argument (501);
+   then the states the verb is allowed in (refused_text otherwise); then
+   it counts the command toward max_idle_commands when idle is set, and
+   runs it. */
+struct session_verb {
+	const char *verb;
+	session_verb_fn run;
+	/* NULL, or the argument's check: 0, or -1 after its 501 */
+	int (*syntax)(struct session *s, const char *arg, const struct session_verb *row);
+	unsigned int allowed;     /* SESSION_IN() of the states it may run in */
+	const char *refused_text; /* the 503 in the other states */
+	int before_helo;          /* may run before HELO/EHLO */
+	int idle;                 /* counts toward max_idle_commands */
+	const struct smtpgate_command *plugin; /* a plugin's verb: its command */
+};
 
 struct session {
 	const struct session_env *env;
 	const struct listener_config *l;
 	struct conn *conn;
 	struct linebuf lb;
+	struct session_chat chat;
 	struct smtpgate_session pub; /* the view plugins get */
+	enum session_state state;
+	enum session_end end;        /* why it ended (SESSION_CLOSING) */
+
+	struct session_verb *verbs;  /* the built-in rows, then the plugin's */
+	size_t verb_count;
 
 	char sid[24];
-	char greeting[SMTP_CMDLINE_MAX_BYTES + 1];
+	char greeting[SMTP_CMDLINE_MAX_BYTES + 1]; /* the HELO/EHLO argument */
 	int extended_smtp;
-	size_t mail_extra_bytes; /* MAIL's limit above 512 after EHLO */
+	size_t mail_extra_bytes;     /* MAIL's limit above 512 after EHLO */
 
-	int has_mail;
 	char mailfrom[SMTP_ADDRESS_MAX_BYTES];
 	char **rcpttos;
 	size_t rcpt_count, rcpt_cap;
@@ -39,43 +98,58 @@ struct session {
 	int require_smtputf8;
 
 	struct msgbuf msg;
-	char out[SESSION_OUT_MAX_BYTES]; /* replies not yet written */
-	size_t out_len;
-	int dead;                        /* the connection failed: stop */
-	int closing;                     /* QUIT or a hook: close after reply */
-	enum session_end end;
 	unsigned long commands, messages;
-
-	long long deadline_ms;           /* max_session_time from the connect */
-	int errors;                      /* 4xx/5xx replies to commands */
-	int idle_commands;               /* NOOP, RSET, ..., errors since MAIL */
-	int in_command;                  /* a command is being answered */
-	int cmd_failed;                  /* ... with a 4xx/5xx */
-	int cmd_idle_counted;            /* ... and counted in idle_commands */
+	int idle_commands;           /* NOOP, RSET, ..., errors since MAIL */
 };
 
-typedef void (*session_command_fn)(struct session *s, const char *arg);
+/* session_cmd.c: the table, built-in rows then one per plugin verb (made
+   at session start; freed with free()). */
+struct session_verb *session_cmd_table(const struct smtpgate_plugin *plugin, size_t *count_out);
 
-/* session_cmd.c: the handler of a built-in command, or NULL. */
-session_command_fn session_command(const char *verb);
-
-/* session.c: replies (queued; written before the next blocking read). */
-void session_reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void session_send_reply(struct session *s, const struct smtpgate_reply *r);
-void session_flush(struct session *s);
+/* session_state.c: in a transaction (MAIL, RCPT or DATA)? */
+int session_has_tx(const struct session *s);
+/* Enter a state (logged at debug). */
+void session_enter(struct session *s, enum session_state to);
+/* End the session after the replies queued so far: the one way out.  The
+   first reason stays; a transaction in progress is abandoned (on_reset). */
+void session_close(struct session *s, enum session_end why);
+/* Forget MAIL and RCPTs (back to SESSION_GREETED when in a transaction);
+   abandoned: the plugin's on_reset runs. */
+void session_reset_transaction(struct session *s, int abandoned);
 /* The plugins' view, refreshed before each hook. */
 void session_sync_pub(struct session *s);
-/* Forget MAIL and RCPTs; abandoned: the plugin's on_reset runs. */
-void session_reset_transaction(struct session *s, int abandoned);
-/* A hook's answer, made safe (a bad one becomes 451). */
-enum smtpgate_verdict session_checked(struct session *s, const char *hook,
-				      enum smtpgate_verdict v, struct smtpgate_reply *r);
-/* Send a REJECT/TEMPFAIL/DISCONNECT answer; 1 if the command is over. */
-int session_answer_hook(struct session *s, enum smtpgate_verdict v, struct smtpgate_reply *r);
-/* Time (clock.h's clock_ms): the session's time left, a read's timeout. */
-long long session_time_left_ms(struct session *s);
-int session_io_timeout_ms(struct session *s, int timeout_sec);
 /* max_session_time is over: 421 and close. */
 void session_time_exceeded(struct session *s);
+/* A read from the client failed with rc (an enum conn_status): the 421
+   a timeout or a stop gets, and the close with its reason. */
+void session_read_failed(struct session *s, int rc);
+
+/* The plugin's hooks, called through session_hook(). */
+enum session_hook {
+	SESSION_HOOK_CONNECT,
+	SESSION_HOOK_HELO,
+	SESSION_HOOK_MAIL,
+	SESSION_HOOK_RCPT,
+	SESSION_HOOK_DATA,
+	SESSION_HOOK_MESSAGE,
+	SESSION_HOOK_COMMAND
+};
+
+/* What a hook is given besides the session: text for HELO (the name),
+   MAIL/RCPT (the address) and a plugin verb (its argument), msg for the
+   message hook, command for a plugin verb. */
+struct session_hook_args {
+	const char *text;
+	const struct smtpgate_message *msg;
+	const struct smtpgate_command *command;
+};
+
+/* Call a hook (when the plugin has it), make its answer safe (a bad one
+   becomes 451) and answer for it: a refusal is sent, a DISCONNECT sends
+   its reply (default 421) and closes.  1 when the hook's reply was sent,
+   0 when the caller goes on (*r then holds an ACCEPT's own reply, or
+   code 0 for the default). */
+int session_hook(struct session *s, enum session_hook h, const struct session_hook_args *a,
+		 struct smtpgate_reply *r);
 
 #endif

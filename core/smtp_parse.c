@@ -227,6 +227,11 @@ int smtp_parse_path(const char *arg, const char *keyword, int allow_null,
 			return -1;
 	} else if (parse_mailbox(start, end) < 0) {
 		return -1;
+	} else if (*p != '<' && end - start == 2 && start[0] == '"') {
+		/* A bare "" is an empty quoted local part: smtpd.py's parser
+		   makes nothing of it (MAIL and RCPT 501, VRFY 502); <""> is an
+		   address to both. */
+		return -1;
 	}
 	size_t len = (size_t)(end - start);
 	if (len >= address_size)

@@ -37,6 +37,7 @@
 #include "log.h"
 #include "plugin_load.h"
 #include "session.h"
+#include "session_chat.h"
 
 static volatile sig_atomic_t worker_stop;
 static volatile sig_atomic_t worker_retire;
@@ -199,11 +200,8 @@ static int over_client_limit(const struct worker_args *a, struct conn *c, const 
 		return 0;
 	log_info("sid=%s listener=%s event=limit limit=max_sessions_per_client client=%s "
 		 "sessions=%zu", sid, a->listener->name, client, open);
-	char reply[256];
-	int len = snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many connections from %s\r\n",
-			   a->fqdn, client);
-	if (len > 0 && (size_t)len < sizeof(reply))
-		conn_write(c, reply, (size_t)len, 10 * 1000);
+	session_chat_refuse(c, sid, 10 * 1000, "421 4.7.0 %s Error: too many connections from %s",
+			    a->fqdn, client);
 	return 1;
 }
 

@@ -68,7 +68,25 @@ enum smtpgate_verdict {
 	SMTPGATE_DISCONNECT    /* send the reply (default 421) and hang up */
 };
 
-/* Where a session is, as smtpd.SMTPChannel.smtp_state and more. */
+/* Where a session is, as smtpd.SMTPChannel.smtp_state and more.
+ *
+ * The core's channel has finer states of its own; each shows as one of
+ * these four:
+ *
+ *   core state   public value               hooks that run in it
+ *   connected    SMTPGATE_STATE_CONNECTED   on_connect, on_helo
+ *   greeted      SMTPGATE_STATE_GREETED     on_mail
+ *   mail         SMTPGATE_STATE_MAIL        on_rcpt, on_reset
+ *   rcpt         SMTPGATE_STATE_MAIL        on_rcpt, on_data, on_reset
+ *   data         SMTPGATE_STATE_DATA        on_message, on_reset
+ *   closing      GREETED once a HELO/EHLO   on_disconnect
+ *                was accepted, else
+ *                CONNECTED
+ *
+ * A plugin's own verbs run in any of the first four.  States that later
+ * versions add show as: a TLS handshake GREETED, an AUTH exchange
+ * GREETED, BDAT chunks DATA.
+ */
 enum smtpgate_state {
 	SMTPGATE_STATE_CONNECTED = 0, /* greeting sent, no HELO/EHLO yet */
 	SMTPGATE_STATE_GREETED,       /* HELO/EHLO seen, no transaction */

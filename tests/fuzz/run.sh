@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 seconds=${FUZZ_SECONDS:-60}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-sources="core/session.c core/session_cmd.c core/linebuf.c core/conn.c core/msgbuf.c core/mem.c core/smtp_data.c core/smtp_parse.c
+sources="core/session.c core/session_cmd.c core/session_state.c core/session_chat.c core/linebuf.c core/conn.c core/msgbuf.c core/mem.c core/smtp_data.c core/smtp_parse.c
 	core/smtp_reply.c core/log.c tests/fuzz/fuzz_session.c"
 if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-Iinclude -Icore -D_GNU_SOURCE -DPACKAGE_VERSION='"fuzz"' $(pkg-config --cflags libconfig) \

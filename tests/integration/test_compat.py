@@ -3,9 +3,10 @@ smtpd.SMTPServer (Python 3.11) and smtpgate with the same settings must
 get the same replies, but for the host names (greeting, first EHLO line,
 HELO's 250).  Only dialogs on which smtpd.py neither crashes nor hangs.
 """
+import re
 import sys
 
-from harness import Client, Proc, TestFailure, check, free_port, wait_until
+from harness import Client, Proc, TestFailure, check, eq, free_port, wait_until
 
 PY_SERVER = r"""
 import asyncore, smtpd, sys
@@ -53,6 +54,10 @@ COMMON = [
     ("vrfy", ["VRFY", "VRFY <a@example.org>", "VRFY a@example.org", "VRFY postmaster",
               "VRFY <>"]),
     ("expn", ["EXPN", "EXPN list"]),
+    # An empty quoted string is no address to smtpd.py (its parser makes
+    # nothing of it); in angle brackets it is one.
+    ("empty-quoted", ["HELO x", 'VRFY ""', 'VRFY <"">', 'MAIL FROM:""', 'MAIL FROM:<"">',
+                      'RCPT TO:""', "RCPT TO:<c@d>", "RSET", 'MAIL FROM:""', "MAIL FROM:<>"]),
     ("before-helo", ["MAIL FROM:<a@b>", "RCPT TO:<a@b>", "DATA", "RSET", "NOOP"]),
     ("mail-syntax-helo", ["HELO x", "MAIL", "MAIL FROM:", "MAIL TO:<a@b>",
                           "MAIL FROM:<a@b> SIZE=10", "MAIL FROM:<a@b>", "MAIL FROM:<c@d>"]),
@@ -218,3 +223,100 @@ def test_same_replies_decode_data(ctx):
     compare(ctx, DECODE_ROWS + [r for r in COMMON if r[0] in ("ehlo", "mail-params-ehlo",
                                                               "transaction")],
             decode=True)
+
+
+# Raw dialogs: (name, [bytes sent, then one whole reply read]).  A command
+# line ends only at CR LF (bare_lf "keep", smtpd.py's terminator): a bare
+# LF is part of the line, so a session sent with bare LFs is one long line
+# until a CR LF comes.
+RAW_ROWS = [
+    ("bare-lf-in-a-line", [b"NOOP\nNOOP\r\n", b"NOOP\r\n"]),
+    ("bare-lf-session-then-crlf", [b"HELO x\nMAIL FROM:<a@b>\nRCPT TO:<c@d>\nDATA\n" + b"\r\n",
+                                   b"MAIL FROM:<a@b>\r\n"]),
+    ("bare-lf-session-too-long", [b"HELO x\n" + b"NOOP\n" * 200 + b"\r\n", b"NOOP\r\n",
+                                  b"QUIT\r\n"]),
+    ("bare-lf-empty-line", [b"\n\r\n", b"\nHELO x\r\n"]),
+]
+
+
+def raw_reply(sock, buf):
+    """One whole reply as a list of lines (they end at CR LF; smtpd.py may
+    echo a bare LF inside one), and the bytes read past it."""
+    lines = []
+    while True:
+        end = buf.find(b"\r\n")
+        if end < 0:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return lines + [b"<closed>"], b""
+            buf += chunk
+            continue
+        line, buf = buf[:end], buf[end + 2:]
+        lines.append(line)
+        if not re.match(rb"\d{3}-", line):
+            return lines, buf
+
+
+def raw_dialog(port, steps):
+    """The replies to steps as text, every byte outside printable ASCII
+    shown as '?' (smtpgate echoes a verb so; README, differences) and the
+    host name of a 250 to HELO/EHLO replaced."""
+    out = []
+    with Client(port, timeout=10) as c:
+        buf = c.buf
+        for step in steps:
+            c.send(step)
+            reply, buf = raw_reply(c.sock, buf)
+            text = "\n".join(re.sub(rb"[^\x20-\x7e]", b"?", line).decode("ascii")
+                             for line in reply)
+            if re.match(rb"(HELO|EHLO) ", step) and text.startswith("250"):
+                text = "250 HOST"
+            out.append(text)
+    return out
+
+
+def test_same_replies_bare_lf_keep(ctx):
+    py_port = start_python(ctx, 33554432, False, False)
+    text, port, _ = ctx.listener()  # bare_lf "keep", the default
+    ctx.daemon(ctx.config([text]))
+    for name, steps in RAW_ROWS:
+        eq(raw_dialog(port, steps), raw_dialog(py_port, steps), "row %s: smtpgate (vs smtpd.py)"
+           % name)
+
+
+def test_bare_lf_session_keep_is_answered(ctx):
+    # smtpd.py waits forever for the CR LF of a session sent with bare LFs;
+    # smtpgate's command timeout bounds the line, so the client is answered.
+    text, port, _ = ctx.listener(command_timeout=2)
+    ctx.daemon(ctx.config([text]))
+    with Client(port, timeout=20) as c:
+        c.send(b"HELO x\nMAIL FROM:<a@b>\nRCPT TO:<c@d>\nDATA\nhello\n.\nQUIT\n")
+        r = c.reply()
+        check(len(r) == 1 and r[0].startswith("421 4.4.2 ") and "timeout exceeded" in r[0],
+              "a bare-LF session: expected one 421 timeout, got %r" % r)
+        check(c.closed(5), "connection not closed after the 421")
+
+
+def test_bare_lf_normalize_and_reject(ctx):
+    norm, nport, nout = ctx.listener(bare_lf="normalize")
+    rej, rport, _ = ctx.listener(bare_lf="reject")
+    ctx.daemon(ctx.config([norm, rej]))
+    # normalize: a bare LF ends a command line, as in Postfix.
+    with Client(nport) as c:
+        c.send(b"NOOP\nNOOP\r\n")
+        eq([c.reply(), c.reply()], [["250 OK"], ["250 OK"]], "normalize: NOOP LF NOOP CR LF")
+        c.send(b"HELO x\nMAIL FROM:<a@b>\nRCPT TO:<c@d>\nDATA\n")
+        eq([c.reply()[0][:3] for _ in range(4)], ["250", "250", "250", "354"],
+           "normalize: a session of bare-LF lines")
+        c.send(b"Subject: n\r\n\r\nbody\r\n.\r\n")
+        eq(c.reply(), ["250 OK"], "normalize: the message")
+    # reject: a line ended by a bare LF gets 500 5.5.2 and none of it runs.
+    with Client(rport) as c:
+        c.send(b"NOOP\nNOOP\r\n")
+        eq([c.reply(), c.reply()], [["500 5.5.2 Error: bare <LF> received"], ["250 OK"]],
+           "reject: NOOP LF NOOP CR LF")
+        c.send(b"HELO x\nMAIL FROM:<a@b>\r\n")
+        eq([c.reply(), c.reply()], [["500 5.5.2 Error: bare <LF> received"],
+                                    ["503 Error: send HELO first"]],
+           "reject: HELO ended by a bare LF is not run")
+        eq(c.cmd("HELO x")[:3], "250", "reject: HELO ended by CR LF")

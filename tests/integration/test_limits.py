@@ -143,6 +143,21 @@ def test_a_line_trickled_without_end_times_out(ctx):
     eq(read_file(out), debug_frame("Subject: next\n\nok"), "output: nothing of the trickled one")
 
 
+def test_error_sleep_ends_with_the_session(ctx):
+    # An error delay never outlives max_session_time: with error_sleep 60
+    # and 3 s of session left, the reply comes when the session ends, then
+    # its 421 (the client would wait a minute otherwise).
+    d, port, out = ctx.simple(workers=1, max_session_time=3, error_sleep=60, soft_error_limit=0)
+    with Client(port, timeout=30) as c:
+        c.send(b"FOO\r\nNOOP\r\n")
+        eq(c.reply(), ['500 Error: command "FOO" not recognized'], "the delayed error reply")
+        r = c.reply()
+        check(r[0].startswith("421 4.4.2 ") and "session time limit exceeded" in r[0],
+              "after the delay: expected the 421 of max_session_time, got %r" % r)
+        check(c.closed(5), "connection not closed after the 421")
+    d.wait_log(r"event=disconnect reason=limit")
+
+
 def test_too_many_recipients(ctx):
     d, port, out = ctx.simple(max_recipients=3)
     with Client(port) as c:

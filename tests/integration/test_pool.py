@@ -105,6 +105,49 @@ def test_stress_mode_sheds_idle_sessions(ctx):
     check(b"Subject: stress" in read_file(out), "message not delivered")
 
 
+def read_all(c):
+    """Every reply line until the server closes the connection."""
+    lines = []
+    try:
+        while True:
+            lines.append(c._line())
+    except EOFError:
+        return lines
+
+
+def test_error_sleep_ends_under_stress(ctx):
+    # Five clients that each send 21 unknown commands in one packet and
+    # never read held all five workers: every error past soft_error_limit
+    # slept error_sleep (60 s here, ten times) whatever the stress flag,
+    # and a sixth client waited in the queue.  Under stress the sleeps end
+    # at once: the five get their replies and the 421 of hard_error_limit,
+    # and the sixth is served while the old code kept them asleep.
+    d, port, out = ctx.simple(workers=None, min_spare=1, max_spare=5, max_workers=5,
+                              stress_timeout=3, error_sleep=60, soft_error_limit=10,
+                              hard_error_limit=20)
+    pinned = []
+    try:
+        for _ in range(5):
+            c = Client(port, timeout=45)
+            c.send(b"FOO\r\n" * 21)
+            pinned.append(c)
+        d.wait_log(r"limit=soft_error_limit", count=5)  # all five asleep
+        with Client(port, timeout=45) as sixth:  # the old code: no greeting for 10 minutes
+            eq(sixth.cmd("EHLO x").split("\n")[0][:4], "250-", "the sixth client's EHLO")
+        d.wait_log(r"event=stress-on")
+        unknown = '500 Error: command "FOO" not recognized'
+        for i, c in enumerate(pinned):
+            lines = read_all(c)
+            eq(lines[:20], [unknown] * 20, "client %d: the replies to its errors" % i)
+            check(len(lines) == 21 and lines[20].startswith("421 4.7.0 ") and
+                  "too many errors" in lines[20],
+                  "client %d: expected the 421 of hard_error_limit last, got %r" % (i, lines[20:]))
+        d.wait_log(r"limit=hard_error_limit", count=5)
+    finally:
+        for c in pinned:
+            c.close()
+
+
 def test_sessions_per_client_limit(ctx):
     d, port, out = ctx.simple(workers=4, max_sessions_per_client=2)
     d.wait_workers(4)

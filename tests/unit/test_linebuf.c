@@ -1,7 +1,9 @@
 /*
  * test_linebuf.c - the bounded line reader over an in-memory connection:
- * command lines ended by CR LF or bare LF, the length limit (an overlong
- * line is discarded up to its LF and the next line is read normally),
+ * command lines ended by CR LF, and by a bare LF as each bare_lf policy
+ * says (keep: part of the line; normalize: a line end; reject: a line end
+ * that refuses the line), the length limit (an overlong line is discarded
+ * up to its end and the next line is read normally),
  * DATA pieces, EOF and timeout, each with the input delivered whole
  * (chunk 0), one byte at a time (chunk 1) and in odd pieces (chunk 7).
  */
@@ -24,7 +26,8 @@ struct lb_row {
 	const char *suffix;
 	size_t max_bytes;
 	int eof_is_timeout;
-	const char *expected; /* "[line]" per line, <TOOLONG>, then <EOF>/<TIMEOUT> */
+	const char *expected; /* "[line]" per line, <TOOLONG>, <BARELF>, then <EOF>/<TIMEOUT> */
+	enum bare_lf_policy policy; /* command rows: what ends a line [keep] */
 };
 
 static char *build_input(const struct lb_row *r, size_t *len_out)
@@ -47,43 +50,76 @@ static void append_result(char *out, size_t size, int rc, const char *line, size
 		snprintf(out + used, size - used, "[%.*s]", (int)len, line);
 	else if (rc == LINEBUF_TOO_LONG)
 		snprintf(out + used, size - used, "<TOOLONG>");
+	else if (rc == LINEBUF_BARE_LF)
+		snprintf(out + used, size - used, "<BARELF>");
 	else
 		snprintf(out + used, size - used, "<%s>",
 			 rc == CONN_EOF ? "EOF" : rc == CONN_TIMEOUT ? "TIMEOUT" : "ERROR");
 }
 
 static const struct lb_row command_rows[] = {
-	{ "CR LF lines", "HELO a\r\nNOOP\r\n", 0, 0, "", 512, 0, "[HELO a][NOOP]<EOF>" },
-	{ "bare LF lines", "HELO a\nNOOP\n", 0, 0, "", 512, 0, "[HELO a][NOOP]<EOF>" },
-	{ "mixed line ends", "A\r\nB\nC\r\n", 0, 0, "", 512, 0, "[A][B][C]<EOF>" },
-	{ "empty lines", "\r\n\n", 0, 0, "", 512, 0, "[][]<EOF>" },
-	{ "CR inside a line kept", "a\rb\r\n", 0, 0, "", 512, 0, "[a\rb]<EOF>" },
-	{ "only the CR before LF dropped", "a\r\r\n", 0, 0, "", 512, 0, "[a\r]<EOF>" },
-	{ "NUL kept (the parser refuses it)", "a", '\0', 1, "b\r\n", 512, 0, "[a]<EOF>" },
-	{ "partial line at EOF", "NOOP", 0, 0, "", 512, 0, "<EOF>" },
-	{ "partial line at timeout", "NOOP", 0, 0, "", 512, 1, "<TIMEOUT>" },
-	{ "no input", "", 0, 0, "", 512, 0, "<EOF>" },
-	{ "line at the limit", "", 'a', 10, "\r\n", 10, 0, "[aaaaaaaaaa]<EOF>" },
-	{ "line at the limit, bare LF", "", 'a', 10, "\n", 10, 0, "[aaaaaaaaaa]<EOF>" },
-	{ "one over the limit", "", 'a', 11, "\r\nNOOP\r\n", 10, 0, "<TOOLONG>[NOOP]<EOF>" },
-	{ "one over the limit, bare LF", "", 'a', 11, "\nNOOP\n", 10, 0, "<TOOLONG>[NOOP]<EOF>" },
+	{ "CR LF lines", "HELO a\r\nNOOP\r\n", 0, 0,
+	  "", 512, 0, "[HELO a][NOOP]<EOF>", BARE_LF_KEEP },
+	{ "bare LF lines, normalize", "HELO a\nNOOP\n", 0, 0,
+	  "", 512, 0, "[HELO a][NOOP]<EOF>", BARE_LF_NORMALIZE },
+	{ "bare LF inside a line, keep", "HELO a\nNOOP\r\n", 0, 0, "", 512, 0,
+	  "[HELO a\nNOOP]<EOF>", BARE_LF_KEEP },
+	{ "bare LF lines, keep: no line yet", "HELO a\nNOOP\n", 0, 0,
+	  "", 512, 0, "<EOF>", BARE_LF_KEEP },
+	{ "bare LF line refused, reject", "HELO a\nNOOP\r\n", 0, 0,
+	  "", 512, 0, "<BARELF>[NOOP]<EOF>", BARE_LF_REJECT },
+	{ "mixed line ends, normalize", "A\r\nB\nC\r\n", 0, 0,
+	  "", 512, 0, "[A][B][C]<EOF>", BARE_LF_NORMALIZE },
+	{ "mixed line ends, keep", "A\r\nB\nC\r\n", 0, 0,
+	  "", 512, 0, "[A][B\nC]<EOF>", BARE_LF_KEEP },
+	{ "mixed line ends, reject", "A\r\nB\nC\r\n", 0, 0,
+	  "", 512, 0, "[A]<BARELF>[C]<EOF>", BARE_LF_REJECT },
+	{ "empty lines, normalize", "\r\n\n", 0, 0, "", 512, 0, "[][]<EOF>", BARE_LF_NORMALIZE },
+	{ "empty lines, keep", "\r\n\n\r\n", 0, 0, "", 512, 0, "[][\n]<EOF>", BARE_LF_KEEP },
+	{ "empty lines, reject", "\r\n\n", 0, 0, "", 512, 0, "[]<BARELF><EOF>", BARE_LF_REJECT },
+	{ "CR inside a line kept", "a\rb\r\n", 0, 0, "", 512, 0, "[a\rb]<EOF>", BARE_LF_KEEP },
+	{ "only the CR before LF dropped", "a\r\r\n", 0, 0,
+	  "", 512, 0, "[a\r]<EOF>", BARE_LF_KEEP },
+	{ "NUL kept (the parser refuses it)", "a", '\0', 1, "b\r\n", 512, 0,
+	  "[a]<EOF>", BARE_LF_KEEP },
+	{ "partial line at EOF", "NOOP", 0, 0, "", 512, 0, "<EOF>", BARE_LF_KEEP },
+	{ "partial line at timeout", "NOOP", 0, 0, "", 512, 1, "<TIMEOUT>", BARE_LF_KEEP },
+	{ "no input", "", 0, 0, "", 512, 0, "<EOF>", BARE_LF_KEEP },
+	{ "line at the limit", "", 'a', 10, "\r\n", 10, 0, "[aaaaaaaaaa]<EOF>", BARE_LF_KEEP },
+	{ "line at the limit, bare LF", "", 'a', 10, "\n", 10, 0,
+	  "[aaaaaaaaaa]<EOF>", BARE_LF_NORMALIZE },
+	{ "line at the limit, bare LF, reject", "", 'a', 10, "\n", 10, 0,
+	  "<BARELF><EOF>", BARE_LF_REJECT },
+	{ "one over the limit", "", 'a', 11, "\r\nNOOP\r\n", 10, 0,
+	  "<TOOLONG>[NOOP]<EOF>", BARE_LF_KEEP },
+	{ "one over the limit, bare LF", "", 'a', 11, "\nNOOP\n", 10, 0,
+	  "<TOOLONG>[NOOP]<EOF>", BARE_LF_NORMALIZE },
+	{ "one over the limit, bare LF, reject", "", 'a', 11, "\nNOOP\n", 10, 0,
+	  "<TOOLONG><BARELF><EOF>", BARE_LF_REJECT },
+	{ "over the limit through a bare LF, keep", "", 'a', 8, "\nNOOP\r\nQUIT\r\n", 10, 0,
+	  "<TOOLONG>[QUIT]<EOF>", BARE_LF_KEEP },
 	{ "512 bytes accepted", "", 'a', 512, "\r\nQUIT\r\n", 512, 0,
 	  "[aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa][QUIT]<EOF>" },
-	{ "513 bytes too long", "", 'a', 513, "\r\nQUIT\r\n", 512, 0, "<TOOLONG>[QUIT]<EOF>" },
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa][QUIT]<EOF>",
+	  BARE_LF_KEEP },
+	{ "513 bytes too long", "", 'a', 513, "\r\nQUIT\r\n", 512, 0,
+	  "<TOOLONG>[QUIT]<EOF>", BARE_LF_KEEP },
 	{ "20000 bytes discarded to CR LF", "", 'x', 20000, "\r\nQUIT\r\n", 512, 0,
-	  "<TOOLONG>[QUIT]<EOF>" },
+	  "<TOOLONG>[QUIT]<EOF>", BARE_LF_KEEP },
 	{ "20000 bytes discarded to bare LF", "", 'x', 20000, "\nQUIT\n", 512, 0,
-	  "<TOOLONG>[QUIT]<EOF>" },
+	  "<TOOLONG>[QUIT]<EOF>", BARE_LF_NORMALIZE },
+	{ "20000 bytes discarded past a bare LF to CR LF, keep", "", 'x', 20000,
+	  "\nQUIT\r\nNOOP\r\n", 512, 0, "<TOOLONG>[NOOP]<EOF>", BARE_LF_KEEP },
 	{ "two long lines in a row", "", 'x', 600, "\r\nyyyyyyyyyyyyyyyyyyyy\r\nQUIT\r\n", 10, 0,
-	  "<TOOLONG><TOOLONG>[QUIT]<EOF>" },
-	{ "long line, then EOF", "", 'x', 20000, "", 512, 0, "<EOF>" },
-	{ "long line, then timeout", "", 'x', 20000, "", 512, 1, "<TIMEOUT>" },
-	{ "long line with CR inside", "", '\r', 20, "\nNOOP\r\n", 10, 0, "<TOOLONG>[NOOP]<EOF>" },
+	  "<TOOLONG><TOOLONG>[QUIT]<EOF>", BARE_LF_KEEP },
+	{ "long line, then EOF", "", 'x', 20000, "", 512, 0, "<EOF>", BARE_LF_KEEP },
+	{ "long line, then timeout", "", 'x', 20000, "", 512, 1, "<TIMEOUT>", BARE_LF_KEEP },
+	{ "long line with CR inside", "", '\r', 20, "\nNOOP\r\n", 10, 0,
+	  "<TOOLONG>[NOOP]<EOF>", BARE_LF_KEEP },
 };
 
 static void test_read_command(void)
@@ -102,6 +138,7 @@ static void test_read_command(void)
 			if (!lb)
 				abort();
 			linebuf_init(lb, &cm.base);
+			linebuf_set_bare_lf(lb, r->policy);
 			char got[1024] = "";
 			for (int n = 0; n < 10; n++) {
 				const char *line = NULL;
@@ -120,11 +157,13 @@ static void test_read_command(void)
 }
 
 static const struct lb_row data_rows[] = {
-	{ "pieces end at LF", "abc\r\ndef\n.\r\n", 0, 0, "", 0, 0, "[abc\r\n][def\n][.\r\n]<EOF>" },
-	{ "bytes kept exactly", "a\rb", '\0', 1, "c\r\n", 0, 0, "[a\rb]<EOF>" },
-	{ "partial piece at EOF dropped", "abc\r\nde", 0, 0, "", 0, 0, "[abc\r\n]<EOF>" },
-	{ "partial piece at timeout", "abc", 0, 0, "", 0, 1, "<TIMEOUT>" },
-	{ "empty lines", "\r\n\n", 0, 0, "", 0, 0, "[\r\n][\n]<EOF>" },
+	{ "pieces end at LF", "abc\r\ndef\n.\r\n", 0, 0,
+	  "", 0, 0, "[abc\r\n][def\n][.\r\n]<EOF>", BARE_LF_KEEP },
+	{ "bytes kept exactly", "a\rb", '\0', 1, "c\r\n", 0, 0, "[a\rb]<EOF>", BARE_LF_KEEP },
+	{ "partial piece at EOF dropped", "abc\r\nde", 0, 0,
+	  "", 0, 0, "[abc\r\n]<EOF>", BARE_LF_KEEP },
+	{ "partial piece at timeout", "abc", 0, 0, "", 0, 1, "<TIMEOUT>", BARE_LF_KEEP },
+	{ "empty lines", "\r\n\n", 0, 0, "", 0, 0, "[\r\n][\n]<EOF>", BARE_LF_KEEP },
 };
 
 static void test_read_data(void)

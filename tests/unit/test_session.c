@@ -79,6 +79,7 @@ struct fake {
 	char options[512];
 	int smtputf8;
 	int state_at_message;
+	int state_at_reset, state_at_disconnect; /* -1: not called */
 	char peer[64];
 };
 
@@ -216,15 +217,15 @@ static enum smtpgate_verdict fake_message(void *priv, const struct smtpgate_sess
 static void fake_reset(void *priv, const struct smtpgate_session *s)
 {
 	struct fake *f = priv;
-	(void)s;
 	f->resets++;
+	f->state_at_reset = (int)s->state;
 }
 
 static void fake_disconnect(void *priv, const struct smtpgate_session *s)
 {
 	struct fake *f = priv;
-	(void)s;
 	f->disconnects++;
+	f->state_at_disconnect = (int)s->state;
 }
 
 static enum smtpgate_verdict cmd_xfoo(void *priv, const struct smtpgate_session *s,
@@ -456,6 +457,9 @@ static const struct session_row session_rows[] = {
 	{ "VRFY with brackets", IN("VRFY <eggs@example>\r\n"),
 	  "252 Cannot VRFY user, but will accept message and attempt delivery\n" },
 	{ "VRFY of junk", IN("VRFY @@\r\n"), "502 Could not VRFY @@\n" },
+	{ "VRFY of an empty quoted string", IN("VRFY \"\"\r\nVRFY <\"\">\r\n"),
+	  "502 Could not VRFY \"\"\n"
+	  "252 Cannot VRFY user, but will accept message and attempt delivery\n" },
 	{ "VRFY without argument", IN("VRFY\r\n"), "501 Syntax: VRFY <address>\n" },
 	{ "EXPN", IN("EXPN\r\n"), "502 EXPN not implemented\n" },
 	{ "EXPN with argument", IN("EXPN list\r\n"), "502 EXPN not implemented\n" },
@@ -465,7 +469,24 @@ static const struct session_row session_rows[] = {
 	{ "unknown command, upper-cased", IN("foo bar\r\n"),
 	  "500 Error: command \"FOO\" not recognized\n" },
 	{ "empty line", IN("\r\n"), "500 Error: bad syntax\n" },
-	{ "empty line, bare LF", IN("\n"), "500 Error: bad syntax\n" },
+	{ "empty line, bare LF, keep: not a line", IN("\n"), "", END(SESSION_END_EOF) },
+	{ "empty line, bare LF, normalize", IN("\n"), "500 Error: bad syntax\n", CFG_NORMALIZE },
+	{ "empty line, bare LF, reject", IN("\nNOOP\r\n"),
+	  "500 5.5.2 Error: bare <LF> received\n250 OK\n", CFG_REJECT_LF },
+	{ "NOOP LF NOOP CR LF is one command, keep", IN("NOOP\nNOOP\r\n"),
+	  "500 Error: command \"NOOP?NOOP\" not recognized\n" },
+	{ "NOOP LF NOOP CR LF is two, normalize", IN("NOOP\nNOOP\r\n"), "250 OK\n250 OK\n",
+	  CFG_NORMALIZE },
+	{ "NOOP LF NOOP CR LF, reject: the first refused", IN("NOOP\nNOOP\r\n"),
+	  "500 5.5.2 Error: bare <LF> received\n250 OK\n", CFG_REJECT_LF },
+	{ "a bare LF command runs nothing, reject", IN("HELO x\nMAIL FROM:<a@b>\r\n"),
+	  "500 5.5.2 Error: bare <LF> received\n503 Error: send HELO first\n", CFG_REJECT_LF },
+	{ "a session of bare LF lines, keep: 421 at the timeout",
+	  IN("HELO x\nMAIL FROM:<a@b>\nRCPT TO:<c@d>\nQUIT\n"),
+	  "421 4.4.2 " FQDN " Error: timeout exceeded\n", .timeout = 1, END(SESSION_END_TIMEOUT) },
+	{ "a session of bare LF lines, normalize",
+	  IN("HELO x\nMAIL FROM:<a@b>\nRCPT TO:<c@d>\nQUIT\n"),
+	  HELO_OK "250 OK\n250 OK\n221 Bye\n", CFG_NORMALIZE, END(SESSION_END_QUIT), .resets = 1 },
 	{ "NUL in a command", IN("NO\0OP\r\nNOOP\r\n"), "500 Error: bad syntax\n250 OK\n" },
 	{ "NUL in an argument", IN("HELO a\0b\r\nHELO ok\r\n"), "500 Error: bad syntax\n" HELO_OK },
 	{ "invalid UTF-8 in a command", IN("HELO \xff\xfe\r\nNOOP\r\n"),
@@ -475,7 +496,11 @@ static const struct session_row session_rows[] = {
 	{ "line of 512 bytes", IN("HELO {507*x}\r\n"), HELO_OK },
 	{ "line of 513 bytes, then NOOP", IN("HELO {508*x}\r\nNOOP\r\n"),
 	  "500 Error: line too long\n250 OK\n" },
-	{ "line of 513 bytes, bare LF", IN("HELO {508*x}\nNOOP\n"),
+	{ "line of 513 bytes, bare LF, normalize", IN("HELO {508*x}\nNOOP\n"),
+	  "500 Error: line too long\n250 OK\n", CFG_NORMALIZE },
+	{ "line of 513 bytes, bare LF, reject", IN("HELO {508*x}\nNOOP\n"),
+	  "500 Error: line too long\n500 5.5.2 Error: bare <LF> received\n", CFG_REJECT_LF },
+	{ "line of 518 bytes through a bare LF, keep", IN("HELO {508*x}\nNOOP\r\nNOOP\r\n"),
 	  "500 Error: line too long\n250 OK\n" },
 	{ "line of 20000 bytes, then NOOP", IN("{20000*y}\r\nNOOP\r\n"),
 	  "500 Error: line too long\n250 OK\n" },
@@ -517,6 +542,9 @@ static const struct session_row session_rows[] = {
 	{ "MAIL without colon after EHLO", IN("EHLO example\r\nMAIL from eggs@example\r\n"),
 	  EHLO_OK MAIL_SYNTAX_EXT },
 	{ "MAIL without address", IN("HELO example\r\nMAIL from:\r\n"), HELO_OK MAIL_SYNTAX },
+	{ "MAIL of an empty quoted string", IN("HELO x\r\nMAIL FROM:\"\"\r\nMAIL FROM:<\"\">\r\n"
+						 "RCPT TO:\"\"\r\n"),
+	  HELO_OK MAIL_SYNTAX "250 OK\n" RCPT_SYNTAX, .resets = 1 },
 	{ "MAIL with missing >", IN("EHLO example\r\nMAIL from:<a@b\r\n"),
 	  EHLO_OK MAIL_SYNTAX_EXT },
 	{ "MAIL parameters after HELO",
@@ -1023,6 +1051,41 @@ static void test_session_stop_flag(void)
 	conn_mem_free(&cm);
 }
 
+/* The public state each hook sees: the channel's states as plugin.h
+   maps them (rcpt shows as MAIL; closing as GREETED after a HELO). */
+static void test_session_public_states(void)
+{
+	static const struct {
+		const char *name, *input;
+		int at_reset, at_disconnect; /* -1: the hook did not run */
+	} rows[] = {
+		{ "QUIT before HELO", "QUIT\r\n", -1, SMTPGATE_STATE_CONNECTED },
+		{ "QUIT after HELO", "HELO x\r\nQUIT\r\n", -1, SMTPGATE_STATE_GREETED },
+		{ "RSET after MAIL", "HELO x\r\nMAIL FROM:<a@b>\r\nRSET\r\n", SMTPGATE_STATE_MAIL,
+		  SMTPGATE_STATE_GREETED },
+		{ "EOF after RCPT", "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n",
+		  SMTPGATE_STATE_MAIL, SMTPGATE_STATE_GREETED },
+		{ "EOF in DATA", "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nm\r\n",
+		  SMTPGATE_STATE_DATA, SMTPGATE_STATE_GREETED },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct listener_config l;
+		make_listener(&l, 0);
+		memset(&fake, 0, sizeof(fake));
+		fake.state_at_reset = fake.state_at_disconnect = -1;
+		struct conn_mem cm;
+		conn_mem_init(&cm, rows[i].input, strlen(rows[i].input), 0);
+		struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL };
+		struct session_peer peer = { "127.0.0.1", 40025, "127.0.0.2", 25 };
+		unit_log_quiet();
+		session_run(&env, &cm.base, &peer, "00c0ffee");
+		unit_log_restore();
+		UNIT_CHECK(rows[i].name, fake.state_at_reset == rows[i].at_reset);
+		UNIT_CHECK(rows[i].name, fake.state_at_disconnect == rows[i].at_disconnect);
+		conn_mem_free(&cm);
+	}
+}
+
 static void test_session_end_names(void)
 {
 	static const struct { enum session_end end; const char *name; } rows[] = {
@@ -1042,6 +1105,7 @@ int test_session_register(void)
 	    !CU_add_test(s, "channel table (chunks 0, 1, 7)", test_session_table) ||
 	    !CU_add_test(s, "stop flag", test_session_stop_flag) ||
 	    !CU_add_test(s, "error sleep past the soft limit", test_session_error_sleep) ||
+	    !CU_add_test(s, "public states seen by the hooks", test_session_public_states) ||
 	    !CU_add_test(s, "session_end names", test_session_end_names))
 		return -1;
 	return 0;
