@@ -24,6 +24,7 @@
 
 #include "linebuf.h"
 #include "log.h"
+#include "mem.h"
 #include "smtp_parse.h"
 #include "smtp_reply.h"
 
@@ -46,7 +47,7 @@ const char *session_end_name(enum session_end end)
 	static const char *const names[] = { "quit", "eof", "timeout", "io-error", "stopped",
 					     "plugin", "limit" };
 	if ((unsigned int)end >= sizeof(names) / sizeof(names[0]))
-		abort(); /* not an end: memory is corrupt */
+		log_panic("what=session_end value=%d", (int)end); /* memory is corrupt */
 	return names[end];
 }
 
@@ -209,9 +210,7 @@ static void greet_client(struct session *s)
 static struct session *session_new(const struct session_env *env, struct conn *conn,
 				   const struct session_peer *peer, const char *sid)
 {
-	struct session *s = calloc(1, sizeof(*s));
-	if (!s)
-		abort();
+	struct session *s = mem_calloc(1, sizeof(*s));
 	s->env = env;
 	s->l = env->listener;
 	s->conn = conn;

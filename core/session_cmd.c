@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "mem.h"
 
 static int greet_syntax(struct session *s, const char *arg, const struct session_verb *row);
 static int greet(struct session *s, const char *arg);
@@ -80,9 +81,7 @@ struct session_verb *session_cmd_table(const struct smtpgate_plugin *plugin, siz
 	size_t builtin = sizeof(builtin_verbs) / sizeof(builtin_verbs[0]), extra = 0;
 	for (const struct smtpgate_command *c = plugin->commands; c && c->verb; c++)
 		extra++;
-	struct session_verb *t = malloc((builtin + extra) * sizeof(*t));
-	if (!t)
-		abort();
+	struct session_verb *t = mem_malloc((builtin + extra) * sizeof(*t));
 	memcpy(t, builtin_verbs, sizeof(builtin_verbs));
 	/* A plugin's verbs run in any state, before HELO too (plugin.h); the
 	   built-in rows come first, so a plugin cannot take over HELO. */
@@ -328,14 +327,10 @@ static void add_recipient(struct session *s, const char *address)
 {
 	if (s->rcpt_count == s->rcpt_cap) {
 		size_t cap = s->rcpt_cap ? s->rcpt_cap * 2 : 8;
-		char **n = realloc(s->rcpttos, (cap + 1) * sizeof(*n));
-		if (!n)
-			abort();
-		s->rcpttos = n;
+		s->rcpttos = mem_realloc(s->rcpttos, (cap + 1) * sizeof(*s->rcpttos));
 		s->rcpt_cap = cap;
 	}
-	if (!(s->rcpttos[s->rcpt_count] = strdup(address)))
-		abort();
+	s->rcpttos[s->rcpt_count] = mem_strdup(address);
 	s->rcpttos[++s->rcpt_count] = NULL;
 }
 
@@ -447,9 +442,11 @@ static void deliver(struct session *s, const struct smtp_data *d, long long star
 	}
 	if (!sent)
 		session_chat_send(&s->chat, &r);
-	log_info("sid=%s listener=%s event=message from=<%s> nrcpt=%zu size=%llu reply=\"%03d %s\" "
-		 "delivered=%s ms=%lld", s->sid, s->l->name, s->mailfrom, s->rcpt_count,
-		 d->raw_bytes, r.code, r.text, delivered ? "yes" : "no",
+	char reply[SMTP_REPLY_TEXT_MAX_BYTES + 8];
+	snprintf(reply, sizeof(reply), "%03d %s", r.code, r.text);
+	log_info("sid=%s listener=%s event=message from=%s nrcpt=%zu size=%llu reply=%s "
+		 "delivered=%s ms=%lld", s->sid, s->l->name, log_quoted(s->mailfrom),
+		 s->rcpt_count, d->raw_bytes, log_quoted(reply), delivered ? "yes" : "no",
 		 clock_ms() - started_ms);
 	session_reset_transaction(s, !delivered);
 }

@@ -49,7 +49,7 @@ static enum smtpgate_state session_state_public(const struct session *s)
 	if (s->state == SESSION_CLOSING && s->greeting[0])
 		return SMTPGATE_STATE_GREETED;
 	if ((unsigned int)s->state >= SESSION_STATE_COUNT)
-		abort(); /* a state outside the enum: memory is corrupt */
+		log_panic("what=session_state value=%d", (int)s->state); /* memory is corrupt */
 	return pub[s->state];
 }
 
@@ -177,7 +177,7 @@ static enum smtpgate_verdict call_hook(struct session *s, enum session_hook h,
 	case SESSION_HOOK_COMMAND:
 		return a->command->run(priv, &s->pub, a->text, r);
 	}
-	abort(); /* not a hook */
+	log_panic("what=session_hook value=%d", (int)h);
 }
 
 /* The hook's name in log lines (a plugin verb's own name). */
@@ -196,8 +196,9 @@ static enum smtpgate_verdict bad_answer(struct session *s, const char *hook,
 					enum smtpgate_verdict v, struct smtpgate_reply *r,
 					const char *why)
 {
-	log_err("sid=%s listener=%s plugin=%s hook=%s verdict=%s code=%d: bad plugin answer: %s",
-		s->sid, s->l->name, s->env->plugin->name, hook, smtpgate_verdict_name(v), r->code, why);
+	log_err("sid=%s listener=%s plugin=%s hook=%s verdict=%s code=%d event=bad-answer msg=%s",
+		s->sid, s->l->name, log_quoted(s->env->plugin->name), log_quoted(hook),
+		smtpgate_verdict_name(v), r->code, log_quoted(why));
 	smtp_reply_set(r, 451, "4.3.0", "Error: internal error in the message handler");
 	return SMTPGATE_TEMPFAIL;
 }
@@ -249,5 +250,5 @@ int session_hook(struct session *s, enum session_hook h, const struct session_ho
 		session_close(s, SESSION_END_PLUGIN);
 		return 1;
 	}
-	abort(); /* smtp_reply_check() passes only the verdicts above */
+	log_panic("what=verdict value=%d", (int)v); /* smtp_reply_check() passes only those above */
 }
