@@ -5,7 +5,12 @@
  * a bug of the channel, the parsers, the line reader or DATA decoding.
  *
  * The first input byte picks listener settings (decode_data, smtputf8,
- * bare LF policy, a small size limit) so every path of the channel is fed.
+ * bare LF policy, a small size limit, low error and idle limits) so every
+ * path of the channel is fed.  The rest are config.c's defaults but for
+ * error_sleep and greet_pause (0: a fuzzer must not sleep); a setting left
+ * at 0 here can shut every session at once (max_session_time did, from
+ * issue 6 until this was noticed), which is why run.sh checks that a seed
+ * still gets a message through.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +61,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	l.command_timeout_sec = 1;
 	l.data_timeout_sec = 1;
 	l.max_recipients = 5;
+	l.min_spare = l.max_spare = l.max_workers = 1;
+	l.max_sessions_per_worker = 1000;
+	l.soft_error_limit = (knobs & 0x20) ? 1 : 10;
+	l.hard_error_limit = (knobs & 0x20) ? 3 : 20;
+	l.error_sleep_sec = 0;
+	l.max_session_time_sec = 3600;
+	l.max_idle_commands = (knobs & 0x20) ? 3 : 100;
 	struct session_env env = { .listener = &l, .plugin = &accept_all, .fqdn = "fuzz.example" };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 1025,
 				     .local_addr = "127.0.0.1", .local_port = 25 };
