@@ -80,11 +80,12 @@ static void check_command(const char *line, size_t len, int status,
 	check(cmd->has_arg == (sp != NULL), "an argument exactly when there is a space");
 	size_t alen = strnlen(cmd->arg, sizeof(cmd->arg));
 	check(alen < sizeof(cmd->arg), "the argument is NUL-terminated in its buffer");
-	check(!cmd->has_arg || alen == sizeof(cmd->arg) - 1 ||
-		      memmem(line, len, cmd->arg, alen) != NULL,
-	      "the argument is a piece of the line");
+	check(memmem(line, len, cmd->arg, alen) != NULL, "the argument is a piece of the line");
+	/* An argument cut to fit (never so in the channel: its lines stop at
+	   548 bytes) may end in a space. */
+	int cut = alen == sizeof(cmd->arg) - 1;
 	check(alen == 0 || (!strchr(" \t\r\n\v\f", cmd->arg[0]) &&
-			    !strchr(" \t\r\n\v\f", cmd->arg[alen - 1])),
+			    (cut || !strchr(" \t\r\n\v\f", cmd->arg[alen - 1]))),
 	      "the argument is stripped");
 }
 

@@ -2,13 +2,15 @@
 # The libFuzzer targets (tests/fuzz/fuzz_TARGET.c), built with clang, ASan
 # and UBSan over the core's sources (all of core/ but main.c).
 #
-#   tests/fuzz/run.sh [TARGET...]         CI: FUZZ_SECONDS (default 20) per
+#   tests/fuzz/run.sh [TARGET...]         CI: FUZZ_SECONDS (default 15) per
 #       target from its kept corpus and seeds; what it finds goes to a
 #       throw-away directory, so the tree is left as it was.
 #   tests/fuzz/run.sh --grow [TARGET...]  FUZZ_SECONDS (default 300) per
 #       target, then the kept corpus (tests/fuzz/corpus/TARGET) is rebuilt
-#       as the smallest set of files covering what it, the seeds and the new
-#       inputs cover (libFuzzer -merge=1): commit what changed.
+#       as a small set of files covering every edge it, the seeds and the
+#       new inputs cover (libFuzzer -merge=1 counting edges, not hit
+#       counts, so it stays at a few hundred files): commit what changed.
+#   tests/fuzz/run.sh --minimize [TARGET...]  that rebuild alone.
 #
 # The seeds (tests/fuzz/seeds/TARGET) are written by hand and never pruned;
 # a crash's input goes to tests/fuzz/crashes/ and, once fixed, into the
@@ -20,12 +22,14 @@ cd "$(dirname "$0")/../.."
 SUITE=fuzz
 . tests/checks.sh
 
-grow=0
-if [ "${1:-}" = --grow ]; then
-	grow=1
+mode=ci
+case "${1:-}" in
+--grow | --minimize)
+	mode=${1#--}
 	shift
-fi
-seconds=${FUZZ_SECONDS:-$([ "$grow" = 1 ] && echo 300 || echo 20)}
+	;;
+esac
+seconds=${FUZZ_SECONDS:-$([ "$mode" = grow ] && echo 300 || echo 15)}
 # target, its dictionary (- for none), its largest input in bytes, and
 # whether its stderr is dropped (the channel logs every session; sanitizer
 # and libFuzzer reports still show)
@@ -102,9 +106,9 @@ session_delivers() {
 # seeds first, so only what they do not cover is kept.
 minimize() {
 	local t=$1 new=$2 min=$out/$1.min s
-	mkdir -p "$min"
+	mkdir -p "$min" "$new"
 	cp "tests/fuzz/seeds/$t"/* "$min"/ 2>/dev/null
-	"$out/fuzz_$t" $(options "$t") -merge=1 "$min" "tests/fuzz/corpus/$t" "$new" \
+	"$out/fuzz_$t" $(options "$t") -use_counters=0 -merge=1 "$min" "tests/fuzz/corpus/$t" "$new" \
 		>"$out/$t.merge.log" 2>&1 || return 1
 	for s in "tests/fuzz/seeds/$t"/*; do
 		rm -f "$min/$(basename "$s")"
@@ -129,9 +133,9 @@ for t in $targets; do
 		continue
 	fi
 	new=$out/$t.new
-	if ! fuzz "$t" "$new"; then
+	if [ "$mode" != minimize ] && ! fuzz "$t" "$new"; then
 		fail "$t" "see tests/fuzz/crashes/"
-	elif [ "$grow" = 1 ] && ! minimize "$t" "$new"; then
+	elif [ "$mode" != ci ] && ! minimize "$t" "$new"; then
 		tail -20 "$out/$t.merge.log"
 		fail "$t" "merge failed"
 	else
