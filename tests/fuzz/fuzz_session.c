@@ -7,25 +7,32 @@
  * The first input byte picks listener settings (decode_data, smtputf8,
  * bare LF policy, a small size limit, low error and idle limits) so every
  * path of the channel is fed.  The rest are config.c's defaults but for
- * error_sleep and greet_pause (0: a fuzzer must not sleep); a setting left
- * at 0 here can shut every session at once (max_session_time did, from
- * issue 6 until this was noticed), which is why run.sh checks that a seed
- * still gets a message through.
+ * error_sleep and greet_pause (0: a fuzzer must not sleep).  A setting
+ * left at 0 here can end every session at once, and fuzzing then covers
+ * nothing without failing (max_session_time did, from issue 6 until this
+ * was noticed): so the target first runs a plain transaction and aborts
+ * when it delivers no message.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "conn.h"
 #include "session.h"
 
+static unsigned long messages_seen; /* on_message calls, for the start-up check */
+
+/* The plugin's on_message: reads what a plugin reads, accepts. */
 static enum smtpgate_verdict accept_message(void *priv, const struct smtpgate_session *s,
 					    const struct smtpgate_message *m,
 					    struct smtpgate_reply *r)
 {
 	(void)priv;
 	(void)r;
+	messages_seen++;
 	/* Touch what a plugin reads, so the sanitizers check it. */
 	size_t sum = m->len;
 	for (size_t i = 0; i < s->rcpt_count; i++)
@@ -43,8 +50,27 @@ static const struct smtpgate_plugin accept_all = {
 	.on_message = accept_message,
 };
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Before any fuzzing: the listener built below lets a plain transaction
+   through, or every input would end before its first command. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const char transcript[] = "\x00" "EHLO a\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"
+					 "DATA\r\nx\r\n.\r\nQUIT\r\n";
+	(void)argc;
+	(void)argv;
+	LLVMFuzzerTestOneInput((const uint8_t *)transcript, sizeof(transcript) - 1);
+	if (messages_seen == 0) {
+		fprintf(stderr, "fuzz_session: invariant broken: a plain transaction delivers no "
+				"message; a listener setting left at 0 here ends every session?\n");
+		abort();
+	}
+	return 0;
+}
+
+/* One client: the first byte picks settings, the rest is what it sends. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct listener_config l;
