@@ -30,6 +30,7 @@ case "${1:-}" in
 	;;
 esac
 seconds=${FUZZ_SECONDS:-$([ "$mode" = grow ] && echo 300 || echo 15)}
+[ "$seconds" -ge 1 ] 2>/dev/null || seconds=1 # libFuzzer takes 0 as "no limit"
 # target, its dictionary (- for none), its largest input in bytes, and
 # whether its stderr is dropped (the channel logs every session; sanitizer
 # and libFuzzer reports still show)
@@ -111,7 +112,7 @@ minimize() {
 	cp "$min"/* "tests/fuzz/corpus/$t"/ 2>/dev/null
 	after=$(ls "tests/fuzz/corpus/$t" | wc -l)
 	echo "fuzz/$t: kept corpus $before -> $after files" \
-		"($(du -sk "tests/fuzz/corpus/$t" | cut -f1) KiB)"
+		"($(cat "tests/fuzz/corpus/$t"/* 2>/dev/null | wc -c) bytes)"
 }
 
 if ! build; then
