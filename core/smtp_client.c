@@ -2,12 +2,14 @@
  * smtp_client.c - the SMTP/LMTP client plugins relay with (proxy, mailman).
  *
  * Entry points: smtp_client_open(), smtp_client_command(), _send(),
- * _read_reply(), _data(), _close().  Every failure - refused connection,
- * timeout, a reply that is not SMTP, a connection lost - becomes a reply
- * with code 0 and a text saying what happened, so a plugin maps it to a 4xx
- * and never mistakes silence for success.  Message text goes out with CR LF
- * line ends and doubled leading dots whatever the client sent: nothing can
- * reach the upstream as an end-of-data it was not meant to be.
+ * _read_reply(), _data(), _close(); smtp_client_reply_read() is the reply
+ * parser over a bare line reader (the fuzz target feeds it from memory).
+ * Every failure - refused connection, timeout, a reply that is not SMTP, a
+ * connection lost - becomes a reply with code 0 and a text saying what
+ * happened, so a plugin maps it to a 4xx and never mistakes silence for
+ * success.  Message text goes out with CR LF line ends and doubled leading
+ * dots whatever the client sent: nothing can reach the upstream as an
+ * end-of-data it was not meant to be.
  */
 #include "smtp_client.h"
 
@@ -32,7 +34,6 @@
 
 #define CLIENT_REPLY_LINE_MAX_BYTES 2048
 #define CLIENT_REPLY_MAX_LINES 100
-#define CLIENT_EXTENSIONS_MAX 32
 #define CLIENT_OUT_BUF_BYTES 65536
 #define CLIENT_LATE_REPLY_MS 1000 /* for a reply sent before the server closed */
 
@@ -47,8 +48,7 @@ struct smtp_client {
 	int unanswered;         /* commands sent whose replies are not read yet */
 	int in_data;            /* a 354 was read and the end of data not yet sent */
 	char peer[300];
-	size_t nextensions;
-	char extensions[CLIENT_EXTENSIONS_MAX][128]; /* "SIZE 10240000" */
+	struct smtp_client_extensions extensions; /* of the EHLO/LHLO reply */
 	char out[CLIENT_OUT_BUF_BYTES];
 	size_t out_len;
 };
@@ -62,6 +62,7 @@ static int introduce(struct smtp_client *c, const char *fqdn, struct smtpgate_up
 static int reply_after_lost_send(struct smtp_client *c, struct smtpgate_upstream_reply *r,
 				 const char *why);
 static int read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r, int timeout_ms);
+static int is_reply_line(const char *line, size_t len);
 
 /* The connection is no longer usable; say why in the reply. */
 static void failure(struct smtp_client *c, struct smtpgate_upstream_reply *r,
@@ -198,40 +199,61 @@ static int reply_after_lost_send(struct smtp_client *c, struct smtpgate_upstream
 /* One reply, all its lines: its code, or 0 with r saying why. */
 static int read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r, int timeout_ms)
 {
+	const char *why;
+	int code = smtp_client_reply_read(&c->lb, timeout_ms, r,
+					  c->collect_extensions ? &c->extensions : NULL, &why);
+	if (code == 0) {
+		failure(c, r, "%s", why);
+		return 0;
+	}
+	if (c->unanswered > 0)
+		c->unanswered--;
+	if (code == 354)
+		c->in_data = 1;
+	return code;
+}
+
+/* True if a line of len bytes starts as an SMTP reply line must: three
+   digits (2xx to 5xx), then the end, a space (last line) or '-'. */
+static int is_reply_line(const char *line, size_t len)
+{
+	return len >= 3 && line[0] >= '2' && line[0] <= '5' && line[1] >= '0' && line[1] <= '9' &&
+	       line[2] >= '0' && line[2] <= '9' && (len == 3 || line[3] == ' ' || line[3] == '-');
+}
+
+/* The reply loop without the socket: lines from lb until the last one. */
+int smtp_client_reply_read(struct linebuf *lb, int timeout_ms, struct smtpgate_upstream_reply *r,
+			   struct smtp_client_extensions *ext, const char **why_out)
+{
 	size_t used = 0;
 	r->code = 0;
 	r->text[0] = '\0';
 	for (int lines = 0; lines < CLIENT_REPLY_MAX_LINES; lines++) {
 		const char *line;
 		size_t len;
-		int rc = linebuf_read_command(&c->lb, CLIENT_REPLY_LINE_MAX_BYTES, timeout_ms, 0, &line,
-					      &len);
+		int rc = linebuf_read_command(lb, CLIENT_REPLY_LINE_MAX_BYTES, timeout_ms, 0, &line, &len);
 		if (rc == CONN_TIMEOUT) {
-			failure(c, r, "timeout waiting for a reply");
+			*why_out = "timeout waiting for a reply";
 			return 0;
 		}
 		if (rc < 0) {
-			failure(c, r, "connection closed");
+			*why_out = "connection closed";
 			return 0;
 		}
-		if (rc == LINEBUF_TOO_LONG || len < 3 || line[0] < '2' || line[0] > '5' ||
-		    line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9' ||
-		    (len > 3 && line[3] != ' ' && line[3] != '-')) {
-			failure(c, r, "not an SMTP reply");
+		if (rc == LINEBUF_TOO_LONG || !is_reply_line(line, len)) {
+			*why_out = "not an SMTP reply";
 			return 0;
 		}
 		int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
 		if (lines > 0 && code != r->code) {
-			failure(c, r, "reply lines with different codes");
+			*why_out = "reply lines with different codes";
 			return 0;
 		}
 		r->code = code;
-		if (c->collect_extensions && lines > 0 && len > 4 &&
-		    c->nextensions < CLIENT_EXTENSIONS_MAX) {
-			size_t n = len - 4 < sizeof(c->extensions[0]) - 1 ? len - 4
-									  : sizeof(c->extensions[0]) - 1;
-			memcpy(c->extensions[c->nextensions], line + 4, n);
-			c->extensions[c->nextensions++][n] = '\0';
+		if (ext && lines > 0 && len > 4 && ext->count < SMTP_CLIENT_EXTENSIONS_MAX) {
+			size_t n = len - 4 < sizeof(ext->line[0]) - 1 ? len - 4 : sizeof(ext->line[0]) - 1;
+			memcpy(ext->line[ext->count], line + 4, n);
+			ext->line[ext->count++][n] = '\0';
 		}
 		if (len > 4) {
 			int n = snprintf(r->text + used, sizeof(r->text) - used, "%s%.*s", used ? " " : "",
@@ -239,15 +261,10 @@ static int read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r, 
 			used = n < 0 ? used : used + (size_t)n >= sizeof(r->text) ? sizeof(r->text) - 1
 										  : used + (size_t)n;
 		}
-		if (len == 3 || line[3] == ' ') {
-			if (c->unanswered > 0)
-				c->unanswered--;
-			if (code == 354)
-				c->in_data = 1;
+		if (len == 3 || line[3] == ' ')
 			return code;
-		}
 	}
-	failure(c, r, "reply too long");
+	*why_out = "reply too long";
 	return 0;
 }
 
@@ -295,7 +312,7 @@ static int introduce(struct smtp_client *c, const char *fqdn, struct smtpgate_up
 	int code = smtp_client_command(c, r, "%s %s", c->lmtp ? "LHLO" : "EHLO", fqdn);
 	c->collect_extensions = 0;
 	if (code >= 500 && !c->lmtp) {
-		c->nextensions = 0;
+		c->extensions.count = 0;
 		code = smtp_client_command(c, r, "HELO %s", fqdn);
 	}
 	return code / 100 == 2 ? 0 : -1;
@@ -398,9 +415,16 @@ int smtp_client_data(struct smtp_client *c, const struct smtpgate_data_part *par
 
 int smtp_client_extension(const struct smtp_client *c, const char *keyword, const char **param_out)
 {
+	return smtp_client_extensions_find(&c->extensions, keyword, param_out);
+}
+
+/* The keyword lookup of smtp_client_extension(), over a bare list. */
+int smtp_client_extensions_find(const struct smtp_client_extensions *ext, const char *keyword,
+				const char **param_out)
+{
 	size_t klen = strlen(keyword);
-	for (size_t i = 0; i < c->nextensions; i++) {
-		const char *e = c->extensions[i];
+	for (size_t i = 0; i < ext->count; i++) {
+		const char *e = ext->line[i];
 		if (strncasecmp(e, keyword, klen) == 0 && (e[klen] == '\0' || e[klen] == ' ')) {
 			if (param_out)
 				*param_out = e[klen] ? e + klen + 1 : "";

@@ -8,6 +8,17 @@
 #include "smtpgate/plugin.h"
 
 struct smtp_client;
+struct linebuf;
+
+#define SMTP_CLIENT_EXTENSIONS_MAX 32
+#define SMTP_CLIENT_EXTENSION_BYTES 128
+
+/* The extensions an EHLO/LHLO reply announced, a line each, cut to fit:
+   "SIZE 10240000". */
+struct smtp_client_extensions {
+	size_t count;
+	char line[SMTP_CLIENT_EXTENSIONS_MAX][SMTP_CLIENT_EXTENSION_BYTES];
+};
 
 /* Connect, read the greeting, EHLO/HELO (or LHLO).  NULL on failure with
    the reason in *r (code 0, or the server's refusal). */
@@ -28,6 +39,16 @@ int smtp_client_data(struct smtp_client *c, const struct smtpgate_data_part *par
 		     size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies);
 int smtp_client_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
 			size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies);
+/* One reply read from lb, all its lines (at most 100 of 2048 bytes): its
+   code (200-599) with the lines' texts joined by a space in r->text, or 0
+   with *why_out saying why there is none (timeout, closed, not an SMTP
+   reply).  The lines after the first are appended to ext unless it is
+   NULL.  Knows nothing of sockets or of the client's state. */
+int smtp_client_reply_read(struct linebuf *lb, int timeout_ms, struct smtpgate_upstream_reply *r,
+			   struct smtp_client_extensions *ext, const char **why_out);
+/* 1 if ext holds keyword (case-insensitive), its parameters in *param_out. */
+int smtp_client_extensions_find(const struct smtp_client_extensions *ext, const char *keyword,
+				const char **param_out);
 int smtp_client_usable(const struct smtp_client *c);
 void smtp_client_close(struct smtp_client *c);
 

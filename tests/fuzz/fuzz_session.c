@@ -5,22 +5,34 @@
  * a bug of the channel, the parsers, the line reader or DATA decoding.
  *
  * The first input byte picks listener settings (decode_data, smtputf8,
- * bare LF policy, a small size limit) so every path of the channel is fed.
+ * bare LF policy, a small size limit, low error and idle limits) so every
+ * path of the channel is fed.  The rest are config.c's defaults but for
+ * error_sleep and greet_pause (0: a fuzzer must not sleep).  A setting
+ * left at 0 here can end every session at once, and fuzzing then covers
+ * nothing without failing (max_session_time did, from issue 6 until this
+ * was noticed): so the target first runs a plain transaction and aborts
+ * when it delivers no message.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "conn.h"
 #include "session.h"
 
+static unsigned long messages_seen; /* on_message calls, for the start-up check */
+
+/* The plugin's on_message: reads what a plugin reads, accepts. */
 static enum smtpgate_verdict accept_message(void *priv, const struct smtpgate_session *s,
 					    const struct smtpgate_message *m,
 					    struct smtpgate_reply *r)
 {
 	(void)priv;
 	(void)r;
+	messages_seen++;
 	/* Touch what a plugin reads, so the sanitizers check it. */
 	size_t sum = m->len;
 	for (size_t i = 0; i < s->rcpt_count; i++)
@@ -38,8 +50,27 @@ static const struct smtpgate_plugin accept_all = {
 	.on_message = accept_message,
 };
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Before any fuzzing: the listener built below lets a plain transaction
+   through, or every input would end before its first command. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const char transcript[] = "\x00" "EHLO a\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"
+					 "DATA\r\nx\r\n.\r\nQUIT\r\n";
+	(void)argc;
+	(void)argv;
+	LLVMFuzzerTestOneInput((const uint8_t *)transcript, sizeof(transcript) - 1);
+	if (messages_seen == 0) {
+		fprintf(stderr, "fuzz_session: invariant broken: a plain transaction delivers no "
+				"message; a listener setting left at 0 here ends every session?\n");
+		abort();
+	}
+	return 0;
+}
+
+/* One client: the first byte picks settings, the rest is what it sends. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct listener_config l;
@@ -56,6 +87,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	l.command_timeout_sec = 1;
 	l.data_timeout_sec = 1;
 	l.max_recipients = 5;
+	l.min_spare = l.max_spare = l.max_workers = 1;
+	l.max_sessions_per_worker = 1000;
+	l.soft_error_limit = (knobs & 0x20) ? 1 : 10;
+	l.hard_error_limit = (knobs & 0x20) ? 3 : 20;
+	l.error_sleep_sec = 0;
+	l.max_session_time_sec = 3600;
+	l.max_idle_commands = (knobs & 0x20) ? 3 : 100;
 	struct session_env env = { .listener = &l, .plugin = &accept_all, .fqdn = "fuzz.example" };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 1025,
 				     .local_addr = "127.0.0.1", .local_port = 25 };
