@@ -140,8 +140,12 @@ static int parse_domain(const char *p, const char *end)
 	if (p < end && *p == '[') {
 		if (end - p < 3 || end[-1] != ']')
 			return -1;
+		/* '<', '>' and '"' are dcontent to RFC 5321 but end or quote a
+		   path when the address is written as <path>, as a relay does:
+		   no real literal has them, so refuse rather than relay
+		   "x@[a>b]" as "<x@[a>b]>". */
 		for (const char *q = p + 1; q < end - 1; q++)
-			if ((unsigned char)*q <= 0x20 || *q == 0x7f || *q == '[' || *q == ']' || *q == '\\')
+			if ((unsigned char)*q <= 0x20 || *q == 0x7f || strchr("[]\\<>\"", *q))
 				return -1;
 		return 0;
 	}

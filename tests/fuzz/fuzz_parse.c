@@ -29,7 +29,6 @@ static int utf8_by_iconv(const char *p, size_t len);
 static void check_command(const char *line, size_t len, int status,
 			  const struct smtp_command *cmd);
 static void check_params(const struct smtp_params *p);
-static int literal_breaks_brackets(const char *address);
 static void check_path(const char *arg, const char *keyword, int allow_null);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -128,19 +127,6 @@ static void check_params(const struct smtp_params *p)
 		check(strcmp(back.param[i], p->param[i]) == 0, "and give the same parameters");
 }
 
-/* XXX: an address literal may hold '>' and '"' (RFC 5321's dcontent):
-   "RCPT TO:x@[a>b]" is taken, and "<x@[a>b]>", as the relay sends it on,
-   is not (smtp_parse_path() ends the path at the first '>' outside
-   quotes).  Reported with issue 14; exempt from the round trip until
-   smtp_parse.c refuses such literals or reads them whole. */
-static int literal_breaks_brackets(const char *address)
-{
-	size_t len = strlen(address);
-	const char *lit = strrchr(address, '['); /* a literal holds no '[' */
-	return len > 0 && address[len - 1] == ']' && lit && lit > address && lit[-1] == '@' &&
-	       lit[strcspn(lit, ">\"")] != '\0';
-}
-
 /* One use of a path, and what follows it, as session_cmd.c parses them. */
 static void check_path(const char *arg, const char *keyword, int allow_null)
 {
@@ -158,7 +144,7 @@ static void check_path(const char *arg, const char *keyword, int allow_null)
 	size_t arglen = strlen(arg);
 	check(params >= arg && params <= arg + arglen, "the parameters are inside the argument");
 	check(!*params || !strchr(" \t\r\n\v\f", *params), "the parameters start after spaces");
-	if (alen > 0 && !literal_breaks_brackets(address)) {
+	if (alen > 0) {
 		/* What the relay sends: RCPT TO:<address>, MAIL FROM:<address>. */
 		char again[SMTP_ADDRESS_MAX_BYTES + 16], back[SMTP_ADDRESS_MAX_BYTES];
 		const char *rest;
