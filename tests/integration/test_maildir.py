@@ -321,6 +321,31 @@ def test_hostile_addresses_refused(ctx):
     delivered(base + "/a/good@example.org", 1)
 
 
+def test_names_too_long_for_the_file_system_refused_at_rcpt(ctx):
+    # A component longer than NAME_MAX would 451 at every retry: 550 at
+    # RCPT instead; 255 bytes is still a name and is delivered.
+    base = ctx.path("base")
+    d, port = maildir_daemon(ctx, base + "/%u")
+    text, port_a, _ = ctx.listener(handler="maildir", extra='maildir = { path = "%s/a/%%a"; };'
+                                   % base)
+    ctx.daemon(ctx.config([text], name="a.conf"))
+    for p, too_long, fits in ((port, "u" * 256 + "@example.org", "u" * 255 + "@example.org"),
+                              (port_a, "u" * 244 + "@example.org", "u" * 243 + "@example.org")):
+        with Client(p) as c:
+            eq(c.code("EHLO x"), 250, "EHLO")
+            eq(c.cmd("MAIL FROM:<a@example.org>"), "250 OK", "MAIL")
+            r = c.cmd("RCPT TO:<%s>" % too_long)
+            check(r.startswith("550 5.1.3 ") and "NAME_MAX" in r, "%d bytes: %r" % (len(too_long), r))
+            eq(c.cmd("RCPT TO:<%s>" % fits), "250 OK", "%d bytes" % len(fits))
+            eq(c.cmd("DATA")[:3], "354", "DATA")
+            c.send(b"Subject: long\r\n\r\nx\r\n.\r\n")
+            eq(c.reply(), ["250 OK"], "message to the longest name")
+    d.wait_log(r"refused: a path component longer than NAME_MAX")
+    delivered(base + "/" + "u" * 255, 1)
+    delivered(base + "/a/" + "u" * 243 + "@example.org", 1)
+    eq(sorted(listdir(base)), sorted(["a", "u" * 255]), "directories made under the base")
+
+
 def test_headers_off_and_crlf(ctx):
     body = b"Subject: plain\r\n\r\n.dot\r\nline \xff\r\n\r\n"
     data = smtpd_data(body)
