@@ -255,6 +255,39 @@ def test_relay_domains(ctx):
     c.close()
 
 
+ROUTED = ["u%evil.com@example.org", '"u@evil.com"@example.org', "evil.com!u@example.org",
+          '"evil.com!u"@example.org', "u%evil.com@Sub.Example.Net"]
+
+
+def test_sender_specified_routing(ctx):
+    # Postfix's reject_unauth_destination with allow_untrusted_routing = no:
+    # a client outside relay_networks may not route through a relay domain
+    # with %, ! or @ in the local part; one inside may, and so may anyone
+    # with allow_untrusted_routing = true.
+    domains = 'relay_domains = [ "example.org", ".sub.example.net" ];'
+    for nets, extra, routed_ok in (('"10.0.0.0/8"', "", False),
+                                   ('"127.0.0.0/8"', "", True),
+                                   ('"10.0.0.0/8"', "allow_untrusted_routing = true;", True)):
+        group = "relay_networks = [ %s ]; %s %s" % (nets, domains, extra)
+        d, port, up_out = proxy_to_smtpgate(ctx, group=group)
+        c, replies = rcpt_dialog(port, ROUTED + ["b@example.org", "x@sub.example.net"])
+        want = ["250 OK" if routed_ok else "550 5.7.1 <%s>: Relay access denied" % r
+                for r in ROUTED] + ["250 OK", "250 OK"]
+        eq(replies, want, "RCPTs with %s %s" % (nets, extra))
+        eq(c.cmd("DATA")[:3], "354", "DATA")
+        c.send(b"Subject: r\r\n\r\nx\r\n.\r\n")
+        eq(c.reply(), ["250 OK"], "the message")
+        c.close()
+        # The proxy's and the upstream's message lines: the same recipients.
+        wait_until(lambda: d.log().count(" event=message ") == 2, what="the message upstream")
+        nrcpt = re.findall(r" event=message .* nrcpt=(\d+) ", d.log())
+        n = len(ROUTED) + 2 if routed_ok else 2
+        eq(nrcpt, [str(n), str(n)], "recipients at the proxy and at the upstream")
+        if not routed_ok:
+            d.wait_log(r"relay refused: client=127\.0\.0\.1 rcpt=<u%evil\.com@example\.org> "
+                       r"reason=sender-routing")
+
+
 def test_relay_networks_ipv6_client(ctx):
     for nets, want in (('"::1/128"', "250 OK"),
                        ('"127.0.0.0/8", "fe80::/10"',
