@@ -335,13 +335,14 @@ struct smtp_client *smtp_client_open(const char *hostport, int lmtp, const char 
 	return c;
 }
 
-/* The bytes of p..end before its first CR or LF. */
+/* The bytes of p..end before its first CR or LF.  One pass: a search for
+   LF to the end per call would make a long line of bare CRs quadratic. */
 static size_t line_run(const char *p, const char *end)
 {
-	const char *lf = memchr(p, '\n', (size_t)(end - p));
-	const char *stop = lf ? lf : end;
-	const char *cr = memchr(p, '\r', (size_t)(stop - p));
-	return (size_t)((cr ? cr : stop) - p);
+	const char *q = p;
+	while (q < end && *q != '\n' && *q != '\r')
+		q++;
+	return (size_t)(q - p);
 }
 
 /* Message text out: LF, CR LF and a bare CR each become CR LF, and a
