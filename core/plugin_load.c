@@ -7,12 +7,22 @@
  * message hook, a command that shadows a built-in one, and a file that is
  * writable by group/others or owned by someone else (anyone who can write
  * it runs code in every worker).
+ *
+ * The file is opened once and that descriptor is what gets checked and
+ * dlopen'ed (/proc/self/fd/N): no check-then-use race.  The path must be
+ * absolute (never resolved against the working directory) and is walked
+ * one component at a time from "/": every directory on the way must be
+ * owned by root or us and not writable by group or others unless sticky,
+ * and a symlink is followed only when root or we own it, so nobody else
+ * can swap or point to the file that is loaded.
  */
 #include "plugin_load.h"
 
 #include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,10 +50,40 @@ int plugin_is_builtin_verb(const char *verb)
 	return 0;
 }
 
-int plugin_check_file(const char *path, char *err, size_t err_size)
+/* 1 if uid may own what we load: root or ourselves. */
+static int trusted_owner(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+/* A directory on the way: owned by root or us, and writable by nobody
+   else unless sticky (there only an entry's owner may replace it, and
+   every entry followed is checked for its owner). */
+static int check_dir(int fd, const char *path, const char *shown, char *err, size_t err_size)
 {
 	struct stat st;
-	if (stat(path, &st) < 0) {
+	if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, err_size, "%s: %s: not a directory", path, shown);
+		return -1;
+	}
+	if (!trusted_owner(st.st_uid)) {
+		snprintf(err, err_size, "%s: refused: directory %s is owned by uid %u, not by root or "
+			 "uid %u", path, shown, (unsigned int)st.st_uid, (unsigned int)geteuid());
+		return -1;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		snprintf(err, err_size, "%s: refused: directory %s is writable by group or others "
+			 "(mode %03o)", path, shown, (unsigned int)(st.st_mode & 0777));
+		return -1;
+	}
+	return 0;
+}
+
+/* The plugin file itself, checked on the open descriptor. */
+static int check_open_file(int fd, const char *path, char *err, size_t err_size)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
 		snprintf(err, err_size, "%s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -56,11 +96,150 @@ int plugin_check_file(const char *path, char *err, size_t err_size)
 			 path, (unsigned int)(st.st_mode & 0777));
 		return -1;
 	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+	if (!trusted_owner(st.st_uid)) {
 		snprintf(err, err_size, "%s: refused: owned by uid %u, not by root or uid %u",
 			 path, (unsigned int)st.st_uid, (unsigned int)geteuid());
 		return -1;
 	}
+	return 0;
+}
+
+/* Where a walk is: the directory open so far (its name, for messages),
+   and the components still to go. */
+struct walk {
+	const char *path;
+	int dir;
+	char shown[PATH_MAX];
+	char rest[PATH_MAX];
+	int links;
+};
+
+/* Step into a new starting point: "/" for an absolute path or link. */
+static int walk_root(struct walk *w, char *err, size_t err_size)
+{
+	if (w->dir >= 0)
+		close(w->dir);
+	w->dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	snprintf(w->shown, sizeof(w->shown), "/");
+	if (w->dir < 0) {
+		snprintf(err, err_size, "%s: /: %s", w->path, strerror(errno));
+		return -1;
+	}
+	return check_dir(w->dir, w->path, w->shown, err, err_size);
+}
+
+/* name (in w->dir) is a symlink: follow it if root or we own it.  Its
+   target goes before what is left of the path. */
+static int walk_link(struct walk *w, const char *name, const struct stat *st, char *err,
+		     size_t err_size)
+{
+	char target[PATH_MAX], rest[PATH_MAX];
+	if (!trusted_owner(st->st_uid)) {
+		snprintf(err, err_size, "%s: refused: symlink %s%s%s is owned by uid %u, not by root "
+			 "or uid %u", w->path, w->shown, strcmp(w->shown, "/") ? "/" : "", name,
+			 (unsigned int)st->st_uid, (unsigned int)geteuid());
+		return -1;
+	}
+	ssize_t n = readlinkat(w->dir, name, target, sizeof(target) - 1);
+	if (n <= 0 || ++w->links > 40 ||
+	    snprintf(rest, sizeof(rest), "%.*s/%s", (int)n, target, w->rest) >= (int)sizeof(rest)) {
+		snprintf(err, err_size, "%s: %s", w->path,
+			 n <= 0 ? strerror(errno) : strerror(w->links > 40 ? ELOOP : ENAMETOOLONG));
+		return -1;
+	}
+	memcpy(w->rest, rest, sizeof(rest));
+	return target[0] == '/' ? walk_root(w, err, err_size) : 0;
+}
+
+/* Into directory name below w->dir, never through a symlink. */
+static int walk_dir(struct walk *w, const char *name, char *err, size_t err_size)
+{
+	int fd = openat(w->dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, err_size, "%s: %s/%s: %s", w->path, w->shown, name, strerror(errno));
+		return -1;
+	}
+	close(w->dir);
+	w->dir = fd;
+	size_t len = strlen(w->shown);
+	if (strcmp(name, "..") == 0) {
+		char *slash = strrchr(w->shown, '/');
+		slash[slash == w->shown] = '\0';
+	} else {
+		snprintf(w->shown + len, sizeof(w->shown) - len, "%s%s", len > 1 ? "/" : "", name);
+	}
+	return check_dir(w->dir, w->path, w->shown, err, err_size);
+}
+
+/* Open path for loading: absolute, each directory on the way checked,
+   each symlink owned by root or us, the file opened once (O_NOFOLLOW) and
+   checked on that descriptor.  The fd, or -1 with a message. */
+static int plugin_open(const char *path, char *err, size_t err_size)
+{
+	struct walk w = { .path = path, .dir = -1 };
+	if (path[0] != '/') {
+		snprintf(err, err_size, "%s: refused: a relative path (a handler path must be "
+			 "absolute; a bare name is looked up in plugin_dir)", path);
+		return -1;
+	}
+	if (snprintf(w.rest, sizeof(w.rest), "%s", path) >= (int)sizeof(w.rest)) {
+		snprintf(err, err_size, "%s: %s", path, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	int fd = -1;
+	if (walk_root(&w, err, err_size) < 0)
+		goto out;
+	for (;;) {
+		char name[NAME_MAX + 1], *p = w.rest;
+		while (*p == '/')
+			p++;
+		size_t len = strcspn(p, "/");
+		if (len == 0 || len > NAME_MAX) {
+			snprintf(err, err_size, "%s: %s", path, len ? strerror(ENAMETOOLONG)
+								 : "not a regular file");
+			goto out;
+		}
+		memcpy(name, p, len);
+		name[len] = '\0';
+		int last = p[len + strspn(p + len, "/")] == '\0';
+		memmove(w.rest, p + len, strlen(p + len) + 1);
+		struct stat st;
+		if (strcmp(name, ".") == 0 && !last)
+			continue;
+		if (fstatat(w.dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			snprintf(err, err_size, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			if (walk_link(&w, name, &st, err, err_size) < 0)
+				goto out;
+		} else if (!last) {
+			if (walk_dir(&w, name, err, err_size) < 0)
+				goto out;
+		} else {
+			/* O_NONBLOCK: a FIFO put there must not hang the start. */
+			fd = openat(w.dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+			if (fd < 0)
+				snprintf(err, err_size, "%s: %s", path, strerror(errno));
+			else if (check_open_file(fd, path, err, err_size) < 0) {
+				close(fd);
+				fd = -1;
+			}
+			goto out;
+		}
+	}
+out:
+	if (w.dir >= 0)
+		close(w.dir);
+	return fd;
+}
+
+int plugin_check_file(const char *path, char *err, size_t err_size)
+{
+	int fd = plugin_open(path, err, err_size);
+	if (fd < 0)
+		return -1;
+	close(fd);
 	return 0;
 }
 
@@ -108,10 +287,15 @@ int plugin_check_descriptor(const struct smtpgate_plugin *d, char *err, size_t e
 int plugin_load(const char *path, struct plugin *out, char *err, size_t err_size)
 {
 	char why[512];
+	char fd_path[64];
 	memset(out, 0, sizeof(*out));
-	if (plugin_check_file(path, err, err_size) < 0)
+	int fd = plugin_open(path, err, err_size);
+	if (fd < 0)
 		return -1;
-	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	/* dlopen the file that was checked, not whatever the path names now. */
+	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
+	void *h = dlopen(fd_path, RTLD_NOW | RTLD_LOCAL);
+	close(fd);
 	if (!h) {
 		snprintf(err, err_size, "%s: %s", path, dlerror());
 		return -1;

@@ -14,8 +14,11 @@ struct plugin {
 	struct smtpgate_plugin desc_copy;
 };
 
-/* The file: a regular file, not writable by group or others, owned by
-   root or by us.  0, or -1 with a message in err. */
+/* The file: an absolute path, every directory on the way owned by root
+   or us and not writable by group or others unless sticky, every symlink
+   followed owned by root or us; the file a regular one, not writable by
+   group or others, owned by root or by us.  0, or -1 with a message in
+   err.  plugin_load() makes the same checks on the descriptor it loads. */
 int plugin_check_file(const char *path, char *err, size_t err_size);
 /* The descriptor, without loading anything (unit-testable). */
 int plugin_check_descriptor(const struct smtpgate_plugin *d, char *err, size_t err_size);

@@ -8,8 +8,9 @@
  * connection lost - becomes a reply with code 0 and a text saying what
  * happened, so a plugin maps it to a 4xx and never mistakes silence for
  * success.  Message text goes out with CR LF line ends and doubled leading
- * dots whatever the client sent: nothing can reach the upstream as an
- * end-of-data it was not meant to be.
+ * dots whatever the client sent (a bare CR or LF becomes CR LF): nothing
+ * can reach the upstream as an end-of-data it was not meant to be.  A
+ * message with a NUL byte is never sent (554).
  */
 #include "smtp_client.h"
 
@@ -61,6 +62,10 @@ static int out_flush(struct smtp_client *c);
 static int introduce(struct smtp_client *c, const char *fqdn, struct smtpgate_upstream_reply *r);
 static int reply_after_lost_send(struct smtp_client *c, struct smtpgate_upstream_reply *r,
 				 const char *why);
+static size_t line_run(const char *p, const char *end);
+static int write_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
+			 size_t nparts);
+static int has_nul(const struct smtpgate_data_part *parts, size_t nparts);
 static int read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r, int timeout_ms);
 static int is_reply_line(const char *line, size_t len);
 
@@ -347,30 +352,67 @@ struct smtp_client *smtp_client_open(const char *hostport, int lmtp, const char 
 	return c;
 }
 
-/* Message text out: LF -> CR LF, a leading dot doubled (RFC 5321 4.5.2). */
+/* The bytes of p..end before its first CR or LF.  One pass: a search for
+   LF to the end per call would make a long line of bare CRs quadratic. */
+static size_t line_run(const char *p, const char *end)
+{
+	const char *q = p;
+	while (q < end && *q != '\n' && *q != '\r')
+		q++;
+	return (size_t)(q - p);
+}
+
+/* Message text out: LF, CR LF and a bare CR each become CR LF, and a
+   leading dot is doubled (RFC 5321 2.3.8, 4.5.2): whatever the client's
+   bare_lf mode kept, no bare CR or LF reaches the upstream, so no server
+   that ends lines at one can see an end of data the client hid there. */
 static int write_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
 			 size_t nparts)
 {
-	int line_start = 1;
+	int line_start = 1, cr_pending = 0;
 	for (size_t i = 0; i < nparts; i++) {
 		const char *p = parts[i].data, *end = p + parts[i].len;
 		while (p < end) {
+			if (cr_pending && *p != '\n') { /* the CR before was bare */
+				if (out_append(c, "\r\n", 2) < 0)
+					return -1;
+				line_start = 1;
+			}
+			cr_pending = 0;
 			if (line_start && *p == '.' && out_append(c, ".", 1) < 0)
 				return -1;
-			const char *lf = memchr(p, '\n', (size_t)(end - p));
-			const char *stop = lf ? lf : end;
-			if (out_append(c, p, (size_t)(stop - p)) < 0)
+			size_t run = line_run(p, end);
+			if (out_append(c, p, run) < 0)
 				return -1;
-			if (lf && out_append(c, "\r\n", 2) < 0)
-				return -1;
-			line_start = lf != NULL;
-			p = lf ? lf + 1 : end;
+			line_start = 0;
+			p += run;
+			if (p == end)
+				break;
+			if (*p == '\n') {
+				if (out_append(c, "\r\n", 2) < 0)
+					return -1;
+				line_start = 1;
+			} else {
+				cr_pending = 1; /* CR LF or a bare CR: the next byte says */
+			}
+			p++;
 		}
 	}
-	/* The last line's end, then the end of data. */
-	if (out_append(c, "\r\n.\r\n", 5) < 0)
+	/* A bare CR last, the last line's end, then the end of data. */
+	if ((cr_pending && out_append(c, "\r\n", 2) < 0) || out_append(c, "\r\n.\r\n", 5) < 0)
 		return -1;
 	c->in_data = 0;
+	return 0;
+}
+
+/* 1 if a part holds a NUL byte: RFC 5321 text has none, and only BDAT
+   with BODY=BINARYMIME (RFC 3030) carries them, which this client does not
+   speak, so such a message is never relayed. */
+static int has_nul(const struct smtpgate_data_part *parts, size_t nparts)
+{
+	for (size_t i = 0; i < nparts; i++)
+		if (memchr(parts[i].data, '\0', parts[i].len))
+			return 1;
 	return 0;
 }
 
@@ -379,11 +421,19 @@ int smtp_client_message(struct smtp_client *c, const struct smtpgate_data_part *
 {
 	if (nreplies == 0)
 		return 0;
-	if (!c->usable)
+	if (!c->usable) {
 		failure(c, &replies[0], "connection not usable");
-	else if (write_message(c, parts, nparts) < 0)
+	} else if (has_nul(parts, nparts)) {
+		/* After the 354 nothing but the message may follow: closing the
+		   connection (unusable now) aborts the upstream's transaction. */
+		c->usable = 0;
+		replies[0].code = 554;
+		snprintf(replies[0].text, sizeof(replies[0].text),
+			 "5.6.0 Error: the message has a NUL byte, which is not relayed");
+	} else if (write_message(c, parts, nparts) < 0) {
 		reply_after_lost_send(c, &replies[0], "connection lost while sending the message");
-	if (!c->usable) { /* either way above: no reply to read */
+	}
+	if (!c->usable) { /* each way above: no reply to read */
 		for (size_t i = 1; i < nreplies; i++)
 			replies[i] = replies[0];
 		return 0;

@@ -6,7 +6,8 @@
 
 #include "msgbuf.h"
 
-/* What a bare LF (an LF without CR before it) in DATA gets. */
+/* What a bare LF (an LF without CR before it) or a bare CR (a CR without
+   LF after it) in DATA gets. */
 enum bare_lf_policy {
 	BARE_LF_KEEP = 0,  /* kept as sent, as smtpd.py does */
 	BARE_LF_NORMALIZE, /* treated as a line end, like CR LF */
@@ -25,9 +26,9 @@ struct smtp_data {
 	int at_line_start;   /* the next piece starts a physical line */
 	int logical_start;   /* ... which is also a line for de-transparency */
 	int may_terminate;   /* ... after CR LF (or first): "." may end DATA */
-	int prev_cr;         /* the previous piece ended with CR */
+	int prev_cr;         /* the previous piece ended with CR (bare unless LF comes) */
 	int over_limit;      /* stopped storing: too much mail data */
-	int bare_lf_seen;
+	int bare_lf_seen;    /* a bare LF or a bare CR */
 };
 
 void smtp_data_begin(struct smtp_data *d, struct msgbuf *out,

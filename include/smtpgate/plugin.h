@@ -239,9 +239,11 @@ struct smtpgate_host {
 	int (*client_flush)(struct smtpgate_client *c); /* 0, or -1 if lost */
 	int (*client_read_reply)(struct smtpgate_client *c,
 				 struct smtpgate_upstream_reply *reply_out);
-	/* DATA; on 354 the parts as one message (LF line ends become CR LF,
-	   leading dots are doubled, a last line end is added) and the final
-	   dot; then nreplies replies (1 for SMTP; one per recipient for LMTP).
+	/* DATA; on 354 the parts as one message (LF line ends, and any bare
+	   CR, become CR LF, leading dots are doubled, a last line end is
+	   added) and the final dot; then nreplies replies (1 for SMTP; one
+	   per recipient for LMTP).  Parts with a NUL byte are not sent: the
+	   connection is closed and each reply is 554 "5.6.0 ...".
 	   Returns how many replies the server gave.  0 means DATA itself was
 	   refused or failed: replies[0] says how (code 0 = no answer).  When
 	   a read fails, that reply and the ones after it get the failure. */

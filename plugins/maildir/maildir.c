@@ -11,6 +11,9 @@
  * `path` names one Maildir for every message, or one per recipient with
  * %u (local part), %d (domain), %a (address), lower-cased; an address that
  * could name a path outside the template's directory is refused at RCPT.
+ * Below the template's fixed part no symlink is ever followed (maildir_dir.c):
+ * a Maildir's owner who puts one there gets a 451 and a log line naming it,
+ * never a file written where the symlink points.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +31,7 @@
 
 #include <smtpgate/plugin.h>
 
+#include "maildir_dir.h"
 #include "maildir_name.h"
 
 #define WRITE_BUF_BYTES 65536
@@ -40,6 +44,7 @@ struct maildir_state {
 	int per_recipient;
 	mode_t dir_mode, file_mode;
 	mode_t umask; /* the process's, read at init: modes it clears are set by chmod */
+	struct maildir_dir_mode dirs; /* dir_mode and umask, for maildir_dir.c */
 	int crlf;
 	int return_path, original_to, delivered_to, received;
 	char hostname[128];
@@ -56,6 +61,14 @@ struct copy {
 	char new_path[MAILDIR_PATH_MAX_BYTES + MAILDIR_NAME_MAX_BYTES];
 	int tmp_made, new_made;
 	int new_dir_fd; /* its new/, opened before any copy is renamed there; -1 */
+};
+
+/* One message's delivery: the fixed part it starts from, and what failed. */
+struct delivery {
+	int base_fd;
+	const char *what;
+	char path[MAILDIR_PATH_MAX_BYTES + MAILDIR_NAME_MAX_BYTES];
+	int err;
 };
 
 struct writer {
@@ -83,70 +96,54 @@ static int parse_mode(const struct smtpgate_host *host, const struct smtpgate_cf
 	return 0;
 }
 
-static int sync_dir(const char *dir);
-
-/* mkdir, then chmod when the umask took bits of mode away: a created
-   directory has exactly the configured mode.  An existing one is fine.
-   A new directory is on disk only once its entry in the parent is: the
-   parent is synced, or the first message to a new Maildir could be
-   acknowledged and then lost with the whole Maildir in a power cut.  With
-   sync_existing the parent is synced even when the directory was there:
-   whoever made it (a worker that failed or died before its sync, or one
-   still between mkdir and sync) may not have synced it. */
-static int make_dir(const char *p, mode_t mode, mode_t mask, int sync_existing)
+/* The configured user and group as ids; (uid_t)-1 / (gid_t)-1 if unset. */
+static int owner_ids(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
+		     uid_t *uid_out, gid_t *gid_out)
 {
-	if (mkdir(p, mode) < 0) {
-		if (errno != EEXIST || !sync_existing)
-			return errno == EEXIST ? 0 : -1;
-	} else if ((mode & mask) && chmod(p, mode) < 0) {
+	const char *user = NULL, *group = NULL;
+	*uid_out = (uid_t)-1;
+	*gid_out = (gid_t)-1;
+	if (host->cfg_string(cfg, "user", &user) < 0 || host->cfg_string(cfg, "group", &group) < 0)
 		return -1;
-	}
-	char parent[MAILDIR_PATH_MAX_BYTES];
-	const char *slash = strrchr(p, '/');
-	size_t len = slash ? (size_t)(slash - p) : 0;
-	if (len >= sizeof(parent))
-		return errno = ENAMETOOLONG, -1;
-	memcpy(parent, p, len);
-	parent[len] = '\0';
-	return sync_dir(slash ? (len ? parent : "/") : ".");
-}
-
-/* mkdir -p with mode; an existing directory is fine.  The entries of the
-   directories below the first sync_from bytes of path are synced whether
-   they were made now or found. */
-static int make_dirs(const char *path, mode_t mode, mode_t mask, size_t sync_from)
-{
-	char p[MAILDIR_PATH_MAX_BYTES];
-	size_t len = strlen(path);
-	if (len >= sizeof(p))
-		return errno = ENAMETOOLONG, -1;
-	memcpy(p, path, len + 1);
-	for (char *s = p + 1; ; s++) {
-		if (*s == '/' || *s == '\0') {
-			char c = *s;
-			*s = '\0';
-			if (make_dir(p, mode, mask, (size_t)(s - p) > sync_from) < 0)
-				return -1;
-			*s = c;
-			if (!c)
-				break;
+	if (user) {
+		struct passwd *pw = getpwnam(user);
+		if (!pw) {
+			host->cfg_error(cfg, "user", "no such user \"%s\"", user);
+			return -1;
 		}
+		*uid_out = pw->pw_uid;
+		*gid_out = pw->pw_gid;
+	}
+	if (group) {
+		struct group *gr = getgrnam(group);
+		if (!gr) {
+			host->cfg_error(cfg, "group", "no such group \"%s\"", group);
+			return -1;
+		}
+		*gid_out = gr->gr_gid;
 	}
 	return 0;
 }
 
-/* The Maildir and its tmp, new and cur; the directories below base are
-   synced into their parents even when they were there already. */
-static int make_maildir(const char *path, const char *base, mode_t mode, mode_t mask)
+/* Give the base (and in single-folder mode its tmp, new and cur) to
+   uid/gid, through descriptors opened without following a symlink: init
+   runs as root, and a chown by path would hand whatever a planted symlink
+   names to the Maildir's owner. */
+static int chown_base(struct maildir_state *st, const struct smtpgate_cfg *cfg, int base_fd,
+		      uid_t uid, gid_t gid)
 {
-	char sub[MAILDIR_PATH_MAX_BYTES + 8];
-	static const char *const parts[] = { "tmp", "new", "cur" };
-	if (make_dirs(path, mode, mask, strlen(base)) < 0)
-		return -1;
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(sub, sizeof(sub), "%s/%s", path, parts[i]);
-		if (make_dir(sub, mode, mask, 1) < 0)
+	static const char *const parts[] = { "", "tmp", "new", "cur" };
+	for (size_t i = 0; i < (st->per_recipient ? 1u : 4u); i++) {
+		char bad[MAILDIR_PATH_MAX_BYTES];
+		int fd = maildir_dir_open(base_fd, parts[i], &st->dirs, 0, bad, sizeof(bad));
+		if (fd < 0 || fchown(fd, uid, gid) < 0) {
+			st->host->cfg_error(cfg, "user", "cannot chown \"%s/%s\": %s", st->base, parts[i],
+					    strerror(errno));
+			if (fd >= 0)
+				close(fd);
 			return -1;
+		}
+		close(fd);
 	}
 	return 0;
 }
@@ -156,48 +153,31 @@ static int make_maildir(const char *path, const char *base, mode_t mode, mode_t 
 static int prepare_base(struct maildir_state *st, const struct smtpgate_cfg *cfg)
 {
 	const struct smtpgate_host *host = st->host;
-	const char *user = NULL, *group = NULL;
-	uid_t uid = (uid_t)-1;
-	gid_t gid = (gid_t)-1;
-	if (host->cfg_string(cfg, "user", &user) < 0 || host->cfg_string(cfg, "group", &group) < 0)
+	uid_t uid;
+	gid_t gid;
+	char bad[MAILDIR_PATH_MAX_BYTES];
+	if (owner_ids(host, cfg, &uid, &gid) < 0)
 		return -1;
-	if (user) {
-		struct passwd *pw = getpwnam(user);
-		if (!pw) {
-			host->cfg_error(cfg, "user", "no such user \"%s\"", user);
-			return -1;
-		}
-		uid = pw->pw_uid;
-		gid = pw->pw_gid;
-	}
-	if (group) {
-		struct group *gr = getgrnam(group);
-		if (!gr) {
-			host->cfg_error(cfg, "group", "no such group \"%s\"", group);
-			return -1;
-		}
-		gid = gr->gr_gid;
-	}
-	const char *base = st->base;
-	/* At init the base itself is the sysadmin's to have made durable. */
-	int rc = st->per_recipient ? make_dirs(base, st->dir_mode, st->umask, strlen(base))
-				   : make_maildir(base, base, st->dir_mode, st->umask);
-	if (rc < 0) {
-		host->cfg_error(cfg, "path", "cannot create \"%s\": %s", base, strerror(errno));
+	/* At init the base itself is the sysadmin's to have made durable;
+	   tmp, new and cur of a single Maildir are synced into it. */
+	int fd = -1;
+	bad[0] = '\0';
+	if (maildir_dir_make_base(st->base, &st->dirs) < 0 ||
+	    (fd = open(st->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (!st->per_recipient &&
+	     maildir_dir_make_maildir(fd, "", &st->dirs, bad, sizeof(bad)) < 0)) {
+		host->cfg_error(cfg, "path", "cannot create \"%s%s%s\": %s", st->base,
+				bad[0] ? "/" : "", bad,
+				errno == ELOOP ? "a symlink, not followed" : strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
-	if ((user || group) && geteuid() == 0) {
-		static const char *const parts[] = { "", "/tmp", "/new", "/cur" };
-		for (size_t i = 0; i < (st->per_recipient ? 1u : 4u); i++) {
-			char p[MAILDIR_PATH_MAX_BYTES + 8];
-			snprintf(p, sizeof(p), "%s%s", base, parts[i]);
-			if (chown(p, uid, gid) < 0) {
-				host->cfg_error(cfg, "user", "cannot chown \"%s\": %s", p, strerror(errno));
-				return -1;
-			}
-		}
-	}
-	return 0;
+	int rc = 0;
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && geteuid() == 0)
+		rc = chown_base(st, cfg, fd, uid, gid);
+	close(fd);
+	return rc;
 }
 
 static int maildir_init(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
@@ -239,6 +219,8 @@ static int maildir_init(const struct smtpgate_host *host, const struct smtpgate_
 	st->crlf = strcmp(ending, "crlf") == 0;
 	st->umask = umask(0);
 	umask(st->umask);
+	st->dirs.mode = st->dir_mode;
+	st->dirs.umask = st->umask;
 	if (gethostname(st->hostname, sizeof(st->hostname) - 1) < 0)
 		snprintf(st->hostname, sizeof(st->hostname), "localhost");
 	if (prepare_base(st, cfg) < 0)
@@ -354,22 +336,66 @@ static size_t count_lf(const char *p, size_t len)
 	return n;
 }
 
-/* fsync a directory by path. */
-static int sync_dir(const char *dir)
+/* Record what failed, where (the fixed part, then rel), with errno; -1. */
+static int delivery_fail(struct delivery *dl, const char *what, const char *base, const char *rel)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
+	dl->err = errno;
+	dl->what = dl->err == ELOOP ? "not following symlink" : what;
+	snprintf(dl->path, sizeof(dl->path), "%s%s%s", base,
+		 rel[0] && base[strlen(base) - 1] != '/' ? "/" : "", rel);
+	return -1;
+}
+
+/* The copy's Maildir below the fixed part: "" in single-folder mode. */
+static const char *copy_rel(const struct maildir_state *st, const struct copy *c)
+{
+	const char *rel = c->maildir + strlen(st->base);
+	return rel + (*rel == '/');
+}
+
+/* The copy's tmp/ (or new/), opened from the fixed part without following
+   a symlink; with make, a missing Maildir is made first.  fd or -1. */
+static int open_sub(struct maildir_state *st, struct delivery *dl, const struct copy *c,
+		    const char *sub, int make)
+{
+	char rel[MAILDIR_PATH_MAX_BYTES + 8], bad[MAILDIR_PATH_MAX_BYTES + 8];
+	const char *md = copy_rel(st, c);
+	snprintf(rel, sizeof(rel), "%s%s%s", md, md[0] ? "/" : "", sub);
+	int fd = maildir_dir_open(dl->base_fd, rel, &st->dirs, 0, bad, sizeof(bad));
+	if (fd < 0 && errno == ENOENT && make) {
+		/* A recipient's first message: make the Maildir. */
+		if (maildir_dir_make_maildir(dl->base_fd, md, &st->dirs, bad, sizeof(bad)) < 0)
+			return delivery_fail(dl, "mkdir", st->base, bad);
+		fd = maildir_dir_open(dl->base_fd, rel, &st->dirs, 0, bad, sizeof(bad));
+	}
+	return fd < 0 ? delivery_fail(dl, "open", st->base, bad) : fd;
+}
+
+/* The file's bytes: headers, data, a final LF; fsync'd and closed. */
+static int write_file(struct maildir_state *st, struct copy *c, const struct smtpgate_message *m,
+		      struct writer *w)
+{
+	int rc = 0;
+	if ((st->file_mode & st->umask) && fchmod(w->fd, st->file_mode) < 0)
+		rc = -1;
+	w->crlf = st->crlf;
+	w->len = 0;
+	if (rc == 0)
+		rc = writer_put(w, c->headers, c->headers_len) < 0 ||
+			     writer_put(w, m->data, m->len) < 0 || writer_put(w, "\n", 1) < 0 ||
+			     writer_flush(w) < 0 || fsync(w->fd) < 0 ? -1 : 0;
 	int saved = errno;
-	close(fd);
+	if (close(w->fd) < 0 && rc == 0) {
+		saved = errno;
+		rc = -1;
+	}
 	errno = saved;
 	return rc;
 }
 
-/* tmp/NAME: created, written whole, fsync'd.  -1 with errno. */
-static int write_tmp(struct maildir_state *st, struct copy *c, const struct smtpgate_message *m,
-		     struct writer *w)
+/* tmp/NAME: created (never through a symlink), written whole, fsync'd. */
+static int write_tmp(struct maildir_state *st, struct delivery *dl, struct copy *c,
+		     const struct smtpgate_message *m, struct writer *w)
 {
 	struct timeval tv;
 	unsigned long long rnd = 0;
@@ -380,54 +406,53 @@ static int write_tmp(struct maildir_state *st, struct copy *c, const struct smtp
 	if (st->crlf)
 		size += count_lf(c->headers, c->headers_len) + count_lf(m->data, m->len) + 1;
 	if (maildir_unique_name(c->name, sizeof(c->name), (long long)tv.tv_sec, (long)tv.tv_usec,
-				(long)getpid(), ++st->seq, rnd, st->hostname, size) < 0)
-		return errno = ENAMETOOLONG, -1;
+				(long)getpid(), ++st->seq, rnd, st->hostname, size) < 0) {
+		errno = ENAMETOOLONG;
+		return delivery_fail(dl, "name", c->maildir, "");
+	}
 	snprintf(c->tmp_path, sizeof(c->tmp_path), "%s/tmp/%s", c->maildir, c->name);
 	snprintf(c->new_path, sizeof(c->new_path), "%s/new/%s", c->maildir, c->name);
 
-	w->fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st->file_mode);
-	if (w->fd < 0 && errno == ENOENT) {
-		/* A recipient's first message: make the Maildir. */
-		if (make_maildir(c->maildir, st->base, st->dir_mode, st->umask) < 0)
-			return -1;
-		w->fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st->file_mode);
-	}
-	if (w->fd < 0)
+	int tmp = open_sub(st, dl, c, "tmp", 1);
+	if (tmp < 0)
 		return -1;
-	c->tmp_made = 1;
-	if ((st->file_mode & st->umask) && fchmod(w->fd, st->file_mode) < 0) {
-		int saved = errno;
-		close(w->fd);
-		return errno = saved, -1;
-	}
-	w->crlf = st->crlf;
-	w->len = 0;
-	int rc = writer_put(w, c->headers, c->headers_len) < 0 || writer_put(w, m->data, m->len) < 0 ||
-		 writer_put(w, "\n", 1) < 0 || writer_flush(w) < 0 || fsync(w->fd) < 0 ? -1 : 0;
+	w->fd = openat(tmp, c->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		       st->file_mode);
 	int saved = errno;
-	if (close(w->fd) < 0 && rc == 0) {
-		saved = errno;
-		rc = -1;
-	}
-	errno = saved;
-	return rc;
+	close(tmp);
+	if (w->fd < 0)
+		return errno = saved, delivery_fail(dl, "write", c->tmp_path, "");
+	c->tmp_made = 1;
+	if (write_file(st, c, m, w) < 0)
+		return delivery_fail(dl, "write", c->tmp_path, "");
+	return 0;
 }
 
 /* Undo: no file of this message stays in any tmp/ or new/.  A copy a mail
    reader already took from new/ cannot be taken back: said at error level,
    as the client's retry will deliver it to that mailbox a second time. */
 static void remove_copies(struct maildir_state *st, const struct smtpgate_session *s,
-			  struct copy *copies, size_t n)
+			  struct delivery *dl, struct copy *copies, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (copies[i].new_made && unlink(copies[i].new_path) < 0)
+		struct copy *c = &copies[i];
+		if (c->new_made && unlinkat(c->new_dir_fd, c->name, 0) < 0)
 			st->host->log(SMTPGATE_LOG_ERROR, s,
 				      "cannot take back %s (%s): delivered although the client is "
 				      "told to retry",
-				      copies[i].new_path, strerror(errno));
-		if (copies[i].tmp_made)
-			unlink(copies[i].tmp_path);
-		copies[i].new_made = copies[i].tmp_made = 0;
+				      c->new_path, strerror(errno));
+		if (c->tmp_made) {
+			struct delivery ignored = *dl;
+			int tmp = open_sub(st, &ignored, c, "tmp", 0);
+			if (tmp >= 0) {
+				unlinkat(tmp, c->name, 0);
+				close(tmp);
+			}
+		}
+		c->new_made = c->tmp_made = 0;
+		/* Make the removal durable too, as far as we can. */
+		if (c->new_dir_fd >= 0)
+			fsync(c->new_dir_fd);
 	}
 }
 
@@ -444,30 +469,19 @@ static enum smtpgate_verdict failure(struct maildir_state *st, const struct smtp
 	return SMTPGATE_TEMPFAIL;
 }
 
-static enum smtpgate_verdict maildir_message(void *priv, const struct smtpgate_session *s,
-					     const struct smtpgate_message *m,
-					     struct smtpgate_reply *reply)
+/* Every copy written to its tmp/; *made_out is how many copies were tried. */
+static int write_copies(struct maildir_state *st, const struct smtpgate_session *s,
+			const struct smtpgate_message *m, struct delivery *dl,
+			struct copy *copies, size_t ncopies, char *headers, struct writer *w)
 {
-	struct maildir_state *st = priv;
-	size_t ncopies = st->per_recipient ? s->rcpt_count : 1;
-	struct copy *copies = calloc(ncopies, sizeof(*copies));
-	struct writer *w = malloc(sizeof(*w));
-	char *headers = malloc(ncopies * HEADERS_MAX_BYTES);
-	enum smtpgate_verdict v = SMTPGATE_CONTINUE;
-	size_t made = 0;
-	if (!copies || !w || !headers)
-		abort(); /* as the core does: allocation failure ends the worker */
-	for (size_t i = 0; i < ncopies; i++)
-		copies[i].new_dir_fd = -1;
-
 	for (size_t i = 0; i < ncopies; i++) {
 		struct copy *c = &copies[i];
 		const char *rcpt = st->per_recipient ? s->rcpttos[i] : NULL;
 		const char *why;
 		if (st->per_recipient) {
 			if (maildir_expand(st->path, rcpt, c->maildir, sizeof(c->maildir), &why) < 0) {
-				v = failure(st, s, "address", rcpt, EINVAL, reply);
-				goto out;
+				errno = EINVAL;
+				return delivery_fail(dl, "address", rcpt, "");
 			}
 		} else {
 			snprintf(c->maildir, sizeof(c->maildir), "%s", st->path);
@@ -479,69 +493,78 @@ static enum smtpgate_verdict maildir_message(void *priv, const struct smtpgate_s
 		int duplicate = 0;
 		for (size_t k = 0; k < i && !duplicate; k++)
 			duplicate = strcmp(copies[k].maildir, c->maildir) == 0;
-		if (duplicate)
-			continue;
-		if (write_tmp(st, c, m, w) < 0) {
-			v = failure(st, s, "write", c->tmp_path[0] ? c->tmp_path : c->maildir, errno,
-				    reply);
-			goto out;
-		}
-		made = i + 1;
+		if (!duplicate && write_tmp(st, dl, c, m, w) < 0)
+			return -1;
 	}
-	/* Every copy is on disk.  Before the first one shows, every new/ is
-	   opened: a missing or broken new/ fails the message while nothing of
-	   it can have been seen by a mail reader. */
-	for (size_t i = 0; i < made; i++) {
-		struct copy *c = &copies[i];
-		char dir[MAILDIR_PATH_MAX_BYTES + 8];
-		if (!c->tmp_made)
-			continue;
-		snprintf(dir, sizeof(dir), "%s/new", c->maildir);
-		c->new_dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (c->new_dir_fd < 0) {
-			v = failure(st, s, "open", dir, errno, reply);
-			goto out;
-		}
-	}
-	/* Now make them visible, then durable.  A rename is atomic: new/ never
-	   shows a partial file.  If a later copy fails, this one is unlinked
-	   from new/ again. */
-	for (size_t i = 0; i < made; i++) {
+	return 0;
+}
+
+/* Every copy on disk: open each new/ before the first one shows, so a
+   missing, broken or symlinked new/ fails the message while nothing of it
+   can have been seen by a mail reader; then rename them all into new/
+   (atomic: new/ never shows a partial file) and make that durable. */
+static int show_copies(struct maildir_state *st, struct delivery *dl, struct copy *copies,
+		       size_t ncopies)
+{
+	for (size_t i = 0; i < ncopies; i++)
+		if (copies[i].tmp_made &&
+		    (copies[i].new_dir_fd = open_sub(st, dl, &copies[i], "new", 0)) < 0)
+			return -1;
+	for (size_t i = 0; i < ncopies; i++) {
 		struct copy *c = &copies[i];
 		if (!c->tmp_made)
 			continue;
-		if (renameat(AT_FDCWD, c->tmp_path, c->new_dir_fd, c->name) < 0) {
-			v = failure(st, s, "rename", c->new_path, errno, reply);
-			goto out;
-		}
+		int tmp = open_sub(st, dl, c, "tmp", 0);
+		if (tmp < 0)
+			return -1;
+		int rc = renameat(tmp, c->name, c->new_dir_fd, c->name);
+		int saved = errno;
+		close(tmp);
+		if (rc < 0)
+			return errno = saved, delivery_fail(dl, "rename", c->new_path, "");
 		c->tmp_made = 0;
 		c->new_made = 1;
 	}
-	for (size_t i = 0; i < made; i++) {
-		struct copy *c = &copies[i];
-		if (c->new_made && fsync(c->new_dir_fd) < 0) {
-			v = failure(st, s, "fsync", c->new_path, errno, reply);
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < made; i++)
-		if (copies[i].new_made)
-			st->host->log(SMTPGATE_LOG_INFO, s, "delivered=%s", copies[i].new_path);
-out:
-	if (v == SMTPGATE_TEMPFAIL) {
-		remove_copies(st, s, copies, ncopies);
-		/* Make the removal durable too, as far as we can. */
+	for (size_t i = 0; i < ncopies; i++)
+		if (copies[i].new_made && fsync(copies[i].new_dir_fd) < 0)
+			return delivery_fail(dl, "fsync", copies[i].new_path, "");
+	return 0;
+}
+
+static enum smtpgate_verdict maildir_message(void *priv, const struct smtpgate_session *s,
+					     const struct smtpgate_message *m,
+					     struct smtpgate_reply *reply)
+{
+	struct maildir_state *st = priv;
+	size_t ncopies = st->per_recipient ? s->rcpt_count : 1;
+	struct copy *copies = calloc(ncopies, sizeof(*copies));
+	struct writer *w = malloc(sizeof(*w));
+	struct delivery *dl = malloc(sizeof(*dl));
+	char *headers = malloc(ncopies * HEADERS_MAX_BYTES);
+	enum smtpgate_verdict v = SMTPGATE_CONTINUE;
+	if (!copies || !w || !dl || !headers)
+		abort(); /* as the core does: allocation failure ends the worker */
+	for (size_t i = 0; i < ncopies; i++)
+		copies[i].new_dir_fd = -1;
+	/* The fixed part is the sysadmin's: a symlink in it is followed. */
+	dl->base_fd = open(st->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if ((dl->base_fd < 0 && delivery_fail(dl, "open", st->base, "") < 0) ||
+	    write_copies(st, s, m, dl, copies, ncopies, headers, w) < 0 ||
+	    show_copies(st, dl, copies, ncopies) < 0) {
+		v = failure(st, s, dl->what, dl->path, dl->err, reply);
+		remove_copies(st, s, dl, copies, ncopies);
+	} else {
 		for (size_t i = 0; i < ncopies; i++)
-			if (copies[i].maildir[0]) {
-				char dir[MAILDIR_PATH_MAX_BYTES + 8];
-				snprintf(dir, sizeof(dir), "%s/new", copies[i].maildir);
-				sync_dir(dir);
-			}
+			if (copies[i].new_made)
+				st->host->log(SMTPGATE_LOG_INFO, s, "delivered=%s", copies[i].new_path);
 	}
 	for (size_t i = 0; i < ncopies; i++)
 		if (copies[i].new_dir_fd >= 0)
 			close(copies[i].new_dir_fd);
+	if (dl->base_fd >= 0)
+		close(dl->base_fd);
 	free(headers);
+	free(dl);
 	free(w);
 	free(copies);
 	return v;

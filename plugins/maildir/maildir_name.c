@@ -10,11 +10,13 @@
 #include "maildir_name.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 static int value_allowed(const char *v, size_t len, int allow_at, const char **why_out);
 static int append(char *out, size_t size, size_t *used, const char *p, size_t len);
+static int path_fits(const char *path, const char **why_out);
 
 int maildir_template_per_recipient(const char *tmpl)
 {
@@ -99,6 +101,23 @@ static int append(char *out, size_t size, size_t *used, const char *p, size_t le
 	return 0;
 }
 
+/* Every component of an expanded path must be a name the file system can
+   hold: one longer than NAME_MAX would be accepted at RCPT and then fail at
+   every delivery attempt (ENAMETOOLONG, a 451) until the sender gives up. */
+static int path_fits(const char *path, const char **why_out)
+{
+	for (const char *p = path; *p;) {
+		size_t len = strcspn(p, "/");
+		if (len > NAME_MAX) {
+			*why_out = "a path component longer than NAME_MAX (255 bytes)";
+			return -1;
+		}
+		p += len;
+		p += *p == '/';
+	}
+	return 0;
+}
+
 int maildir_expand(const char *tmpl, const char *address, char *out, size_t size,
 		   const char **why_out)
 {
@@ -136,7 +155,9 @@ int maildir_expand(const char *tmpl, const char *address, char *out, size_t size
 		for (size_t i = start; i < used; i++)
 			out[i] = (char)tolower((unsigned char)out[i]);
 	}
-	return 0;
+	if (used + MAILDIR_FILE_RESERVE_BYTES >= size || used + MAILDIR_FILE_RESERVE_BYTES >= PATH_MAX)
+		goto too_long;
+	return path_fits(out, why_out);
 too_long:
 	*why_out = "path too long";
 	return -1;

@@ -7,6 +7,8 @@
 
 #define MAILDIR_PATH_MAX_BYTES 4096
 #define MAILDIR_NAME_MAX_BYTES 256
+/* What a delivery appends to a Maildir's path: "/tmp/" and a unique name. */
+#define MAILDIR_FILE_RESERVE_BYTES (5 + MAILDIR_NAME_MAX_BYTES)
 
 /* 1 if the template names one Maildir per recipient (%u, %d or %a). */
 int maildir_template_per_recipient(const char *tmpl);
@@ -23,7 +25,10 @@ int maildir_template_base(const char *tmpl, char *out, size_t size);
 /* The template with %u (local part), %d (domain), %a (address) and %%
    replaced, lower-cased.  A value that could leave the directory the
    template names - with '/', a control character, a leading dot, a quote
-   or a space, or empty - is refused: -1 with *why_out. */
+   or a space, or empty - is refused: -1 with *why_out.  So is a result
+   with a component longer than NAME_MAX, or one that leaves no room below
+   PATH_MAX (and size) for MAILDIR_FILE_RESERVE_BYTES: every later delivery
+   to it would fail. */
 int maildir_expand(const char *tmpl, const char *address, char *out, size_t size,
 		   const char **why_out);
 

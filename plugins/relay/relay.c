@@ -15,7 +15,13 @@
  * Relay control, which PureProxy lacked: `relay_networks` (CIDR list) and
  * `relay_domains`; a recipient is relayed when the client is in a network
  * or the recipient's domain is listed (with neither set: everyone, and a
- * warning when the listener is not on loopback).
+ * warning when the listener is not on loopback).  As Postfix's
+ * reject_unauth_destination with allow_untrusted_routing = no, a client
+ * outside relay_networks gets no recipient with sender-specified routing
+ * (a '%', '!' or '@' in the local part: u%evil.com@example.org,
+ * "u@evil.com"@example.org, evil.com!u@example.org) even in relay_domains:
+ * an upstream that honours the percent hack or a bang path would relay it
+ * on to anywhere.  `allow_untrusted_routing` lets them through.
  *
  * It uses only the public header: the SMTP client is the host's.
  */
@@ -56,6 +62,7 @@ struct relay {
 	struct network networks[RELAY_NETWORKS_MAX];
 	size_t nnetworks;
 	struct domain_list domains;
+	int allow_untrusted_routing;  /* relay_domains take u%x@, "u@x"@, x!u@ */
 	int client_in_networks;       /* for the session in progress */
 	struct smtpgate_client *up;   /* kept per worker, reused across sessions */
 	int up_reused;                /* up served an earlier transaction */
@@ -179,7 +186,8 @@ static int read_settings(struct relay *st, const struct smtpgate_cfg *cfg)
 	const struct smtpgate_host *host = st->host;
 	long long connect_timeout = 30, timeout = 300;
 	if (host->cfg_int(cfg, "connect_timeout", &connect_timeout) < 0 ||
-	    host->cfg_int(cfg, "timeout", &timeout) < 0)
+	    host->cfg_int(cfg, "timeout", &timeout) < 0 ||
+	    host->cfg_bool(cfg, "allow_untrusted_routing", &st->allow_untrusted_routing) < 0)
 		return -1;
 	if (connect_timeout < 1 || connect_timeout > 3600) {
 		host->cfg_error(cfg, "connect_timeout", "expected 1..3600 seconds");
@@ -420,10 +428,24 @@ static void send_mail_and_rcpt(struct relay *st, const char *address,
 	}
 }
 
+/* 1 if the local part routes on by itself: a '%', '!' or '@' in it, quoted
+   or not (Postfix's user[@%!]remote[@%!]site). */
+static int has_routing(const char *address)
+{
+	const char *at = strrchr(address, '@');
+	size_t len = at ? (size_t)(at - address) : strlen(address);
+	for (size_t i = 0; i < len; i++)
+		if (address[i] == '%' || address[i] == '!' || address[i] == '@')
+			return 1;
+	return 0;
+}
+
 int relay_allowed(const struct relay *st, const char *address)
 {
-	return (!st->nnetworks && !st->domains.count) || st->client_in_networks ||
-	       domain_list_match(&st->domains, address);
+	if ((!st->nnetworks && !st->domains.count) || st->client_in_networks)
+		return 1;
+	return domain_list_match(&st->domains, address) &&
+	       (st->allow_untrusted_routing || !has_routing(address));
 }
 
 enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session *s,
@@ -431,8 +453,10 @@ enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session
 {
 	struct smtpgate_upstream_reply u, mail_u;
 	if (!relay_allowed(st, address)) {
-		st->host->log(SMTPGATE_LOG_INFO, s, "relay refused: client=%s rcpt=<%s>", s->peer_addr,
-			      address);
+		st->host->log(SMTPGATE_LOG_INFO, s, "relay refused: client=%s rcpt=<%s>%s", s->peer_addr,
+			      address,
+			      /* refused although its domain is listed: only its routing */
+			      domain_list_match(&st->domains, address) ? " reason=sender-routing" : "");
 		/* Postfix's codes: 554 when only the client decides, 550 for a
 		   recipient outside the relay domains. */
 		st->host->reply(reply, st->domains.count ? 550 : 554, "5.7.1", "<%s>: Relay access denied",

@@ -318,7 +318,9 @@ def test_started_by_its_own_user_and_a_chroot_it_cannot_enter(ctx):
     files = [SMTPGATE] + list(PLUGINS.values())
     if os.geteuid() != 0 or not all(others_may_run(f) for f in files):
         return  # needs root to start it as nobody, and a tree nobody can run
-    os.chmod(ctx.dir, 0o777)  # nobody writes the debug output here
+    # nobody writes the debug output here; sticky, as the plugin loader
+    # refuses a plugin_dir below a directory anyone may rename entries in
+    os.chmod(ctx.dir, 0o1777)
     jail = ctx.path("jail")
     os.mkdir(jail)
     text, port, out = ctx.listener(workers=1, data_size_limit=1234)

@@ -321,6 +321,78 @@ def test_hostile_addresses_refused(ctx):
     delivered(base + "/a/good@example.org", 1)
 
 
+def test_symlinks_below_the_fixed_part_are_not_followed(ctx):
+    # The owner of a Maildir replaces a directory below the template's
+    # fixed part with a symlink to one only the worker's user may write:
+    # 451, a log line naming the symlink, nothing written where it points.
+    base, victim = ctx.path("mail"), ctx.path("victim")
+    for sub in ("", "/tmp", "/new", "/cur"):
+        os.makedirs(victim + sub, exist_ok=True)
+    d, port = maildir_daemon(ctx, base + "/%d/%u", workers=1)
+    for u in ("alice", "bob", "carol", "erin"):
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs("%s/x.org/%s/%s" % (base, u, sub))
+    for link, target in (("x.org/bob/new", victim + "/new"), ("x.org/carol/tmp", victim + "/tmp"),
+                         ("x.org/erin", victim)):
+        subprocess.check_call(["rm", "-r", base + "/" + link])
+        os.symlink(target, base + "/" + link)
+    os.symlink(victim, base + "/evil.org")  # a domain directory, made before its first message
+    cases = [("bob@x.org", "x.org/bob/new"), ("carol@x.org", "x.org/carol/tmp"),
+             ("erin@x.org", "x.org/erin"), ("dan@evil.org", "evil.org")]
+    for rcpt, link in cases:
+        try:
+            sendmail(port, "a@example.org", ["alice@x.org", rcpt], b"Subject: s\r\n\r\nx\r\n")
+            raise harness.TestFailure("accepted with %s a symlink" % link)
+        except smtplib.SMTPDataError as e:
+            eq((e.smtp_code, e.smtp_error), (451, b"4.3.0 Error: local delivery failed"),
+               "reply with %s a symlink" % link)
+        d.wait_log(r"delivery failed: not following symlink %s: " % re.escape(base + "/" + link))
+        delivered(base + "/x.org/alice", 0)
+        eq(tree(victim), ["cur/", "new/", "tmp/"], "the directory the symlinks name")
+    # Single folder: its new/ a symlink after start, then at start.
+    md = ctx.path("single")
+    text, p2, _ = ctx.listener(handler="maildir", extra='maildir = { path = "%s"; };' % md,
+                               workers=1)
+    conf = ctx.config([text], name="single.conf")
+    d2 = ctx.daemon(conf)
+    with Client(p2) as c:
+        eq(c.code("EHLO x"), 250, "EHLO")  # this worker's init ran before the swap
+        os.rmdir(md + "/new")
+        os.symlink(victim + "/new", md + "/new")
+        eq(c.transaction(b"Subject: s\r\n\r\nx", helo=None),
+           "451 4.3.0 Error: local delivery failed", "single folder, new/ a symlink")
+    d2.wait_log(r"delivery failed: not following symlink %s/new: " % re.escape(md))
+    eq(listdir(md + "/tmp"), [], "single folder's tmp/")
+    eq(tree(victim), ["cur/", "new/", "tmp/"], "the directory the symlink names")
+    rc, out, err = ctx.run([harness.SMTPGATE, "-n", "-t", "-f", conf])
+    check(rc != 0 and md + "/new" in err and "symlink" in err, "-t: rc=%d %r" % (rc, err))
+
+
+def test_names_too_long_for_the_file_system_refused_at_rcpt(ctx):
+    # A component longer than NAME_MAX would 451 at every retry: 550 at
+    # RCPT instead; 255 bytes is still a name and is delivered.
+    base = ctx.path("base")
+    d, port = maildir_daemon(ctx, base + "/%u")
+    text, port_a, _ = ctx.listener(handler="maildir", extra='maildir = { path = "%s/a/%%a"; };'
+                                   % base)
+    ctx.daemon(ctx.config([text], name="a.conf"))
+    for p, too_long, fits in ((port, "u" * 256 + "@example.org", "u" * 255 + "@example.org"),
+                              (port_a, "u" * 244 + "@example.org", "u" * 243 + "@example.org")):
+        with Client(p) as c:
+            eq(c.code("EHLO x"), 250, "EHLO")
+            eq(c.cmd("MAIL FROM:<a@example.org>"), "250 OK", "MAIL")
+            r = c.cmd("RCPT TO:<%s>" % too_long)
+            check(r.startswith("550 5.1.3 ") and "NAME_MAX" in r, "%d bytes: %r" % (len(too_long), r))
+            eq(c.cmd("RCPT TO:<%s>" % fits), "250 OK", "%d bytes" % len(fits))
+            eq(c.cmd("DATA")[:3], "354", "DATA")
+            c.send(b"Subject: long\r\n\r\nx\r\n.\r\n")
+            eq(c.reply(), ["250 OK"], "message to the longest name")
+    d.wait_log(r"refused: a path component longer than NAME_MAX")
+    delivered(base + "/" + "u" * 255, 1)
+    delivered(base + "/a/" + "u" * 243 + "@example.org", 1)
+    eq(sorted(listdir(base)), sorted(["a", "u" * 255]), "directories made under the base")
+
+
 def test_headers_off_and_crlf(ctx):
     body = b"Subject: plain\r\n\r\n.dot\r\nline \xff\r\n\r\n"
     data = smtpd_data(body)
@@ -480,7 +552,7 @@ def test_ownership_when_root(ctx):
         r = c.transaction(b"Subject: denied\r\n\r\nx")
         eq(r, "451 4.3.0 Error: local delivery failed", "EACCES")
         eq(c.transaction(b"again", helo=None)[:3], "451", "same session, again")
-    d2.wait_log(r"delivery failed: .*%s/tmp/.*\(errno 13\)" % re.escape(md2))
+    d2.wait_log(r"delivery failed: .*%s\b.*\(errno 13\)" % re.escape(md2))
     delivered(md2, 0)
 
 
@@ -600,15 +672,15 @@ def test_all_or_nothing_per_recipient(ctx):
     open(base + "/bob/new", "w").close()
     # dave is a file: his Maildir cannot be made (tmp copies stage).
     open(base + "/dave", "w").close()
-    for rcpts, stage in ((["alice@x.org", "bob@x.org", "carol@x.org"], "open"),
-                         (["alice@x.org", "carol@x.org", "dave@x.org"], "write")):
+    for rcpts, stage in ((["alice@x.org", "bob@x.org", "carol@x.org"], "open %s/bob/new:" % base),
+                         (["alice@x.org", "carol@x.org", "dave@x.org"], "open %s/dave:" % base)):
         try:
             sendmail(port, "a@example.org", rcpts, b"Subject: aon\r\n\r\nx\r\n")
             raise harness.TestFailure("%r accepted" % rcpts)
         except smtplib.SMTPDataError as e:
             eq((e.smtp_code, e.smtp_error), (451, b"4.3.0 Error: local delivery failed"),
                "reply when the %s of one copy fails" % stage)
-        d.wait_log(r"delivery failed: %s " % stage)
+        d.wait_log(r"delivery failed: %s " % re.escape(stage))
         for u in ("alice", "carol"):
             delivered(base + "/" + u, 0)
         eq(listdir(base + "/bob/tmp"), [], "bob's tmp")
@@ -727,10 +799,11 @@ def test_percent_percent_in_a_single_folder_path(ctx):
 
 
 def syncs_during(ctx, pid, action):
-    """The directories pid fsyncs while action() runs, as the paths it
-    opened them by (strace -e openat,fsync attached to pid)."""
+    """The directories pid fsyncs while action() runs, as paths (strace -y
+    names each descriptor's file: the plugin opens directories relative
+    to one another, so the path an openat() was given is not the whole)."""
     log = ctx.path("strace-%d.txt" % pid)
-    tracer = subprocess.Popen(["strace", "-e", "trace=openat,fsync", "-o", log,
+    tracer = subprocess.Popen(["strace", "-y", "-e", "trace=openat,fsync", "-o", log,
                                "-p", str(pid)], stderr=subprocess.PIPE)
     try:
         ready, _, _ = select.select([tracer.stderr], [], [], 10)
@@ -740,15 +813,12 @@ def syncs_during(ctx, pid, action):
     finally:
         tracer.send_signal(signal.SIGINT)
         tracer.wait(10)
-    opened, synced = {}, []
+    synced = []
     with open(log) as f:
         for line in f:
-            m = re.match(r'openat\(AT_FDCWD, "([^"]*)", [^)]*O_DIRECTORY[^)]*\) = (\d+)', line)
-            if m:
-                opened[m.group(2)] = m.group(1)
-            m = re.match(r"fsync\((\d+)\) += 0", line)
-            if m and m.group(1) in opened:
-                synced.append(opened[m.group(1)])
+            m = re.match(r"fsync\(\d+<([^>]*)>\) += 0", line)
+            if m and os.path.isdir(m.group(1)):
+                synced.append(m.group(1))
     return synced
 
 

@@ -255,6 +255,39 @@ def test_relay_domains(ctx):
     c.close()
 
 
+ROUTED = ["u%evil.com@example.org", '"u@evil.com"@example.org', "evil.com!u@example.org",
+          '"evil.com!u"@example.org', "u%evil.com@Sub.Example.Net"]
+
+
+def test_sender_specified_routing(ctx):
+    # Postfix's reject_unauth_destination with allow_untrusted_routing = no:
+    # a client outside relay_networks may not route through a relay domain
+    # with %, ! or @ in the local part; one inside may, and so may anyone
+    # with allow_untrusted_routing = true.
+    domains = 'relay_domains = [ "example.org", ".sub.example.net" ];'
+    for nets, extra, routed_ok in (('"10.0.0.0/8"', "", False),
+                                   ('"127.0.0.0/8"', "", True),
+                                   ('"10.0.0.0/8"', "allow_untrusted_routing = true;", True)):
+        group = "relay_networks = [ %s ]; %s %s" % (nets, domains, extra)
+        d, port, up_out = proxy_to_smtpgate(ctx, group=group)
+        c, replies = rcpt_dialog(port, ROUTED + ["b@example.org", "x@sub.example.net"])
+        want = ["250 OK" if routed_ok else "550 5.7.1 <%s>: Relay access denied" % r
+                for r in ROUTED] + ["250 OK", "250 OK"]
+        eq(replies, want, "RCPTs with %s %s" % (nets, extra))
+        eq(c.cmd("DATA")[:3], "354", "DATA")
+        c.send(b"Subject: r\r\n\r\nx\r\n.\r\n")
+        eq(c.reply(), ["250 OK"], "the message")
+        c.close()
+        # The proxy's and the upstream's message lines: the same recipients.
+        wait_until(lambda: d.log().count(" event=message ") == 2, what="the message upstream")
+        nrcpt = re.findall(r" event=message .* nrcpt=(\d+) ", d.log())
+        n = len(ROUTED) + 2 if routed_ok else 2
+        eq(nrcpt, [str(n), str(n)], "recipients at the proxy and at the upstream")
+        if not routed_ok:
+            d.wait_log(r"relay refused: client=127\.0\.0\.1 rcpt=<u%evil\.com@example\.org> "
+                       r"reason=sender-routing")
+
+
 def test_relay_networks_ipv6_client(ctx):
     for nets, want in (('"::1/128"', "250 OK"),
                        ('"127.0.0.0/8", "fe80::/10"',
@@ -398,6 +431,72 @@ def test_client_gone_mid_message_closes_upstream_without_quit(ctx):
     t.join(15)
     check(not t.is_alive(), "the upstream connection was not closed")
     eq(after_354, [b""], "what the upstream received after its 354")
+
+
+def upstream_recording_message(got):
+    """upstream_until_data() that appends to got the bytes it receives after
+    its 354, up to the end of data (or the connection's end), answers 250
+    to a whole message, and ends the session."""
+    def at_data(conn, f):
+        conn.settimeout(10)
+        data = b""
+        try:
+            while not data.endswith(b"\r\n.\r\n"):
+                chunk = f.read1(65536)
+                if not chunk:
+                    break
+                data += chunk
+            if data.endswith(b"\r\n.\r\n"):
+                conn.sendall(b"250 2.0.0 queued\r\n")
+        except (ConnectionResetError, socket.timeout):
+            pass
+        got.append(data)
+    return upstream_until_data(at_data)
+
+
+# Bare CRs where an upstream that ends lines at a CR would see a "." line
+# and a new command, next to a CR LF after a bare CR.
+BARE_CR_BODY = b"Subject: cr\r\n\r\na\r.\rMAIL FROM:<e@x>\rb\r\r\nc\rd"
+
+
+def test_no_bare_cr_reaches_the_upstream(ctx):
+    # Whatever bare_lf says, the upstream gets CR LF line ends only and one
+    # message; "keep" keeps the CR as a line end (the "." line stuffed),
+    # "normalize" reads it as one (the "." a stuffing dot), "reject"
+    # refuses the message with a bare LF's reply and relays nothing of it.
+    peer = b"Subject: cr\r\nX-Peer: 127.0.0.1\r\n\r\n"
+    wants = {"keep": ("250 2.0.0 queued",
+                      peer + b"a\r\n..\r\nMAIL FROM:<e@x>\r\nb\r\nc\r\nd\r\n.\r\n"),
+             "normalize": ("250 2.0.0 queued",
+                           peer + b"a\r\n\r\nMAIL FROM:<e@x>\r\nb\r\n\r\nc\r\nd\r\n.\r\n"),
+             "reject": ("550 5.5.2 Error: bare <LF> received", b"")}
+    for mode, (reply, wire) in wants.items():
+        got = []
+        up, t = upstream_recording_message(got)
+        text, port = proxy_listener(ctx, up, bare_lf=mode)
+        d = ctx.daemon(ctx.config([text], name="%s.conf" % mode))
+        with Client(port) as c:
+            eq(c.transaction(BARE_CR_BODY), reply, "the client's reply (%s)" % mode)
+        t.join(15)
+        check(not t.is_alive(), "the upstream's session did not end (%s)" % mode)
+        eq(got, [wire], "what the upstream received after its 354 (%s)" % mode)
+        check(not re.search(rb"\r(?!\n)|(?<!\r)\n", got[0]), "a bare CR or LF upstream")
+        d.stop()
+
+
+def test_nul_byte_is_not_relayed(ctx):
+    # RFC 5321 text has no NUL, and this client does not speak BDAT with
+    # BINARYMIME: the message is refused, the upstream's DATA is aborted.
+    got = []
+    up, t = upstream_recording_message(got)
+    text, port = proxy_listener(ctx, up)
+    ctx.daemon(ctx.config([text]))
+    with Client(port) as c:
+        eq(c.transaction(b"Subject: nul\r\n\r\na\x00b"),
+           "554 5.6.0 Error: the message has a NUL byte, which is not relayed", "reply")
+    t.join(15)
+    check(not t.is_alive(), "the upstream connection was not closed")
+    eq(got, [b""], "what the upstream received after its 354")
 
 
 def test_upstream_refusing_mid_message_and_closing(ctx):

@@ -79,6 +79,44 @@ static void test_expand_too_long(void)
 	UNIT_CHECK_STR("short buffer reason", why, "path too long");
 }
 
+/* Long values: every component of the result at most NAME_MAX bytes, the
+   whole with room for "/tmp/<unique name>" below PATH_MAX. */
+static const struct {
+	const char *name;
+	const char *tmpl;
+	size_t local_len, domain_len; /* the address: 'a' x local_len @ 'd' x domain_len */
+	int ok;
+} length_rows[] = {
+	{ "%u of 255", "/m/%u", 255, 3, 1 },
+	{ "%u of 256", "/m/%u", 256, 3, 0 },
+	{ "%u of 300", "/m/%d/%u", 300, 3, 0 },
+	{ "prefix makes 256", "/m/x-%u", 254, 3, 0 },
+	{ "prefix makes 255", "/m/x-%u/Maildir", 253, 3, 1 },
+	{ "%a of 255", "/m/%a", 250, 4, 1 },
+	{ "%a of 256", "/m/%a", 250, 5, 0 },
+	{ "%d of 256", "/m/%d/%u", 3, 256, 0 },
+	/* "/m" and 17 x 231 bytes leave less than 261 below 4096; 16 do not. */
+	{ "path near PATH_MAX", "/m" "/%u/%u/%u/%u/%u/%u/%u/%u" "/%u/%u/%u/%u/%u/%u/%u/%u/%u", 230, 3, 0 },
+	{ "path well below", "/m" "/%u/%u/%u/%u/%u/%u/%u/%u" "/%u/%u/%u/%u/%u/%u/%u/%u", 230, 3, 1 },
+};
+
+static void test_expand_lengths(void)
+{
+	for (size_t i = 0; i < sizeof(length_rows) / sizeof(length_rows[0]); i++) {
+		char address[1024], out[MAILDIR_PATH_MAX_BYTES];
+		const char *why = NULL;
+		size_t l = length_rows[i].local_len, d = length_rows[i].domain_len;
+		memset(address, 'a', l);
+		address[l] = '@';
+		memset(address + l + 1, 'd', d);
+		address[l + 1 + d] = '\0';
+		int rc = maildir_expand(length_rows[i].tmpl, address, out, sizeof(out), &why);
+		UNIT_CHECK(length_rows[i].name, (rc == 0) == length_rows[i].ok);
+		if (rc < 0)
+			UNIT_CHECK(length_rows[i].name, why && why[0]);
+	}
+}
+
 static const struct {
 	const char *name;
 	const char *tmpl;
@@ -197,6 +235,7 @@ int test_maildir_name_register(void)
 	CU_pSuite s = CU_add_suite("maildir_name", NULL, NULL);
 	if (!s || !CU_add_test(s, "address -> path table (hostile addresses)", test_expand_table) ||
 	    !CU_add_test(s, "expansion too long", test_expand_too_long) ||
+	    !CU_add_test(s, "long values: NAME_MAX and PATH_MAX", test_expand_lengths) ||
 	    !CU_add_test(s, "template checks", test_templates) ||
 	    !CU_add_test(s, "unique name format", test_unique_name_format) ||
 	    !CU_add_test(s, "unique names across processes", test_unique_names_across_processes))

@@ -2,12 +2,16 @@
  * test_plugin_load.c - what the loader refuses before any plugin code but
  * the entry function runs: descriptors built by hand (wrong major, newer
  * minor, too small, no name, no message hook, bad commands), unsafe files
- * (group/other-writable, not regular), and the real shared objects built
+ * (group/other-writable, not regular), the way to them (relative paths,
+ * directories and symlinks others own or may write), and the real shared
+ * objects built
  * by `make check` (debug.so loads; badabi.so and nomessage.so do not).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "plugin_load.h"
 #include "unit.h"
@@ -208,6 +212,104 @@ static void test_check_file(void)
 	UNIT_CHECK_CONTAINS("absent", err, "No such file");
 }
 
+/* The way to a plugin: fixtures under TMPDIR/pl, then one row per path.
+   Another user's uid (nobody's 65534) needs root to set; without root
+   those rows are skipped. */
+static const struct {
+	const char *name;
+	const char *path; /* below TMPDIR/pl; as it is when relative */
+	int relative;
+	int needs_root;
+	int rc;
+	const char *err;
+} path_rows[] = {
+	{ "plain file", "good.so", 0, 0, 0, NULL },
+	{ "relative path", "good.so", 1, 0, -1, "refused: a relative path" },
+	{ "relative with a slash", "pl/good.so", 1, 0, -1, "refused: a relative path" },
+	{ "our symlink, relative target", "link-ok.so", 0, 0, 0, NULL },
+	{ "our symlink, absolute target", "link-abs.so", 0, 0, 0, NULL },
+	{ "chain of our symlinks", "chain1.so", 0, 0, 0, NULL },
+	{ "our symlink to a directory", "dirlink/good.so", 0, 0, 0, NULL },
+	{ "dot-dot on the way", "sub/../good.so", 0, 0, 0, NULL },
+	{ "another user's symlink", "link-other.so", 0, 1, -1, "symlink" },
+	{ "another user's symlink on the way", "dirlink-other/good.so", 0, 1, -1, "owned by uid 65534" },
+	{ "directory writable by others", "openw/good.so", 0, 0, -1,
+	  "is writable by group or others (mode 777)" },
+	{ "directory writable by its group", "groupw/good.so", 0, 0, -1, "writable by group" },
+	{ "sticky directory writable by others", "sticky/good.so", 0, 0, 0, NULL },
+	{ "directory of another user", "otherdir/good.so", 0, 1, -1, "owned by uid 65534" },
+	{ "symlink loop", "loop.so", 0, 0, -1, "Too many levels of symbolic links" },
+	{ "missing", "absent.so", 0, 0, -1, "No such file" },
+	{ "a directory", "sub", 0, 0, -1, "not a regular file" },
+};
+
+/* TMPDIR/pl with the files, directories and symlinks the rows name. */
+static int make_path_fixtures(int *root_out)
+{
+	char pl[512], p[600], q[600];
+	static const char *const dirs[][2] = { { "", "755" }, { "/sub", "755" }, { "/openw", "777" },
+					       { "/groupw", "775" }, { "/sticky", "1777" },
+					       { "/otherdir", "755" } };
+	unit_tmppath(pl, sizeof(pl), "pl");
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", pl, dirs[i][0]);
+		if (mkdir(p, 0700) < 0 || chmod(p, (mode_t)strtol(dirs[i][1], NULL, 8)) < 0)
+			return -1;
+		snprintf(q, sizeof(q), "pl%s/good.so", dirs[i][0]);
+		if (unit_copy_file("/dev/null", q, 0644) < 0)
+			return -1;
+	}
+	snprintf(p, sizeof(p), "%s/good.so", pl);
+	static const char *const links[][2] = { { "link-ok.so", "good.so" }, { "chain1.so", "chain2.so" },
+						{ "chain2.so", "link-ok.so" }, { "dirlink", "sub" },
+						{ "loop.so", "loop.so" }, { "link-other.so", "good.so" },
+						{ "dirlink-other", "sub" } };
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(q, sizeof(q), "%s/%s", pl, links[i][0]);
+		if (symlink(links[i][1], q) < 0)
+			return -1;
+	}
+	snprintf(q, sizeof(q), "%s/link-abs.so", pl);
+	if (symlink(p, q) < 0)
+		return -1;
+	*root_out = geteuid() == 0;
+	if (*root_out) {
+		snprintf(q, sizeof(q), "%s/link-other.so", pl);
+		snprintf(p, sizeof(p), "%s/dirlink-other", pl);
+		char d[600];
+		snprintf(d, sizeof(d), "%s/otherdir", pl);
+		if (lchown(q, 65534, 65534) < 0 || lchown(p, 65534, 65534) < 0 ||
+		    chown(d, 65534, 65534) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void test_check_paths(void)
+{
+	int root = 0;
+	if (!UNIT_CHECK("fixtures", make_path_fixtures(&root) == 0))
+		return;
+	for (size_t i = 0; i < sizeof(path_rows) / sizeof(path_rows[0]); i++) {
+		const char *row = path_rows[i].name;
+		char path[600], pl[512], err[1024] = "";
+		if (path_rows[i].needs_root && !root) {
+			printf("    %s: skipped (not root)\n", row);
+			continue;
+		}
+		unit_tmppath(pl, sizeof(pl), "pl");
+		if (path_rows[i].relative)
+			snprintf(path, sizeof(path), "%s", path_rows[i].path);
+		else
+			snprintf(path, sizeof(path), "%s/%s", pl, path_rows[i].path);
+		UNIT_CHECK(row, plugin_check_file(path, err, sizeof(err)) == path_rows[i].rc);
+		if (path_rows[i].err) {
+			UNIT_CHECK_CONTAINS(row, err, path);
+			UNIT_CHECK_CONTAINS(row, err, path_rows[i].err);
+		}
+	}
+}
+
 static void test_load_debug(void)
 {
 	const char *so = unit_build_file("plugins/debug/.libs/debug.so");
@@ -234,6 +336,20 @@ static void test_load_debug(void)
 	plugin_unload(&p);
 	UNIT_CHECK("unloaded", p.handle == NULL && p.desc == NULL);
 	plugin_unload(&p); /* twice is harmless */
+
+	/* Through our own symlink it loads; by a relative path it does not,
+	   whatever the working directory holds. */
+	char link[512];
+	unit_tmppath(link, sizeof(link), "load-link.so");
+	UNIT_CHECK("symlink", symlink(path, link) == 0);
+	rc = plugin_load(link, &p, err, sizeof(err));
+	UNIT_CHECK("debug.so through our symlink", rc == 0);
+	if (rc == 0)
+		UNIT_CHECK_STR("name through the symlink", p.desc->name, "debug");
+	plugin_unload(&p);
+	UNIT_CHECK("relative path refused", plugin_load("plugins/debug/.libs/debug.so", &p, err,
+							 sizeof(err)) == -1);
+	UNIT_CHECK_CONTAINS("relative path refused", err, "relative");
 
 	UNIT_CHECK("copy 0664", unit_copy_file(so, "writable-debug.so", 0664) == 0);
 	unit_tmppath(path, sizeof(path), "writable-debug.so");
@@ -299,6 +415,7 @@ int test_plugin_load_register(void)
 	    !CU_add_test(s, "plugin_descriptor_copy", test_descriptor_copy) ||
 	    !CU_add_test(s, "built-in verbs table", test_builtin_verbs) ||
 	    !CU_add_test(s, "plugin_check_file modes table", test_check_file) ||
+	    !CU_add_test(s, "plugin_check_file paths table", test_check_paths) ||
 	    !CU_add_test(s, "plugin_load debug.so", test_load_debug) ||
 	    !CU_add_test(s, "plugin_load refused plugins", test_load_refused))
 		return -1;

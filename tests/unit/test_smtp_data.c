@@ -1,7 +1,8 @@
 /*
  * test_smtp_data.c - DATA decoding without I/O: the terminator (and what
  * must not be one: SMTP smuggling), de-transparency, line ends joined with
- * LF as smtpd.py's `data`, the size count, and the bare LF policies.  Each
+ * LF as smtpd.py's `data`, the size count, and the bare LF policies, which
+ * a bare CR gets too.  Each
  * row is fed as linebuf_read_data() would cut it (pieces end at LF or at
  * the buffer size) with two buffer sizes, so a CR LF split between pieces
  * is covered too.
@@ -53,14 +54,14 @@ static const struct data_row data_rows[] = {
 	{ "'.x' line is content", UNIT_BYTES(".x\r\n.\r\n"), BARE_LF_KEEP, 0, 1, 7, MSG("x"), 2, 0 },
 	{ "' .' line is content", UNIT_BYTES(" .\r\n.\r\n"), BARE_LF_KEEP, 0, 1, 7, MSG(" ."), 2, 0 },
 	{ "CR inside a line kept", UNIT_BYTES("a\rb\r\n.\r\n"), BARE_LF_KEEP, 0, 1, 8, MSG("a\rb"),
-	  3, 0 },
+	  3, 1 },
 	{ "binary bytes kept", UNIT_BYTES("\0\xff\x80\r\n.\r\n"), BARE_LF_KEEP, 0, 1, 8,
 	  MSG("\0\xff\x80"), 3, 0 },
 	/* SMTP smuggling: only CR LF . CR LF ends the message. */
 	{ "LF . CR LF is content (keep)", UNIT_BYTES("a\n.\r\nb\r\n.\r\n"), BARE_LF_KEEP, 0, 1, 11,
 	  MSG("a\n.\nb"), 6, 1 },
 	{ "CR . CR LF is content (keep)", UNIT_BYTES("a\r.\r\nb\r\n.\r\n"), BARE_LF_KEEP, 0, 1, 11,
-	  MSG("a\r.\nb"), 6, 0 },
+	  MSG("a\r.\nb"), 6, 1 },
 	{ "LF . LF is content (keep)", UNIT_BYTES("a\n.\nb\r\n.\r\n"), BARE_LF_KEEP, 0, 1, 10,
 	  MSG("a\n.\nb"), 5, 1 },
 	{ "CR LF . LF is content", UNIT_BYTES("a\r\n.\nb\r\n.\r\n"), BARE_LF_KEEP, 0, 1, 11,
@@ -79,6 +80,40 @@ static const struct data_row data_rows[] = {
 	  MSG("a\nb"), 3, 1 },
 	{ "no bare LF (reject)", UNIT_BYTES("a\r\nb\r\n.\r\n"), BARE_LF_REJECT, 0, 1, 9,
 	  MSG("a\nb"), 4, 0 },
+	/* Bare CR: what a bare LF gets in each mode, and never an end. */
+	{ "CR . CR LF is content (normalize)", UNIT_BYTES("a\r.\r\nb\r\n.\r\n"), BARE_LF_NORMALIZE,
+	  0, 1, 11, MSG("a\n\nb"), 6, 1 },
+	{ "CR . CR LF is content (reject)", UNIT_BYTES("a\r.\r\nb\r\n.\r\n"), BARE_LF_REJECT, 0, 1,
+	  11, MSG("a\r.\nb"), 6, 1 },
+	{ "CR . CR is content (keep)", UNIT_BYTES("a\r.\rb\r\n.\r\n"), BARE_LF_KEEP, 0, 1, 10,
+	  MSG("a\r.\rb"), 5, 1 },
+	{ "CR . CR is content (normalize)", UNIT_BYTES("a\r.\rb\r\n.\r\n"), BARE_LF_NORMALIZE, 0,
+	  1, 10, MSG("a\n\nb"), 5, 1 },
+	{ "CR . CR is content (reject)", UNIT_BYTES("a\r.\rb\r\n.\r\n"), BARE_LF_REJECT, 0, 1,
+	  10, MSG("a\r.\rb"), 5, 1 },
+	{ "CR . CR LF first is content (normalize)", UNIT_BYTES("\r.\r\n.\r\n"),
+	  BARE_LF_NORMALIZE, 0, 1, 7, MSG("\n"), 2, 1 },
+	{ "CR . CR LF first is content (reject)", UNIT_BYTES("\r.\r\n.\r\n"), BARE_LF_REJECT, 0,
+	  1, 7, MSG("\r."), 2, 1 },
+	{ "bare CR kept", UNIT_BYTES("a\rb\r\n.\r\n"), BARE_LF_KEEP, 0, 1, 8, MSG("a\rb"), 3, 1 },
+	{ "bare CR is a line end (normalize)", UNIT_BYTES("a\rb\r\n.\r\n"), BARE_LF_NORMALIZE, 0,
+	  1, 8, MSG("a\nb"), 3, 1 },
+	{ "bare CR seen (reject)", UNIT_BYTES("a\rb\r\n.\r\n"), BARE_LF_REJECT, 0, 1, 8,
+	  MSG("a\rb"), 3, 1 },
+	{ "bare CR before CR LF (keep)", UNIT_BYTES("a\r\r\n.\r\n"), BARE_LF_KEEP, 0, 1, 7,
+	  MSG("a\r"), 2, 1 },
+	{ "bare CR before CR LF (normalize)", UNIT_BYTES("a\r\r\n.\r\n"), BARE_LF_NORMALIZE, 0, 1,
+	  7, MSG("a\n"), 2, 1 },
+	{ "two bare CRs (normalize)", UNIT_BYTES("a\r\rb\r\n.\r\n"), BARE_LF_NORMALIZE, 0, 1, 9,
+	  MSG("a\n\nb"), 4, 1 },
+	{ "bare CR, dot after it kept (keep)", UNIT_BYTES("a\r..b\r\n.\r\n"), BARE_LF_KEEP, 0, 1,
+	  10, MSG("a\r..b"), 5, 1 },
+	{ "bare CR, dot after it removed (normalize)", UNIT_BYTES("a\r..b\r\n.\r\n"),
+	  BARE_LF_NORMALIZE, 0, 1, 10, MSG("a\n.b"), 5, 1 },
+	{ "bare CR, stuffed dot first removed (keep)", UNIT_BYTES("..\rb\r\n.\r\n"), BARE_LF_KEEP,
+	  0, 1, 9, MSG(".\rb"), 4, 1 },
+	{ "CR LF . CR: a stuffed dot (reject)", UNIT_BYTES("a\r\n.\rb\r\n.\r\n"), BARE_LF_REJECT, 0,
+	  1, 11, MSG("a\n\rb"), 6, 1 },
 	/* Size: smtpd.py counts the bytes before CR LF . CR LF. */
 	{ "size at the limit", UNIT_BYTES("0123456789\r\n.\r\n"), BARE_LF_KEEP, 10, 1, 15,
 	  MSG("0123456789"), 10, 0 },
