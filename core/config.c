@@ -72,7 +72,58 @@ const char *config_handler_alias(const char *name)
 	return name;
 }
 
-/* Format "SOURCE:LINE: SETTING: message" into the loader's error buffer. */
+/* Append key=value to out (at *used), the value quoted when it needs
+   to be, so that a record keeps exactly the fields written. */
+static void put_field(char *out, size_t size, size_t *used, const char *key, const char *value)
+{
+	int plain = value[0] != '\0';
+	for (const unsigned char *p = (const unsigned char *)value; *p && plain; p++)
+		plain = *p > ' ' && *p < 0x7f && *p != '"' && *p != '\\' && *p != '=';
+	size_t n = *used;
+	n += (size_t)snprintf(out + n, n < size ? size - n : 0, "%s%s=%s", n ? " " : "", key,
+			      plain ? value : "\"");
+	for (const unsigned char *p = (const unsigned char *)value; *p && !plain; p++) {
+		if (n + 5 >= size)
+			break;
+		if (*p == '"' || *p == '\\')
+			n += (size_t)snprintf(out + n, size - n, "\\%c", *p);
+		else if (*p < ' ' || *p >= 0x7f)
+			n += (size_t)snprintf(out + n, size - n, "\\x%02x", *p);
+		else
+			out[n++] = (char)*p;
+	}
+	if (!plain && n + 1 < size)
+		out[n++] = '"';
+	if (n >= size)
+		n = size - 1;
+	out[n] = '\0';
+	*used = n;
+}
+
+int config_format_error(char *out, size_t size, const char *source, int line,
+			const char *setting, const char *fmt, ...)
+{
+	char msg[CONFIG_ERROR_MAX_BYTES], num[16];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	size_t used = 0;
+	if (size == 0)
+		return -1;
+	out[0] = '\0';
+	put_field(out, size, &used, "file", source);
+	snprintf(num, sizeof(num), "%d", line);
+	if (line > 0)
+		put_field(out, size, &used, "line", num);
+	if (setting)
+		put_field(out, size, &used, "setting", setting);
+	put_field(out, size, &used, "error", msg);
+	return -1;
+}
+
+/* The error about setting name of group s (or s itself) into the loader's
+   buffer, with the line of the setting, else of the group. */
 static int fail(struct loader *ld, const config_setting_t *s, const char *name,
 		const char *fmt, ...)
 {
@@ -81,19 +132,11 @@ static int fail(struct loader *ld, const config_setting_t *s, const char *name,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-
-	char path[256] = "";
-	if (s && config_setting_name(s) && name)
-		snprintf(path, sizeof(path), "%s.%s: ", config_setting_name(s), name);
-	else if (name)
-		snprintf(path, sizeof(path), "%s: ", name);
 	const config_setting_t *at = s && name ? config_setting_get_member(s, name) : s;
+	if (!at)
+		at = s;
 	int line = at ? (int)config_setting_source_line(at) : 0;
-	if (line > 0)
-		snprintf(ld->err, ld->err_size, "%s:%d: %s%s", ld->cfg->source, line, path, msg);
-	else
-		snprintf(ld->err, ld->err_size, "%s: %s%s", ld->cfg->source, path, msg);
-	return -1;
+	return config_format_error(ld->err, ld->err_size, ld->cfg->source, line, name, "%s", msg);
 }
 
 /* Refuse any member of group not in known (or equal to extra). */
@@ -108,9 +151,9 @@ static int check_known(struct loader *ld, const config_setting_t *group,
 		for (const char *const *k = known; !ok && *k; k++)
 			ok = strcmp(name, *k) == 0;
 		if (!ok) {
-			snprintf(ld->err, ld->err_size, "%s:%d: %s: unknown setting", ld->cfg->source,
-				 (int)config_setting_source_line(m), name);
-			return -1;
+			return config_format_error(ld->err, ld->err_size, ld->cfg->source,
+						   (int)config_setting_source_line(m), name,
+						   "unknown setting");
 		}
 	}
 	return 0;
@@ -437,8 +480,9 @@ static int validate(struct config *cfg, char *err, size_t err_size)
 static int finish_load(struct config *cfg, int ok, struct config **out, char *err, size_t err_size)
 {
 	if (!ok) {
-		snprintf(err, err_size, "%s:%d: %s", cfg->source, config_error_line(&cfg->lc),
-			 config_error_text(&cfg->lc));
+		const char *file = config_error_file(&cfg->lc);
+		config_format_error(err, err_size, file ? file : cfg->source,
+				    config_error_line(&cfg->lc), NULL, "%s", config_error_text(&cfg->lc));
 		config_free(cfg);
 		return -1;
 	}
@@ -464,7 +508,7 @@ int config_load_file(const char *path, struct config **out, char *err, size_t er
 	struct config *cfg = config_new(path);
 	FILE *f = fopen(path, "r");
 	if (!f) {
-		snprintf(err, err_size, "%s: cannot open: %s", path, strerror(errno));
+		config_format_error(err, err_size, path, 0, NULL, "cannot open: %s", strerror(errno));
 		config_free(cfg);
 		return -1;
 	}

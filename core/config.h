@@ -70,6 +70,15 @@ int config_load_string(const char *text, const char *source, struct config **out
 		       char *err, size_t err_size);
 void config_free(struct config *cfg);
 
+/* A config error as one log record of key=value fields:
+   `file=SOURCE line=N setting=NAME error="message"` (line left out when
+   0, setting when NULL), each value quoted with backslash escapes when it
+   holds a space, a quote, a backslash or a byte outside printable ASCII.
+   Returns -1, so callers can return it. */
+int config_format_error(char *out, size_t size, const char *source, int line,
+			const char *setting, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
 /* The plugin name a handler/class name stands for: DebuggingServer ->
    debug, PureProxy -> proxy, MailmanProxy -> mailman; others unchanged. */
 const char *config_handler_alias(const char *name);

@@ -8,7 +8,6 @@
  */
 #include <getopt.h>
 #include <netdb.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +18,8 @@
 #include "host.h"
 #include "log.h"
 #include "master.h"
+#include "master_check.h"
 #include "smtpgate/plugin.h"
-#include "worker.h"
 
 #define MAIN_CONFIG_TEXT_MAX_BYTES 4096
 
@@ -125,33 +124,14 @@ static const char *local_fqdn(void)
 	return name;
 }
 
-/* -t: every listener, its handler, the plugin file and its version. */
+/* -t: the check a start and a reload run, listing every listener, its
+   handler, the plugin file and its version. */
 static int check_config(const struct master_options *mo)
 {
-	char err[CONFIG_ERROR_MAX_BYTES];
-	struct config *cfg;
-	if (master_parse_config(mo, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "smtpgate: %s\n", err);
-		return EX_CONFIG;
-	}
-	if (!mo->nosetuid && cfg->user && !getpwnam(cfg->user)) {
-		fprintf(stderr, "smtpgate: %s: user: no such user \"%s\"\n", cfg->source, cfg->user);
-		config_free(cfg);
-		return EX_CONFIG;
-	}
-	for (size_t i = 0; i < cfg->listener_count; i++) {
-		const struct listener_config *l = &cfg->listeners[i];
-		const char *version;
-		if (worker_check_plugin(l, &version) < 0) {
-			config_free(cfg);
-			return EX_CONFIG;
-		}
-		printf("listener %s address %s handler %s plugin %s version %s\n", l->name, l->address,
-		       l->handler, l->plugin_path, version);
-	}
-	printf("%s: configuration OK\n", cfg->source);
-	config_free(cfg);
-	return 0;
+	int rc = master_check_run(mo, 1);
+	if (rc == 0)
+		printf("%s: configuration OK\n", mo->config_file ? mo->config_file : "command line");
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -228,8 +208,9 @@ int main(int argc, char **argv)
 		return check_config(&mo);
 
 	struct config *cfg;
-	if (master_load_config(&mo, &cfg) < 0)
-		return EX_CONFIG;
+	int rc = master_check_load(&mo, &cfg);
+	if (rc != 0)
+		return rc;
 	if (cfg->log_facility >= 0)
 		log_open(cfg->log_facility, o.trace);
 	return master_run(cfg, &mo);

@@ -177,9 +177,10 @@ int worker_check_plugin(const struct listener_config *l, const char **version_ou
 	return 0;
 }
 
-int worker_check_start(const struct listener_config *l, const char *user, uid_t uid, gid_t gid)
+int worker_check_start(const struct listener_config *l, const char *user, uid_t uid, gid_t gid,
+		       const char **version_out)
 {
-	if (worker_check_plugin(l, NULL) < 0 || enter_chroot(l) < 0 ||
+	if (worker_check_plugin(l, version_out) < 0 || enter_chroot(l) < 0 ||
 	    drop_privileges(l, user, uid, gid) < 0)
 		return -1;
 	return 0;

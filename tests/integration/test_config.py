@@ -50,7 +50,7 @@ def refused(ctx, conf_text, want_line, pattern, name="bad.conf", test_mode=False
     eq(rc, EX_CONFIG, "exit status for %s (stderr: %s)" % (pattern, se))
     errs = [x for x in errors(se) if "error" in x or conf in x]
     eq(len(errs), 1, "error lines for %s: %r" % (pattern, errors(se)))
-    where = "%s:%d" % (conf, want_line) if want_line else conf
+    where = ("file=%s line=%d " % (conf, want_line)) if want_line else "file=%s " % conf
     check(where in errs[0], "the error does not name %s: %r" % (where, errs[0]))
     check(re.search(pattern, errs[0]), "the error does not match %r: %r" % (pattern, errs[0]))
     return errs[0]
@@ -282,7 +282,8 @@ def test_chroot(ctx):
         text, _, _ = ctx.listener(workers=1, chroot=bad)
         rc, so, se = ctx.run([SMTPGATE, "-t", "-f", ctx.config([text], name="bad.conf")])
         eq(rc, EX_CONFIG, "exit status for chroot %r" % bad)
-        check(re.search(r"bad\.conf:\d+: chroot: .*%s" % why, se), "message: %r" % se)
+        check(re.search(r"file=\S*bad\.conf line=\d+ setting=chroot error=.*%s" % why, se),
+              "message: %r" % se)
 
 
 def others_may_run(path):

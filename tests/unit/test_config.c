@@ -172,22 +172,22 @@ static const struct {
 	const char *body;
 	const char *err1, *err2; /* both must appear in the message */
 } bad_rows[] = {
-	{ "syntax error", "listeners = (\n  { address = ; }\n);\n", "command line:3", NULL },
-	{ "syntax error, missing semicolon", "user = \"a\"\nlisteners = ();\n", "command line:3",
+	{ "syntax error", "listeners = (\n  { address = ; }\n);\n", "file=\"command line\" line=3 ", NULL },
+	{ "syntax error, missing semicolon", "user = \"a\"\nlisteners = ();\n", "file=\"command line\" line=3 ",
 	  NULL },
 	{ "unknown listener setting",
 	  "listeners = ( {\n  address = \"127.0.0.1:1\";\n  colour = \"red\";\n} );\n",
-	  "command line:4: ", "colour: unknown setting" },
+	  "file=\"command line\" line=4 ", "setting=colour error=\"unknown setting\"" },
 	{ "unknown global setting", "foo = 1;\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
-	  "command line:2: ", "foo: unknown setting" },
+	  "file=\"command line\" line=2 ", "setting=foo error=\"unknown setting\"" },
 	{ "group for another handler",
 	  "listeners = ( { address = \"127.0.0.1:1\"; proxy = { x = 1; }; } );\n",
-	  "command line:2", "proxy: unknown setting" },
+	  "file=\"command line\" line=2 ", "setting=proxy error=\"unknown setting\"" },
 	{ "smtputf8 and decode_data",
 	  "listeners = ( { address = \"127.0.0.1:1\";\n smtputf8 = true;\n decode_data = true; } );\n",
-	  "command line:4", "decode_data and smtputf8 cannot both be true" },
+	  "file=\"command line\" line=4 ", "decode_data and smtputf8 cannot both be true" },
 	{ "address without port", "listeners = ( { address = \"nonsense\"; } );\n",
-	  "command line:2", "expected host:port" },
+	  "file=\"command line\" line=2 ", "expected host:port" },
 	{ "address with port 0", "listeners = ( { address = \"127.0.0.1:0\"; } );\n",
 	  "address", "port out of range" },
 	{ "address with a name for a port", "listeners = ( { address = \"127.0.0.1:smtp\"; } );\n",
@@ -197,9 +197,10 @@ static const struct {
 	{ "bad remote", "listeners = ( { address = \"127.0.0.1:1\"; remote = \"x\"; } );\n",
 	  "remote", "expected host:port" },
 	{ "bad bare_lf", "listeners = ( { address = \"127.0.0.1:1\";\n bare_lf = \"strip\"; } );\n",
-	  "command line:3", "bare_lf: expected \"keep\", \"normalize\" or \"reject\", not \"strip\"" },
+	  "file=\"command line\" line=3 ",
+	  "setting=bare_lf error=\"expected \\\"keep\\\", \\\"normalize\\\" or \\\"reject\\\", not \\\"strip\\\"\"" },
 	{ "missing plugin file", "listeners = ( { address = \"127.0.0.1:1\"; handler = \"nosuch\"; } );\n",
-	  "handler", "no plugin \"nosuch\"" },
+	  "handler", "no plugin \\\"nosuch\\\"" },
 	{ "missing plugin path",
 	  "listeners = ( { address = \"127.0.0.1:1\"; handler = \"/nonexistent/x.so\"; } );\n",
 	  "handler", "No such file" },
@@ -244,43 +245,43 @@ static const struct {
 	{ "empty listener list", "listeners = ( );\n", "non-empty", NULL },
 	{ "duplicate address",
 	  "listeners = ( { address = \"127.0.0.1:1\"; },\n { address = \"127.0.0.1:1\"; } );\n",
-	  "command line:3", "already used" },
+	  "file=\"command line\" line=3 ", "already used" },
 	{ "duplicate name",
 	  "listeners = ( { name = \"mx\"; address = \"127.0.0.1:1\"; },\n"
 	  " { address = \"127.0.0.1:2\";\n name = \"mx\"; } );\n",
-	  "command line:4: ", "name \"mx\" is already used by the listener at line 2" },
+	  "file=\"command line\" line=4 ", "name \\\"mx\\\" is already used by the listener at line 2" },
 	{ "name equal to another listener's address",
 	  "listeners = ( { address = \"127.0.0.1:1\"; },\n"
 	  " { address = \"127.0.0.1:2\"; name = \"127.0.0.1:1\"; } );\n",
-	  "command line:3: ", "already used by the listener at line 2" },
+	  "file=\"command line\" line=3 ", "already used by the listener at line 2" },
 	{ "address equal to another listener's name",
 	  "listeners = ( { address = \"127.0.0.1:1\"; name = \"127.0.0.1:2\"; },\n"
 	  " { address = \"127.0.0.1:2\"; } );\n",
-	  "command line:3: address: ", "already used by the listener at line 2" },
+	  "file=\"command line\" line=3 setting=address ", "already used by the listener at line 2" },
 	{ "name of 64 bytes",
 	  "listeners = ( { address = \"127.0.0.1:1\";\n"
 	  " name = \"" N64 "\"; } );\n",
-	  "command line:3: name: ", "64 bytes long; the maximum is 63" },
+	  "line=3 setting=name ", "64 bytes long; the maximum is 63" },
 	{ "name of 70 bytes",
 	  "listeners = ( { address = \"127.0.0.1:1\"; name = \"" N64 "abcdef\"; } );\n",
-	  "name: ", "70 bytes long; the maximum is 63" },
+	  "setting=name ", "70 bytes long; the maximum is 63" },
 	{ "address of 64 bytes as the name",
 	  "listeners = ( { address = \"" H60 ":253\"; } );\n",
-	  "address: ", "64 bytes long; the maximum is 63 (the address is the name by default" },
+	  "setting=address ", "64 bytes long; the maximum is 63 (the address is the name by default" },
 	{ "bad log target", "log = \"file\";\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
-	  "command line:2", "expected \"stderr\" or \"syslog\"" },
+	  "file=\"command line\" line=2 ", "setting=log error=\"expected \\\"stderr\\\" or \\\"syslog\\\"" },
 	{ "bad syslog facility",
 	  "log = \"syslog\";\nlog_facility = \"kern9\";\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
-	  "command line:3", "unknown syslog facility" },
+	  "file=\"command line\" line=3 ", "unknown syslog facility" },
 	{ "bad syslog facility while logging to stderr",
 	  "log_facility = \"mial\";\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
-	  "command line:2", "unknown syslog facility \"mial\"" },
+	  "file=\"command line\" line=2 ", "unknown syslog facility \\\"mial\\\"" },
 	{ "shutdown_timeout out of range",
 	  "shutdown_timeout = 0;\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
 	  "shutdown_timeout", "outside" },
 	{ "bad worker_scheduling",
 	  "worker_scheduling = \"fifo\";\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
-	  "worker_scheduling", "expected \"normal\" or \"batch\"" },
+	  "worker_scheduling", "expected \\\"normal\\\" or \\\"batch\\\"" },
 };
 
 static void test_bad_configs(void)
@@ -296,7 +297,7 @@ static void test_bad_configs(void)
 			config_free(cfg);
 			continue;
 		}
-		UNIT_CHECK(row, strncmp(err, "command line", 12) == 0);
+		UNIT_CHECK(row, strncmp(err, "file=\"command line\" ", 20) == 0);
 		UNIT_CHECK(row, strchr(err, '\n') == NULL);
 		UNIT_CHECK_CONTAINS(row, err, bad_rows[i].err1);
 		if (bad_rows[i].err2)
@@ -335,7 +336,7 @@ static void test_load_file(void)
 	fclose(f);
 	UNIT_CHECK("file error", config_load_file(path, &cfg, err, sizeof(err)) == -1);
 	char where[600];
-	snprintf(where, sizeof(where), "%s:3: bogus: unknown setting", path);
+	snprintf(where, sizeof(where), "file=%s line=3 setting=bogus error=\"unknown setting\"", path);
 	UNIT_CHECK_CONTAINS("file error names the file", err, where);
 
 	f = fopen(path, "w");
