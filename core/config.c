@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "addr.h"
+#include "config_limits.h"
 #include "log.h"
 #include "scoreboard.h"
 
@@ -513,6 +514,12 @@ int config_load_file(const char *path, struct config **out, char *err, size_t er
 		return -1;
 	}
 	fclose(f);
+	char limits_err[CONFIG_ERROR_MAX_BYTES];
+	if (config_limits_check(path, limits_err, sizeof(limits_err)) < 0) {
+		snprintf(err, err_size, "%s", limits_err);
+		config_free(cfg);
+		return -1;
+	}
 	/* By name, so libconfig records the file of each setting (errors of
 	   plugins' settings name it). */
 	int ok = config_read_file(&cfg->lc, path) == CONFIG_TRUE;

@@ -337,3 +337,29 @@ def test_started_by_its_own_user_and_a_chroot_it_cannot_enter(ctx):
         eq(c.cmd("EHLO x").split("\n")[1], "250-SIZE 1234", "SIZE after the failed reload")
         eq(c.transaction("Subject: still\r\n\r\nhi", helo=None), "250 OK", "message")
     eq(d.wait_workers(1), [w], "the worker (not replaced)")
+
+
+def test_huge_config_refused_before_parsing(ctx):
+    """A line over 64 KiB (a 4 MB comment line: seconds in libconfig's
+    scanner), a file over 16 MiB and an @include holding such a line are
+    refused before libconfig reads them, at -t and at the start, with
+    the file and line named."""
+    pd = 'plugin_dir = "%s";\n' % ctx.plugin_dir
+    body = "listeners = (\n  %s\n);\n" % ctx.listener()[0]
+    huge_line = "# " + "x" * (4 * 1024 * 1024) + "\n"
+    for test_mode in (True, False):
+        refused(ctx, pd + huge_line + body, 2, r'error="line longer than 65536 bytes',
+                name="long-line.conf", test_mode=test_mode)
+        # The longest line allowed is read (and so refused for what it says).
+        refused(ctx, pd + "#" + "y" * 65535 + "\nworkerz = 1;\n" + body, 3,
+                r"workerz.*unknown setting", name="longest-line.conf", test_mode=test_mode)
+        big = ctx.write("big.conf", pd + body)
+        os.truncate(big, 16 * 1024 * 1024 + 1)  # sparse: nothing to write
+        refused(ctx, open(big).read(), 0, r'error="16777217 bytes, larger than 16777216',
+                name="big.conf", test_mode=test_mode)
+        inc = ctx.write("included.conf", huge_line)
+        conf = ctx.write("includes-long.conf", pd + '  @include "%s"\n' % inc + body)
+        rc, so, se = ctx.run([SMTPGATE, "-n"] + (["-t"] if test_mode else []) + ["-f", conf])
+        eq(rc, EX_CONFIG, "exit status with a long line included (stderr: %s)" % se)
+        check(re.search(r'file=%s line=1 error="line longer than 65536 bytes'
+                        % re.escape(inc), se), "the included file is not named: %r" % se)

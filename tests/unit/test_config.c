@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "config_limits.h"
 #include "unit.h"
 
 static char plugin_dir[512];
@@ -356,6 +357,68 @@ static void test_load_file(void)
 	config_free(NULL); /* allowed */
 }
 
+/* File limits: a comment line of line_bytes (its LF not counted) in
+   the file itself, or in a file it @includes; the error expected, or NULL
+   for a file that loads. */
+static const struct {
+	const char *name;
+	long line_bytes;
+	int included;
+	const char *err;
+} limit_rows[] = {
+	{ "longest line allowed", CONFIG_LINE_MAX_BYTES, 0, NULL },
+	{ "line one byte too long", CONFIG_LINE_MAX_BYTES + 1, 0,
+	  "line=2 error=\"line longer than 65536 bytes" },
+	{ "4 MB line", 4L * 1024 * 1024, 0, "line=2 error=\"line longer than" },
+	{ "longest line allowed, included", CONFIG_LINE_MAX_BYTES, 1, NULL },
+	{ "4 MB line, included", 4L * 1024 * 1024, 1, "line=1 error=\"line longer than" },
+};
+
+/* Write the row's file(s) and load it. */
+static void test_limit_row(size_t i, const char *path, const char *inc)
+{
+	const char *row = limit_rows[i].name;
+	char err[CONFIG_ERROR_MAX_BYTES];
+	struct config *cfg = NULL;
+	FILE *f = fopen(limit_rows[i].included ? inc : path, "w");
+	if (!UNIT_CHECK(row, f != NULL))
+		return;
+	fputs(limit_rows[i].included ? "" : "# the line below is the long one\n", f);
+	fputc('#', f);
+	for (long n = 1; n < limit_rows[i].line_bytes; n++)
+		fputc('x', f);
+	fputc('\n', f);
+	fclose(f);
+	f = limit_rows[i].included ? fopen(path, "w") : fopen(path, "a");
+	if (!UNIT_CHECK(row, f != NULL))
+		return;
+	if (limit_rows[i].included)
+		fprintf(f, "plugin_dir = \"%s\";\n@include \"%s\"\n", plugin_dir, inc);
+	else
+		fprintf(f, "plugin_dir = \"%s\";\n", plugin_dir);
+	fprintf(f, "listeners = ( { address = \"127.0.0.1:8025\"; } );\n");
+	fclose(f);
+	int rc = config_load_file(path, &cfg, err, sizeof(err));
+	if (!limit_rows[i].err) {
+		if (!UNIT_CHECK(row, rc == 0))
+			printf("    error: %s\n", err);
+		config_free(cfg);
+		return;
+	}
+	UNIT_CHECK(row, rc == -1);
+	UNIT_CHECK_CONTAINS(row, err, limit_rows[i].err);
+	UNIT_CHECK_CONTAINS(row, err, limit_rows[i].included ? inc : path);
+}
+
+static void test_file_limits(void)
+{
+	char path[512], inc[512];
+	unit_tmppath(path, sizeof(path), "limits.conf");
+	unit_tmppath(inc, sizeof(inc), "limits-included.conf");
+	for (size_t i = 0; i < sizeof(limit_rows) / sizeof(limit_rows[0]); i++)
+		test_limit_row(i, path, inc);
+}
+
 static const struct {
 	const char *name;
 	const char *plugin;
@@ -385,6 +448,7 @@ int test_config_register(void)
 	    !CU_add_test(s, "bad configs table", test_bad_configs) ||
 	    !CU_add_test(s, "longest listener name", test_longest_name) ||
 	    !CU_add_test(s, "config_load_file", test_load_file) ||
+	    !CU_add_test(s, "file size and line limits table", test_file_limits) ||
 	    !CU_add_test(s, "class aliases table", test_aliases))
 		return -1;
 	return 0;
