@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config_error.h"
 
 /* The head of the line being read: enough for an @include line. */
 struct line_head {
@@ -68,7 +68,7 @@ static int line_end(struct line_head *h, const char *path, int depth, char *err,
 	char inc[PATH_MAX];
 	if (h->total <= sizeof(h->text) && include_path(h, inc, sizeof(inc))) {
 		if (depth + 1 > CONFIG_INCLUDE_MAX_DEPTH)
-			return config_format_error(err, err_size, path, (int)h->number, NULL,
+			return config_error_format(err, err_size, path, (int)h->number, NULL,
 						   "@include nested deeper than %d files",
 						   CONFIG_INCLUDE_MAX_DEPTH);
 		if (check_file(inc, depth + 1, err, err_size) < 0)
@@ -93,13 +93,13 @@ static int scan(int fd, const char *path, int depth, char *err, size_t err_size)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			rc = config_format_error(err, err_size, path, 0, NULL, "cannot read: %s",
+			rc = config_error_format(err, err_size, path, 0, NULL, "cannot read: %s",
 						 strerror(errno));
 			break;
 		}
 		size += got;
 		if (size > CONFIG_FILE_MAX_BYTES) {
-			rc = config_format_error(err, err_size, path, 0, NULL,
+			rc = config_error_format(err, err_size, path, 0, NULL,
 						 "larger than %ld bytes (the maximum): not read",
 						 CONFIG_FILE_MAX_BYTES);
 			break;
@@ -112,7 +112,7 @@ static int scan(int fd, const char *path, int depth, char *err, size_t err_size)
 			if (h.len < sizeof(h.text))
 				h.text[h.len++] = buf[i];
 			if (++h.total > (size_t)CONFIG_LINE_MAX_BYTES)
-				rc = config_format_error(err, err_size, path, (int)h.number, NULL,
+				rc = config_error_format(err, err_size, path, (int)h.number, NULL,
 							 "line longer than %ld bytes (the maximum): "
 							 "not read", CONFIG_LINE_MAX_BYTES);
 		}
@@ -131,9 +131,9 @@ static int check_file(const char *path, int depth, char *err, size_t err_size)
 		return 0; /* libconfig reports it in its own words */
 	int rc = 0;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		rc = config_format_error(err, err_size, path, 0, NULL, "not a regular file");
+		rc = config_error_format(err, err_size, path, 0, NULL, "not a regular file");
 	else if (st.st_size > CONFIG_FILE_MAX_BYTES)
-		rc = config_format_error(err, err_size, path, 0, NULL,
+		rc = config_error_format(err, err_size, path, 0, NULL,
 					 "%lld bytes, larger than %ld (the maximum): not read",
 					 (long long)st.st_size, CONFIG_FILE_MAX_BYTES);
 	else

@@ -29,6 +29,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "config_error.h"
 #include "log.h"
 #include "worker.h"
 
@@ -63,7 +64,7 @@ int master_check_user(const struct master_options *opts, const struct config *cf
 	struct passwd *pw = getpwnam(cfg->user);
 	if (!pw) {
 		char msg[CONFIG_ERROR_MAX_BYTES];
-		config_format_error(msg, sizeof(msg), cfg->source, 0, "user", "no such user \"%s\"",
+		config_error_format(msg, sizeof(msg), cfg->source, 0, "user", "no such user \"%s\"",
 				    cfg->user);
 		log_err("%s", msg);
 		return EX_CONFIG;
@@ -109,9 +110,12 @@ static void check_listener(const struct config *cfg, size_t i, const char *user,
 		const char *version = "";
 		if (worker_check_start(l, user, uid, gid, &version) < 0)
 			_exit(EX_CONFIG);
-		if (report)
-			printf("listener %s address %s handler %s plugin %s version %s\n", l->name,
-			       l->address, l->handler, l->plugin_path, version);
+		if (report) {
+			char settings[8192];
+			config_describe_listener(l, settings, sizeof(settings));
+			printf("listener %s address %s handler %s plugin %s version %s\n  %s\n",
+			       l->name, l->address, l->handler, l->plugin_path, version, settings);
+		}
 		fflush(stdout);
 		_exit(0);
 	}

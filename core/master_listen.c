@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "config_error.h"
 #include "log.h"
 
 #define MASTER_LISTEN_BACKLOG 1024
@@ -35,7 +36,7 @@ static void listen_error(const struct config *cfg, const struct listener_config 
 			 const char *why)
 {
 	char msg[CONFIG_ERROR_MAX_BYTES];
-	config_format_error(msg, sizeof(msg), cfg->source, l->line, "address",
+	config_error_format(msg, sizeof(msg), cfg->source, l->line, "address",
 			    "\"%s\": %s", l->address, why);
 	log_err("%s", msg);
 }

@@ -35,6 +35,12 @@ def test_check_config_lists_listeners(ctx):
     check(any(re.search(r"127\.0\.0\.1:%d.*handler crash.*plugin %s\b"
                         % (p2, re.escape(os.path.join(ctx.plugin_dir, "crash.so"))), x)
               for x in lines), "no line for the crash listener in:\n" + so)
+    # Each listener's settings in effect follow its line, as key=value
+    # fields read from the same table the loader uses.
+    i = next(i for i, x in enumerate(lines) if re.search(r"\bintake\b", x))
+    check(re.search(r"^  name=intake address=127\.0\.0\.1:%d handler=debug .*"
+                    r"max_sessions_per_client=50 client_limit_exceptions=127\.0\.0\.0/8,::1/128 "
+                    % p1, lines[i + 1]), "no settings line after the listener's: %r" % lines[i + 1])
     # -t binds nothing and starts nothing: the ports are still free.
     for p in (p1, p2):
         s = socket.socket()

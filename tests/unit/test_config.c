@@ -102,6 +102,7 @@ static void test_every_setting(void)
 		      "  address = \":2526\"; decode_data = true; bare_lf = \"normalize\";\n"
 		      "  data_size_limit = 1048576L; min_spare = 3; max_spare = 5; max_workers = 7;\n"
 		      "  max_idle = 9; stress_timeout = 4; max_sessions_per_client = 0;\n"
+		      "  client_limit_exceptions = [];\n"
 		      "} );\n",
 		      &cfg, err, sizeof(err));
 	if (!UNIT_CHECK(row, rc == 0)) {
@@ -138,6 +139,7 @@ static void test_every_setting(void)
 	UNIT_CHECK(row, l->min_spare == 3 && l->max_spare == 5 && l->max_workers == 7);
 	UNIT_CHECK(row, l->max_idle_sec == 9 && l->stress_timeout_sec == 4);
 	UNIT_CHECK(row, l->max_sessions_per_client == 0);
+	UNIT_CHECK(row, l->client_limit_exceptions.count == 0);
 	UNIT_CHECK(row, l->line == 12); /* where its "{" is */
 	config_free(cfg);
 }
@@ -232,6 +234,19 @@ static const struct {
 	{ "negative client limit",
 	  "listeners = ( { address = \"127.0.0.1:1\"; max_sessions_per_client = -1; } );\n",
 	  "max_sessions_per_client", "outside" },
+	{ "client_limit_exceptions not a list",
+	  "listeners = ( { address = \"127.0.0.1:1\"; client_limit_exceptions = \"::1\"; } );\n",
+	  "setting=client_limit_exceptions ", "expected a list of networks" },
+	{ "client_limit_exceptions with a bad network",
+	  "listeners = ( { address = \"127.0.0.1:1\";\n client_limit_exceptions = [ \"::1\", \"10.0.0.0/33\" ]; } );\n",
+	  "file=\"command line\" line=3 setting=client_limit_exceptions ",
+	  "10.0.0.0/33\\\": prefix length is not 0..32" },
+	{ "client_limit_exceptions with a host name",
+	  "listeners = ( { address = \"127.0.0.1:1\"; client_limit_exceptions = [ \"localhost\" ]; } );\n",
+	  "setting=client_limit_exceptions ", "not an IPv4 address" },
+	{ "client_limit_exceptions with a number",
+	  "listeners = ( { address = \"127.0.0.1:1\"; client_limit_exceptions = [ 10 ]; } );\n",
+	  "setting=client_limit_exceptions ", "expected a string" },
 	{ "integer for a bool", "listeners = ( { address = \"127.0.0.1:1\"; smtputf8 = 1; } );\n",
 	  "smtputf8", "expected true or false" },
 	{ "integer for a string", "listeners = ( { address = 25; } );\n", "address",
@@ -419,6 +434,57 @@ static void test_file_limits(void)
 		test_limit_row(i, path, inc);
 }
 
+/* client_limit_exceptions' networks: a network, an address, whether it
+   is inside (-1: the network is refused). */
+static const struct {
+	const char *net;
+	const char *addr;
+	int inside;
+} net_rows[] = {
+	{ "127.0.0.0/8", "127.0.0.1", 1 },
+	{ "127.0.0.0/8", "127.255.255.255", 1 },
+	{ "127.0.0.0/8", "128.0.0.1", 0 },
+	{ "127.0.0.0/8", "::1", 0 },
+	{ "10.1.2.3/8", "10.200.0.1", 1 },   /* host bits cleared, as mynetworks */
+	{ "192.0.2.1", "192.0.2.1", 1 },     /* an address: a /32 */
+	{ "192.0.2.1", "192.0.2.2", 0 },
+	{ "192.0.2.128/25", "192.0.2.127", 0 },
+	{ "192.0.2.128/25", "192.0.2.200", 1 },
+	{ "0.0.0.0/0", "203.0.113.9", 1 },
+	{ "::1", "::1", 1 },
+	{ "::1", "::2", 0 },
+	{ "2001:db8::/32", "2001:db8:ffff::1", 1 },
+	{ "2001:db8::/33", "2001:db8:8000::1", 0 },
+	{ "::/0", "127.0.0.1", 0 },          /* families never mix */
+	{ "10.0.0.0/33", "10.0.0.1", -1 },
+	{ "::1/129", "::1", -1 },
+	{ "10.0.0.0/", "10.0.0.1", -1 },
+	{ "10.0.0.0/-1", "10.0.0.1", -1 },
+	{ "10.0.0.0/8x", "10.0.0.1", -1 },
+	{ "10.0.0", "10.0.0.1", -1 },
+	{ "localhost", "127.0.0.1", -1 },
+	{ "", "127.0.0.1", -1 },
+	{ "[::1]", "::1", -1 },
+};
+
+static void test_networks(void)
+{
+	for (size_t i = 0; i < sizeof(net_rows) / sizeof(net_rows[0]); i++) {
+		char row[128];
+		struct addr_net net;
+		const char *why = NULL;
+		snprintf(row, sizeof(row), "%s contains %s", net_rows[i].net, net_rows[i].addr);
+		int rc = addr_net_parse(net_rows[i].net, &net, &why);
+		if (net_rows[i].inside < 0) {
+			UNIT_CHECK(row, rc == -1 && why != NULL);
+			continue;
+		}
+		if (!UNIT_CHECK(row, rc == 0))
+			continue;
+		UNIT_CHECK(row, addr_net_list_contains(&net, 1, net_rows[i].addr) == net_rows[i].inside);
+	}
+}
+
 static const struct {
 	const char *name;
 	const char *plugin;
@@ -449,6 +515,7 @@ int test_config_register(void)
 	    !CU_add_test(s, "longest listener name", test_longest_name) ||
 	    !CU_add_test(s, "config_load_file", test_load_file) ||
 	    !CU_add_test(s, "file size and line limits table", test_file_limits) ||
+	    !CU_add_test(s, "client_limit_exceptions networks table", test_networks) ||
 	    !CU_add_test(s, "class aliases table", test_aliases))
 		return -1;
 	return 0;
