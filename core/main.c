@@ -40,6 +40,7 @@ static int quote_string(char *out, size_t size, const char *s);
 static int options_to_config_text(const struct options *o, char *text, size_t size);
 static const char *local_fqdn(void);
 static int check_config(const struct master_options *mo);
+static int parse_args(int argc, char **argv, struct options *o);
 
 static void usage(FILE *f, const char *program)
 {
@@ -134,7 +135,9 @@ static int check_config(const struct master_options *mo)
 	return rc;
 }
 
-int main(int argc, char **argv)
+/* The options and positional addresses into o; -1 to go on, else the
+   exit status (-V, -h, a usage error). */
+static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option long_options[] = {
 		{ "nosetuid", no_argument, NULL, 'n' }, { "version", no_argument, NULL, 'V' },
@@ -143,32 +146,30 @@ int main(int argc, char **argv)
 		{ "debug", no_argument, NULL, 'd' },    { "config", required_argument, NULL, 'f' },
 		{ "test", no_argument, NULL, 't' },     { NULL, 0, NULL, 0 },
 	};
-	struct options o = { .classname = "debug", .size = "33554432",
-			     .local = "localhost:8025", .remote = "localhost:25" };
 	int c, command_line_listener = 0;
 
 	while ((c = getopt_long(argc, argv, "nVhc:s:udf:t", long_options, NULL)) != -1) {
 		switch (c) {
-		case 'n': o.nosetuid = 1; break;
+		case 'n': o->nosetuid = 1; break;
 		case 'V':
 			printf("smtpgate %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, SMTPGATE_ABI_MAJOR,
 			       SMTPGATE_ABI_MINOR);
 			return 0;
 		case 'h': usage(stdout, argv[0]); return 0;
-		case 'c': o.classname = optarg; command_line_listener = 1; break;
+		case 'c': o->classname = optarg; command_line_listener = 1; break;
 		case 's':
 			if (!optarg[0] || strspn(optarg, "0123456789") != strlen(optarg) ||
 			    strlen(optarg) > 15) {
 				fprintf(stderr, "Invalid size: %s\n", optarg);
 				return EX_USAGE;
 			}
-			o.size = optarg;
+			o->size = optarg;
 			command_line_listener = 1;
 			break;
-		case 'u': o.smtputf8 = 1; command_line_listener = 1; break;
-		case 'd': o.trace = 1; break;
-		case 'f': o.config_file = optarg; break;
-		case 't': o.check_only = 1; break;
+		case 'u': o->smtputf8 = 1; command_line_listener = 1; break;
+		case 'd': o->trace = 1; break;
+		case 'f': o->config_file = optarg; break;
+		case 't': o->check_only = 1; break;
 		default: usage(stderr, argv[0]); return EX_USAGE;
 		}
 	}
@@ -178,16 +179,26 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	if (optind < argc) {
-		o.local = argv[optind];
+		o->local = argv[optind];
 		command_line_listener = 1;
 	}
 	if (optind + 1 < argc)
-		o.remote = argv[optind + 1];
-	if (o.config_file && command_line_listener) {
+		o->remote = argv[optind + 1];
+	if (o->config_file && command_line_listener) {
 		fprintf(stderr, "smtpgate: -c, -s, -u and addresses describe the listener of the "
 				"command line; with -f the listeners come from the file\n");
 		return EX_USAGE;
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { .classname = "debug", .size = "33554432",
+			     .local = "localhost:8025", .remote = "localhost:25" };
+	int rc = parse_args(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
 
 	char text[MAIN_CONFIG_TEXT_MAX_BYTES];
 	if (!o.config_file && options_to_config_text(&o, text, sizeof(text)) < 0) {
@@ -208,7 +219,7 @@ int main(int argc, char **argv)
 		return check_config(&mo);
 
 	struct config *cfg;
-	int rc = master_check_load(&mo, &cfg);
+	rc = master_check_load(&mo, &cfg);
 	if (rc != 0)
 		return rc;
 	if (cfg->log_facility >= 0)

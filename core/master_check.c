@@ -70,7 +70,11 @@ int master_check_user(const struct master_options *opts, const struct config *cf
 		return EX_CONFIG;
 	}
 	if (geteuid() != 0 && pw->pw_uid != geteuid()) {
-		log_err("cannot switch to user \"%s\" without root; try running with -n", cfg->user);
+		char msg[CONFIG_ERROR_MAX_BYTES];
+		config_error_format(msg, sizeof(msg), cfg->source, 0, "user",
+				    "cannot switch to user \"%s\" without root; try running with -n",
+				    cfg->user);
+		log_err("%s", msg);
 		return EX_NOPERM;
 	}
 	*uid_out = pw->pw_uid;
@@ -126,8 +130,12 @@ static void check_listener(const struct config *cfg, size_t i, const char *user,
 	while (waitpid(one, &status, 0) < 0) {
 		if (errno == EINTR && check_late) {
 			kill(one, SIGKILL);
-			log_err("%s: the plugins' check did not end within shutdown_timeout (%d s), "
-				"killed: does a plugin's init hang?", cfg->source, cfg->shutdown_timeout_sec);
+			char msg[CONFIG_ERROR_MAX_BYTES];
+			config_error_format(msg, sizeof(msg), cfg->source, 0, "shutdown_timeout",
+					    "the plugins' check did not end within shutdown_timeout "
+					    "(%d s), killed: does a plugin's init hang?",
+					    cfg->shutdown_timeout_sec);
+			log_err("%s", msg);
 			_exit(EX_CONFIG);
 		}
 	}
@@ -184,8 +192,10 @@ pid_t master_check_fork(const struct master_options *opts, int report)
 int master_check_result(const struct master_options *opts, int status)
 {
 	if (WIFSIGNALED(status)) {
-		log_err("%s: a plugin crashed while being checked (signal %d)", source_name(opts),
-			WTERMSIG(status));
+		char msg[CONFIG_ERROR_MAX_BYTES];
+		config_error_format(msg, sizeof(msg), source_name(opts), 0, NULL,
+				    "a plugin crashed while being checked (signal %d)", WTERMSIG(status));
+		log_err("%s", msg);
 		return EX_CONFIG;
 	}
 	return WEXITSTATUS(status);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "config_error.h"
 #include "log.h"
 #include "master_check.h"
 #include "master_internal.h"
@@ -88,7 +89,12 @@ static void reload_failed(void)
 void master_sig_reload_start(struct master *m)
 {
 	master_sig_reload = 0;
-	log_info("event=reload source=%s", m->opts->config_file ? m->opts->config_file : "command line");
+	char line[CONFIG_ERROR_MAX_BYTES];
+	size_t used = 0;
+	config_error_field(line, sizeof(line), &used, "event", "reload");
+	config_error_field(line, sizeof(line), &used, "source",
+			   m->opts->config_file ? m->opts->config_file : "command line");
+	log_info("%s", line);
 	pid_t pid = master_check_fork(m->opts, 0);
 	if (pid < 0) {
 		reload_failed();
@@ -109,8 +115,11 @@ void master_sig_reload_abort(struct master *m)
 			;
 	}
 	m->reload.pid = 0;
-	log_info("%s: the plugins' check cut short: stopping",
-		 m->opts->config_file ? m->opts->config_file : "command line");
+	char msg[CONFIG_ERROR_MAX_BYTES];
+	config_error_format(msg, sizeof(msg),
+			    m->opts->config_file ? m->opts->config_file : "command line", 0, NULL,
+			    "the plugins' check cut short: stopping");
+	log_info("%s", msg);
 	reload_failed();
 }
 
