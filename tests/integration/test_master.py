@@ -374,7 +374,10 @@ def test_worker_scheduling(ctx):
     text, port, out = ctx.listener(workers=2)
     d = ctx.daemon(ctx.config([text]))
     workers = d.wait_workers(2)
-    eq([sched_policy(w) for w in workers], [3, 3], "the workers' default policy (SCHED_BATCH)")
+    # A worker sets its policy itself just after the fork: wait for that
+    # (a fresh child still has the master's SCHED_OTHER for a moment).
+    wait_until(lambda: [sched_policy(w) for w in workers] == [3, 3] or None,
+               what="the workers' default policy (SCHED_BATCH)")
     eq(sched_policy(d.pid), 0, "the master's policy (SCHED_OTHER)")
     with Client(port) as c:
         eq(c.transaction("Subject: batch\r\n\r\nserved\r\n"), "250 OK", "a message")
