@@ -1,12 +1,15 @@
 /*
  * addr.c - address specs as smtpd.py's command line and our config write
- * them: "host:port", "[v6addr]:port", ":port" (every address).  Pure but
- * for getaddrinfo().
+ * them: "host:port", "[v6addr]:port", ":port" (every address); and
+ * networks in CIDR notation, with the test whether an address is in one
+ * (client_limit_exceptions).  Pure but for getaddrinfo(); never resolves
+ * a name where a number is expected.
  */
 #include "addr.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -96,4 +99,64 @@ void addr_to_text(const struct sockaddr *sa, char *host, size_t host_size,
 		snprintf(host, host_size, "unknown");
 		*port_out = 0;
 	}
+}
+
+int addr_net_parse(const char *text, struct addr_net *out, const char **why_out)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(text, '/');
+	size_t hlen = slash ? (size_t)(slash - text) : strlen(text);
+	memset(out, 0, sizeof(*out));
+	if (hlen == 0 || hlen >= sizeof(host)) {
+		*why_out = "expected an address or address/prefix";
+		return -1;
+	}
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	out->family = strchr(host, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(out->family, host, out->bytes) != 1) {
+		*why_out = out->family == AF_INET6 ? "not an IPv6 address" : "not an IPv4 address";
+		return -1;
+	}
+	unsigned int max = out->family == AF_INET ? 32 : 128;
+	out->prefix = max;
+	if (slash) {
+		char *end;
+		unsigned long v = strtoul(slash + 1, &end, 10);
+		if (!isdigit((unsigned char)slash[1]) || *end || v > max) {
+			*why_out = out->family == AF_INET ? "prefix length is not 0..32"
+							  : "prefix length is not 0..128";
+			return -1;
+		}
+		out->prefix = (unsigned int)v;
+	}
+	/* Bits past the prefix are cleared, so 10.1.2.3/8 means 10.0.0.0/8
+	   as Postfix's mynetworks reads it. */
+	for (unsigned int bit = out->prefix; bit < max; bit++)
+		out->bytes[bit / 8] &= (unsigned char)~(0x80u >> (bit % 8));
+	return 0;
+}
+
+/* Whether the first prefix bits of a and b are equal. */
+static int same_prefix(const unsigned char *a, const unsigned char *b, unsigned int prefix)
+{
+	unsigned int whole = prefix / 8, rest = prefix % 8;
+	if (memcmp(a, b, whole) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	unsigned char mask = (unsigned char)(0xff00u >> rest);
+	return (a[whole] & mask) == (b[whole] & mask);
+}
+
+int addr_net_list_contains(const struct addr_net *nets, size_t n, const char *addr)
+{
+	unsigned char bytes[16];
+	int family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(family, addr, bytes) != 1)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (nets[i].family == family && same_prefix(nets[i].bytes, bytes, nets[i].prefix))
+			return 1;
+	return 0;
 }

@@ -5,11 +5,18 @@
 #include <libconfig.h>
 #include <stddef.h>
 
+#include "addr.h"
+#include "config_error.h"
 #include "smtp_data.h"
 
 #define CONFIG_DEFAULT_DATA_SIZE_LIMIT 33554432LL /* smtpd.DATA_SIZE_DEFAULT */
-#define CONFIG_ERROR_MAX_BYTES 1024
 #define POOL_WORKERS_MAX 1024 /* per listener */
+
+/* A list of networks (client_limit_exceptions). */
+struct config_nets {
+	struct addr_net *nets;
+	size_t count;
+};
 
 struct listener_config {
 	const char *name;        /* "name", or the address */
@@ -28,6 +35,7 @@ struct listener_config {
 	   (up to max_workers in all) and retired while more than max_spare
 	   are, or when idle for max_idle_sec with more than min_spare idle.
 	   `workers = N` in the file is a fixed pool: all three N. */
+	int workers;             /* `workers = N` as written; 0: not set */
 	int min_spare;
 	int max_spare;
 	int max_workers;
@@ -35,6 +43,7 @@ struct listener_config {
 	int stress_timeout_sec;  /* timeouts while every worker is busy and clients wait */
 	long long max_sessions_per_worker; /* 0 = no limit */
 	int max_sessions_per_client; /* concurrent, per client IP; 0 = no limit */
+	struct config_nets client_limit_exceptions; /* clients the limit spares */
 	long long max_recipients;
 	int soft_error_limit;    /* errors before replies are delayed */
 	int hard_error_limit;    /* errors before 421 and close */
@@ -57,6 +66,8 @@ struct config {
 	const char *user;        /* NULL: do not change user (-n) */
 	const char *plugin_dir;
 	int log_facility;        /* -1: stderr */
+	int log_syslog;          /* log = "syslog" as written ... */
+	const char *log_facility_name; /* ... and log_facility: log_facility from both */
 	int shutdown_timeout_sec;
 	int worker_sched_batch;  /* worker_scheduling = "batch": SCHED_BATCH */
 	struct listener_config *listeners;
@@ -69,6 +80,10 @@ int config_load_file(const char *path, struct config **out, char *err, size_t er
 int config_load_string(const char *text, const char *source, struct config **out,
 		       char *err, size_t err_size);
 void config_free(struct config *cfg);
+
+/* Every setting of the listener's table as name=value fields into out
+   (-t shows them): the values in effect, defaults included. */
+void config_describe_listener(const struct listener_config *l, char *out, size_t size);
 
 /* The plugin name a handler/class name stands for: DebuggingServer ->
    debug, PureProxy -> proxy, MailmanProxy -> mailman; others unchanged. */

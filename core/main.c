@@ -8,7 +8,6 @@
  */
 #include <getopt.h>
 #include <netdb.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +18,8 @@
 #include "host.h"
 #include "log.h"
 #include "master.h"
+#include "master_check.h"
 #include "smtpgate/plugin.h"
-#include "worker.h"
 
 #define MAIN_CONFIG_TEXT_MAX_BYTES 4096
 
@@ -41,6 +40,7 @@ static int quote_string(char *out, size_t size, const char *s);
 static int options_to_config_text(const struct options *o, char *text, size_t size);
 static const char *local_fqdn(void);
 static int check_config(const struct master_options *mo);
+static int parse_args(int argc, char **argv, struct options *o);
 
 static void usage(FILE *f, const char *program)
 {
@@ -125,36 +125,19 @@ static const char *local_fqdn(void)
 	return name;
 }
 
-/* -t: every listener, its handler, the plugin file and its version. */
+/* -t: the check a start and a reload run, listing every listener, its
+   handler, the plugin file and its version. */
 static int check_config(const struct master_options *mo)
 {
-	char err[CONFIG_ERROR_MAX_BYTES];
-	struct config *cfg;
-	if (master_parse_config(mo, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "smtpgate: %s\n", err);
-		return EX_CONFIG;
-	}
-	if (!mo->nosetuid && cfg->user && !getpwnam(cfg->user)) {
-		fprintf(stderr, "smtpgate: %s: user: no such user \"%s\"\n", cfg->source, cfg->user);
-		config_free(cfg);
-		return EX_CONFIG;
-	}
-	for (size_t i = 0; i < cfg->listener_count; i++) {
-		const struct listener_config *l = &cfg->listeners[i];
-		const char *version;
-		if (worker_check_plugin(l, &version) < 0) {
-			config_free(cfg);
-			return EX_CONFIG;
-		}
-		printf("listener %s address %s handler %s plugin %s version %s\n", l->name, l->address,
-		       l->handler, l->plugin_path, version);
-	}
-	printf("%s: configuration OK\n", cfg->source);
-	config_free(cfg);
-	return 0;
+	int rc = master_check_run(mo, 1);
+	if (rc == 0)
+		printf("%s: configuration OK\n", mo->config_file ? mo->config_file : "command line");
+	return rc;
 }
 
-int main(int argc, char **argv)
+/* The options and positional addresses into o; -1 to go on, else the
+   exit status (-V, -h, a usage error). */
+static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option long_options[] = {
 		{ "nosetuid", no_argument, NULL, 'n' }, { "version", no_argument, NULL, 'V' },
@@ -163,32 +146,30 @@ int main(int argc, char **argv)
 		{ "debug", no_argument, NULL, 'd' },    { "config", required_argument, NULL, 'f' },
 		{ "test", no_argument, NULL, 't' },     { NULL, 0, NULL, 0 },
 	};
-	struct options o = { .classname = "debug", .size = "33554432",
-			     .local = "localhost:8025", .remote = "localhost:25" };
 	int c, command_line_listener = 0;
 
 	while ((c = getopt_long(argc, argv, "nVhc:s:udf:t", long_options, NULL)) != -1) {
 		switch (c) {
-		case 'n': o.nosetuid = 1; break;
+		case 'n': o->nosetuid = 1; break;
 		case 'V':
 			printf("smtpgate %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, SMTPGATE_ABI_MAJOR,
 			       SMTPGATE_ABI_MINOR);
 			return 0;
 		case 'h': usage(stdout, argv[0]); return 0;
-		case 'c': o.classname = optarg; command_line_listener = 1; break;
+		case 'c': o->classname = optarg; command_line_listener = 1; break;
 		case 's':
 			if (!optarg[0] || strspn(optarg, "0123456789") != strlen(optarg) ||
 			    strlen(optarg) > 15) {
 				fprintf(stderr, "Invalid size: %s\n", optarg);
 				return EX_USAGE;
 			}
-			o.size = optarg;
+			o->size = optarg;
 			command_line_listener = 1;
 			break;
-		case 'u': o.smtputf8 = 1; command_line_listener = 1; break;
-		case 'd': o.trace = 1; break;
-		case 'f': o.config_file = optarg; break;
-		case 't': o.check_only = 1; break;
+		case 'u': o->smtputf8 = 1; command_line_listener = 1; break;
+		case 'd': o->trace = 1; break;
+		case 'f': o->config_file = optarg; break;
+		case 't': o->check_only = 1; break;
 		default: usage(stderr, argv[0]); return EX_USAGE;
 		}
 	}
@@ -198,16 +179,26 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	if (optind < argc) {
-		o.local = argv[optind];
+		o->local = argv[optind];
 		command_line_listener = 1;
 	}
 	if (optind + 1 < argc)
-		o.remote = argv[optind + 1];
-	if (o.config_file && command_line_listener) {
+		o->remote = argv[optind + 1];
+	if (o->config_file && command_line_listener) {
 		fprintf(stderr, "smtpgate: -c, -s, -u and addresses describe the listener of the "
 				"command line; with -f the listeners come from the file\n");
 		return EX_USAGE;
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { .classname = "debug", .size = "33554432",
+			     .local = "localhost:8025", .remote = "localhost:25" };
+	int rc = parse_args(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
 
 	char text[MAIN_CONFIG_TEXT_MAX_BYTES];
 	if (!o.config_file && options_to_config_text(&o, text, sizeof(text)) < 0) {
@@ -228,8 +219,9 @@ int main(int argc, char **argv)
 		return check_config(&mo);
 
 	struct config *cfg;
-	if (master_load_config(&mo, &cfg) < 0)
-		return EX_CONFIG;
+	rc = master_check_load(&mo, &cfg);
+	if (rc != 0)
+		return rc;
 	if (cfg->log_facility >= 0)
 		log_open(cfg->log_facility, o.trace);
 	return master_run(cfg, &mo);

@@ -1,4 +1,5 @@
-/* master.h - bind the listeners, keep a worker pool per listener, reload. */
+/* master.h - the master process: bind the listeners, keep a worker pool
+   per listener, reload on SIGHUP, stop on SIGTERM/SIGINT. */
 #ifndef SMTPGATE_MASTER_H
 #define SMTPGATE_MASTER_H
 
@@ -12,17 +13,7 @@ struct master_options {
 };
 
 /* Runs until SIGTERM/SIGINT; returns the exit status (sysexits.h).
-   Takes ownership of cfg. */
+   Takes ownership of cfg, which master_check_load() gave. */
 int master_run(struct config *cfg, const struct master_options *opts);
-
-/* Read and validate the file, or the command line's config text; 0, or
-   -1 with the message in err. */
-int master_parse_config(const struct master_options *opts, struct config **out, char *err,
-			size_t err_size);
-
-/* Load a config the way start and reload do: parse, then check each
-   plugin in a child process so no plugin code runs in the master.  0, or
-   -1 after logging the message. */
-int master_load_config(const struct master_options *opts, struct config **out);
 
 #endif

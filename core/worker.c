@@ -178,22 +178,26 @@ int worker_check_plugin(const struct listener_config *l, const char **version_ou
 	return 0;
 }
 
-int worker_check_start(const struct listener_config *l, const char *user, uid_t uid, gid_t gid)
+int worker_check_start(const struct listener_config *l, const char *user, uid_t uid, gid_t gid,
+		       const char **version_out)
 {
-	if (worker_check_plugin(l, NULL) < 0 || enter_chroot(l) < 0 ||
+	if (worker_check_plugin(l, version_out) < 0 || enter_chroot(l) < 0 ||
 	    drop_privileges(l, user, uid, gid) < 0)
 		return -1;
 	return 0;
 }
 
 /* max_sessions_per_client: Postfix's 421 when this client already has
-   as many sessions as allowed on this listener (all generations).  1 when
+   as many sessions as allowed on this listener (all generations).  A
+   client in client_limit_exceptions (loopback by default, as Postfix
+   spares $mynetworks from anvil's limits) is never sent away.  1 when
    the client was sent away. */
 static int over_client_limit(const struct worker_args *a, struct conn *c, const char *sid,
 			     const char *client)
 {
 	int limit = a->listener->max_sessions_per_client;
-	if (limit <= 0)
+	const struct config_nets *spared = &a->listener->client_limit_exceptions;
+	if (limit <= 0 || addr_net_list_contains(spared->nets, spared->count, client))
 		return 0;
 	size_t open = scoreboard_client_sessions(a->sb, a->slot->listener, a->slot->client);
 	if (open <= (size_t)limit)

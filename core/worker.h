@@ -34,7 +34,9 @@ int worker_check_plugin(const struct listener_config *l, const char **version_ou
 /* In a throw-away process, as the master: all a worker of l does before
    its first client - the plugin's init, chroot, the switch to user and its
    uid/gid (user NULL: none) - so that a configuration no worker could
-   start with is refused instead of started.  0, or -1 after logging why. */
-int worker_check_start(const struct listener_config *l, const char *user, uid_t uid, gid_t gid);
+   start with is refused instead of started.  The plugin's version in
+   *version_out unless NULL.  0, or -1 after logging why. */
+int worker_check_start(const struct listener_config *l, const char *user, uid_t uid, gid_t gid,
+		       const char **version_out);
 
 #endif

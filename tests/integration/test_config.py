@@ -35,6 +35,12 @@ def test_check_config_lists_listeners(ctx):
     check(any(re.search(r"127\.0\.0\.1:%d.*handler crash.*plugin %s\b"
                         % (p2, re.escape(os.path.join(ctx.plugin_dir, "crash.so"))), x)
               for x in lines), "no line for the crash listener in:\n" + so)
+    # Each listener's settings in effect follow its line, as key=value
+    # fields read from the same table the loader uses.
+    i = next(i for i, x in enumerate(lines) if re.search(r"\bintake\b", x))
+    check(re.search(r"^  name=intake address=127\.0\.0\.1:%d handler=debug .*"
+                    r"max_sessions_per_client=50 client_limit_exceptions=127\.0\.0\.0/8,::1/128 "
+                    % p1, lines[i + 1]), "no settings line after the listener's: %r" % lines[i + 1])
     # -t binds nothing and starts nothing: the ports are still free.
     for p in (p1, p2):
         s = socket.socket()
@@ -50,7 +56,7 @@ def refused(ctx, conf_text, want_line, pattern, name="bad.conf", test_mode=False
     eq(rc, EX_CONFIG, "exit status for %s (stderr: %s)" % (pattern, se))
     errs = [x for x in errors(se) if "error" in x or conf in x]
     eq(len(errs), 1, "error lines for %s: %r" % (pattern, errors(se)))
-    where = "%s:%d" % (conf, want_line) if want_line else conf
+    where = ("file=%s line=%d " % (conf, want_line)) if want_line else "file=%s " % conf
     check(where in errs[0], "the error does not name %s: %r" % (where, errs[0]))
     check(re.search(pattern, errs[0]), "the error does not match %r: %r" % (pattern, errs[0]))
     return errs[0]
@@ -282,7 +288,8 @@ def test_chroot(ctx):
         text, _, _ = ctx.listener(workers=1, chroot=bad)
         rc, so, se = ctx.run([SMTPGATE, "-t", "-f", ctx.config([text], name="bad.conf")])
         eq(rc, EX_CONFIG, "exit status for chroot %r" % bad)
-        check(re.search(r"bad\.conf:\d+: chroot: .*%s" % why, se), "message: %r" % se)
+        check(re.search(r"file=\S*bad\.conf line=\d+ setting=chroot error=.*%s" % why, se),
+              "message: %r" % se)
 
 
 def others_may_run(path):
@@ -338,3 +345,29 @@ def test_started_by_its_own_user_and_a_chroot_it_cannot_enter(ctx):
         eq(c.cmd("EHLO x").split("\n")[1], "250-SIZE 1234", "SIZE after the failed reload")
         eq(c.transaction("Subject: still\r\n\r\nhi", helo=None), "250 OK", "message")
     eq(d.wait_workers(1), [w], "the worker (not replaced)")
+
+
+def test_huge_config_refused_before_parsing(ctx):
+    """A line over 64 KiB (a 4 MB comment line: seconds in libconfig's
+    scanner), a file over 16 MiB and an @include holding such a line are
+    refused before libconfig reads them, at -t and at the start, with
+    the file and line named."""
+    pd = 'plugin_dir = "%s";\n' % ctx.plugin_dir
+    body = "listeners = (\n  %s\n);\n" % ctx.listener()[0]
+    huge_line = "# " + "x" * (4 * 1024 * 1024) + "\n"
+    for test_mode in (True, False):
+        refused(ctx, pd + huge_line + body, 2, r'error="line longer than 65536 bytes',
+                name="long-line.conf", test_mode=test_mode)
+        # The longest line allowed is read (and so refused for what it says).
+        refused(ctx, pd + "#" + "y" * 65535 + "\nworkerz = 1;\n" + body, 3,
+                r"workerz.*unknown setting", name="longest-line.conf", test_mode=test_mode)
+        big = ctx.write("big.conf", pd + body)
+        os.truncate(big, 16 * 1024 * 1024 + 1)  # sparse: nothing to write
+        refused(ctx, open(big).read(), 0, r'error="16777217 bytes, larger than 16777216',
+                name="big.conf", test_mode=test_mode)
+        inc = ctx.write("included.conf", huge_line)
+        conf = ctx.write("includes-long.conf", pd + '  @include "%s"\n' % inc + body)
+        rc, so, se = ctx.run([SMTPGATE, "-n"] + (["-t"] if test_mode else []) + ["-f", conf])
+        eq(rc, EX_CONFIG, "exit status with a long line included (stderr: %s)" % se)
+        check(re.search(r'file=%s line=1 error="line longer than 65536 bytes'
+                        % re.escape(inc), se), "the included file is not named: %r" % se)

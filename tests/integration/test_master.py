@@ -374,7 +374,10 @@ def test_worker_scheduling(ctx):
     text, port, out = ctx.listener(workers=2)
     d = ctx.daemon(ctx.config([text]))
     workers = d.wait_workers(2)
-    eq([sched_policy(w) for w in workers], [3, 3], "the workers' default policy (SCHED_BATCH)")
+    # A worker sets its policy itself just after the fork: wait for that
+    # (a fresh child still has the master's SCHED_OTHER for a moment).
+    wait_until(lambda: [sched_policy(w) for w in workers] == [3, 3] or None,
+               what="the workers' default policy (SCHED_BATCH)")
     eq(sched_policy(d.pid), 0, "the master's policy (SCHED_OTHER)")
     with Client(port) as c:
         eq(c.transaction("Subject: batch\r\n\r\nserved\r\n"), "250 OK", "a message")
@@ -455,3 +458,42 @@ def test_worker_failing_on_its_own_while_idle_is_delayed(ctx):
                     log), "no delayed respawn:\n%s" % log)
     deaths = len(re.findall(r"event=worker-(?:failed|died)", log))
     check(deaths <= 12, "%d workers died within 4 s (each lives 0.3 s)" % deaths)
+
+
+def test_huge_config_on_sighup_is_refused_and_old_serves(ctx):
+    """A reload into a file with a 4 MB comment line is refused before
+    libconfig reads it, naming file and line; the old config serves on."""
+    text, port, out = ctx.listener(workers=1, data_size_limit=1234)
+    conf = ctx.config([text])
+    d = ctx.daemon(conf)
+    with open(conf) as f:
+        good = f.read()
+    with open(conf, "w") as f:
+        f.write(good + "# " + "x" * (4 * 1024 * 1024) + "\n")
+    d.signal(signal.SIGHUP)
+    d.wait_log(r'file=%s line=%d error="line longer than 65536 bytes \(the maximum\): not read"'
+               % (re.escape(conf), good.count("\n") + 1))
+    d.wait_log(r"event=reload-failed")
+    check(d.running(), "the master exited on a bad reload")
+    with Client(port) as c:
+        eq(c.cmd("EHLO x").split("\n")[1], "250-SIZE 1234", "SIZE after the failed reload")
+        eq(c.transaction("Subject: x\r\n\r\nstill", helo=None), "250 OK", "message")
+
+
+def test_worker_replaced_while_a_reload_is_checked(ctx):
+    """The reload's check runs in a child: while it waits for a slow
+    plugin init (30 s), a killed worker is replaced by the master and
+    serves with the running config."""
+    text, port, out = ctx.listener(workers=1, data_size_limit=1234)
+    d = ctx.daemon(ctx.config([text]))
+    (w,) = d.wait_workers(1)
+    reload_into_slow_init(ctx, d, port, 1, 30000)
+    (checker,) = wait_until(lambda: [k for k in d.workers() if k != w] or None,
+                            what="the reload's check process")
+    os.kill(w, signal.SIGKILL)
+    (w2,) = d.wait_workers(1, exclude=(w, checker))
+    with Client(port) as c:
+        eq(c.cmd("EHLO x").split("\n")[1], "250-SIZE 1234", "SIZE while the reload is checked")
+        eq(c.transaction("Subject: x\r\n\r\nduring", helo=None), "250 OK", "message")
+    check(alive(checker), "the check ended before the new worker served")
+    check(not re.search(r"event=reload(ed|-failed)", d.log()), "the reload ended already")

@@ -149,7 +149,9 @@ def test_error_sleep_ends_under_stress(ctx):
 
 
 def test_sessions_per_client_limit(ctx):
-    d, port, out = ctx.simple(workers=4, max_sessions_per_client=2)
+    # Loopback is spared by default: this listener spares nobody.
+    d, port, out = ctx.simple(workers=4, max_sessions_per_client=2,
+                              extra="client_limit_exceptions = [];")
     d.wait_workers(4)
     a, b = Client(port), Client(port)
     try:
@@ -177,6 +179,53 @@ def test_sessions_per_client_limit(ctx):
     finally:
         a.close()
         b.close()
+
+
+def test_loopback_clients_spared_by_default(ctx):
+    """51 sessions at once from 127.0.0.1, one past the default
+    max_sessions_per_client of 50: loopback is in the default
+    client_limit_exceptions, so every one is greeted and served."""
+    # A pool that grows as the sessions come: ready at once, even where
+    # forking 52 workers up front is slow (the sanitizer build).
+    d, port, out = ctx.simple(workers=None, min_spare=4, max_spare=60, max_workers=60)
+    clients = []
+    try:
+        for i in range(51):
+            clients.append(Client(port))
+            check(clients[-1].greeting[0].startswith("220 "),
+                  "session %d from 127.0.0.1: %r" % (i + 1, clients[-1].greeting))
+        eq(clients[-1].transaction("Subject: 51st\r\n\r\nserved"), "250 OK",
+           "the 51st session's message")
+        for c in clients:
+            eq(c.cmd("QUIT")[:3], "221", "QUIT")
+    finally:
+        for c in clients:
+            c.close()
+    check("event=limit" not in d.log(), "a loopback client was limited:\n" + d.log())
+
+
+def test_client_outside_the_exceptions_is_limited(ctx):
+    """With client_limit_exceptions naming only 127.0.0.2, 127.0.0.1 is
+    limited (its third session gets 421) while 127.0.0.2 is not."""
+    d, port, out = ctx.simple(workers=6, max_sessions_per_client=2,
+                              extra='client_limit_exceptions = [ "127.0.0.2/32", "::1" ];')
+    d.wait_workers(6)
+    held = [Client(port), Client(port)]
+    try:
+        with Client(port) as c:
+            eq(c.greeting[0][:10], "421 4.7.0 ", "third session from 127.0.0.1")
+            check(c.closed(5), "not closed after the 421")
+        d.wait_log(r"event=limit limit=max_sessions_per_client client=127.0.0.1 sessions=3")
+        for i in range(3):
+            held.append(Client(port, source="127.0.0.2"))
+            check(held[-1].greeting[0].startswith("220 "),
+                  "session %d from 127.0.0.2: %r" % (i + 1, held[-1].greeting))
+        eq(held[-1].transaction("Subject: spared\r\n\r\nserved"), "250 OK", "message")
+    finally:
+        for c in held:
+            c.close()
+    check("client=127.0.0.2" not in "".join(
+        x for x in d.log().splitlines(True) if "event=limit" in x), "127.0.0.2 was limited")
 
 
 def test_idle_flood_against_64_workers(ctx):

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "config_limits.h"
 #include "unit.h"
 
 static char plugin_dir[512];
@@ -101,6 +102,7 @@ static void test_every_setting(void)
 		      "  address = \":2526\"; decode_data = true; bare_lf = \"normalize\";\n"
 		      "  data_size_limit = 1048576L; min_spare = 3; max_spare = 5; max_workers = 7;\n"
 		      "  max_idle = 9; stress_timeout = 4; max_sessions_per_client = 0;\n"
+		      "  client_limit_exceptions = [];\n"
 		      "} );\n",
 		      &cfg, err, sizeof(err));
 	if (!UNIT_CHECK(row, rc == 0)) {
@@ -137,6 +139,7 @@ static void test_every_setting(void)
 	UNIT_CHECK(row, l->min_spare == 3 && l->max_spare == 5 && l->max_workers == 7);
 	UNIT_CHECK(row, l->max_idle_sec == 9 && l->stress_timeout_sec == 4);
 	UNIT_CHECK(row, l->max_sessions_per_client == 0);
+	UNIT_CHECK(row, l->client_limit_exceptions.count == 0);
 	UNIT_CHECK(row, l->line == 12); /* where its "{" is */
 	config_free(cfg);
 }
@@ -172,22 +175,22 @@ static const struct {
 	const char *body;
 	const char *err1, *err2; /* both must appear in the message */
 } bad_rows[] = {
-	{ "syntax error", "listeners = (\n  { address = ; }\n);\n", "command line:3", NULL },
-	{ "syntax error, missing semicolon", "user = \"a\"\nlisteners = ();\n", "command line:3",
+	{ "syntax error", "listeners = (\n  { address = ; }\n);\n", "file=\"command line\" line=3 ", NULL },
+	{ "syntax error, missing semicolon", "user = \"a\"\nlisteners = ();\n", "file=\"command line\" line=3 ",
 	  NULL },
 	{ "unknown listener setting",
 	  "listeners = ( {\n  address = \"127.0.0.1:1\";\n  colour = \"red\";\n} );\n",
-	  "command line:4: ", "colour: unknown setting" },
+	  "file=\"command line\" line=4 ", "setting=colour error=\"unknown setting\"" },
 	{ "unknown global setting", "foo = 1;\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
-	  "command line:2: ", "foo: unknown setting" },
+	  "file=\"command line\" line=2 ", "setting=foo error=\"unknown setting\"" },
 	{ "group for another handler",
 	  "listeners = ( { address = \"127.0.0.1:1\"; proxy = { x = 1; }; } );\n",
-	  "command line:2", "proxy: unknown setting" },
+	  "file=\"command line\" line=2 ", "setting=proxy error=\"unknown setting\"" },
 	{ "smtputf8 and decode_data",
 	  "listeners = ( { address = \"127.0.0.1:1\";\n smtputf8 = true;\n decode_data = true; } );\n",
-	  "command line:4", "decode_data and smtputf8 cannot both be true" },
+	  "file=\"command line\" line=4 ", "decode_data and smtputf8 cannot both be true" },
 	{ "address without port", "listeners = ( { address = \"nonsense\"; } );\n",
-	  "command line:2", "expected host:port" },
+	  "file=\"command line\" line=2 ", "expected host:port" },
 	{ "address with port 0", "listeners = ( { address = \"127.0.0.1:0\"; } );\n",
 	  "address", "port out of range" },
 	{ "address with a name for a port", "listeners = ( { address = \"127.0.0.1:smtp\"; } );\n",
@@ -197,9 +200,10 @@ static const struct {
 	{ "bad remote", "listeners = ( { address = \"127.0.0.1:1\"; remote = \"x\"; } );\n",
 	  "remote", "expected host:port" },
 	{ "bad bare_lf", "listeners = ( { address = \"127.0.0.1:1\";\n bare_lf = \"strip\"; } );\n",
-	  "command line:3", "bare_lf: expected \"keep\", \"normalize\" or \"reject\", not \"strip\"" },
+	  "file=\"command line\" line=3 ",
+	  "setting=bare_lf error=\"expected \\\"keep\\\", \\\"normalize\\\" or \\\"reject\\\", not \\\"strip\\\"\"" },
 	{ "missing plugin file", "listeners = ( { address = \"127.0.0.1:1\"; handler = \"nosuch\"; } );\n",
-	  "handler", "no plugin \"nosuch\"" },
+	  "handler", "no plugin \\\"nosuch\\\"" },
 	{ "missing plugin path",
 	  "listeners = ( { address = \"127.0.0.1:1\"; handler = \"/nonexistent/x.so\"; } );\n",
 	  "handler", "No such file" },
@@ -230,6 +234,19 @@ static const struct {
 	{ "negative client limit",
 	  "listeners = ( { address = \"127.0.0.1:1\"; max_sessions_per_client = -1; } );\n",
 	  "max_sessions_per_client", "outside" },
+	{ "client_limit_exceptions not a list",
+	  "listeners = ( { address = \"127.0.0.1:1\"; client_limit_exceptions = \"::1\"; } );\n",
+	  "setting=client_limit_exceptions ", "expected a list of networks" },
+	{ "client_limit_exceptions with a bad network",
+	  "listeners = ( { address = \"127.0.0.1:1\";\n client_limit_exceptions = [ \"::1\", \"10.0.0.0/33\" ]; } );\n",
+	  "file=\"command line\" line=3 setting=client_limit_exceptions ",
+	  "10.0.0.0/33\\\": prefix length is not 0..32" },
+	{ "client_limit_exceptions with a host name",
+	  "listeners = ( { address = \"127.0.0.1:1\"; client_limit_exceptions = [ \"localhost\" ]; } );\n",
+	  "setting=client_limit_exceptions ", "not an IPv4 address" },
+	{ "client_limit_exceptions with a number",
+	  "listeners = ( { address = \"127.0.0.1:1\"; client_limit_exceptions = [ 10 ]; } );\n",
+	  "setting=client_limit_exceptions ", "expected a string" },
 	{ "integer for a bool", "listeners = ( { address = \"127.0.0.1:1\"; smtputf8 = 1; } );\n",
 	  "smtputf8", "expected true or false" },
 	{ "integer for a string", "listeners = ( { address = 25; } );\n", "address",
@@ -244,43 +261,43 @@ static const struct {
 	{ "empty listener list", "listeners = ( );\n", "non-empty", NULL },
 	{ "duplicate address",
 	  "listeners = ( { address = \"127.0.0.1:1\"; },\n { address = \"127.0.0.1:1\"; } );\n",
-	  "command line:3", "already used" },
+	  "file=\"command line\" line=3 ", "already used" },
 	{ "duplicate name",
 	  "listeners = ( { name = \"mx\"; address = \"127.0.0.1:1\"; },\n"
 	  " { address = \"127.0.0.1:2\";\n name = \"mx\"; } );\n",
-	  "command line:4: ", "name \"mx\" is already used by the listener at line 2" },
+	  "file=\"command line\" line=4 ", "name \\\"mx\\\" is already used by the listener at line 2" },
 	{ "name equal to another listener's address",
 	  "listeners = ( { address = \"127.0.0.1:1\"; },\n"
 	  " { address = \"127.0.0.1:2\"; name = \"127.0.0.1:1\"; } );\n",
-	  "command line:3: ", "already used by the listener at line 2" },
+	  "file=\"command line\" line=3 ", "already used by the listener at line 2" },
 	{ "address equal to another listener's name",
 	  "listeners = ( { address = \"127.0.0.1:1\"; name = \"127.0.0.1:2\"; },\n"
 	  " { address = \"127.0.0.1:2\"; } );\n",
-	  "command line:3: address: ", "already used by the listener at line 2" },
+	  "file=\"command line\" line=3 setting=address ", "already used by the listener at line 2" },
 	{ "name of 64 bytes",
 	  "listeners = ( { address = \"127.0.0.1:1\";\n"
 	  " name = \"" N64 "\"; } );\n",
-	  "command line:3: name: ", "64 bytes long; the maximum is 63" },
+	  "line=3 setting=name ", "64 bytes long; the maximum is 63" },
 	{ "name of 70 bytes",
 	  "listeners = ( { address = \"127.0.0.1:1\"; name = \"" N64 "abcdef\"; } );\n",
-	  "name: ", "70 bytes long; the maximum is 63" },
+	  "setting=name ", "70 bytes long; the maximum is 63" },
 	{ "address of 64 bytes as the name",
 	  "listeners = ( { address = \"" H60 ":253\"; } );\n",
-	  "address: ", "64 bytes long; the maximum is 63 (the address is the name by default" },
+	  "setting=address ", "64 bytes long; the maximum is 63 (the address is the name by default" },
 	{ "bad log target", "log = \"file\";\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
-	  "command line:2", "expected \"stderr\" or \"syslog\"" },
+	  "file=\"command line\" line=2 ", "setting=log error=\"expected \\\"stderr\\\" or \\\"syslog\\\"" },
 	{ "bad syslog facility",
 	  "log = \"syslog\";\nlog_facility = \"kern9\";\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
-	  "command line:3", "unknown syslog facility" },
+	  "file=\"command line\" line=3 ", "unknown syslog facility" },
 	{ "bad syslog facility while logging to stderr",
 	  "log_facility = \"mial\";\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
-	  "command line:2", "unknown syslog facility \"mial\"" },
+	  "file=\"command line\" line=2 ", "unknown syslog facility \\\"mial\\\"" },
 	{ "shutdown_timeout out of range",
 	  "shutdown_timeout = 0;\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
 	  "shutdown_timeout", "outside" },
 	{ "bad worker_scheduling",
 	  "worker_scheduling = \"fifo\";\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
-	  "worker_scheduling", "expected \"normal\" or \"batch\"" },
+	  "worker_scheduling", "expected \\\"normal\\\" or \\\"batch\\\"" },
 };
 
 static void test_bad_configs(void)
@@ -296,7 +313,7 @@ static void test_bad_configs(void)
 			config_free(cfg);
 			continue;
 		}
-		UNIT_CHECK(row, strncmp(err, "command line", 12) == 0);
+		UNIT_CHECK(row, strncmp(err, "file=\"command line\" ", 20) == 0);
 		UNIT_CHECK(row, strchr(err, '\n') == NULL);
 		UNIT_CHECK_CONTAINS(row, err, bad_rows[i].err1);
 		if (bad_rows[i].err2)
@@ -335,7 +352,7 @@ static void test_load_file(void)
 	fclose(f);
 	UNIT_CHECK("file error", config_load_file(path, &cfg, err, sizeof(err)) == -1);
 	char where[600];
-	snprintf(where, sizeof(where), "%s:3: bogus: unknown setting", path);
+	snprintf(where, sizeof(where), "file=%s line=3 setting=bogus error=\"unknown setting\"", path);
 	UNIT_CHECK_CONTAINS("file error names the file", err, where);
 
 	f = fopen(path, "w");
@@ -353,6 +370,119 @@ static void test_load_file(void)
 	UNIT_CHECK("absent file", config_load_file(path, &cfg, err, sizeof(err)) == -1);
 	UNIT_CHECK_CONTAINS("absent file", err, "cannot open");
 	config_free(NULL); /* allowed */
+}
+
+/* File limits: a comment line of line_bytes (its LF not counted) in
+   the file itself, or in a file it @includes; the error expected, or NULL
+   for a file that loads. */
+static const struct {
+	const char *name;
+	long line_bytes;
+	int included;
+	const char *err;
+} limit_rows[] = {
+	{ "longest line allowed", CONFIG_LINE_MAX_BYTES, 0, NULL },
+	{ "line one byte too long", CONFIG_LINE_MAX_BYTES + 1, 0,
+	  "line=2 error=\"line longer than 65536 bytes" },
+	{ "4 MB line", 4L * 1024 * 1024, 0, "line=2 error=\"line longer than" },
+	{ "longest line allowed, included", CONFIG_LINE_MAX_BYTES, 1, NULL },
+	{ "4 MB line, included", 4L * 1024 * 1024, 1, "line=1 error=\"line longer than" },
+};
+
+/* Write the row's file(s) and load it. */
+static void test_limit_row(size_t i, const char *path, const char *inc)
+{
+	const char *row = limit_rows[i].name;
+	char err[CONFIG_ERROR_MAX_BYTES];
+	struct config *cfg = NULL;
+	FILE *f = fopen(limit_rows[i].included ? inc : path, "w");
+	if (!UNIT_CHECK(row, f != NULL))
+		return;
+	fputs(limit_rows[i].included ? "" : "# the line below is the long one\n", f);
+	fputc('#', f);
+	for (long n = 1; n < limit_rows[i].line_bytes; n++)
+		fputc('x', f);
+	fputc('\n', f);
+	fclose(f);
+	f = limit_rows[i].included ? fopen(path, "w") : fopen(path, "a");
+	if (!UNIT_CHECK(row, f != NULL))
+		return;
+	if (limit_rows[i].included)
+		fprintf(f, "plugin_dir = \"%s\";\n@include \"%s\"\n", plugin_dir, inc);
+	else
+		fprintf(f, "plugin_dir = \"%s\";\n", plugin_dir);
+	fprintf(f, "listeners = ( { address = \"127.0.0.1:8025\"; } );\n");
+	fclose(f);
+	int rc = config_load_file(path, &cfg, err, sizeof(err));
+	if (!limit_rows[i].err) {
+		if (!UNIT_CHECK(row, rc == 0))
+			printf("    error: %s\n", err);
+		config_free(cfg);
+		return;
+	}
+	UNIT_CHECK(row, rc == -1);
+	UNIT_CHECK_CONTAINS(row, err, limit_rows[i].err);
+	UNIT_CHECK_CONTAINS(row, err, limit_rows[i].included ? inc : path);
+}
+
+static void test_file_limits(void)
+{
+	char path[512], inc[512];
+	unit_tmppath(path, sizeof(path), "limits.conf");
+	unit_tmppath(inc, sizeof(inc), "limits-included.conf");
+	for (size_t i = 0; i < sizeof(limit_rows) / sizeof(limit_rows[0]); i++)
+		test_limit_row(i, path, inc);
+}
+
+/* client_limit_exceptions' networks: a network, an address, whether it
+   is inside (-1: the network is refused). */
+static const struct {
+	const char *net;
+	const char *addr;
+	int inside;
+} net_rows[] = {
+	{ "127.0.0.0/8", "127.0.0.1", 1 },
+	{ "127.0.0.0/8", "127.255.255.255", 1 },
+	{ "127.0.0.0/8", "128.0.0.1", 0 },
+	{ "127.0.0.0/8", "::1", 0 },
+	{ "10.1.2.3/8", "10.200.0.1", 1 },   /* host bits cleared, as mynetworks */
+	{ "192.0.2.1", "192.0.2.1", 1 },     /* an address: a /32 */
+	{ "192.0.2.1", "192.0.2.2", 0 },
+	{ "192.0.2.128/25", "192.0.2.127", 0 },
+	{ "192.0.2.128/25", "192.0.2.200", 1 },
+	{ "0.0.0.0/0", "203.0.113.9", 1 },
+	{ "::1", "::1", 1 },
+	{ "::1", "::2", 0 },
+	{ "2001:db8::/32", "2001:db8:ffff::1", 1 },
+	{ "2001:db8::/33", "2001:db8:8000::1", 0 },
+	{ "::/0", "127.0.0.1", 0 },          /* families never mix */
+	{ "10.0.0.0/33", "10.0.0.1", -1 },
+	{ "::1/129", "::1", -1 },
+	{ "10.0.0.0/", "10.0.0.1", -1 },
+	{ "10.0.0.0/-1", "10.0.0.1", -1 },
+	{ "10.0.0.0/8x", "10.0.0.1", -1 },
+	{ "10.0.0", "10.0.0.1", -1 },
+	{ "localhost", "127.0.0.1", -1 },
+	{ "", "127.0.0.1", -1 },
+	{ "[::1]", "::1", -1 },
+};
+
+static void test_networks(void)
+{
+	for (size_t i = 0; i < sizeof(net_rows) / sizeof(net_rows[0]); i++) {
+		char row[128];
+		struct addr_net net;
+		const char *why = NULL;
+		snprintf(row, sizeof(row), "%s contains %s", net_rows[i].net, net_rows[i].addr);
+		int rc = addr_net_parse(net_rows[i].net, &net, &why);
+		if (net_rows[i].inside < 0) {
+			UNIT_CHECK(row, rc == -1 && why != NULL);
+			continue;
+		}
+		if (!UNIT_CHECK(row, rc == 0))
+			continue;
+		UNIT_CHECK(row, addr_net_list_contains(&net, 1, net_rows[i].addr) == net_rows[i].inside);
+	}
 }
 
 static const struct {
@@ -384,6 +514,8 @@ int test_config_register(void)
 	    !CU_add_test(s, "bad configs table", test_bad_configs) ||
 	    !CU_add_test(s, "longest listener name", test_longest_name) ||
 	    !CU_add_test(s, "config_load_file", test_load_file) ||
+	    !CU_add_test(s, "file size and line limits table", test_file_limits) ||
+	    !CU_add_test(s, "client_limit_exceptions networks table", test_networks) ||
 	    !CU_add_test(s, "class aliases table", test_aliases))
 		return -1;
 	return 0;

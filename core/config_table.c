@@ -1,0 +1,352 @@
+/*
+ * config_table.c - every setting as one row of a table: its name, type,
+ * default, range and where its value lives in struct config (global) or
+ * struct listener_config.  One generic loader reads a libconfig group
+ * through a table (defaults, type and range checks, unknown names
+ * refused), and -t lists a listener's values from the same rows, so a
+ * new setting is one row.  What involves several settings (the pool's
+ * sizes, the address specs, the plugin) is config.c's.  It never opens a
+ * file and never logs.
+ */
+#include "config_table.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "config_error.h"
+#include "log.h"
+
+#ifndef PLUGINDIR
+#define PLUGINDIR "/usr/local/lib/smtpgate/plugins"
+#endif
+
+enum setting_type {
+	SET_STRING,  /* const char * */
+	SET_INT,     /* int, within min..max */
+	SET_LLONG,   /* long long, within min..max */
+	SET_BOOL,    /* int, 0 or 1 */
+	SET_CHOICE,  /* int: the index of the name in choices */
+	SET_NETS     /* struct config_nets: a list of networks */
+};
+
+/* One setting: its name, its type, where its value lives (in struct
+   config for the global table, in struct listener_config for the
+   listener's), its default and range.  The loader, the range checks,
+   the unknown-setting check and -t's listing all read these tables. */
+struct setting {
+	const char *name;
+	enum setting_type type;
+	size_t offset;
+	long long min, max;        /* SET_INT, SET_LLONG */
+	long long def;             /* SET_INT, SET_LLONG, SET_BOOL, SET_CHOICE */
+	const char *def_str;       /* SET_STRING; SET_NETS: networks, space-separated */
+	const char *const *choices; /* SET_CHOICE, NULL-terminated */
+};
+
+static const char *const log_targets[] = { "stderr", "syslog", NULL };
+static const char *const schedulings[] = { "normal", "batch", NULL };
+/* In the order of enum bare_lf_policy. */
+static const char *const bare_lf_choices[] = { "keep", "normalize", "reject", NULL };
+static const char *const pregreet_choices[] = { "log", "reject", NULL };
+
+#define G(field) offsetof(struct config, field)
+#define L(field) offsetof(struct listener_config, field)
+#define DAY 86400
+
+static const struct setting global_table[] = {
+	{ "user", SET_STRING, G(user), 0, 0, 0, "nobody", NULL },
+	{ "plugin_dir", SET_STRING, G(plugin_dir), 0, 0, 0, PLUGINDIR, NULL },
+	{ "log", SET_CHOICE, G(log_syslog), 0, 0, 0, NULL, log_targets },
+	{ "log_facility", SET_STRING, G(log_facility_name), 0, 0, 0, "mail", NULL },
+	{ "shutdown_timeout", SET_INT, G(shutdown_timeout_sec), 1, DAY, 30, NULL, NULL },
+	{ "worker_scheduling", SET_CHOICE, G(worker_sched_batch), 0, 0, 1, NULL, schedulings },
+};
+
+/* Defaults from smtpd.py, RFC 5321 and Postfix, as the comments say. */
+static const struct setting listener_table[] = {
+	{ "name", SET_STRING, L(name), 0, 0, 0, NULL, NULL }, /* NULL: the address */
+	{ "address", SET_STRING, L(address), 0, 0, 0, NULL, NULL },
+	{ "handler", SET_STRING, L(handler), 0, 0, 0, "debug", NULL },
+	{ "remote", SET_STRING, L(remote), 0, 0, 0, "localhost:25", NULL },
+	{ "data_size_limit", SET_LLONG, L(data_size_limit), 0, LLONG_MAX / 2,
+	  CONFIG_DEFAULT_DATA_SIZE_LIMIT, NULL, NULL },
+	{ "smtputf8", SET_BOOL, L(smtputf8), 0, 0, 0, NULL, NULL },
+	{ "decode_data", SET_BOOL, L(decode_data), 0, 0, 0, NULL, NULL },
+	{ "bare_lf", SET_CHOICE, L(bare_lf), 0, 0, BARE_LF_KEEP, NULL, bare_lf_choices },
+	/* RFC 5321 4.5.3.2.7 server timeout, 4.5.3.2.5 data block */
+	{ "command_timeout", SET_INT, L(command_timeout_sec), 1, DAY, 300, NULL, NULL },
+	{ "data_timeout", SET_INT, L(data_timeout_sec), 1, DAY, 180, NULL, NULL },
+	{ "workers", SET_INT, L(workers), 1, POOL_WORKERS_MAX, 0, NULL, NULL },
+	{ "min_spare", SET_INT, L(min_spare), 1, POOL_WORKERS_MAX, 2, NULL, NULL },
+	{ "max_spare", SET_INT, L(max_spare), 1, POOL_WORKERS_MAX, 8, NULL, NULL },
+	/* Postfix's default_process_limit, max_idle, smtpd_timeout under stress */
+	{ "max_workers", SET_INT, L(max_workers), 1, POOL_WORKERS_MAX, 100, NULL, NULL },
+	{ "max_idle", SET_INT, L(max_idle_sec), 1, DAY, 100, NULL, NULL },
+	{ "stress_timeout", SET_INT, L(stress_timeout_sec), 1, DAY, 10, NULL, NULL },
+	{ "max_sessions_per_worker", SET_LLONG, L(max_sessions_per_worker), 0, LLONG_MAX, 1000,
+	  NULL, NULL },
+	/* smtpd_client_connection_count_limit; mynetworks spared, as anvil does */
+	{ "max_sessions_per_client", SET_INT, L(max_sessions_per_client), 0, 1000000, 50, NULL,
+	  NULL },
+	{ "client_limit_exceptions", SET_NETS, L(client_limit_exceptions), 0, 0, 0,
+	  "127.0.0.0/8 ::1", NULL },
+	{ "max_recipients", SET_LLONG, L(max_recipients), 1, 1000000, 1000, NULL, NULL },
+	/* smtpd_soft_error_limit, smtpd_hard_error_limit, smtpd_error_sleep_time */
+	{ "soft_error_limit", SET_INT, L(soft_error_limit), 0, 1000000, 10, NULL, NULL },
+	{ "hard_error_limit", SET_INT, L(hard_error_limit), 1, 1000000, 20, NULL, NULL },
+	{ "error_sleep", SET_INT, L(error_sleep_sec), 0, 60, 1, NULL, NULL },
+	{ "max_session_time", SET_INT, L(max_session_time_sec), 1, 7 * DAY, 3600, NULL, NULL },
+	/* smtpd_junk_command_limit */
+	{ "max_idle_commands", SET_INT, L(max_idle_commands), 1, 1000000, 100, NULL, NULL },
+	{ "greet_pause", SET_INT, L(greet_pause_ms), 0, 60000, 0, NULL, NULL },
+	{ "pregreet", SET_CHOICE, L(pregreet_reject), 0, 0, 0, NULL, pregreet_choices },
+	{ "chroot", SET_STRING, L(chroot_dir), 0, 0, 0, NULL, NULL },
+};
+
+#define TABLE_SIZE(t) (sizeof(t) / sizeof((t)[0]))
+
+static int check_known(struct config_loader *ld, const config_setting_t *group,
+		       const struct setting *table, size_t n, const char *extra);
+static int default_nets(const char *text, struct config_nets *out);
+static int set_default(const struct setting *row, char *base);
+static int parse_nets(struct config_loader *ld, const config_setting_t *g,
+		      const struct setting *row, const config_setting_t *m, struct config_nets *out);
+static int parse_choice(struct config_loader *ld, const config_setting_t *g,
+			const struct setting *row, const char *text);
+static int load_row(struct config_loader *ld, const config_setting_t *g,
+		    const struct setting *row, char *base);
+static int load_table(struct config_loader *ld, const config_setting_t *g,
+		      const struct setting *table, size_t n, void *base);
+static void describe_row(const struct setting *row, const char *base, char *out, size_t size,
+			 size_t *used);
+
+/* The error about setting name of group s (or s itself) into the loader's
+   buffer, with the line of the setting, else of the group. */
+int config_table_fail(struct config_loader *ld, const config_setting_t *s, const char *name,
+		const char *fmt, ...)
+{
+	char msg[CONFIG_ERROR_MAX_BYTES];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	const config_setting_t *at = s && name ? config_setting_get_member(s, name) : s;
+	if (!at)
+		at = s;
+	int line = at ? (int)config_setting_source_line(at) : 0;
+	return config_error_format(ld->err, ld->err_size, ld->cfg->source, line, name, "%s", msg);
+}
+
+/* Refuse any member of group not in the table (nor equal to extra). */
+static int check_known(struct config_loader *ld, const config_setting_t *group,
+		       const struct setting *table, size_t n, const char *extra)
+{
+	int count = config_setting_length(group);
+	for (int i = 0; i < count; i++) {
+		const config_setting_t *m = config_setting_get_elem(group, (unsigned int)i);
+		const char *name = config_setting_name(m);
+		int ok = extra && strcmp(name, extra) == 0;
+		for (size_t k = 0; !ok && k < n; k++)
+			ok = strcmp(name, table[k].name) == 0;
+		if (!ok)
+			return config_error_format(ld->err, ld->err_size, ld->cfg->source,
+						   (int)config_setting_source_line(m), name,
+						   "unknown setting");
+	}
+	return 0;
+}
+
+/* The networks of a SET_NETS default, space-separated; -1 if one is bad
+   (a mistake in the table). */
+static int default_nets(const char *text, struct config_nets *out)
+{
+	char buf[256];
+	const char *why;
+	snprintf(buf, sizeof(buf), "%s", text);
+	out->count = 0;
+	out->nets = calloc(1 + strlen(text) / 2, sizeof(*out->nets));
+	if (!out->nets)
+		abort();
+	for (char *save, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
+		if (addr_net_parse(t, &out->nets[out->count++], &why) < 0)
+			return -1;
+	return 0;
+}
+
+/* Put the row's default into its field. */
+static int set_default(const struct setting *row, char *base)
+{
+	void *field = base + row->offset;
+	switch (row->type) {
+	case SET_STRING: *(const char **)field = row->def_str; return 0;
+	case SET_LLONG: *(long long *)field = row->def; return 0;
+	case SET_NETS: return default_nets(row->def_str, field);
+	default: *(int *)field = (int)row->def; return 0;
+	}
+}
+
+/* A list or array of network strings, each checked, into out. */
+static int parse_nets(struct config_loader *ld, const config_setting_t *g,
+		      const struct setting *row, const config_setting_t *m, struct config_nets *out)
+{
+	const char *why;
+	if (config_setting_type(m) != CONFIG_TYPE_ARRAY && config_setting_type(m) != CONFIG_TYPE_LIST)
+		return config_table_fail(ld, g, row->name, "expected a list of networks [ \"a.b.c.d/n\", ... ]");
+	int n = config_setting_length(m);
+	free(out->nets);
+	out->nets = calloc((size_t)n + 1, sizeof(*out->nets));
+	out->count = 0;
+	if (!out->nets)
+		abort();
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(m, (unsigned int)i);
+		const char *text = config_setting_get_string(e);
+		if (!text)
+			return config_table_fail(ld, g, row->name, "element %d: expected a string", i + 1);
+		if (addr_net_parse(text, &out->nets[out->count++], &why) < 0)
+			return config_table_fail(ld, g, row->name, "\"%s\": %s", text, why);
+	}
+	return 0;
+}
+
+/* A choice's value: the index of text in the row's choices, or -1 after
+   an error listing them. */
+static int parse_choice(struct config_loader *ld, const config_setting_t *g,
+			const struct setting *row, const char *text)
+{
+	char list[256] = "";
+	size_t n = 0, used = 0;
+	for (; row->choices[n]; n++)
+		if (strcmp(text, row->choices[n]) == 0)
+			return (int)n;
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s\"%s\"",
+					 i == 0 ? "" : i + 1 == n ? " or " : ", ", row->choices[i]);
+	return config_table_fail(ld, g, row->name, "expected %s, not \"%s\"", list, text);
+}
+
+/* One setting of group g into base: its default, or its value checked
+   for type and range. */
+static int load_row(struct config_loader *ld, const config_setting_t *g,
+		    const struct setting *row, char *base)
+{
+	void *field = base + row->offset;
+	const config_setting_t *m = config_setting_get_member(g, row->name);
+	if (!m)
+		return 0;
+	int t = config_setting_type(m);
+	if (row->type == SET_NETS)
+		return parse_nets(ld, g, row, m, field);
+	if ((row->type == SET_STRING || row->type == SET_CHOICE) && t != CONFIG_TYPE_STRING)
+		return config_table_fail(ld, g, row->name, "expected a string");
+	if (row->type == SET_BOOL && t != CONFIG_TYPE_BOOL)
+		return config_table_fail(ld, g, row->name, "expected true or false");
+	if ((row->type == SET_INT || row->type == SET_LLONG) && t != CONFIG_TYPE_INT &&
+	    t != CONFIG_TYPE_INT64)
+		return config_table_fail(ld, g, row->name, "expected an integer");
+	if (row->type == SET_STRING) {
+		*(const char **)field = config_setting_get_string(m);
+	} else if (row->type == SET_CHOICE) {
+		int v = parse_choice(ld, g, row, config_setting_get_string(m));
+		if (v < 0)
+			return -1;
+		*(int *)field = v;
+	} else if (row->type == SET_BOOL) {
+		*(int *)field = config_setting_get_bool(m);
+	} else {
+		long long v = config_setting_get_int64(m);
+		if (v < row->min || v > row->max)
+			return config_table_fail(ld, g, row->name, "%lld is outside %lld..%lld", v, row->min, row->max);
+		if (row->type == SET_INT)
+			*(int *)field = (int)v;
+		else
+			*(long long *)field = v;
+	}
+	return 0;
+}
+
+/* Every row of the table: defaults first, then the group's values. */
+static int load_table(struct config_loader *ld, const config_setting_t *g,
+		      const struct setting *table, size_t n, void *base)
+{
+	for (size_t i = 0; i < n; i++)
+		if (set_default(&table[i], base) < 0)
+			abort(); /* a bad default network in the table */
+	for (size_t i = 0; i < n; i++)
+		if (load_row(ld, g, &table[i], base) < 0)
+			return -1;
+	return 0;
+}
+
+/* Append one setting's value as name=value to out at *used. */
+static void describe_row(const struct setting *row, const char *base, char *out, size_t size,
+			 size_t *used)
+{
+	const void *field = base + row->offset;
+	char value[512] = "";
+	size_t n = 0;
+	if (row->type == SET_STRING)
+		snprintf(value, sizeof(value), "%s",
+			 *(const char *const *)field ? *(const char *const *)field : "");
+	else if (row->type == SET_LLONG)
+		snprintf(value, sizeof(value), "%lld", *(const long long *)field);
+	else if (row->type == SET_CHOICE)
+		snprintf(value, sizeof(value), "%s", row->choices[*(const int *)field]);
+	else if (row->type == SET_BOOL)
+		snprintf(value, sizeof(value), "%s", *(const int *)field ? "true" : "false");
+	else if (row->type == SET_INT)
+		snprintf(value, sizeof(value), "%d", *(const int *)field);
+	for (size_t i = 0; row->type == SET_NETS && i < ((const struct config_nets *)field)->count; i++) {
+		const struct addr_net *net = &((const struct config_nets *)field)->nets[i];
+		char text[64];
+		inet_ntop(net->family, net->bytes, text, sizeof(text));
+		n += (size_t)snprintf(value + n, n < sizeof(value) ? sizeof(value) - n : 0, "%s%s/%u",
+				      i ? "," : "", text, net->prefix);
+	}
+	config_error_field(out, size, used, row->name, value);
+}
+
+void config_table_describe_listener(const struct listener_config *l, char *out, size_t size)
+{
+	size_t used = 0;
+	if (size)
+		out[0] = '\0';
+	for (size_t i = 0; i < TABLE_SIZE(listener_table); i++)
+		describe_row(&listener_table[i], (const char *)l, out, size, &used);
+}
+
+int config_table_load_global(struct config_loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	const config_setting_t *root = config_root_setting(&cfg->lc);
+	if (check_known(ld, root, global_table, TABLE_SIZE(global_table), "listeners") < 0 ||
+	    load_table(ld, root, global_table, TABLE_SIZE(global_table), cfg) < 0)
+		return -1;
+	if (cfg->user[0] == '\0')
+		cfg->user = NULL;
+	/* The facility is checked with either target: a typo must not wait
+	   for the day the log is switched to syslog. */
+	int facility_code = log_facility_from_name(cfg->log_facility_name);
+	if (facility_code < 0)
+		return config_table_fail(ld, root, "log_facility", "unknown syslog facility \"%s\"",
+			    cfg->log_facility_name);
+	cfg->log_facility = cfg->log_syslog ? facility_code : -1;
+	return 0;
+}
+
+int config_table_load_listener(struct config_loader *ld, const config_setting_t *s,
+			       struct listener_config *l)
+{
+	return load_table(ld, s, listener_table, TABLE_SIZE(listener_table), l);
+}
+
+int config_table_check_listener_known(struct config_loader *ld, const config_setting_t *s,
+				      const char *extra)
+{
+	return check_known(ld, s, listener_table, TABLE_SIZE(listener_table), extra);
+}
