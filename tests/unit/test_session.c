@@ -767,7 +767,7 @@ static const struct session_row session_rows[] = {
 	  "550 5.1.1 No such user: bad@x\n250 OK\n250 OK\n" GO_AHEAD "250 OK\n250 OK\n"
 	  "252 Cannot VRFY user, but will accept message and attempt delivery\n221 Bye\n",
 	  0, FAKE_RCPT_REJECT, END(SESSION_END_QUIT), .messages = 1, MSG("m"), .rcpts = "c@d" },
-	/* --- limits (issue 6) ------------------------------------------------ */
+	/* --- limits ------------------------------------------------------- */
 	{ "hard error limit: 421 after the 3rd error",
 	  IN("FOO\r\nHELO\r\nMAIL FROM:<a@b>\r\nNOOP\r\n"),
 	  "500 Error: command \"FOO\" not recognized\n501 Syntax: HELO hostname\n"

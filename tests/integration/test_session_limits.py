@@ -1,4 +1,4 @@
-"""Production limits (issue 6): error limits and the error delay, the
+"""Production limits: error limits and the error delay, the
 session time limit, commands without mail, talking before the greeting.
 
 Timings are behaviour bounds, not performance: each lower bound is the
