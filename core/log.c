@@ -130,7 +130,14 @@ static size_t escape_line(char *out, size_t size, const char *text)
 	size_t used = 0;
 	char esc[5];
 	for (; *text; text++) {
-		size_t n = escape_byte((unsigned char)*text, 0, esc);
+		unsigned char c = (unsigned char)*text;
+		if (c >= 0x20 && c < 0x7f) { /* nearly every byte: copied as it is */
+			if (used + 1 >= size)
+				break;
+			out[used++] = (char)c;
+			continue;
+		}
+		size_t n = escape_byte(c, 0, esc);
 		if (used + n >= size)
 			break;
 		memcpy(out + used, esc, n);
