@@ -36,7 +36,7 @@ free_port() {
 # first, so the count is current).
 instructions_of() {
 	callgrind_control -d "$1" >/dev/null 2>&1
-	awk '/^(summary|totals):/ { n += $2 } END { print n + 0 }' "$work"/cg.out."$1"*
+	awk '/^summary:/ { n += $2 } END { print n + 0 }' "$work"/cg.out."$1"*
 }
 
 # The worker: the one child of the master that is not a check process.
