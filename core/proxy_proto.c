@@ -47,6 +47,7 @@ static int v2_addresses(const unsigned char *p, int af, struct proxy_header *out
 static int v2_block_bytes(int command, int af, int transport, size_t *block_out);
 static int parse_v2(const unsigned char *p, size_t len, struct proxy_header *out);
 
+/* The smaller of two sizes. */
 static size_t min_size(size_t a, size_t b)
 {
 	return a < b ? a : b;

@@ -191,7 +191,8 @@ int worker_check_start(const struct listener_config *l, const char *user, uid_t 
 /* max_sessions_per_client: Postfix's 421 when this client already has
    as many sessions as allowed on this listener (all generations).  A
    client in client_limit_exceptions (loopback by default, as Postfix
-   spares $mynetworks from anvil's limits) is never sent away.  1 when
+   spares $mynetworks from anvil's limits) is never sent away.  Behind a
+   balancer client is the original one, from its PROXY header.  1 when
    the client was sent away. */
 static int over_client_limit(const struct worker_args *a, struct conn *c, const char *sid,
 			     const char *client)

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conn.h"
 #include "proxy_accept.h"
 #include "proxy_proto.h"
@@ -353,13 +354,84 @@ static void test_read(void)
 	}
 }
 
+/* proxy_accept_header(): the trust check, then the peer the session
+   gets (from a listener of v1 and v2 trusting 127.0.0.0/8 and ::1). */
+static const struct {
+	const char *name;
+	const char *from;   /* the connecting address */
+	const char *in;
+	size_t in_len;
+	int rc;
+	const char *addr, *local, *via, *proxy;
+	unsigned int port;
+} accept_rows[] = {
+	{ "v1 from a trusted balancer", "127.0.0.1",
+	  UNIT_BYTES("PROXY TCP4 192.0.2.1 198.51.100.7 4711 25\r\n"), 0, "192.0.2.1",
+	  "198.51.100.7", "127.0.0.1", "v1", 4711 },
+	{ "v2 TCP6", "::1", UNIT_BYTES(SIG "\x21\x21\x00\x24" V2_INET6), 0, "2001:db8::1",
+	  "2001:db8::2", "::1", "v2", 4711 },
+	{ "v2 LOCAL: the balancer is the peer", "127.0.0.1", UNIT_BYTES(SIG "\x20\x00\x00\x00"), 0,
+	  "127.0.0.1", "127.0.0.1", "127.0.0.1", "local", 40000 },
+	{ "v1 UNKNOWN", "127.0.0.1", UNIT_BYTES("PROXY UNKNOWN\r\n"), 0, "127.0.0.1", "127.0.0.1",
+	  "127.0.0.1", "unknown", 40000 },
+	{ "untrusted", "192.0.2.99", UNIT_BYTES("PROXY TCP4 192.0.2.1 198.51.100.7 4711 25\r\n"), -1,
+	  "192.0.2.99", "127.0.0.1", "", NULL, 40000 },
+	{ "malformed", "127.0.0.1", UNIT_BYTES("PROXY TCP4 192.0.2.1 198.51.100.7 4711\r\n"), -1,
+	  "127.0.0.1", "127.0.0.1", "", NULL, 40000 },
+};
+
+static void test_accept(void)
+{
+	struct listener_config l;
+	struct addr_net nets[2];
+	const char *why;
+	memset(&l, 0, sizeof(l));
+	l.name = "unit";
+	l.proxy_protocol = ANY;
+	l.proxy_timeout_sec = 10;
+	addr_net_parse("127.0.0.0/8", &nets[0], &why);
+	addr_net_parse("::1", &nets[1], &why);
+	l.proxy_trusted.nets = nets;
+	l.proxy_trusted.count = 2;
+	unit_log_quiet();
+	for (size_t i = 0; i < sizeof(accept_rows) / sizeof(accept_rows[0]); i++) {
+		const char *row = accept_rows[i].name;
+		struct session_peer peer;
+		int sv[2];
+		memset(&peer, 0, sizeof(peer));
+		snprintf(peer.addr, sizeof(peer.addr), "%s", accept_rows[i].from);
+		peer.port = 40000;
+		snprintf(peer.local_addr, sizeof(peer.local_addr), "127.0.0.1");
+		if (!UNIT_CHECK(row, socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0))
+			break;
+		UNIT_CHECK(row, write(sv[1], accept_rows[i].in, accept_rows[i].in_len) ==
+					(ssize_t)accept_rows[i].in_len);
+		UNIT_CHECK(row, proxy_accept_header(&l, sv[0], NULL, NULL, "s1", &peer) ==
+					accept_rows[i].rc);
+		UNIT_CHECK_STR(row, peer.addr, accept_rows[i].addr);
+		UNIT_CHECK(row, peer.port == accept_rows[i].port);
+		UNIT_CHECK_STR(row, peer.local_addr, accept_rows[i].local);
+		UNIT_CHECK_STR(row, peer.via_addr, accept_rows[i].via);
+		UNIT_CHECK_STR(row, peer.proxy, accept_rows[i].proxy);
+		close(sv[0]);
+		close(sv[1]);
+	}
+	/* Off: nothing read, nothing changed. */
+	struct session_peer peer = { .addr = "192.0.2.99", .port = 1 };
+	l.proxy_protocol = PROXY_PROTO_OFF;
+	UNIT_CHECK("off", proxy_accept_header(&l, -1, NULL, NULL, "s2", &peer) == 0 &&
+				  peer.proxy == NULL && strcmp(peer.addr, "192.0.2.99") == 0);
+	unit_log_restore();
+}
+
 int test_proxy_proto_register(void)
 {
 	CU_pSuite s = CU_add_suite("proxy_proto", NULL, NULL);
 	if (!s || !CU_add_test(s, "headers, valid and malformed", test_rows) ||
 	    !CU_add_test(s, "every prefix of every header", test_prefixes) ||
 	    !CU_add_test(s, "the length bounds", test_bounds) ||
-	    !CU_add_test(s, "reading exactly the header from a socket", test_read))
+	    !CU_add_test(s, "reading exactly the header from a socket", test_read) ||
+	    !CU_add_test(s, "trust and the session's peer", test_accept))
 		return -1;
 	return 0;
 }
