@@ -18,6 +18,8 @@
 #
 # start_smtpgate_maildir: the maildir handler (durable deliveries), see below.
 #
+# start_smtpgate_base: the debug cell of another built tree (see below).
+#
 # start_smtpgate_w4 is the same with a fixed pool of 4 workers, for
 # comparing pool sizes: `bench/run.sh smtpgate smtpgate-w4 smtp-sink`.
 
@@ -67,6 +69,19 @@ smtpgate_start() {  # PORT WORKERS NAME: the debug handler
 }
 
 start_smtpgate() { smtpgate_start "$1" "$SMTPGATE_WORKERS" smtpgate; }
+
+# start_smtpgate_base PORT: the same cell from another built tree,
+# SMTPGATE_BASE_TREE (e.g. a clone checked out at the commit before a
+# change, built with scripts/build.sh), so a change is measured against its
+# base in one run: `SMTPGATE_BASE_TREE=/tmp/base bench/run.sh smtpgate
+# smtpgate-base smtp-sink`.
+start_smtpgate_base() {
+  local base=${SMTPGATE_BASE_TREE:-}
+  [ -x "$base/smtpgate" ] || { echo "smtpgate-base: SMTPGATE_BASE_TREE is no built tree" >&2; return 1; }
+  SMTPGATE_BIN=$base/smtpgate SMTPGATE_DEBUG_SO=$base/plugins/debug/.libs/debug.so \
+    smtpgate_start "$1" "$SMTPGATE_WORKERS" smtpgate-base
+}
+cleanup_smtpgate_base() { [ -n "${KEEP_WORK:-}" ] || rm -rf "$work/smtpgate-base"; }
 
 # start_smtpgate_proxy PORT: smtpgate with the proxy handler on PORT,
 # relaying to a Postfix smtp-sink on a second free port (harness_port; PORT+1

@@ -8,36 +8,23 @@
  */
 #include "config_error.h"
 
+#include "log.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-/* Append key=value to out (at *used), the value quoted when it needs
-   to be, so that a record keeps exactly the fields written. */
+/* Append key=value to out (at *used), the value quoted as log_quote()
+   does, so that a record keeps exactly the fields written. */
 void config_error_field(char *out, size_t size, size_t *used, const char *key, const char *value)
 {
-	int plain = value[0] != '\0';
-	for (const unsigned char *p = (const unsigned char *)value; *p && plain; p++)
-		plain = *p > ' ' && *p < 0x7f && *p != '"' && *p != '\\' && *p != '=';
+	char quoted[CONFIG_ERROR_MAX_BYTES];
 	size_t n = *used;
-	n += (size_t)snprintf(out + n, n < size ? size - n : 0, "%s%s=%s", n ? " " : "", key,
-			      plain ? value : "\"");
-	for (const unsigned char *p = (const unsigned char *)value; *p && !plain; p++) {
-		if (n + 5 >= size)
-			break;
-		if (*p == '"' || *p == '\\')
-			n += (size_t)snprintf(out + n, size - n, "\\%c", *p);
-		else if (*p < ' ' || *p >= 0x7f)
-			n += (size_t)snprintf(out + n, size - n, "\\x%02x", *p);
-		else
-			out[n++] = (char)*p;
-	}
-	if (!plain && n + 1 < size)
-		out[n++] = '"';
 	if (n >= size)
-		n = size - 1;
-	out[n] = '\0';
-	*used = n;
+		return;
+	n += (size_t)snprintf(out + n, size - n, "%s%s=%s", n ? " " : "", key,
+			      log_quote(quoted, sizeof(quoted), value));
+	*used = n < size ? n : size - 1;
 }
 
 int config_error_format(char *out, size_t size, const char *source, int line,

@@ -242,10 +242,11 @@ static const char *cfg_list_string(const struct smtpgate_cfg *cfg, const char *n
 	return e ? config_setting_get_string(e) : NULL;
 }
 
-/* "at=FILE:LINE listener=NAME setting=GROUP.SETTING msg=...", and init fails. */
+/* "file=FILE line=N listener=NAME setting=GROUP.SETTING error=...", as
+   config_error.c writes the core's own config errors; and init fails. */
 static void cfg_error(const struct smtpgate_cfg *cfg, const char *name, const char *fmt, ...)
 {
-	char text[1024], where[512], setting[256];
+	char text[1024], setting[256];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
@@ -264,10 +265,9 @@ static void cfg_error(const struct smtpgate_cfg *cfg, const char *name, const ch
 		line = host_listener->line;
 	if (!file)
 		file = host_listener ? host_listener->source : "command line";
-	snprintf(where, sizeof(where), "%s:%d", file, line);
 	snprintf(setting, sizeof(setting), "%s.%s", gname, name ? name : "");
-	log_err("at=%s listener=%s setting=%s msg=%s", log_quoted(where), log_quoted(lname),
-		log_quoted(setting), log_quoted(text));
+	log_err("file=%s line=%d listener=%s setting=%s error=%s", log_quoted(file), line,
+		log_quoted(lname), log_quoted(setting), log_quoted(text));
 }
 
 static const char *listener_remote(void)

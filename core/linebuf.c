@@ -117,6 +117,10 @@ int linebuf_read_command(struct linebuf *lb, size_t max_bytes, int timeout_ms,
 				return LINEBUF_TOO_LONG;
 			if (bare && lb->bare_lf == BARE_LF_REJECT)
 				return LINEBUF_BARE_LF;
+			/* A CR inside the line ends nothing, but "reject" refuses
+			   it as it refuses a bare CR in DATA (issue 14). */
+			if (lb->bare_lf == BARE_LF_REJECT && memchr(line, '\r', len))
+				return LINEBUF_BARE_CR;
 			*line_out = line;
 			*len_out = len;
 			return LINEBUF_LINE;

@@ -14,7 +14,8 @@
 enum linebuf_result {
 	LINEBUF_LINE = 0,     /* a line (or a DATA piece) is ready */
 	LINEBUF_TOO_LONG = 1, /* command line over its limit; skipped to its end */
-	LINEBUF_BARE_LF = 2   /* bare_lf "reject": a command line ended by a bare LF */
+	LINEBUF_BARE_LF = 2,  /* bare_lf "reject": a command line ended by a bare LF */
+	LINEBUF_BARE_CR = 3   /* bare_lf "reject": a command line holding a bare CR */
 	/* negative values: enum conn_status */
 };
 

@@ -4,7 +4,8 @@
  *
  * Without -f the options are turned into config text and go through the
  * same validator as a file.  Exit statuses are sysexits.h: EX_USAGE for
- * the command line, EX_CONFIG for the configuration.
+ * the command line, EX_CONFIG for the configuration.  It never binds,
+ * forks workers or loads a plugin itself: the master and its check do.
  */
 #include <getopt.h>
 #include <netdb.h>

@@ -54,7 +54,7 @@ static int setup(struct master *m, struct config *cfg)
 	if (!m->pools || !m->slots || !m->sb)
 		abort();
 	if (pipe2(m->wake_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
-		log_err("pipe2: %s", strerror(errno));
+		log_err("call=pipe2 error=%s", log_quoted(strerror(errno)));
 		return EX_OSERR;
 	}
 	return 0;
@@ -99,7 +99,7 @@ static void run_loop(struct master *m, const sigset_t *wait_mask)
 		master_sig_child = 0;
 		master_spawn_reap(m, 0);
 		if (master_sig_ignored) {
-			log_warn("event=signal-ignored signal=%s: the master acts on TERM, INT and HUP only",
+			log_warn("event=signal-ignored signal=%s msg=\"the master acts on TERM, INT and HUP only\"",
 				 master_sig_ignored == SIGUSR1 ? "USR1" : "USR2");
 			master_sig_ignored = 0;
 		}
@@ -136,7 +136,7 @@ static int shutdown_workers(struct master *m, const sigset_t *wait_mask)
 		if (master_spawn_live(m) == 0)
 			break;
 		if (deadline - clock_ms() <= 0 && !killed) {
-			log_warn("event=stop-timeout: killing %zu workers", master_spawn_live(m));
+			log_warn("event=stop-timeout action=kill workers=%zu", master_spawn_live(m));
 			for (size_t i = 0; i < m->nslots; i++)
 				if (m->slots[i].pid)
 					kill(m->slots[i].pid, SIGKILL);

@@ -124,7 +124,7 @@ static void check_listener(const struct config *cfg, size_t i, const char *user,
 		_exit(0);
 	}
 	if (one < 0) {
-		log_err("fork: %s", strerror(errno));
+		log_err("call=fork error=%s", log_quoted(strerror(errno)));
 		_exit(EX_OSERR);
 	}
 	while (waitpid(one, &status, 0) < 0) {
@@ -183,7 +183,7 @@ pid_t master_check_fork(const struct master_options *opts, int report)
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid < 0)
-		log_err("fork: %s", strerror(errno));
+		log_err("call=fork error=%s", log_quoted(strerror(errno)));
 	else if (pid == 0)
 		check_child(opts, report);
 	return pid;
@@ -211,7 +211,7 @@ int master_check_run(const struct master_options *opts, int report)
 	   check's listeners, by their death signal) at once. */
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
-			log_err("waitpid: %s", strerror(errno));
+			log_err("call=waitpid error=%s", log_quoted(strerror(errno)));
 			return EX_OSERR;
 		}
 	return master_check_result(opts, status);

@@ -83,7 +83,7 @@ int master_sig_stop_pending(void)
 
 static void reload_failed(void)
 {
-	log_err("event=reload-failed: keeping the running configuration");
+	log_err("event=reload-failed action=keep-running-configuration");
 }
 
 void master_sig_reload_start(struct master *m)

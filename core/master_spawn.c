@@ -66,7 +66,7 @@ void master_spawn(struct master *m, size_t listener)
 	while (index < m->nslots && m->slots[index].pid)
 		index++;
 	if (index == SCOREBOARD_SLOTS) {
-		log_err("listener=%s: %d workers already: no room for more", l->name,
+		log_err("listener=%s event=no-room workers=%d", l->name,
 			SCOREBOARD_SLOTS);
 		m->pools[listener].next_spawn_ms = clock_ms() + 1000;
 		return;
@@ -78,7 +78,7 @@ void master_spawn(struct master *m, size_t listener)
 	scoreboard_slot_claim(m->sb, index, l->name, m->generation, m->pools[listener].stress);
 	pid_t pid = fork();
 	if (pid < 0) {
-		log_err("listener=%s: fork: %s", l->name, strerror(errno));
+		log_err("listener=%s call=fork error=%s", l->name, log_quoted(strerror(errno)));
 		m->pools[listener].next_spawn_ms = clock_ms() + 1000;
 		scoreboard_slot_release(m->sb, index);
 		return;

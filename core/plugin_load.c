@@ -37,6 +37,11 @@
 static const size_t descriptor_size_by_minor[] = {
 	DESCRIPTOR_SIZE_UP_TO(commands), /* 1.0 */
 };
+/* A minor added to the header without its row here would be read past
+   the table's end. */
+_Static_assert(sizeof(descriptor_size_by_minor) / sizeof(descriptor_size_by_minor[0]) ==
+		       SMTPGATE_ABI_MINOR + 1,
+	       "one descriptor size per ABI minor");
 
 static const char *const builtin_verbs[] = {
 	"HELO", "EHLO", "NOOP", "QUIT", "MAIL", "RCPT", "RSET", "DATA", "HELP", "VRFY", "EXPN", NULL

@@ -52,7 +52,7 @@ const char *session_end_name(enum session_end end)
 }
 
 /* The next command line; LINEBUF_LINE, LINEBUF_TOO_LONG, LINEBUF_BARE_LF,
-   or < 0 (an enum conn_status). */
+   LINEBUF_BARE_CR, or < 0 (an enum conn_status). */
 static int read_command(struct session *s, const char **line_out, size_t *len_out)
 {
 	size_t max = SMTP_CMDLINE_MAX_BYTES + s->mail_extra_bytes;
@@ -169,6 +169,8 @@ static int refuse_line(struct session *s, int rc)
 		return 1;
 	if (rc == LINEBUF_BARE_LF)
 		session_chat_reply(&s->chat, "500 5.5.2 Error: bare <LF> received");
+	else if (rc == LINEBUF_BARE_CR)
+		session_chat_reply(&s->chat, "500 5.5.2 Error: bare <CR> received");
 	else
 		session_chat_reply(&s->chat, "500 Error: line too long");
 	return 1;

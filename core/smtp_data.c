@@ -23,6 +23,8 @@ static const char *const bare_lf_names[] = { "keep", "normalize", "reject" };
 
 const char *bare_lf_policy_name(enum bare_lf_policy policy)
 {
+	if ((unsigned int)policy >= sizeof(bare_lf_names) / sizeof(bare_lf_names[0]))
+		return "?";
 	return bare_lf_names[policy];
 }
 

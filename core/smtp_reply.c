@@ -3,7 +3,8 @@
  * host->reply(), checked against the hook's verdict, formatted for the wire.
  *
  * The only place reply text is sanitized: whatever a plugin puts in a reply,
- * the client gets exactly one well-formed line.
+ * the client gets exactly one well-formed line.  It never writes to the
+ * client: session_chat.c does.
  */
 #include "smtp_reply.h"
 

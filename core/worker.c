@@ -56,6 +56,12 @@ static void close_session(int fd, enum session_end end);
 static void wake_master_if_short(const struct worker_args *a);
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
 		  const struct sockaddr *client, const sigset_t *wait_mask, unsigned long n);
+static void become_worker(const struct worker_args *a, sigset_t *wait_mask_out);
+static void start_plugin(const struct worker_args *a, struct plugin *p_out, void **priv_out);
+static int open_epoll(const struct worker_args *a);
+static void note_pending_signals(void);
+static void accept_loop(const struct worker_args *a, const struct session_env *env, int ep,
+			const sigset_t *wait_mask);
 
 /* The listening sockets, closed at once on a stop or retire: a worker
    finishing its session must not keep the port open, or the kernel would
@@ -135,7 +141,8 @@ static int enter_chroot(const struct listener_config *l)
 	if (!dir)
 		return 0;
 	if (chroot(dir) < 0 || chdir("/") < 0) {
-		log_err("listener=%s: chroot %s: %s", l->name, dir, strerror(errno));
+		log_err("listener=%s call=chroot path=%s error=%s", l->name, log_quoted(dir),
+			log_quoted(strerror(errno)));
 		return -1;
 	}
 	return 0;
@@ -154,7 +161,8 @@ static int drop_privileges(const struct listener_config *l, const char *user, ui
 	    ruid == uid && euid == uid && suid == uid && rgid == gid && egid == gid && sgid == gid)
 		return 0;
 	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
-		log_err("listener=%s: cannot switch to user %s: %s", l->name, user, strerror(errno));
+		log_err("listener=%s event=user-switch user=%s error=%s", l->name, log_quoted(user),
+			log_quoted(strerror(errno)));
 		return -1;
 	}
 	return 0;
@@ -166,7 +174,8 @@ int worker_check_plugin(const struct listener_config *l, const char **version_ou
 	char err[1024];
 	void *priv;
 	if (plugin_load(l->plugin_path, &p, err, sizeof(err)) < 0) {
-		log_err("line %d: listener %s: handler \"%s\": %s", l->line, l->name, l->handler, err);
+		log_err("file=%s line=%d listener=%s handler=%s error=%s", log_quoted(l->source),
+			l->line, l->name, log_quoted(l->handler), log_quoted(err));
 		return -1;
 	}
 	if (host_plugin_init(p.desc, l, &priv) < 0)
@@ -279,13 +288,14 @@ static void serve(const struct worker_args *a, const struct session_env *env, in
 	scoreboard_set_idle(a->slot, clock_ms());
 }
 
-void worker_main(const struct worker_args *a)
+/* The worker's process settings: role in the log, signals, a death
+   signal from the master, the scheduling policy. */
+static void become_worker(const struct worker_args *a, sigset_t *wait_mask_out)
 {
-	sigset_t wait_mask;
 	log_set_role("worker");
 	listen_fds = a->fds;
 	listen_nfds = a->nfds;
-	setup_signals(&wait_mask);
+	setup_signals(wait_mask_out);
 	/* A worker must not outlive its master. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
@@ -299,70 +309,78 @@ void worker_main(const struct worker_args *a)
 	if (a->sched_batch) {
 		struct sched_param sp = { .sched_priority = 0 };
 		if (sched_setscheduler(0, SCHED_BATCH, &sp) < 0)
-			log_warn("listener=%s: worker_scheduling: %s", a->listener->name,
-				 strerror(errno));
+			log_warn("listener=%s setting=worker_scheduling error=%s", a->listener->name,
+				 log_quoted(strerror(errno)));
 	}
+}
 
-	struct plugin p;
+/* The plugin loaded and initialised as root, then the chroot and the
+   user switch; a failure ends the worker with its exit status. */
+static void start_plugin(const struct worker_args *a, struct plugin *p_out, void **priv_out)
+{
 	char err[1024];
-	void *priv = NULL;
-	if (plugin_load(a->listener->plugin_path, &p, err, sizeof(err)) < 0) {
-		log_err("listener=%s: %s", a->listener->name, err);
-		_exit(EX_CONFIG);
-	}
-	if (host_plugin_init(p.desc, a->listener, &priv) < 0)
-		_exit(EX_CONFIG);
-	if (enter_chroot(a->listener) < 0)
-		_exit(EX_NOPERM);
-	if (drop_privileges(a->listener, a->user, a->uid, a->gid) < 0)
-		_exit(EX_NOPERM);
+	if (plugin_load(a->listener->plugin_path, p_out, err, sizeof(err)) < 0)
+		log_fatal(EX_CONFIG, "listener=%s event=plugin-load error=%s", a->listener->name,
+			  log_quoted(err));
+	if (host_plugin_init(p_out->desc, a->listener, priv_out) < 0)
+		_exit(EX_CONFIG); /* host_plugin_init() logged why */
+	if (enter_chroot(a->listener) < 0 ||
+	    drop_privileges(a->listener, a->user, a->uid, a->gid) < 0)
+		_exit(EX_NOPERM); /* logged by either */
+}
 
+/* One epoll set over the listener's sockets. */
+static int open_epoll(const struct worker_args *a)
+{
 	int ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0) {
-		log_err("listener=%s: epoll_create1: %s", a->listener->name, strerror(errno));
-		_exit(EX_OSERR);
-	}
+	if (ep < 0)
+		log_fatal(EX_OSERR, "listener=%s call=epoll_create1 error=%s", a->listener->name,
+			  log_quoted(strerror(errno)));
 	for (size_t i = 0; i < a->nfds; i++) {
 		/* EPOLLEXCLUSIVE: one idle worker wakes per connection, not all. */
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = a->fds[i] };
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, a->fds[i], &ev) < 0) {
-			log_err("listener=%s: epoll_ctl: %s", a->listener->name, strerror(errno));
-			_exit(EX_OSERR);
-		}
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, a->fds[i], &ev) < 0)
+			log_fatal(EX_OSERR, "listener=%s call=epoll_ctl error=%s", a->listener->name,
+				  log_quoted(strerror(errno)));
 	}
+	return ep;
+}
 
-	scoreboard_set_idle(a->slot, clock_ms());
-	struct session_env env = {
-		.listener = a->listener,
-		.plugin = p.desc,
-		.priv = priv,
-		.fqdn = a->fqdn,
-		.stop_flag = &worker_stop,
-	};
+/* When a socket is ready, epoll_pwait() returns without running the
+   handler of a signal that came outside a wait (the mask is restored
+   first): a retired or stopping worker must not take the client, it
+   belongs to the new generation's workers. */
+static void note_pending_signals(void)
+{
+	sigset_t pending;
+	if (sigpending(&pending) == 0) {
+		if (sigismember(&pending, SIGHUP))
+			worker_retire = 1;
+		if (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT))
+			worker_stop = 1;
+	}
+}
+
+/* Accept and serve clients until stopped, retired or at
+   max_sessions_per_worker. */
+static void accept_loop(const struct worker_args *a, const struct session_env *env, int ep,
+			const sigset_t *wait_mask)
+{
 	unsigned long sessions = 0;
 	while (!worker_stop && !worker_retire) {
 		if (a->listener->max_sessions_per_worker &&
 		    sessions >= (unsigned long)a->listener->max_sessions_per_worker)
 			break;
 		struct epoll_event ev;
-		int n = epoll_pwait(ep, &ev, 1, -1, &wait_mask);
+		int n = epoll_pwait(ep, &ev, 1, -1, wait_mask);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			log_err("listener=%s: epoll_pwait: %s", a->listener->name, strerror(errno));
+			log_err("listener=%s call=epoll_pwait error=%s", a->listener->name,
+				log_quoted(strerror(errno)));
 			break;
 		}
-		/* When a socket is ready, epoll_pwait() returns without running
-		   the handler of a signal that came outside a wait (the mask is
-		   restored first): a retired or stopping worker must not take
-		   the client, it belongs to the new generation's workers. */
-		sigset_t pending;
-		if (sigpending(&pending) == 0) {
-			if (sigismember(&pending, SIGHUP))
-				worker_retire = 1;
-			if (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT))
-				worker_stop = 1;
-		}
+		note_pending_signals();
 		if (n == 0 || worker_stop || worker_retire)
 			continue;
 		struct sockaddr_storage client;
@@ -372,11 +390,31 @@ void worker_main(const struct worker_args *a)
 			/* Another worker took it, or the client already left. */
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
-				log_warn("listener=%s: accept: %s", a->listener->name, strerror(errno));
+				log_warn("listener=%s call=accept error=%s", a->listener->name,
+					 log_quoted(strerror(errno)));
 			continue;
 		}
-		serve(a, &env, fd, (struct sockaddr *)&client, &wait_mask, ++sessions);
+		serve(a, env, fd, (struct sockaddr *)&client, wait_mask, ++sessions);
 	}
+}
+
+void worker_main(const struct worker_args *a)
+{
+	sigset_t wait_mask;
+	struct plugin p;
+	void *priv = NULL;
+	become_worker(a, &wait_mask);
+	start_plugin(a, &p, &priv);
+	int ep = open_epoll(a);
+	scoreboard_set_idle(a->slot, clock_ms());
+	struct session_env env = {
+		.listener = a->listener,
+		.plugin = p.desc,
+		.priv = priv,
+		.fqdn = a->fqdn,
+		.stop_flag = &worker_stop,
+	};
+	accept_loop(a, &env, ep, &wait_mask);
 	if (p.desc->fini)
 		p.desc->fini(priv);
 	exit(0);

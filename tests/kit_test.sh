@@ -153,7 +153,7 @@ fi
 sed "s|$tmp/rcpts|$tmp/missing-rcpts|" "$tmp/kit.conf" >"$tmp/bad.conf"
 bad_out=$("$root/sbin/smtpgate" -n -t -f "$tmp/bad.conf" 2>&1)
 bad_rc=$?
-if [ $bad_rc -eq 78 ] && [[ $bad_out == *"$tmp/bad.conf:"*"rcptcheck.file"*"$tmp/missing-rcpts"* ]]; then
+if [ $bad_rc -eq 78 ] && [[ $bad_out == *"file=$tmp/bad.conf line="*"rcptcheck.file"*"$tmp/missing-rcpts"* ]]; then
 	pass unreadable-list-is-config-error
 else
 	fail unreadable-list-is-config-error "rc=$bad_rc: $bad_out"

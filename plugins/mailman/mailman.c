@@ -15,6 +15,7 @@
  * The client gets 250 only if every destination took every recipient; a
  * temporary failure anywhere is 451, so delivery is at-least-once: a
  * destination that already took the message may get it again on retry.
+ * It never answers 2xx for a recipient no destination has taken.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -365,15 +366,50 @@ static void deliver_to_list(struct mailman_state *st, const struct smtpgate_sess
 	}
 }
 
+/* What the lists' deliveries came to: which lists took the message (for
+   the log), Mailman's first permanent refusal, and the kinds of failure. */
+struct list_outcome {
+	char delivered[1024];
+	size_t dlen;
+	struct smtpgate_upstream_reply refusal;
+	int temporary, permanent;
+};
+
+/* The message to each list over LMTP, one transaction per list. */
+static void deliver_lists(struct mailman_state *st, const struct smtpgate_session *s,
+			  const struct smtpgate_message *m, struct list_outcome *o)
+{
+	struct smtpgate_upstream_reply u;
+	char extra[MAILMAN_EXTRA_HEADERS_MAX_BYTES];
+	struct smtpgate_data_part parts[2] = {
+		{ extra, missing_headers(st, m, extra, sizeof(extra)) },
+		{ m->data, m->len },
+	};
+	for (size_t i = 0; i < st->nlists; i++) {
+		deliver_to_list(st, s, st->lists[i], parts, &u);
+		st->host->log(SMTPGATE_LOG_INFO, s, "rcpt=<%s> destination=mailman answer=\"%d %s\"",
+			      st->lists[i], u.code, u.text);
+		if (u.code / 100 == 2) {
+			if (o->dlen + strlen(st->lists[i]) + 4 < sizeof(o->delivered))
+				o->dlen += (size_t)snprintf(o->delivered + o->dlen,
+							    sizeof(o->delivered) - o->dlen, "%s<%s>",
+							    o->dlen ? "," : "", st->lists[i]);
+		} else if (u.code / 100 == 5) {
+			if (!o->permanent)
+				o->refusal = u;
+			o->permanent = 1;
+		} else {
+			o->temporary = 1;
+		}
+	}
+}
+
 static enum smtpgate_verdict mailman_message(void *priv, const struct smtpgate_session *s,
 					     const struct smtpgate_message *m,
 					     struct smtpgate_reply *reply)
 {
 	struct mailman_state *st = priv;
-	struct smtpgate_upstream_reply u, mailman_refusal = { 0, "" };
-	int temporary = 0, permanent = 0;
-	char delivered[1024] = "";
-	size_t dlen = 0;
+	struct list_outcome o = { .dlen = 0 };
 
 	end_probe(st);
 	/* An upstream that refuses the relayed part at DATA does so before
@@ -389,27 +425,7 @@ static enum smtpgate_verdict mailman_message(void *priv, const struct smtpgate_s
 			return ready;
 		}
 	}
-	char extra[MAILMAN_EXTRA_HEADERS_MAX_BYTES];
-	struct smtpgate_data_part parts[2] = {
-		{ extra, missing_headers(st, m, extra, sizeof(extra)) },
-		{ m->data, m->len },
-	};
-	for (size_t i = 0; i < st->nlists; i++) {
-		deliver_to_list(st, s, st->lists[i], parts, &u);
-		st->host->log(SMTPGATE_LOG_INFO, s, "rcpt=<%s> destination=mailman answer=\"%d %s\"",
-			      st->lists[i], u.code, u.text);
-		if (u.code / 100 == 2) {
-			if (dlen + strlen(st->lists[i]) + 4 < sizeof(delivered))
-				dlen += (size_t)snprintf(delivered + dlen, sizeof(delivered) - dlen, "%s<%s>",
-							 dlen ? "," : "", st->lists[i]);
-		} else if (u.code / 100 == 5) {
-			if (!permanent)
-				mailman_refusal = u;
-			permanent = 1;
-		} else {
-			temporary = 1;
-		}
-	}
+	deliver_lists(st, s, m, &o);
 
 	/* The relay's answer goes into reply; Mailman's refusal, if any, is
 	   kept aside and wins (it came first). */
@@ -419,27 +435,27 @@ static enum smtpgate_verdict mailman_message(void *priv, const struct smtpgate_s
 		st->host->log(SMTPGATE_LOG_INFO, s, "rcpts=%zu destination=relay verdict=%s",
 			      st->nrelayed, relayed == SMTPGATE_ACCEPT ? "accepted"
 					    : relayed == SMTPGATE_REJECT ? "refused" : "failed");
-		temporary |= relayed == SMTPGATE_TEMPFAIL;
-		permanent |= relayed == SMTPGATE_REJECT;
+		o.temporary |= relayed == SMTPGATE_TEMPFAIL;
+		o.permanent |= relayed == SMTPGATE_REJECT;
 	}
 	size_t nrelayed = st->nrelayed;
 	forget_transaction(st);
 
-	if (temporary) {
-		if (dlen)
+	if (o.temporary) {
+		if (o.dlen)
 			st->host->log(SMTPGATE_LOG_WARNING, s,
 				      "answering 451 although Mailman already has the message for %s: "
-				      "a retry delivers it again there", delivered);
+				      "a retry delivers it again there", o.delivered);
 		st->host->reply(reply, 451, "4.3.0",
 				"Error: not every destination took the message; try again later");
 		return SMTPGATE_TEMPFAIL;
 	}
-	if (permanent) {
-		if (dlen)
+	if (o.permanent) {
+		if (o.dlen)
 			st->host->log(SMTPGATE_LOG_WARNING, s, "refused for some recipients, delivered "
-				      "to Mailman for %s", delivered);
-		if (mailman_refusal.code)
-			return upstream_answer(st->host, s, st->lmtp, "LMTP DATA", &mailman_refusal, reply);
+				      "to Mailman for %s", o.delivered);
+		if (o.refusal.code)
+			return upstream_answer(st->host, s, st->lmtp, "LMTP DATA", &o.refusal, reply);
 		return SMTPGATE_REJECT; /* the relay's refusal is in reply */
 	}
 	if (!nrelayed)

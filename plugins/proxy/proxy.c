@@ -2,7 +2,8 @@
  * proxy.c - the "proxy" handler: smtpd.PureProxy that tells the client the
  * upstream's answers.  All the work is in plugins/relay/relay.c, shared
  * with the mailman handler; this file is the descriptor.  Settings are in
- * the listener's `proxy` group (see README).
+ * the listener's `proxy` group (see README).  It must never answer for
+ * the upstream: every reply to RCPT and the final dot is the upstream's.
  */
 #include <smtpgate/plugin.h>
 

@@ -23,7 +23,8 @@
  * an upstream that honours the percent hack or a bang path would relay it
  * on to anywhere.  `allow_untrusted_routing` lets them through.
  *
- * It uses only the public header: the SMTP client is the host's.
+ * It uses only the public header: the SMTP client is the host's.  It
+ * never sends a 2xx the upstream did not send.
  */
 #include "relay.h"
 

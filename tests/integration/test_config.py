@@ -267,7 +267,7 @@ def test_chroot(ctx):
     conf = ctx.config([text])
     if os.geteuid() != 0:
         d = ctx.daemon(conf, wait_ready=False)
-        d.wait_log(r"chroot %s: Operation not permitted" % re.escape(jail))
+        d.wait_log(r"call=chroot path=%s error=\"Operation not permitted\"" % re.escape(jail))
         return
     os.chmod(ctx.dir, 0o755)
     # LeakSanitizer (tests/sanitizers.sh) needs /proc, which the jail lacks.
@@ -339,7 +339,7 @@ def test_started_by_its_own_user_and_a_chroot_it_cannot_enter(ctx):
     text2, _, _ = ctx.listener(port=port, workers=1, chroot=jail)
     ctx.config([text2])
     d.signal(signal.SIGHUP)
-    d.wait_log(r"chroot %s: Operation not permitted" % re.escape(jail))
+    d.wait_log(r"call=chroot path=%s error=\"Operation not permitted\"" % re.escape(jail))
     d.wait_log(r"event=reload-failed")
     with Client(port) as c:
         eq(c.cmd("EHLO x").split("\n")[1], "250-SIZE 1234", "SIZE after the failed reload")

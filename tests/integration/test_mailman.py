@@ -1,4 +1,4 @@
-"""plugins/mailman against a real Mailman 3 core (issue 5).
+"""plugins/mailman against a real Mailman 3 core.
 
 One throw-away Mailman 3 instance serves the whole module.  The first test
 that needs it starts it with mailman_fixture.py (Debian's mailman3, in its

@@ -1,4 +1,4 @@
-"""The self-sizing pool (issue 6): growth to max_workers and back to
+"""The self-sizing pool: growth to max_workers and back to
 min_spare, clients queued rather than refused when every worker is busy,
 stress mode, the per-client session limit, and 300 idle connections
 against 64 workers.

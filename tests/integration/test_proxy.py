@@ -334,7 +334,8 @@ def test_bad_proxy_settings_are_refused(ctx):
         conf = ctx.config([text], name="bad.conf")
         rc, out, err = ctx.run([harness.SMTPGATE, "-n", "-t", "-f", conf])
         eq(rc, harness.EX_CONFIG, "exit status for %s" % group)
-        check("bad.conf:" in err and "proxy.%s" % setting in err,
+        check(re.search(r"file=\S*bad\.conf line=[1-9]\d* ", err) and
+              "setting=proxy.%s " % setting in err,
               "the error names the file, line and setting: %r" % err)
 
 

@@ -26,7 +26,7 @@ struct lb_row {
 	const char *suffix;
 	size_t max_bytes;
 	int eof_is_timeout;
-	const char *expected; /* "[line]" per line, <TOOLONG>, <BARELF>, then <EOF>/<TIMEOUT> */
+	const char *expected; /* "[line]" per line, <TOOLONG>, <BARELF>, <BARECR>, then <EOF>/<TIMEOUT> */
 	enum bare_lf_policy policy; /* command rows: what ends a line [keep] */
 };
 
@@ -52,6 +52,8 @@ static void append_result(char *out, size_t size, int rc, const char *line, size
 		snprintf(out + used, size - used, "<TOOLONG>");
 	else if (rc == LINEBUF_BARE_LF)
 		snprintf(out + used, size - used, "<BARELF>");
+	else if (rc == LINEBUF_BARE_CR)
+		snprintf(out + used, size - used, "<BARECR>");
 	else
 		snprintf(out + used, size - used, "<%s>",
 			 rc == CONN_EOF ? "EOF" : rc == CONN_TIMEOUT ? "TIMEOUT" : "ERROR");
@@ -78,6 +80,12 @@ static const struct lb_row command_rows[] = {
 	{ "empty lines, keep", "\r\n\n\r\n", 0, 0, "", 512, 0, "[][\n]<EOF>", BARE_LF_KEEP },
 	{ "empty lines, reject", "\r\n\n", 0, 0, "", 512, 0, "[]<BARELF><EOF>", BARE_LF_REJECT },
 	{ "CR inside a line kept", "a\rb\r\n", 0, 0, "", 512, 0, "[a\rb]<EOF>", BARE_LF_KEEP },
+	{ "CR inside a line kept, normalize", "a\rb\r\n", 0, 0, "", 512, 0, "[a\rb]<EOF>",
+	  BARE_LF_NORMALIZE },
+	{ "CR inside a line refused, reject", "a\rb\r\nNOOP\r\n", 0, 0, "", 512, 0,
+	  "<BARECR>[NOOP]<EOF>", BARE_LF_REJECT },
+	{ "CR before CR LF refused, reject", "a\r\r\n", 0, 0, "", 512, 0, "<BARECR><EOF>",
+	  BARE_LF_REJECT },
 	{ "only the CR before LF dropped", "a\r\r\n", 0, 0,
 	  "", 512, 0, "[a\r]<EOF>", BARE_LF_KEEP },
 	{ "NUL kept (the parser refuses it)", "a", '\0', 1, "b\r\n", 512, 0,

@@ -481,6 +481,10 @@ static const struct session_row session_rows[] = {
 	  "500 5.5.2 Error: bare <LF> received\n250 OK\n", CFG_REJECT_LF },
 	{ "a bare LF command runs nothing, reject", IN("HELO x\nMAIL FROM:<a@b>\r\n"),
 	  "500 5.5.2 Error: bare <LF> received\n503 Error: send HELO first\n", CFG_REJECT_LF },
+	{ "a bare CR command runs nothing, reject", IN("HELO x\rMAIL FROM:<a@b>\r\nNOOP\r\n"),
+	  "500 5.5.2 Error: bare <CR> received\n250 OK\n", CFG_REJECT_LF },
+	{ "a bare CR is part of the line, keep", IN("HELO x\rMAIL FROM:<a@b>\r\nRSET\r\n"),
+	  "250 " FQDN "\n250 OK\n" },
 	{ "a session of bare LF lines, keep: 421 at the timeout",
 	  IN("HELO x\nMAIL FROM:<a@b>\nRCPT TO:<c@d>\nQUIT\n"),
 	  "421 4.4.2 " FQDN " Error: timeout exceeded\n", .timeout = 1, END(SESSION_END_TIMEOUT) },
@@ -767,7 +771,7 @@ static const struct session_row session_rows[] = {
 	  "550 5.1.1 No such user: bad@x\n250 OK\n250 OK\n" GO_AHEAD "250 OK\n250 OK\n"
 	  "252 Cannot VRFY user, but will accept message and attempt delivery\n221 Bye\n",
 	  0, FAKE_RCPT_REJECT, END(SESSION_END_QUIT), .messages = 1, MSG("m"), .rcpts = "c@d" },
-	/* --- limits (issue 6) ------------------------------------------------ */
+	/* --- limits ------------------------------------------------------- */
 	{ "hard error limit: 421 after the 3rd error",
 	  IN("FOO\r\nHELO\r\nMAIL FROM:<a@b>\r\nNOOP\r\n"),
 	  "500 Error: command \"FOO\" not recognized\n501 Syntax: HELO hostname\n"
