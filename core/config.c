@@ -147,6 +147,13 @@ static int check_listener(struct config_loader *ld, const config_setting_t *s,
 			    SCOREBOARD_LISTENER_MAX_BYTES - 1,
 			    strcmp(name_setting(s), "address") == 0
 				    ? " (the address is the name by default: set a name)" : "");
+	/* The name stands bare in every log line (listener=NAME): a byte that
+	   would need quoting there is refused rather than quoted everywhere. */
+	for (const char *c = l->name; *c; c++)
+		if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f || strchr("\"\\=", *c))
+			return config_table_fail(ld, s, name_setting(s),
+				"the listener's name may not hold spaces, control bytes, '\"', "
+				"'\\', '=' or non-ASCII bytes");
 	if (addr_split(l->remote, &hp, &why) < 0)
 		return config_table_fail(ld, s, "remote", "\"%s\": %s", l->remote, why);
 	/* smtpd.SMTPServer raises ValueError for this combination. */

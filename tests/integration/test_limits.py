@@ -71,12 +71,14 @@ def test_decode_data(ctx):
 def test_command_timeout(ctx):
     d, port, out = ctx.simple(workers=1, command_timeout=1)
     c = Client(port)
-    c.cmd("HELO x")
+    # From before HELO: the server's second starts after its reply, which
+    # a loaded machine may hand to this process late.
     t0 = time.monotonic()
+    c.cmd("HELO x")
     r = c.reply()
     took = time.monotonic() - t0
     check(r[0].startswith("421 "), "an idle client: expected a 421, got %r" % r)
-    check(0.5 <= took <= 4, "421 after %.1fs, expected about 1s" % took)
+    check(0.9 <= took <= 4, "421 after %.1fs, expected about 1s" % took)
     check(c.closed(3), "connection not closed after the 421")
     c.close()
     with Client(port) as c2:  # the same (only) worker serves the next client
