@@ -161,6 +161,10 @@ static int check_listener(struct config_loader *ld, const config_setting_t *s,
 		return config_table_fail(ld, s, "decode_data", "decode_data and smtputf8 cannot both be true");
 	if (l->handler[0] == '\0')
 		return config_table_fail(ld, s, "handler", "empty handler name");
+	/* Without a list, anyone could claim any client address. */
+	if (l->proxy_protocol && l->proxy_trusted.count == 0)
+		return config_table_fail(ld, s, "proxy_protocol",
+			    "needs proxy_trusted: the balancers' addresses or networks");
 	return 0;
 }
 
@@ -291,8 +295,10 @@ void config_free(struct config *cfg)
 	if (!cfg)
 		return;
 	config_destroy(&cfg->lc);
-	for (size_t i = 0; cfg->listeners && i < cfg->listener_count; i++)
+	for (size_t i = 0; cfg->listeners && i < cfg->listener_count; i++) {
 		free(cfg->listeners[i].client_limit_exceptions.nets);
+		free(cfg->listeners[i].proxy_trusted.nets);
+	}
 	free(cfg->listeners);
 	free(cfg->source);
 	free(cfg);

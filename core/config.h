@@ -12,7 +12,7 @@
 #define CONFIG_DEFAULT_DATA_SIZE_LIMIT 33554432LL /* smtpd.DATA_SIZE_DEFAULT */
 #define POOL_WORKERS_MAX 1024 /* per listener */
 
-/* A list of networks (client_limit_exceptions). */
+/* A list of networks (client_limit_exceptions, proxy_trusted). */
 struct config_nets {
 	struct addr_net *nets;
 	size_t count;
@@ -53,6 +53,12 @@ struct listener_config {
 	int greet_pause_ms;      /* 0 = greet at once */
 	int pregreet_reject;     /* talking before the greeting: 554 (else log) */
 	const char *chroot_dir;  /* workers chroot here after the plugin's init */
+	/* A balancer's PROXY protocol header before anything else: the
+	   versions taken (enum proxy_proto_versions: 0 off, 1 v1, 2 v2,
+	   3 any), from which addresses, and how long it may take. */
+	int proxy_protocol;
+	struct config_nets proxy_trusted;
+	int proxy_timeout_sec;
 	const config_setting_t *handler_group; /* NULL if absent */
 	const char *source;      /* the file (or "command line") it comes from */
 	int line;                /* where the listener is defined */

@@ -53,6 +53,8 @@ static const char *const schedulings[] = { "normal", "batch", NULL };
 /* In the order of enum bare_lf_policy. */
 static const char *const bare_lf_choices[] = { "keep", "normalize", "reject", NULL };
 static const char *const pregreet_choices[] = { "log", "reject", NULL };
+/* In the order of enum proxy_proto_versions: the index is the set of versions. */
+static const char *const proxy_choices[] = { "off", "v1", "v2", "any", NULL };
 
 #define G(field) offsetof(struct config, field)
 #define L(field) offsetof(struct listener_config, field)
@@ -106,6 +108,10 @@ static const struct setting listener_table[] = {
 	{ "greet_pause", SET_INT, L(greet_pause_ms), 0, 60000, 0, NULL, NULL },
 	{ "pregreet", SET_CHOICE, L(pregreet_reject), 0, 0, 0, NULL, pregreet_choices },
 	{ "chroot", SET_STRING, L(chroot_dir), 0, 0, 0, NULL, NULL },
+	/* Postfix's smtpd_upstream_proxy_protocol and _timeout (5s) */
+	{ "proxy_protocol", SET_CHOICE, L(proxy_protocol), 0, 0, 0, NULL, proxy_choices },
+	{ "proxy_trusted", SET_NETS, L(proxy_trusted), 0, 0, 0, "", NULL },
+	{ "proxy_timeout", SET_INT, L(proxy_timeout_sec), 1, 300, 5, NULL, NULL },
 };
 
 #define TABLE_SIZE(t) (sizeof(t) / sizeof((t)[0]))

@@ -260,8 +260,13 @@ enum session_end session_run(const struct session_env *env, struct conn *conn,
 			     const struct session_peer *peer, const char *sid)
 {
 	struct session *s = session_new(env, conn, peer, sid);
-	log_info("sid=%s listener=%s event=connect client=%s port=%u", s->sid, s->l->name,
-		 peer->addr, peer->port);
+	if (peer->proxy)
+		log_info("sid=%s listener=%s event=connect client=%s port=%u via=%s via_port=%u "
+			 "proxy=%s", s->sid, s->l->name, peer->addr, peer->port, peer->via_addr,
+			 peer->via_port, peer->proxy);
+	else
+		log_info("sid=%s listener=%s event=connect client=%s port=%u", s->sid, s->l->name,
+			 peer->addr, peer->port);
 	if (log_trace_enabled())
 		log_debug("sid=%s Peer: ('%s', %u)", s->sid, peer->addr, peer->port);
 	greet_client(s);

@@ -17,11 +17,19 @@ struct session_env {
 	volatile sig_atomic_t *stop_flag; /* set: finish the transaction, then 421 */
 };
 
+/* The client as the session sees it.  Behind a balancer speaking the
+   PROXY protocol, addr and port are the original client's and local_*
+   the address it connected to, both from the header; via_* is then the
+   balancer's connection, and proxy says how the header relayed it (v1,
+   v2, or local/unknown: no client, addr is the balancer's). */
 struct session_peer {
 	char addr[64];
 	unsigned int port;
 	char local_addr[64];
 	unsigned int local_port;
+	const char *proxy;       /* NULL: a direct connection */
+	char via_addr[64];
+	unsigned int via_port;
 };
 
 /* How a session ended, for the worker's log and counters. */

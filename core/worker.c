@@ -36,6 +36,7 @@
 #include "host.h"
 #include "log.h"
 #include "plugin_load.h"
+#include "proxy_accept.h"
 #include "session.h"
 #include "session_chat.h"
 
@@ -199,7 +200,8 @@ int worker_check_start(const struct listener_config *l, const char *user, uid_t 
 /* max_sessions_per_client: Postfix's 421 when this client already has
    as many sessions as allowed on this listener (all generations).  A
    client in client_limit_exceptions (loopback by default, as Postfix
-   spares $mynetworks from anvil's limits) is never sent away.  1 when
+   spares $mynetworks from anvil's limits) is never sent away.  Behind a
+   balancer client is the original one, from its PROXY header.  1 when
    the client was sent away. */
 static int over_client_limit(const struct worker_args *a, struct conn *c, const char *sid,
 			     const char *client)
@@ -249,8 +251,8 @@ static void wake_master_if_short(const struct worker_args *a)
 }
 
 /* One accepted client (TCP_NODELAY inherited from the listening socket;
-   client is its address from accept): mark the worker busy, run the
-   session, close it. */
+   client is its address from accept): mark the worker busy, read its
+   PROXY header when the listener wants one, run the session, close it. */
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
 		  const struct sockaddr *client, const sigset_t *wait_mask, unsigned long n)
 {
@@ -270,11 +272,18 @@ static void serve(const struct worker_args *a, const struct session_env *env, in
 	conn_fd_init(&c, fd, wait_mask, &worker_stop);
 	conn_fd_set_stress(&c, &a->slot->stress, a->listener->stress_timeout_sec * 1000);
 
-	scoreboard_set_busy(a->slot, peer.addr);
+	/* Behind a balancer the client is known after its PROXY header: till
+	   then the session counts for no client (never for the balancer). */
+	int proxied = a->listener->proxy_protocol != PROXY_PROTO_OFF;
+	scoreboard_set_busy(a->slot, proxied ? "" : peer.addr);
 	wake_master_if_short(a);
 	enum session_end end = SESSION_END_LIMIT;
-	if (!over_client_limit(a, &c.base, sid, peer.addr))
-		end = session_run(env, &c.base, &peer, sid);
+	if (proxy_accept_header(a->listener, fd, wait_mask, &worker_stop, sid, &peer) == 0) {
+		if (proxied) /* stored again before it is counted, as above */
+			scoreboard_set_busy(a->slot, peer.addr);
+		if (!over_client_limit(a, &c.base, sid, peer.addr))
+			end = session_run(env, &c.base, &peer, sid);
+	}
 	close_session(fd, end);
 	scoreboard_set_idle(a->slot, clock_ms());
 }

@@ -10,6 +10,7 @@ packages=(
 	python3                                         # integration tests (smtplib, smtpd.py reference)
 	swaks                                           # integration tests: a second real client
 	postfix                                         # smtp-sink: a real upstream for the proxy tests
+	haproxy                                         # PROXY protocol tests: a real balancer in front
 	procps iproute2                                 # ps/kill/ss in the tests
 	strace                                          # maildir tests: which directories a delivery syncs
 	mandoc                                          # kit tests: mandoc -T lint of the man pages

@@ -37,7 +37,8 @@ seconds=${FUZZ_SECONDS:-$([ "$mode" = grow ] && echo 300 || echo 15)}
 table="session smtp.dict 12288 quiet
 reply reply.dict 4096 -
 parse smtp.dict 1024 -
-addr - 512 -"
+addr - 512 -
+proxy_proto proxy.dict 1100 -"
 targets=${*:-$(echo "$table" | cut -d' ' -f1)}
 
 out=$(mktemp -d)

@@ -81,6 +81,9 @@ static void test_defaults(void)
 	UNIT_CHECK(row, l->max_sessions_per_worker == 1000);
 	UNIT_CHECK(row, l->max_recipients == 1000);
 	UNIT_CHECK(row, l->handler_group == NULL);
+	UNIT_CHECK(row, l->proxy_protocol == 0);
+	UNIT_CHECK(row, l->proxy_trusted.count == 0);
+	UNIT_CHECK(row, l->proxy_timeout_sec == 5);
 	UNIT_CHECK(row, l->line == 2);
 	config_free(cfg);
 }
@@ -103,6 +106,8 @@ static void test_every_setting(void)
 		      "  data_size_limit = 1048576L; min_spare = 3; max_spare = 5; max_workers = 7;\n"
 		      "  max_idle = 9; stress_timeout = 4; max_sessions_per_client = 0;\n"
 		      "  client_limit_exceptions = [];\n"
+		      "  proxy_protocol = \"any\"; proxy_timeout = 2;\n"
+		      "  proxy_trusted = [ \"10.0.0.0/8\", \"2001:db8::1\" ];\n"
 		      "} );\n",
 		      &cfg, err, sizeof(err));
 	if (!UNIT_CHECK(row, rc == 0)) {
@@ -140,6 +145,12 @@ static void test_every_setting(void)
 	UNIT_CHECK(row, l->max_idle_sec == 9 && l->stress_timeout_sec == 4);
 	UNIT_CHECK(row, l->max_sessions_per_client == 0);
 	UNIT_CHECK(row, l->client_limit_exceptions.count == 0);
+	UNIT_CHECK(row, l->proxy_protocol == 3 && l->proxy_timeout_sec == 2);
+	UNIT_CHECK(row, l->proxy_trusted.count == 2);
+	UNIT_CHECK(row, addr_net_list_contains(l->proxy_trusted.nets, l->proxy_trusted.count,
+					       "10.1.2.3"));
+	UNIT_CHECK(row, !addr_net_list_contains(l->proxy_trusted.nets, l->proxy_trusted.count,
+						"2001:db8::2"));
 	UNIT_CHECK(row, l->line == 12); /* where its "{" is */
 	config_free(cfg);
 }
@@ -247,6 +258,24 @@ static const struct {
 	{ "client_limit_exceptions with a number",
 	  "listeners = ( { address = \"127.0.0.1:1\"; client_limit_exceptions = [ 10 ]; } );\n",
 	  "setting=client_limit_exceptions ", "expected a string" },
+	{ "proxy_protocol without proxy_trusted",
+	  "listeners = ( { address = \"127.0.0.1:1\";\n proxy_protocol = \"v2\"; } );\n",
+	  "file=\"command line\" line=3 setting=proxy_protocol ", "needs proxy_trusted" },
+	{ "proxy_protocol with an empty proxy_trusted",
+	  "listeners = ( { address = \"127.0.0.1:1\"; proxy_protocol = \"v1\";\n"
+	  " proxy_trusted = [ ]; } );\n",
+	  "setting=proxy_protocol ", "needs proxy_trusted" },
+	{ "bad proxy_protocol",
+	  "listeners = ( { address = \"127.0.0.1:1\"; proxy_protocol = \"v3\"; } );\n",
+	  "setting=proxy_protocol ",
+	  "expected \\\"off\\\", \\\"v1\\\", \\\"v2\\\" or \\\"any\\\", not \\\"v3\\\"" },
+	{ "proxy_trusted with a host name",
+	  "listeners = ( { address = \"127.0.0.1:1\"; proxy_protocol = \"any\";\n"
+	  " proxy_trusted = [ \"lb.example\" ]; } );\n",
+	  "line=3 setting=proxy_trusted ", "not an IPv4 address" },
+	{ "proxy_timeout of 0",
+	  "listeners = ( { address = \"127.0.0.1:1\"; proxy_timeout = 0; } );\n",
+	  "proxy_timeout", "0 is outside 1..300" },
 	{ "integer for a bool", "listeners = ( { address = \"127.0.0.1:1\"; smtputf8 = 1; } );\n",
 	  "smtputf8", "expected true or false" },
 	{ "integer for a string", "listeners = ( { address = 25; } );\n", "address",

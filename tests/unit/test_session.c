@@ -927,7 +927,8 @@ static void check_row(const struct session_row *r, size_t chunk)
 	conn_mem_init(&cm, in, in_len, chunk);
 	cm.eof_is_timeout = r->timeout;
 	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL };
-	struct session_peer peer = { "127.0.0.1", 40025, "127.0.0.2", 25 };
+	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
+				     .local_port = 25 };
 
 	unit_log_quiet();
 	enum session_end end = session_run(&env, &cm.base, &peer, "00c0ffee");
@@ -994,7 +995,8 @@ static void test_session_greeting(void)
 	struct conn_mem cm;
 	conn_mem_init(&cm, "", 0, 0);
 	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL };
-	struct session_peer peer = { "127.0.0.1", 40025, "127.0.0.2", 25 };
+	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
+				     .local_port = 25 };
 	unit_log_quiet();
 	session_run(&env, &cm.base, &peer, "00c0ffee");
 	unit_log_restore();
@@ -1015,7 +1017,8 @@ static void test_session_error_sleep(void)
 	struct conn_mem cm;
 	conn_mem_init(&cm, in, sizeof(in) - 1, 0);
 	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL };
-	struct session_peer peer = { "127.0.0.1", 40025, "127.0.0.2", 25 };
+	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
+				     .local_port = 25 };
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	unit_log_quiet();
@@ -1044,7 +1047,8 @@ static void test_session_stop_flag(void)
 	conn_mem_init(&cm, in, sizeof(in) - 1, 0);
 	volatile sig_atomic_t stop = 1;
 	struct session_env env = { &l, &fake_plugin, &fake, FQDN, &stop };
-	struct session_peer peer = { "127.0.0.1", 40025, "127.0.0.2", 25 };
+	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
+				     .local_port = 25 };
 	unit_log_quiet();
 	enum session_end end = session_run(&env, &cm.base, &peer, "00c0ffee");
 	unit_log_restore();
@@ -1080,7 +1084,8 @@ static void test_session_public_states(void)
 		struct conn_mem cm;
 		conn_mem_init(&cm, rows[i].input, strlen(rows[i].input), 0);
 		struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL };
-		struct session_peer peer = { "127.0.0.1", 40025, "127.0.0.2", 25 };
+		struct session_peer peer = { .addr = "127.0.0.1", .port = 40025,
+					     .local_addr = "127.0.0.2", .local_port = 25 };
 		unit_log_quiet();
 		session_run(&env, &cm.base, &peer, "00c0ffee");
 		unit_log_restore();
