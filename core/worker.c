@@ -1,6 +1,6 @@
 /*
- * worker.c - a prefork worker: loads its listener's plugin, drops
- * privileges, then accepts one client at a time and runs its session.
+ * worker.c - a prefork worker: loads its listener's plugin and TLS
+ * context, drops privileges, then accepts one client at a time and runs its session.
  *
  * Signals: SIGTERM/SIGINT stop (an idle session gets 421, a transaction in
  * progress is finished first); SIGHUP retires (the session in progress
@@ -38,6 +38,7 @@
 #include "plugin_load.h"
 #include "session.h"
 #include "session_chat.h"
+#include "tls.h"
 
 static volatile sig_atomic_t worker_stop;
 static volatile sig_atomic_t worker_retire;
@@ -53,6 +54,11 @@ static int over_client_limit(const struct worker_args *a, struct conn *c, const 
 			     const char *client);
 static void close_session(int fd, enum session_end end);
 static void wake_master_if_short(const struct worker_args *a);
+static int load_tls(const struct listener_config *l, struct tls_server **srv_out);
+static void set_scheduling(const struct worker_args *a);
+static void start_as_root(const struct worker_args *a, struct plugin *p, void **priv_out,
+			  struct tls_server **tls_out);
+static int listen_epoll(const struct worker_args *a);
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
 		  const struct sockaddr *client, const sigset_t *wait_mask, unsigned long n);
 
@@ -178,11 +184,34 @@ int worker_check_plugin(const struct listener_config *l, const char **version_ou
 	return 0;
 }
 
+/* The listener's TLS context, read now (as root, before the privilege
+   drop: a key only root can read works); NULL with tls.mode "off".  -1
+   after the error naming the file. */
+static int load_tls(const struct listener_config *l, struct tls_server **srv_out)
+{
+	char err[2048];
+	*srv_out = NULL;
+	if (l->tls.mode == TLS_MODE_OFF)
+		return 0;
+	*srv_out = tls_server_new(&l->tls, err, sizeof(err));
+	if (*srv_out)
+		return 0;
+	char msg[CONFIG_ERROR_MAX_BYTES + sizeof(err)];
+	config_error_format(msg, sizeof(msg), l->source, l->line, "tls", "listener %s: %s",
+			    l->name, err);
+	log_err("%s", msg);
+	return -1;
+}
+
 int worker_check_start(const struct listener_config *l, const char *user, uid_t uid, gid_t gid,
 		       const char **version_out)
 {
-	if (worker_check_plugin(l, version_out) < 0 || enter_chroot(l) < 0 ||
-	    drop_privileges(l, user, uid, gid) < 0)
+	struct tls_server *tls;
+	if (worker_check_plugin(l, version_out) < 0 || load_tls(l, &tls) < 0)
+		return -1;
+	tls_server_warn(l);
+	tls_server_free(tls);
+	if (enter_chroot(l) < 0 || drop_privileges(l, user, uid, gid) < 0)
 		return -1;
 	return 0;
 }
@@ -266,48 +295,50 @@ static void serve(const struct worker_args *a, const struct session_env *env, in
 	enum session_end end = SESSION_END_LIMIT;
 	if (!over_client_limit(a, &c.base, sid, peer.addr))
 		end = session_run(env, &c.base, &peer, sid);
+	conn_fd_end_tls(&c);
 	close_session(fd, end);
 	scoreboard_set_idle(a->slot, clock_ms());
 }
 
-void worker_main(const struct worker_args *a)
+/* A SCHED_BATCH worker woken by its client or its upstream does not
+   preempt the process that woke it: an event-driven peer on the same
+   CPUs (a client's MTA, an upstream) goes on with its other ready
+   connections instead of being switched out once per reply.  More
+   throughput for a longer latency tail under overload; the default
+   (bench/RESULTS.md measures both sides). */
+static void set_scheduling(const struct worker_args *a)
 {
-	sigset_t wait_mask;
-	log_set_role("worker");
-	listen_fds = a->fds;
-	listen_nfds = a->nfds;
-	setup_signals(&wait_mask);
-	/* A worker must not outlive its master. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1)
-		_exit(0);
-	/* A SCHED_BATCH worker woken by its client or its upstream does not
-	   preempt the process that woke it: an event-driven peer on the same
-	   CPUs (a client's MTA, an upstream) goes on with its other ready
-	   connections instead of being switched out once per reply.  More
-	   throughput for a longer latency tail under overload; the default
-	   (bench/RESULTS.md measures both sides). */
-	if (a->sched_batch) {
-		struct sched_param sp = { .sched_priority = 0 };
-		if (sched_setscheduler(0, SCHED_BATCH, &sp) < 0)
-			log_warn("listener=%s: worker_scheduling: %s", a->listener->name,
-				 strerror(errno));
-	}
+	if (!a->sched_batch)
+		return;
+	struct sched_param sp = { .sched_priority = 0 };
+	if (sched_setscheduler(0, SCHED_BATCH, &sp) < 0)
+		log_warn("listener=%s: worker_scheduling: %s", a->listener->name, strerror(errno));
+}
 
-	struct plugin p;
+/* What needs root, in order: the plugin's init (it may open files
+   outside the chroot), the TLS context (keys only root may read), the
+   chroot, then the switch to the unprivileged user.  Exits on failure. */
+static void start_as_root(const struct worker_args *a, struct plugin *p, void **priv_out,
+			  struct tls_server **tls_out)
+{
 	char err[1024];
-	void *priv = NULL;
-	if (plugin_load(a->listener->plugin_path, &p, err, sizeof(err)) < 0) {
+	if (plugin_load(a->listener->plugin_path, p, err, sizeof(err)) < 0) {
 		log_err("listener=%s: %s", a->listener->name, err);
 		_exit(EX_CONFIG);
 	}
-	if (host_plugin_init(p.desc, a->listener, &priv) < 0)
+	if (host_plugin_init(p->desc, a->listener, priv_out) < 0)
+		_exit(EX_CONFIG);
+	if (load_tls(a->listener, tls_out) < 0)
 		_exit(EX_CONFIG);
 	if (enter_chroot(a->listener) < 0)
 		_exit(EX_NOPERM);
 	if (drop_privileges(a->listener, a->user, a->uid, a->gid) < 0)
 		_exit(EX_NOPERM);
+}
 
+/* An epoll set of the listener's sockets; exits on failure. */
+static int listen_epoll(const struct worker_args *a)
+{
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0) {
 		log_err("listener=%s: epoll_create1: %s", a->listener->name, strerror(errno));
@@ -321,6 +352,27 @@ void worker_main(const struct worker_args *a)
 			_exit(EX_OSERR);
 		}
 	}
+	return ep;
+}
+
+void worker_main(const struct worker_args *a)
+{
+	sigset_t wait_mask;
+	log_set_role("worker");
+	listen_fds = a->fds;
+	listen_nfds = a->nfds;
+	setup_signals(&wait_mask);
+	/* A worker must not outlive its master. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(0);
+	set_scheduling(a);
+
+	struct plugin p;
+	void *priv = NULL;
+	struct tls_server *tls;
+	start_as_root(a, &p, &priv, &tls);
+	int ep = listen_epoll(a);
 
 	scoreboard_set_idle(a->slot, clock_ms());
 	struct session_env env = {
@@ -329,6 +381,7 @@ void worker_main(const struct worker_args *a)
 		.priv = priv,
 		.fqdn = a->fqdn,
 		.stop_flag = &worker_stop,
+		.tls = tls,
 	};
 	unsigned long sessions = 0;
 	while (!worker_stop && !worker_retire) {
@@ -370,5 +423,6 @@ void worker_main(const struct worker_args *a)
 	}
 	if (p.desc->fini)
 		p.desc->fini(priv);
+	tls_server_free(tls);
 	exit(0);
 }

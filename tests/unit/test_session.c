@@ -922,7 +922,7 @@ static void check_row(const struct session_row *r, size_t chunk)
 	struct conn_mem cm;
 	conn_mem_init(&cm, in, in_len, chunk);
 	cm.eof_is_timeout = r->timeout;
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
 	struct session_peer peer = { "127.0.0.1", 40025, "127.0.0.2", 25 };
 
 	unit_log_quiet();
@@ -989,7 +989,7 @@ static void test_session_greeting(void)
 	memset(&fake, 0, sizeof(fake));
 	struct conn_mem cm;
 	conn_mem_init(&cm, "", 0, 0);
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
 	struct session_peer peer = { "127.0.0.1", 40025, "127.0.0.2", 25 };
 	unit_log_quiet();
 	session_run(&env, &cm.base, &peer, "00c0ffee");
@@ -1010,7 +1010,7 @@ static void test_session_error_sleep(void)
 	static const char in[] = "FOO\r\nFOO\r\nQUIT\r\n";
 	struct conn_mem cm;
 	conn_mem_init(&cm, in, sizeof(in) - 1, 0);
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
 	struct session_peer peer = { "127.0.0.1", 40025, "127.0.0.2", 25 };
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1039,7 +1039,7 @@ static void test_session_stop_flag(void)
 	struct conn_mem cm;
 	conn_mem_init(&cm, in, sizeof(in) - 1, 0);
 	volatile sig_atomic_t stop = 1;
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, &stop };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, &stop, NULL };
 	struct session_peer peer = { "127.0.0.1", 40025, "127.0.0.2", 25 };
 	unit_log_quiet();
 	enum session_end end = session_run(&env, &cm.base, &peer, "00c0ffee");
@@ -1075,7 +1075,7 @@ static void test_session_public_states(void)
 		fake.state_at_reset = fake.state_at_disconnect = -1;
 		struct conn_mem cm;
 		conn_mem_init(&cm, rows[i].input, strlen(rows[i].input), 0);
-		struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL };
+		struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
 		struct session_peer peer = { "127.0.0.1", 40025, "127.0.0.2", 25 };
 		unit_log_quiet();
 		session_run(&env, &cm.base, &peer, "00c0ffee");
