@@ -171,8 +171,9 @@ static int check_protocols(struct config_loader *ld, const config_setting_t *g,
 	return 0;
 }
 
-/* The tls group: a mode other than "off" needs a certificate and its
-   key (whether they load and match is the worker's check, tls.c). */
+/* The tls group: a mode other than "off" needs certificates and their
+   keys, as many of one as of the other (whether they load and match is
+   the worker's check, tls.c). */
 static int check_tls(struct config_loader *ld, const config_setting_t *s, struct tls_config *t)
 {
 	const config_setting_t *g = config_setting_get_member(s, "tls");
@@ -184,11 +185,15 @@ static int check_tls(struct config_loader *ld, const config_setting_t *s, struct
 	}
 	if (t->mode == TLS_MODE_OFF)
 		return 0;
-	if (!t->cert || !t->cert[0])
+	if (t->cert.count == 0)
 		return config_table_fail(ld, g, "mode", "mode \"%s\" needs a certificate: set tls.cert",
 			    t->mode == TLS_MODE_MAY ? "may" : t->mode == TLS_MODE_REQUIRED ? "required" : "implicit");
-	if (!t->key || !t->key[0])
+	if (t->key.count == 0)
 		return config_table_fail(ld, g, "cert", "a certificate needs its key: set tls.key");
+	if (t->key.count != t->cert.count)
+		return config_table_fail(ld, g, "key",
+			    "tls.key lists %zu, tls.cert %zu: one key per certificate, in the same order",
+			    t->key.count, t->cert.count);
 	return 0;
 }
 

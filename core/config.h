@@ -17,11 +17,19 @@
    (RFC 8314). */
 enum tls_mode { TLS_MODE_OFF, TLS_MODE_MAY, TLS_MODE_REQUIRED, TLS_MODE_IMPLICIT };
 
+#define TLS_PAIRS_MAX 4 /* certificate/key pairs per listener (RSA, ECDSA, ...) */
+
+/* A string, or a list of them (tls.cert, tls.key). */
+struct config_strings {
+	const char *items[TLS_PAIRS_MAX];
+	size_t count;
+};
+
 /* A listener's tls group. */
 struct tls_config {
 	int mode;                /* enum tls_mode */
-	const char *cert;        /* PEM: the certificate, then its chain */
-	const char *key;         /* PEM: its private key */
+	struct config_strings cert; /* PEM: a certificate, then its chain; one per key type */
+	struct config_strings key;  /* PEM: the private key of the cert at the same index */
 	const char *protocols;   /* as written: "TLSv1.2 TLSv1.3" */
 	int min_version, max_version; /* protocols: indexes in config_tls_protocols */
 	const char *ciphers;     /* TLS 1.2 and below, OpenSSL's cipher list syntax */

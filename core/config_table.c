@@ -31,7 +31,8 @@ enum setting_type {
 	SET_LLONG,   /* long long, within min..max */
 	SET_BOOL,    /* int, 0 or 1 */
 	SET_CHOICE,  /* int: the index of the name in choices */
-	SET_NETS     /* struct config_nets: a list of networks */
+	SET_NETS,    /* struct config_nets: a list of networks */
+	SET_STRINGS  /* struct config_strings: a string, or a list of up to max */
 };
 
 /* One setting: its name, its type, where its value lives (in struct
@@ -116,8 +117,8 @@ static const struct setting listener_table[] = {
    narrower list); for TLS 1.3 OpenSSL's own three suites. */
 static const struct setting tls_table[] = {
 	{ "mode", SET_CHOICE, L(tls.mode), 0, 0, TLS_MODE_OFF, NULL, tls_mode_choices },
-	{ "cert", SET_STRING, L(tls.cert), 0, 0, 0, NULL, NULL },
-	{ "key", SET_STRING, L(tls.key), 0, 0, 0, NULL, NULL },
+	{ "cert", SET_STRINGS, L(tls.cert), 0, TLS_PAIRS_MAX, 0, NULL, NULL },
+	{ "key", SET_STRINGS, L(tls.key), 0, TLS_PAIRS_MAX, 0, NULL, NULL },
 	{ "protocols", SET_STRING, L(tls.protocols), 0, 0, 0, "TLSv1.2 TLSv1.3", NULL },
 	{ "ciphers", SET_STRING, L(tls.ciphers), 0, 0, 0, "HIGH:!aNULL:!MD5", NULL },
 	{ "ciphersuites", SET_STRING, L(tls.ciphersuites), 0, 0, 0,
@@ -134,6 +135,9 @@ static int default_nets(const char *text, struct config_nets *out);
 static int set_default(const struct setting *row, char *base);
 static int parse_nets(struct config_loader *ld, const config_setting_t *g,
 		      const struct setting *row, const config_setting_t *m, struct config_nets *out);
+static int parse_strings(struct config_loader *ld, const config_setting_t *g,
+			 const struct setting *row, const config_setting_t *m,
+			 struct config_strings *out);
 static int parse_choice(struct config_loader *ld, const config_setting_t *g,
 			const struct setting *row, const char *text);
 static int load_row(struct config_loader *ld, const config_setting_t *g,
@@ -206,6 +210,7 @@ static int set_default(const struct setting *row, char *base)
 	case SET_STRING: *(const char **)field = row->def_str; return 0;
 	case SET_LLONG: *(long long *)field = row->def; return 0;
 	case SET_NETS: return default_nets(row->def_str, field);
+	case SET_STRINGS: memset(field, 0, sizeof(struct config_strings)); return 0;
 	default: *(int *)field = (int)row->def; return 0;
 	}
 }
@@ -231,6 +236,30 @@ static int parse_nets(struct config_loader *ld, const config_setting_t *g,
 		if (addr_net_parse(text, &out->nets[out->count++], &why) < 0)
 			return config_table_fail(ld, g, row->name, "\"%s\": %s", text, why);
 	}
+	return 0;
+}
+
+/* A string, or a list or array of at most row->max non-empty strings. */
+static int parse_strings(struct config_loader *ld, const config_setting_t *g,
+			 const struct setting *row, const config_setting_t *m,
+			 struct config_strings *out)
+{
+	int t = config_setting_type(m);
+	int n = t == CONFIG_TYPE_STRING ? 1 : config_setting_length(m);
+	if (t != CONFIG_TYPE_STRING && t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+		return config_table_fail(ld, g, row->name, "expected a string or a list of strings");
+	if (n < 1 || n > row->max)
+		return config_table_fail(ld, g, row->name, "expected 1 to %lld strings, not %d",
+					 row->max, n);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e =
+			t == CONFIG_TYPE_STRING ? m : config_setting_get_elem(m, (unsigned int)i);
+		const char *text = config_setting_get_string(e);
+		if (!text || !text[0])
+			return config_table_fail(ld, g, row->name, "element %d: expected a file name", i + 1);
+		out->items[i] = text;
+	}
+	out->count = (size_t)n;
 	return 0;
 }
 
@@ -262,6 +291,8 @@ static int load_row(struct config_loader *ld, const config_setting_t *g,
 	int t = config_setting_type(m);
 	if (row->type == SET_NETS)
 		return parse_nets(ld, g, row, m, field);
+	if (row->type == SET_STRINGS)
+		return parse_strings(ld, g, row, m, field);
 	if ((row->type == SET_STRING || row->type == SET_CHOICE) && t != CONFIG_TYPE_STRING)
 		return config_table_fail(ld, g, row->name, "expected a string");
 	if (row->type == SET_BOOL && t != CONFIG_TYPE_BOOL)
@@ -324,6 +355,9 @@ static void describe_row(const struct setting *row, const char *base, char *out,
 		snprintf(value, sizeof(value), "%s", *(const int *)field ? "true" : "false");
 	else if (row->type == SET_INT)
 		snprintf(value, sizeof(value), "%d", *(const int *)field);
+	for (size_t i = 0; row->type == SET_STRINGS && i < ((const struct config_strings *)field)->count; i++)
+		n += (size_t)snprintf(value + n, n < sizeof(value) ? sizeof(value) - n : 0, "%s%s",
+				      i ? "," : "", ((const struct config_strings *)field)->items[i]);
 	for (size_t i = 0; row->type == SET_NETS && i < ((const struct config_nets *)field)->count; i++) {
 		const struct addr_net *net = &((const struct config_nets *)field)->nets[i];
 		char text[64];

@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -38,6 +40,8 @@ static struct {
 
 static int fail(char *err, size_t err_size, const char *what, const char *file);
 static int setup_protocols(SSL_CTX *ctx, const struct tls_config *t, char *err, size_t err_size);
+static int setup_pair(SSL_CTX *ctx, const char *cert, const char *key, int *types, size_t i,
+		      char *err, size_t err_size);
 static int setup_keys(SSL_CTX *ctx, const struct tls_config *t, char *err, size_t err_size);
 static int step_result(SSL *ssl, int rc);
 
@@ -80,20 +84,42 @@ static int setup_protocols(SSL_CTX *ctx, const struct tls_config *t, char *err, 
 	return 0;
 }
 
-/* The certificate chain and its key, which must match. */
-static int setup_keys(SSL_CTX *ctx, const struct tls_config *t, char *err, size_t err_size)
+/* One certificate chain and its key, which must match; types holds the
+   key types of the pairs before it (OpenSSL keeps one certificate per
+   key type: a second RSA one would silently replace the first). */
+static int setup_pair(SSL_CTX *ctx, const char *cert, const char *key, int *types, size_t i,
+		      char *err, size_t err_size)
 {
-	if (SSL_CTX_use_certificate_chain_file(ctx, t->cert) != 1)
-		return fail(err, err_size, "tls.cert: cannot load the certificate", t->cert);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+		return fail(err, err_size, "tls.cert: cannot load the certificate", cert);
+	EVP_PKEY *pub = X509_get0_pubkey(SSL_CTX_get0_certificate(ctx));
+	types[i] = pub ? EVP_PKEY_get_base_id(pub) : 0;
+	for (size_t k = 0; k < i; k++)
+		if (types[k] == types[i]) {
+			snprintf(err, err_size, "tls.cert: %s has a %s key as an earlier certificate "
+				 "has: one certificate per key type", cert, OBJ_nid2sn(types[i]));
+			return -1;
+		}
 	/* OpenSSL compares the key with the certificate as it loads it. */
-	int loaded = SSL_CTX_use_PrivateKey_file(ctx, t->key, SSL_FILETYPE_PEM) == 1;
+	int loaded = SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1;
 	if (loaded && SSL_CTX_check_private_key(ctx) == 1)
 		return 0;
 	if (!loaded && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
-		return fail(err, err_size, "tls.key: cannot load the key", t->key);
+		return fail(err, err_size, "tls.key: cannot load the key", key);
 	char what[1024];
-	snprintf(what, sizeof(what), "tls.key: the key %s does not match the certificate", t->key);
-	return fail(err, err_size, what, t->cert);
+	snprintf(what, sizeof(what), "tls.key: the key %s does not match the certificate", key);
+	return fail(err, err_size, what, cert);
+}
+
+/* Every certificate/key pair, paired by position; the client's offer
+   (signature algorithms, ciphers) picks among them. */
+static int setup_keys(SSL_CTX *ctx, const struct tls_config *t, char *err, size_t err_size)
+{
+	int types[TLS_PAIRS_MAX];
+	for (size_t i = 0; i < t->cert.count; i++)
+		if (setup_pair(ctx, t->cert.items[i], t->key.items[i], types, i, err, err_size) < 0)
+			return -1;
+	return 0;
 }
 
 struct tls_server *tls_server_new(const struct tls_config *t, char *err, size_t err_size)
@@ -126,12 +152,13 @@ void tls_server_free(struct tls_server *srv)
 void tls_server_warn(const struct listener_config *l)
 {
 	struct stat st;
-	if (l->tls.mode == TLS_MODE_OFF || !l->tls.key || stat(l->tls.key, &st) < 0)
-		return;
-	/* A private key others can read is a key anyone on the host has. */
-	if (st.st_mode & S_IROTH)
-		log_warn("listener=%s: tls.key %s is readable by others (mode %03o): "
-			 "chmod o-r it", l->name, l->tls.key, (unsigned int)(st.st_mode & 0777));
+	for (size_t i = 0; l->tls.mode != TLS_MODE_OFF && i < l->tls.key.count; i++) {
+		const char *key = l->tls.key.items[i];
+		/* A private key others can read is a key anyone on the host has. */
+		if (stat(key, &st) == 0 && (st.st_mode & S_IROTH))
+			log_warn("listener=%s: tls.key %s is readable by others (mode %03o): "
+				 "chmod o-r it", l->name, key, (unsigned int)(st.st_mode & 0777));
+	}
 }
 
 struct ssl_st *tls_conn_new(struct tls_server *srv, int fd)

@@ -15,12 +15,12 @@ from harness import (EX_CONFIG, SMTPGATE, Client, check, debug_frame, eq, read_f
                      wait_until)
 
 
-def make_cert(ctx, name="server"):
-    """A self-signed P-256 certificate for localhost and 127.0.0.1 and its
-    key (mode 0600); returns (cert path, key path)."""
+def make_cert(ctx, name="server", kind="ec"):
+    """A self-signed certificate (P-256, or RSA 2048 with kind "rsa") for
+    localhost and 127.0.0.1 and its key (mode 0600); (cert, key) paths."""
     cert, key = ctx.path(name + ".crt"), ctx.path(name + ".key")
-    rc, so, se = ctx.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                          "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+    algo = ["rsa:2048"] if kind == "rsa" else ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    rc, so, se = ctx.run(["openssl", "req", "-x509", "-newkey"] + algo + ["-nodes", "-days", "2",
                           "-subj", "/CN=localhost",
                           "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
                           "-keyout", key, "-out", cert], timeout=30)
@@ -309,3 +309,40 @@ def test_tls_root_only_key_with_user_nobody(ctx):
     with smtplib.SMTP_SSL("localhost", port, timeout=10, context=client_context(cert)) as s:
         s.sendmail("a@example.org", ["b@example.org"], "Subject: nobody\r\n\r\nhi")
     wait_until(lambda: b"Subject: nobody" in read_file(out), what="the message in the output")
+
+
+def served_cert(port, cafile, cipher):
+    """The certificate (DER) the server shows a TLS 1.2 client that offers
+    only cipher."""
+    c = client_context(cafile)
+    c.maximum_version = ssl.TLSVersion.TLSv1_2
+    c.set_ciphers(cipher)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with c.wrap_socket(raw, server_hostname="localhost") as s:
+            return s.getpeercert(binary_form=True)
+
+
+def test_tls_rsa_and_ecdsa_pairs(ctx):
+    rsa_cert, rsa_key = make_cert(ctx, "rsa", kind="rsa")
+    ec_cert, ec_key = make_cert(ctx, "ec")
+    both = ctx.write("both.pem", read_file(rsa_cert).decode() + read_file(ec_cert).decode())
+    text, port, out = ctx.listener(extra='tls = { mode = "implicit"; cert = [ "%s", "%s" ]; '
+                                   'key = [ "%s", "%s" ]; };' % (rsa_cert, ec_cert, rsa_key, ec_key))
+    d = ctx.daemon(ctx.config([text]))
+    der = {n: ssl.PEM_cert_to_DER_cert(read_file(p).decode()) for n, p in
+           (("rsa", rsa_cert), ("ec", ec_cert))}
+    eq(served_cert(port, both, "ECDHE-RSA-AES128-GCM-SHA256"), der["rsa"], "RSA client")
+    eq(served_cert(port, both, "ECDHE-ECDSA-AES128-GCM-SHA256"), der["ec"], "ECDSA client")
+    # Paired by position: the keys swapped match no certificate.
+    text, port, out = ctx.listener(extra='tls = { mode = "may"; cert = [ "%s", "%s" ]; '
+                                   'key = [ "%s", "%s" ]; };' % (rsa_cert, ec_cert, ec_key, rsa_key))
+    rc, so, se = ctx.run([SMTPGATE, "-n", "-t", "-f", ctx.config([text], name="swapped.conf")])
+    eq(rc, EX_CONFIG, "keys swapped (stderr: %s)" % se)
+    check("does not match" in se, "error: %r" % se)
+    # Two certificates with one key type: the second would replace the first.
+    ec2_cert, ec2_key = make_cert(ctx, "ec2")
+    text, port, out = ctx.listener(extra='tls = { mode = "may"; cert = [ "%s", "%s" ]; '
+                                   'key = [ "%s", "%s" ]; };' % (ec_cert, ec2_cert, ec_key, ec2_key))
+    rc, so, se = ctx.run([SMTPGATE, "-n", "-t", "-f", ctx.config([text], name="twice.conf")])
+    eq(rc, EX_CONFIG, "two EC certificates (stderr: %s)" % se)
+    check(ec2_cert in se and "one certificate per key type" in se, "error: %r" % se)

@@ -82,7 +82,7 @@ static void test_defaults(void)
 	UNIT_CHECK(row, l->max_recipients == 1000);
 	UNIT_CHECK(row, l->handler_group == NULL);
 	UNIT_CHECK(row, l->tls.mode == TLS_MODE_OFF);
-	UNIT_CHECK(row, l->tls.cert == NULL && l->tls.key == NULL);
+	UNIT_CHECK(row, l->tls.cert.count == 0 && l->tls.key.count == 0);
 	UNIT_CHECK_STR(row, l->tls.protocols, "TLSv1.2 TLSv1.3");
 	UNIT_CHECK_STR(row, config_tls_protocols[l->tls.min_version], "TLSv1.2");
 	UNIT_CHECK_STR(row, config_tls_protocols[l->tls.max_version], "TLSv1.3");
@@ -105,7 +105,8 @@ static void test_every_setting(void)
 		      "  bare_lf = \"reject\"; command_timeout = 10; data_timeout = 20;\n"
 		      "  workers = 2; max_sessions_per_worker = 0; max_recipients = 50;\n"
 		      "  debug = { output = \"/dev/null\"; };\n"
-		      "  tls = { mode = \"implicit\"; cert = \"/c.pem\"; key = \"/k.pem\";\n"
+		      "  tls = { mode = \"implicit\"; cert = [\"/rsa.pem\", \"/ec.pem\"];\n"
+		      "    key = (\"/rsa.key\", \"/ec.key\");\n"
 		      "    protocols = \"TLSv1.1 TLSv1.2\"; ciphers = \"ECDHE+AESGCM\";\n"
 		      "    ciphersuites = \"TLS_AES_128_GCM_SHA256\"; handshake_timeout = 5; };\n"
 		      "}, {\n"
@@ -142,8 +143,11 @@ static void test_every_setting(void)
 	UNIT_CHECK(row, l->max_recipients == 50);
 	UNIT_CHECK(row, l->handler_group != NULL);
 	UNIT_CHECK(row, l->tls.mode == TLS_MODE_IMPLICIT);
-	UNIT_CHECK_STR(row, l->tls.cert, "/c.pem");
-	UNIT_CHECK_STR(row, l->tls.key, "/k.pem");
+	UNIT_CHECK(row, l->tls.cert.count == 2 && l->tls.key.count == 2);
+	UNIT_CHECK_STR(row, l->tls.cert.items[0], "/rsa.pem");
+	UNIT_CHECK_STR(row, l->tls.cert.items[1], "/ec.pem");
+	UNIT_CHECK_STR(row, l->tls.key.items[0], "/rsa.key");
+	UNIT_CHECK_STR(row, l->tls.key.items[1], "/ec.key");
 	UNIT_CHECK_STR(row, config_tls_protocols[l->tls.min_version], "TLSv1.1");
 	UNIT_CHECK_STR(row, config_tls_protocols[l->tls.max_version], "TLSv1.2");
 	UNIT_CHECK_STR(row, l->tls.ciphers, "ECDHE+AESGCM");
@@ -158,7 +162,7 @@ static void test_every_setting(void)
 	UNIT_CHECK(row, l->max_idle_sec == 9 && l->stress_timeout_sec == 4);
 	UNIT_CHECK(row, l->max_sessions_per_client == 0);
 	UNIT_CHECK(row, l->client_limit_exceptions.count == 0);
-	UNIT_CHECK(row, l->line == 15); /* where its "{" is */
+	UNIT_CHECK(row, l->line == 16); /* where its "{" is */
 	config_free(cfg);
 }
 
@@ -326,6 +330,22 @@ static const struct {
 	{ "tls certificate without a key",
 	  "listeners = ( { address = \"127.0.0.1:1\";\n tls = { mode = \"required\"; cert = \"/c\"; }; } );\n",
 	  "line=3 setting=cert ", "set tls.key" },
+	{ "tls keys fewer than certificates",
+	  "listeners = ( { address = \"127.0.0.1:1\";\n tls = { mode = \"may\"; cert = [\"/a\", \"/b\"];\n"
+	  " key = \"/k\"; }; } );\n",
+	  "line=4 setting=key ", "tls.key lists 1, tls.cert 2" },
+	{ "tls too many certificates",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { cert = [\"1\", \"2\", \"3\", \"4\", \"5\"]; }; } );\n",
+	  "setting=cert ", "expected 1 to 4 strings, not 5" },
+	{ "tls empty certificate list",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { cert = []; }; } );\n",
+	  "setting=cert ", "expected 1 to 4 strings, not 0" },
+	{ "tls certificate not a string",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { cert = 5; }; } );\n",
+	  "setting=cert ", "expected a string or a list of strings" },
+	{ "tls empty key name",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { key = [\"/k\", \"\"]; }; } );\n",
+	  "setting=key ", "element 2: expected a file name" },
 	{ "tls protocol unknown",
 	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { protocols = \"TLSv1.3 SSLv3\"; }; } );\n",
 	  "setting=protocols ", "unknown protocol \\\"SSLv3\\\"" },
