@@ -233,8 +233,13 @@ static int over_client_limit(const struct worker_args *a, struct conn *c, const 
 		return 0;
 	log_info("sid=%s listener=%s event=limit limit=max_sessions_per_client client=%s "
 		 "sessions=%zu", sid, a->listener->name, client, open);
-	session_chat_refuse(c, sid, 10 * 1000, "421 4.7.0 %s Error: too many connections from %s",
-			    a->fqdn, client);
+	/* An implicit-TLS client expects a ClientHello's answer: a plaintext
+	   421 would be garbage to it, and a handshake is what the limit is
+	   there to spare.  It is closed unanswered, and tries again later. */
+	if (a->listener->tls.mode != TLS_MODE_IMPLICIT)
+		session_chat_refuse(c, sid, 10 * 1000,
+				    "421 4.7.0 %s Error: too many connections from %s", a->fqdn,
+				    client);
 	return 1;
 }
 

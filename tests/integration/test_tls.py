@@ -32,9 +32,10 @@ def make_cert(ctx, name="server", kind="ec"):
 def tls_listener(ctx, mode, cert, key, **settings):
     """A debug listener with a tls group; (config text, port, output)."""
     timeout = settings.pop("handshake_timeout", None)
+    more = settings.pop("extra_tls", "")  # listener settings ctx.listener() cannot write
     group = 'tls = { mode = "%s"; cert = "%s"; key = "%s";%s };' % (
         mode, cert, key, " handshake_timeout = %d;" % timeout if timeout else "")
-    return ctx.listener(extra=group, **settings)
+    return ctx.listener(extra=group + more, **settings)
 
 
 def tls_daemon(ctx, mode, **settings):
@@ -346,3 +347,22 @@ def test_tls_rsa_and_ecdsa_pairs(ctx):
     rc, so, se = ctx.run([SMTPGATE, "-n", "-t", "-f", ctx.config([text], name="twice.conf")])
     eq(rc, EX_CONFIG, "two EC certificates (stderr: %s)" % se)
     check(ec2_cert in se and "one certificate per key type" in se, "error: %r" % se)
+
+
+def test_tls_implicit_client_limit_closes_unanswered(ctx):
+    cert, key = make_cert(ctx)
+    text, port, out = tls_listener(ctx, "implicit", cert, key, workers=2,
+                                   max_sessions_per_client=1,
+                                   extra_tls="client_limit_exceptions = [];")
+    d = ctx.daemon(ctx.config([text]))
+    d.wait_workers(2)
+    first = smtplib.SMTP_SSL("localhost", port, timeout=10, context=client_context(cert))
+    try:
+        with Client(port, greeting=False) as c:
+            c.send(client_hello())
+            check(c.closed(), "the second session was not closed")
+            check(not re.search(rb"^\d{3}[ -]", c.buf, re.M), "plaintext reply: %r" % c.buf)
+        d.wait_log(r"event=limit limit=max_sessions_per_client client=127\.0\.0\.1 sessions=2")
+        eq(first.noop()[0], 250, "the first session goes on")
+    finally:
+        first.close()
