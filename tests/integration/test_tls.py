@@ -5,6 +5,7 @@ stalled handshakes, and the checks of cert/key at -t."""
 import os
 import pwd
 import re
+import signal
 import smtplib
 import socket
 import ssl
@@ -366,3 +367,37 @@ def test_tls_implicit_client_limit_closes_unanswered(ctx):
         eq(first.noop()[0], 250, "the first session goes on")
     finally:
         first.close()
+
+
+def tls_client(port, cert):
+    """A harness Client over implicit TLS, greeting read."""
+    c = Client(port, greeting=False)
+    c.sock = client_context(cert).wrap_socket(c.sock, server_hostname="localhost")
+    c.greeting = c.reply()
+    return c
+
+
+def test_tls_sigterm_idle_session_gets_421(ctx):
+    d, port, out, cert = tls_daemon(ctx, "implicit", workers=1)
+    with tls_client(port, cert) as c:
+        check(c.greeting[0].startswith("220 "), "greeting over TLS: %r" % c.greeting)
+        eq(c.cmd("EHLO x")[:4], "250-", "EHLO")
+        d.signal(signal.SIGTERM)
+        r = c.reply()
+        check(r[0].startswith("421 4.3.2 "), "at SIGTERM, over TLS: %r" % r)
+    eq(d.wait(15), 0, "master's exit status")
+    check("reason=stopped" in d.log(), "no stop in the log:\n" + d.log())
+
+
+def test_tls_sigterm_ends_a_stalled_handshake(ctx):
+    # The handshake would wait 60 s; a stop must not wait for it.
+    d, port, out, cert = tls_daemon(ctx, "implicit", workers=1, handshake_timeout=60)
+    with Client(port, greeting=False) as c:
+        hello = client_hello()
+        c.send(hello[:len(hello) // 2])
+        d.wait_log(r"event=connect ")
+        d.signal(signal.SIGTERM)
+        check(c.closed(15), "the stalled handshake outlived the stop")
+        eq(c.buf, b"", "bytes sent to a stalled handshake")
+    eq(d.wait(15), 0, "master's exit status")
+    d.wait_log(r'event=tls-failed reason="server shutting down"')
