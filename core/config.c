@@ -29,6 +29,10 @@ static const char *name_setting(const config_setting_t *s);
 static int load_pool(struct config_loader *ld, const config_setting_t *s,
 		     struct listener_config *l);
 static int check_chroot(struct config_loader *ld, const config_setting_t *s, const char *dir);
+static int protocol_index(const char *name, size_t len);
+static int check_protocols(struct config_loader *ld, const config_setting_t *g,
+			   struct tls_config *t);
+static int check_tls(struct config_loader *ld, const config_setting_t *s, struct tls_config *t);
 static int check_listener(struct config_loader *ld, const config_setting_t *s,
 			  struct listener_config *l);
 static int load_listener(struct config_loader *ld, const config_setting_t *s,
@@ -126,6 +130,73 @@ static int check_chroot(struct config_loader *ld, const config_setting_t *s, con
 	return 0;
 }
 
+const char *const config_tls_protocols[] = { "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL };
+
+/* The index of a protocol name (len bytes) in config_tls_protocols; -1. */
+static int protocol_index(const char *name, size_t len)
+{
+	for (int i = 0; config_tls_protocols[i]; i++)
+		if (strlen(config_tls_protocols[i]) == len && !memcmp(name, config_tls_protocols[i], len))
+			return i;
+	return -1;
+}
+
+/* tls.protocols: names separated by spaces, without a gap (OpenSSL sets
+   a lowest and a highest version, nothing between can be left out). */
+static int check_protocols(struct config_loader *ld, const config_setting_t *g,
+			   struct tls_config *t)
+{
+	unsigned int seen = 0;
+	for (const char *p = t->protocols; *p;) {
+		size_t len = strcspn(p, " ");
+		int i = protocol_index(p, len);
+		if (len && i < 0)
+			return config_table_fail(ld, g, "protocols",
+				    "unknown protocol \"%.*s\" (known: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3)",
+				    (int)len, p);
+		if (len)
+			seen |= 1u << i;
+		p += len + (p[len] == ' ');
+	}
+	if (!seen)
+		return config_table_fail(ld, g, "protocols", "no protocol named");
+	t->min_version = __builtin_ctz(seen);
+	t->max_version = 31 - __builtin_clz(seen);
+	for (int i = t->min_version; i <= t->max_version; i++)
+		if (!(seen & (1u << i)))
+			return config_table_fail(ld, g, "protocols",
+				    "%s is missing between %s and %s: name a range without gaps",
+				    config_tls_protocols[i], config_tls_protocols[t->min_version],
+				    config_tls_protocols[t->max_version]);
+	return 0;
+}
+
+/* The tls group: a mode other than "off" needs certificates and their
+   keys, as many of one as of the other (whether they load and match is
+   the worker's check, tls.c). */
+static int check_tls(struct config_loader *ld, const config_setting_t *s, struct tls_config *t)
+{
+	const config_setting_t *g = config_setting_get_member(s, "tls");
+	if (g && check_protocols(ld, g, t) < 0)
+		return -1;
+	if (!g) {
+		t->min_version = protocol_index("TLSv1.2", 7);
+		t->max_version = protocol_index("TLSv1.3", 7);
+	}
+	if (t->mode == TLS_MODE_OFF)
+		return 0;
+	if (t->cert.count == 0)
+		return config_table_fail(ld, g, "mode", "mode \"%s\" needs a certificate: set tls.cert",
+			    t->mode == TLS_MODE_MAY ? "may" : t->mode == TLS_MODE_REQUIRED ? "required" : "implicit");
+	if (t->key.count == 0)
+		return config_table_fail(ld, g, "cert", "a certificate needs its key: set tls.key");
+	if (t->key.count != t->cert.count)
+		return config_table_fail(ld, g, "key",
+			    "tls.key lists %zu, tls.cert %zu: one key per certificate, in the same order",
+			    t->key.count, t->cert.count);
+	return 0;
+}
+
 /* What the table cannot say: settings checked against each other, the
    address specs, the name's room in the scoreboard. */
 static int check_listener(struct config_loader *ld, const config_setting_t *s,
@@ -133,7 +204,7 @@ static int check_listener(struct config_loader *ld, const config_setting_t *s,
 {
 	struct hostport hp;
 	const char *why;
-	if (check_chroot(ld, s, l->chroot_dir) < 0)
+	if (check_chroot(ld, s, l->chroot_dir) < 0 || check_tls(ld, s, &l->tls) < 0)
 		return -1;
 	if (addr_split(l->address, &hp, &why) < 0)
 		return config_table_fail(ld, s, "address", "\"%s\": %s", l->address, why);

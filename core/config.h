@@ -12,6 +12,34 @@
 #define CONFIG_DEFAULT_DATA_SIZE_LIMIT 33554432LL /* smtpd.DATA_SIZE_DEFAULT */
 #define POOL_WORKERS_MAX 1024 /* per listener */
 
+/* A listener's tls.mode: the wire unchanged (smtpd.py), STARTTLS offered,
+   STARTTLS required before mail (RFC 3207 4), TLS from the first byte
+   (RFC 8314). */
+enum tls_mode { TLS_MODE_OFF, TLS_MODE_MAY, TLS_MODE_REQUIRED, TLS_MODE_IMPLICIT };
+
+#define TLS_PAIRS_MAX 4 /* certificate/key pairs per listener (RSA, ECDSA, ...) */
+
+/* A string, or a list of them (tls.cert, tls.key). */
+struct config_strings {
+	const char *items[TLS_PAIRS_MAX];
+	size_t count;
+};
+
+/* A listener's tls group. */
+struct tls_config {
+	int mode;                /* enum tls_mode */
+	struct config_strings cert; /* PEM: a certificate, then its chain; one per key type */
+	struct config_strings key;  /* PEM: the private key of the cert at the same index */
+	const char *protocols;   /* as written: "TLSv1.2 TLSv1.3" */
+	int min_version, max_version; /* protocols: indexes in config_tls_protocols */
+	const char *ciphers;     /* TLS 1.2 and below, OpenSSL's cipher list syntax */
+	const char *ciphersuites; /* TLS 1.3 */
+	int handshake_timeout_sec;
+};
+
+/* The TLS protocol names tls.protocols knows, oldest first, NULL-ended. */
+extern const char *const config_tls_protocols[];
+
 /* A list of networks (client_limit_exceptions, proxy_trusted). */
 struct config_nets {
 	struct addr_net *nets;
@@ -59,6 +87,7 @@ struct listener_config {
 	int proxy_protocol;
 	struct config_nets proxy_trusted;
 	int proxy_timeout_sec;
+	struct tls_config tls;   /* the tls group */
 	const config_setting_t *handler_group; /* NULL if absent */
 	const char *source;      /* the file (or "command line") it comes from */
 	int line;                /* where the listener is defined */

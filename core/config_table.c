@@ -31,7 +31,8 @@ enum setting_type {
 	SET_LLONG,   /* long long, within min..max */
 	SET_BOOL,    /* int, 0 or 1 */
 	SET_CHOICE,  /* int: the index of the name in choices */
-	SET_NETS     /* struct config_nets: a list of networks */
+	SET_NETS,    /* struct config_nets: a list of networks */
+	SET_STRINGS  /* struct config_strings: a string, or a list of up to max */
 };
 
 /* One setting: its name, its type, where its value lives (in struct
@@ -55,6 +56,8 @@ static const char *const bare_lf_choices[] = { "keep", "normalize", "reject", NU
 static const char *const pregreet_choices[] = { "log", "reject", NULL };
 /* In the order of enum proxy_proto_versions: the index is the set of versions. */
 static const char *const proxy_choices[] = { "off", "v1", "v2", "any", NULL };
+/* In the order of enum tls_mode. */
+static const char *const tls_mode_choices[] = { "off", "may", "required", "implicit", NULL };
 
 #define G(field) offsetof(struct config, field)
 #define L(field) offsetof(struct listener_config, field)
@@ -114,14 +117,33 @@ static const struct setting listener_table[] = {
 	{ "proxy_timeout", SET_INT, L(proxy_timeout_sec), 1, 300, 5, NULL, NULL },
 };
 
+/* The listener's tls group (names shown as tls.NAME by -t).  The
+   defaults: TLS 1.2 and 1.3 only; for TLS 1.2 OpenSSL's strong ciphers
+   (no anonymous, no MD5: an MX must still talk to old senders, so no
+   narrower list); for TLS 1.3 OpenSSL's own three suites. */
+static const struct setting tls_table[] = {
+	{ "mode", SET_CHOICE, L(tls.mode), 0, 0, TLS_MODE_OFF, NULL, tls_mode_choices },
+	{ "cert", SET_STRINGS, L(tls.cert), 0, TLS_PAIRS_MAX, 0, NULL, NULL },
+	{ "key", SET_STRINGS, L(tls.key), 0, TLS_PAIRS_MAX, 0, NULL, NULL },
+	{ "protocols", SET_STRING, L(tls.protocols), 0, 0, 0, "TLSv1.2 TLSv1.3", NULL },
+	{ "ciphers", SET_STRING, L(tls.ciphers), 0, 0, 0, "HIGH:!aNULL:!MD5", NULL },
+	{ "ciphersuites", SET_STRING, L(tls.ciphersuites), 0, 0, 0,
+	  "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256", NULL },
+	{ "handshake_timeout", SET_INT, L(tls.handshake_timeout_sec), 1, 3600, 30, NULL, NULL },
+};
+
 #define TABLE_SIZE(t) (sizeof(t) / sizeof((t)[0]))
 
 static int check_known(struct config_loader *ld, const config_setting_t *group,
-		       const struct setting *table, size_t n, const char *extra);
+		       const struct setting *table, size_t n, const char *extra,
+		       const char *extra2);
 static int default_nets(const char *text, struct config_nets *out);
 static int set_default(const struct setting *row, char *base);
 static int parse_nets(struct config_loader *ld, const config_setting_t *g,
 		      const struct setting *row, const config_setting_t *m, struct config_nets *out);
+static int parse_strings(struct config_loader *ld, const config_setting_t *g,
+			 const struct setting *row, const config_setting_t *m,
+			 struct config_strings *out);
 static int parse_choice(struct config_loader *ld, const config_setting_t *g,
 			const struct setting *row, const char *text);
 static int load_row(struct config_loader *ld, const config_setting_t *g,
@@ -129,7 +151,7 @@ static int load_row(struct config_loader *ld, const config_setting_t *g,
 static int load_table(struct config_loader *ld, const config_setting_t *g,
 		      const struct setting *table, size_t n, void *base);
 static void describe_row(const struct setting *row, const char *base, char *out, size_t size,
-			 size_t *used);
+			 size_t *used, const char *prefix);
 
 /* The error about setting name of group s (or s itself) into the loader's
    buffer, with the line of the setting, else of the group. */
@@ -148,15 +170,17 @@ int config_table_fail(struct config_loader *ld, const config_setting_t *s, const
 	return config_error_format(ld->err, ld->err_size, ld->cfg->source, line, name, "%s", msg);
 }
 
-/* Refuse any member of group not in the table (nor equal to extra). */
+/* Refuse any member of group not in the table (nor equal to extra or
+   extra2, the subgroups). */
 static int check_known(struct config_loader *ld, const config_setting_t *group,
-		       const struct setting *table, size_t n, const char *extra)
+		       const struct setting *table, size_t n, const char *extra,
+		       const char *extra2)
 {
 	int count = config_setting_length(group);
 	for (int i = 0; i < count; i++) {
 		const config_setting_t *m = config_setting_get_elem(group, (unsigned int)i);
 		const char *name = config_setting_name(m);
-		int ok = extra && strcmp(name, extra) == 0;
+		int ok = (extra && strcmp(name, extra) == 0) || (extra2 && strcmp(name, extra2) == 0);
 		for (size_t k = 0; !ok && k < n; k++)
 			ok = strcmp(name, table[k].name) == 0;
 		if (!ok)
@@ -192,6 +216,7 @@ static int set_default(const struct setting *row, char *base)
 	case SET_STRING: *(const char **)field = row->def_str; return 0;
 	case SET_LLONG: *(long long *)field = row->def; return 0;
 	case SET_NETS: return default_nets(row->def_str, field);
+	case SET_STRINGS: memset(field, 0, sizeof(struct config_strings)); return 0;
 	default: *(int *)field = (int)row->def; return 0;
 	}
 }
@@ -217,6 +242,30 @@ static int parse_nets(struct config_loader *ld, const config_setting_t *g,
 		if (addr_net_parse(text, &out->nets[out->count++], &why) < 0)
 			return config_table_fail(ld, g, row->name, "\"%s\": %s", text, why);
 	}
+	return 0;
+}
+
+/* A string, or a list or array of at most row->max non-empty strings. */
+static int parse_strings(struct config_loader *ld, const config_setting_t *g,
+			 const struct setting *row, const config_setting_t *m,
+			 struct config_strings *out)
+{
+	int t = config_setting_type(m);
+	int n = t == CONFIG_TYPE_STRING ? 1 : config_setting_length(m);
+	if (t != CONFIG_TYPE_STRING && t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+		return config_table_fail(ld, g, row->name, "expected a string or a list of strings");
+	if (n < 1 || n > row->max)
+		return config_table_fail(ld, g, row->name, "expected 1 to %lld strings, not %d",
+					 row->max, n);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e =
+			t == CONFIG_TYPE_STRING ? m : config_setting_get_elem(m, (unsigned int)i);
+		const char *text = config_setting_get_string(e);
+		if (!text || !text[0])
+			return config_table_fail(ld, g, row->name, "element %d: expected a file name", i + 1);
+		out->items[i] = text;
+	}
+	out->count = (size_t)n;
 	return 0;
 }
 
@@ -248,6 +297,8 @@ static int load_row(struct config_loader *ld, const config_setting_t *g,
 	int t = config_setting_type(m);
 	if (row->type == SET_NETS)
 		return parse_nets(ld, g, row, m, field);
+	if (row->type == SET_STRINGS)
+		return parse_strings(ld, g, row, m, field);
 	if ((row->type == SET_STRING || row->type == SET_CHOICE) && t != CONFIG_TYPE_STRING)
 		return config_table_fail(ld, g, row->name, "expected a string");
 	if (row->type == SET_BOOL && t != CONFIG_TYPE_BOOL)
@@ -276,23 +327,26 @@ static int load_row(struct config_loader *ld, const config_setting_t *g,
 	return 0;
 }
 
-/* Every row of the table: defaults first, then the group's values. */
+/* Every row of the table: defaults first, then the group's values (g
+   NULL: the defaults only). */
 static int load_table(struct config_loader *ld, const config_setting_t *g,
 		      const struct setting *table, size_t n, void *base)
 {
 	for (size_t i = 0; i < n; i++)
 		if (set_default(&table[i], base) < 0)
 			abort(); /* a bad default network in the table */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; g && i < n; i++)
 		if (load_row(ld, g, &table[i], base) < 0)
 			return -1;
 	return 0;
 }
 
-/* Append one setting's value as name=value to out at *used. */
+/* Append one setting's value as name=value to out at *used (the name
+   after prefix: a subgroup's). */
 static void describe_row(const struct setting *row, const char *base, char *out, size_t size,
-			 size_t *used)
+			 size_t *used, const char *prefix)
 {
+	char name[64];
 	const void *field = base + row->offset;
 	char value[512] = "";
 	size_t n = 0;
@@ -307,6 +361,9 @@ static void describe_row(const struct setting *row, const char *base, char *out,
 		snprintf(value, sizeof(value), "%s", *(const int *)field ? "true" : "false");
 	else if (row->type == SET_INT)
 		snprintf(value, sizeof(value), "%d", *(const int *)field);
+	for (size_t i = 0; row->type == SET_STRINGS && i < ((const struct config_strings *)field)->count; i++)
+		n += (size_t)snprintf(value + n, n < sizeof(value) ? sizeof(value) - n : 0, "%s%s",
+				      i ? "," : "", ((const struct config_strings *)field)->items[i]);
 	for (size_t i = 0; row->type == SET_NETS && i < ((const struct config_nets *)field)->count; i++) {
 		const struct addr_net *net = &((const struct config_nets *)field)->nets[i];
 		char text[64];
@@ -314,7 +371,8 @@ static void describe_row(const struct setting *row, const char *base, char *out,
 		n += (size_t)snprintf(value + n, n < sizeof(value) ? sizeof(value) - n : 0, "%s%s/%u",
 				      i ? "," : "", text, net->prefix);
 	}
-	config_error_field(out, size, used, row->name, value);
+	snprintf(name, sizeof(name), "%s%s", prefix, row->name);
+	config_error_field(out, size, used, name, value);
 }
 
 void config_table_describe_listener(const struct listener_config *l, char *out, size_t size)
@@ -323,14 +381,16 @@ void config_table_describe_listener(const struct listener_config *l, char *out, 
 	if (size)
 		out[0] = '\0';
 	for (size_t i = 0; i < TABLE_SIZE(listener_table); i++)
-		describe_row(&listener_table[i], (const char *)l, out, size, &used);
+		describe_row(&listener_table[i], (const char *)l, out, size, &used, "");
+	for (size_t i = 0; i < TABLE_SIZE(tls_table); i++)
+		describe_row(&tls_table[i], (const char *)l, out, size, &used, "tls.");
 }
 
 int config_table_load_global(struct config_loader *ld)
 {
 	struct config *cfg = ld->cfg;
 	const config_setting_t *root = config_root_setting(&cfg->lc);
-	if (check_known(ld, root, global_table, TABLE_SIZE(global_table), "listeners") < 0 ||
+	if (check_known(ld, root, global_table, TABLE_SIZE(global_table), "listeners", NULL) < 0 ||
 	    load_table(ld, root, global_table, TABLE_SIZE(global_table), cfg) < 0)
 		return -1;
 	if (cfg->user[0] == '\0')
@@ -348,11 +408,20 @@ int config_table_load_global(struct config_loader *ld)
 int config_table_load_listener(struct config_loader *ld, const config_setting_t *s,
 			       struct listener_config *l)
 {
-	return load_table(ld, s, listener_table, TABLE_SIZE(listener_table), l);
+	if (load_table(ld, s, listener_table, TABLE_SIZE(listener_table), l) < 0)
+		return -1;
+	const config_setting_t *g = config_setting_get_member(s, "tls");
+	if (!g)
+		return load_table(ld, NULL, tls_table, TABLE_SIZE(tls_table), l);
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return config_table_fail(ld, s, "tls", "the tls settings must be a group { ... }");
+	if (check_known(ld, g, tls_table, TABLE_SIZE(tls_table), NULL, NULL) < 0)
+		return -1;
+	return load_table(ld, g, tls_table, TABLE_SIZE(tls_table), l);
 }
 
 int config_table_check_listener_known(struct config_loader *ld, const config_setting_t *s,
 				      const char *extra)
 {
-	return check_known(ld, s, listener_table, TABLE_SIZE(listener_table), extra);
+	return check_known(ld, s, listener_table, TABLE_SIZE(listener_table), extra, "tls");
 }

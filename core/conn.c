@@ -5,19 +5,23 @@
  * the worker's wait mask, so SIGTERM can end an idle wait for a command but
  * never tears a write or a DATA read in half.  A connection whose waits no
  * signal may interrupt (no wait mask: the SMTP client's upstream) reads
- * with one blocking recv() bounded by SO_RCVTIMEO instead.  Never parses
- * SMTP.
+ * with one blocking recv() bounded by SO_RCVTIMEO instead.  After
+ * start_tls every byte goes through OpenSSL (tls.c), whose steps say what
+ * they wait for; the waiting stays here, with the same deadlines, stress
+ * cut and stop flag as in plaintext.  Never parses SMTP.
  */
 #include "conn.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "tls.h"
 
 static int fd_wait(struct conn_fd *c, short events, long long start_ms, int timeout_ms,
 		   int interruptible);
@@ -33,9 +37,22 @@ static int fd_sleep(struct conn *base, long long ms);
 static int mem_sleep(struct conn *base, long long ms);
 static int mem_write(struct conn *base, const void *buf, size_t len, int timeout_ms);
 static int mem_pending(struct conn *base);
+static int tls_wait(struct conn_fd *c, int step, long long start_ms, int timeout_ms,
+		    int interruptible);
+static ssize_t fd_tls_read(struct conn_fd *c, void *buf, size_t len, long long start_ms,
+			   int timeout_ms, int interruptible);
+static int fd_tls_write(struct conn_fd *c, const void *buf, size_t len, int timeout_ms);
+static int fd_start_tls(struct conn *base, struct tls_server *srv, int timeout_ms, char *why,
+			size_t why_size);
+static const char *fd_tls_info(struct conn *base, const char **cipher_out);
+static int mem_start_tls(struct conn *base, struct tls_server *srv, int timeout_ms, char *why,
+			 size_t why_size);
+static const char *mem_tls_info(struct conn *base, const char **cipher_out);
 
-static const struct conn_ops fd_ops = { fd_read, fd_write, fd_pending, fd_sleep };
-static const struct conn_ops mem_ops = { mem_read, mem_write, mem_pending, mem_sleep };
+static const struct conn_ops fd_ops = { fd_read,  fd_write,     fd_pending,
+					 fd_sleep, fd_start_tls, fd_tls_info };
+static const struct conn_ops mem_ops = { mem_read,  mem_write,     mem_pending,
+					  mem_sleep, mem_start_tls, mem_tls_info };
 
 
 void conn_fd_init(struct conn_fd *c, int fd, const sigset_t *wait_mask,
@@ -48,6 +65,7 @@ void conn_fd_init(struct conn_fd *c, int fd, const sigset_t *wait_mask,
 	c->stress = NULL;
 	c->stress_timeout_ms = 0;
 	c->rcvtimeo_ms = 0;
+	c->ssl = NULL;
 }
 
 void conn_fd_set_stress(struct conn_fd *c, const _Atomic int *stress, int stress_timeout_ms)
@@ -127,6 +145,8 @@ static ssize_t fd_read(struct conn *base, void *buf, size_t len, long long start
 		       int interruptible)
 {
 	struct conn_fd *c = (struct conn_fd *)base;
+	if (c->ssl)
+		return fd_tls_read(c, buf, len, start, timeout_ms, interruptible);
 	if (!c->wait_mask)
 		return fd_read_blocking(c, buf, len, start + timeout_ms);
 	for (;;) {
@@ -148,6 +168,8 @@ static int fd_write(struct conn *base, const void *buf, size_t len, int timeout_
 	struct conn_fd *c = (struct conn_fd *)base;
 	const char *p = buf;
 	long long start = clock_ms();
+	if (c->ssl)
+		return fd_tls_write(c, buf, len, timeout_ms);
 	while (len > 0) {
 		/* MSG_NOSIGNAL: a client that hangs up early costs an EPIPE, not
 		   the worker (Postfix sends QUIT and closes without waiting). */
@@ -170,7 +192,99 @@ static int fd_pending(struct conn *base)
 {
 	struct conn_fd *c = (struct conn_fd *)base;
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	if (c->ssl && tls_conn_pending(c->ssl))
+		return 1;
 	return poll(&pfd, 1, 0) > 0;
+}
+
+/* Wait for what a TLS step asked for (an enum tls_step < 0 that is a
+   want): 0, or an enum conn_status (a failed step: CONN_EOF when the
+   peer closed, CONN_ERROR otherwise). */
+static int tls_wait(struct conn_fd *c, int step, long long start_ms, int timeout_ms,
+		    int interruptible)
+{
+	if (step == TLS_WANT_READ)
+		return fd_wait(c, POLLIN, start_ms, timeout_ms, interruptible);
+	if (step == TLS_WANT_WRITE)
+		return fd_wait(c, POLLOUT, start_ms, timeout_ms, interruptible);
+	return step == TLS_CLOSED ? CONN_EOF : CONN_ERROR;
+}
+
+/* fd_read over TLS: OpenSSL's buffered bytes first, then waits.  A wait
+   mask is always there (only the client's sessions start TLS). */
+static ssize_t fd_tls_read(struct conn_fd *c, void *buf, size_t len, long long start_ms,
+			   int timeout_ms, int interruptible)
+{
+	for (;;) {
+		ssize_t n = tls_conn_read(c->ssl, buf, len);
+		if (n > 0)
+			return n;
+		int w = tls_wait(c, (int)n, start_ms, timeout_ms, interruptible);
+		if (w < 0)
+			return w;
+	}
+}
+
+/* fd_write over TLS: all len bytes, one deadline. */
+static int fd_tls_write(struct conn_fd *c, const void *buf, size_t len, int timeout_ms)
+{
+	const char *p = buf;
+	long long start = clock_ms();
+	while (len > 0) {
+		ssize_t n = tls_conn_write(c->ssl, p, len);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		int w = tls_wait(c, (int)n, start, timeout_ms, 0);
+		if (w < 0)
+			return w == CONN_EOF ? CONN_ERROR : w;
+	}
+	return 0;
+}
+
+/* The handshake, step by step within timeout_ms; a stop ends it (a
+   stopping worker does not wait for a slow client's handshake). */
+static int fd_start_tls(struct conn *base, struct tls_server *srv, int timeout_ms, char *why,
+			size_t why_size)
+{
+	struct conn_fd *c = (struct conn_fd *)base;
+	long long start = clock_ms();
+	if (c->ssl || !(c->ssl = tls_conn_new(srv, c->fd))) {
+		snprintf(why, why_size, "%s", c->ssl ? "TLS already active" : "cannot set up TLS");
+		return CONN_ERROR;
+	}
+	for (;;) {
+		int step = tls_conn_handshake(c->ssl);
+		if (step == 0)
+			return 0;
+		int w = tls_wait(c, step, start, timeout_ms, 1);
+		if (w == 0)
+			continue;
+		if (w == CONN_TIMEOUT)
+			snprintf(why, why_size, "handshake timeout");
+		else if (w == CONN_STOPPED)
+			snprintf(why, why_size, "server shutting down");
+		else
+			tls_conn_why(c->ssl, why, why_size);
+		return w;
+	}
+}
+
+static const char *fd_tls_info(struct conn *base, const char **cipher_out)
+{
+	struct conn_fd *c = (struct conn_fd *)base;
+	if (!c->ssl)
+		return NULL;
+	*cipher_out = tls_conn_cipher(c->ssl);
+	return tls_conn_protocol(c->ssl);
+}
+
+void conn_fd_end_tls(struct conn_fd *c)
+{
+	tls_conn_free(c->ssl);
+	c->ssl = NULL;
 }
 
 /* A pause (error_sleep, greet_pause) that a stop or stress ends:
@@ -243,6 +357,24 @@ static int mem_sleep(struct conn *base, long long ms)
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 	return 0;
+}
+
+/* Memory has no TLS: a session that asks for it ends. */
+static int mem_start_tls(struct conn *base, struct tls_server *srv, int timeout_ms, char *why,
+			 size_t why_size)
+{
+	(void)base;
+	(void)srv;
+	(void)timeout_ms;
+	snprintf(why, why_size, "no TLS on this connection");
+	return CONN_ERROR;
+}
+
+static const char *mem_tls_info(struct conn *base, const char **cipher_out)
+{
+	(void)base;
+	(void)cipher_out;
+	return NULL;
 }
 
 static int mem_pending(struct conn *base)

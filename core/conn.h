@@ -1,9 +1,9 @@
 /*
  * conn.h - the byte stream under a session: a socket, or memory in tests.
  *
- * The channel reads and writes only through this interface, so a TLS layer
- * can later be slid in under it mid-session (STARTTLS) and the channel can
- * be driven without a socket in unit tests and fuzzing.
+ * The channel reads and writes only through this interface, so TLS slides
+ * in under it mid-session (STARTTLS, start_tls) and the channel can be
+ * driven without a socket in unit tests and fuzzing.
  */
 #ifndef SMTPGATE_CONN_H
 #define SMTPGATE_CONN_H
@@ -25,6 +25,8 @@ enum conn_status {
 };
 
 struct conn;
+struct tls_server;
+struct ssl_st;
 
 struct conn_ops {
 	/* Up to len bytes; > 0 bytes read, or an enum conn_status.  The wait
@@ -40,6 +42,14 @@ struct conn_ops {
 	   cut it short, CONN_TIMEOUT when stress did (a socket's sleep ends at
 	   once while its listener is under stress). */
 	int (*sleep)(struct conn *c, long long ms);
+	/* The server's TLS handshake over this connection, bounded by
+	   timeout_ms: 0, after which reads and writes go through TLS; or an
+	   enum conn_status with the reason in why (nothing more may be
+	   written in plaintext then). */
+	int (*start_tls)(struct conn *c, struct tls_server *srv, int timeout_ms, char *why,
+			 size_t why_size);
+	/* The protocol and cipher in use, or NULL (no TLS). */
+	const char *(*tls_info)(struct conn *c, const char **cipher_out);
 };
 
 struct conn {
@@ -62,11 +72,15 @@ struct conn_fd {
 	const _Atomic int *stress;
 	int stress_timeout_ms;
 	long long rcvtimeo_ms; /* SO_RCVTIMEO in force; 0: none (never times out) */
+	struct ssl_st *ssl;    /* after start_tls: every byte goes through it */
 };
 
 void conn_fd_init(struct conn_fd *c, int fd, const sigset_t *wait_mask,
 		  volatile sig_atomic_t *stop_flag);
 void conn_fd_set_stress(struct conn_fd *c, const _Atomic int *stress, int stress_timeout_ms);
+/* TLS over: close_notify sent when it can be at once, OpenSSL's state
+   freed (the caller then closes the socket). */
+void conn_fd_end_tls(struct conn_fd *c);
 
 /* Memory: reads come from `input` in pieces of at most `chunk` bytes (0 =
    as much as asked), then EOF (or TIMEOUT when eof_is_timeout); writes are
@@ -109,6 +123,17 @@ static inline int conn_input_pending(struct conn *c)
 static inline int conn_sleep(struct conn *c, long long ms)
 {
 	return c->ops->sleep(c, ms);
+}
+
+static inline int conn_start_tls(struct conn *c, struct tls_server *srv, int timeout_ms,
+				 char *why, size_t why_size)
+{
+	return c->ops->start_tls(c, srv, timeout_ms, why, why_size);
+}
+
+static inline const char *conn_tls_info(struct conn *c, const char **cipher_out)
+{
+	return c->ops->tls_info(c, cipher_out);
 }
 
 

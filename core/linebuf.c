@@ -33,6 +33,13 @@ size_t linebuf_pending(const struct linebuf *lb)
 	return lb->end - lb->start;
 }
 
+size_t linebuf_discard(struct linebuf *lb)
+{
+	size_t n = lb->end - lb->start;
+	lb->start = lb->end = 0;
+	return n;
+}
+
 int linebuf_has_line(const struct linebuf *lb)
 {
 	size_t len, next;

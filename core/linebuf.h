@@ -50,6 +50,9 @@ int linebuf_read_data(struct linebuf *lb, int timeout_ms,
 
 /* Bytes received but not yet consumed (the client talked ahead). */
 size_t linebuf_pending(const struct linebuf *lb);
+/* Forget what was received but not consumed; how many bytes that was
+   (STARTTLS: nothing sent in plaintext may count after the handshake). */
+size_t linebuf_discard(struct linebuf *lb);
 /* 1 if a whole command line is buffered: reading it will not block. */
 int linebuf_has_line(const struct linebuf *lb);
 

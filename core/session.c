@@ -45,7 +45,7 @@ static enum session_end session_end_and_free(struct session *s);
 const char *session_end_name(enum session_end end)
 {
 	static const char *const names[] = { "quit", "eof", "timeout", "io-error", "stopped",
-					     "plugin", "limit" };
+					     "plugin", "limit", "tls-error" };
 	if ((unsigned int)end >= sizeof(names) / sizeof(names[0]))
 		log_panic("what=session_end value=%d", (int)end); /* memory is corrupt */
 	return names[end];
@@ -117,6 +117,8 @@ static const struct session_verb *find_verb(const struct session *s, const char 
    it was counted toward max_idle_commands. */
 static int run_verb(struct session *s, const struct session_verb *row, const char *arg)
 {
+	if (!session_tls_allows(s, row))
+		return 0;
 	if (s->state == SESSION_CONNECTED && !row->before_helo) {
 		session_chat_reply(&s->chat, "503 Error: send HELO first");
 		return 0;
@@ -222,7 +224,7 @@ static struct session *session_new(const struct session_env *env, struct conn *c
 	session_chat_init(&s->chat, conn, s->sid, s->l);
 	linebuf_init(&s->lb, conn);
 	linebuf_set_bare_lf(&s->lb, s->l->bare_lf);
-	s->verbs = session_cmd_table(env->plugin, &s->verb_count);
+	s->verbs = session_cmd_table(env->plugin, s->l->tls.mode != TLS_MODE_OFF, &s->verb_count);
 	s->pub.id = s->sid;
 	s->pub.listener = s->l->name;
 	s->pub.peer_addr = peer->addr;
@@ -246,8 +248,8 @@ static enum session_end session_end_and_free(struct session *s)
 		session_sync_pub(s);
 		s->env->plugin->on_disconnect(s->env->priv, &s->pub);
 	}
-	log_info("sid=%s listener=%s event=disconnect reason=%s commands=%lu messages=%lu", s->sid,
-		 s->l->name, session_end_name(s->end), s->commands, s->messages);
+	log_info("sid=%s listener=%s event=disconnect reason=%s commands=%lu messages=%lu%s",
+		 s->sid, s->l->name, session_end_name(s->end), s->commands, s->messages, s->tls_log);
 	enum session_end end = s->end;
 	free(s->rcpttos);
 	free(s->verbs);
@@ -269,7 +271,10 @@ enum session_end session_run(const struct session_env *env, struct conn *conn,
 			 peer->addr, peer->port);
 	if (log_trace_enabled())
 		log_debug("sid=%s Peer: ('%s', %u)", s->sid, peer->addr, peer->port);
-	greet_client(s);
+	/* Implicit TLS first: a ClientHello is no client talking before the
+	   greeting (greet_pause looks only after the handshake). */
+	if (s->l->tls.mode != TLS_MODE_IMPLICIT || session_tls_implicit(s) == 0)
+		greet_client(s);
 
 	while (s->state != SESSION_CLOSING) {
 		const char *line;

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "tls.h"
 #include "smtpgate/plugin.h"
 
 /* What a worker gives every session it runs. */
@@ -15,6 +16,7 @@ struct session_env {
 	void *priv;
 	const char *fqdn;
 	volatile sig_atomic_t *stop_flag; /* set: finish the transaction, then 421 */
+	struct tls_server *tls;  /* the listener's TLS context; NULL: tls.mode "off" */
 };
 
 /* The client as the session sees it.  Behind a balancer speaking the
@@ -40,7 +42,8 @@ enum session_end {
 	SESSION_END_IO_ERROR,
 	SESSION_END_STOPPED,
 	SESSION_END_PLUGIN, /* a hook asked to disconnect */
-	SESSION_END_LIMIT   /* errors, session time, idle commands, pregreet */
+	SESSION_END_LIMIT,  /* errors, session time, idle commands, pregreet */
+	SESSION_END_TLS     /* the TLS handshake failed */
 };
 
 const char *session_end_name(enum session_end end);

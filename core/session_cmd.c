@@ -59,35 +59,47 @@ static void plugin_verb(struct session *s, const char *arg, const struct session
    the state, the others the state first, as smtpd.py does. */
 static const struct session_verb builtin_verbs[] = {
 	/* verb   handler    syntax        allowed in         refused with (503)
-	   before HELO, idle */
-	{ "HELO", smtp_helo, greet_syntax, IN(CONNECTED), "503 Duplicate HELO/EHLO", 1, 0, NULL },
-	{ "EHLO", smtp_ehlo, greet_syntax, IN(CONNECTED), "503 Duplicate HELO/EHLO", 1, 0, NULL },
+	   before HELO, idle, plugin, before STARTTLS (tls.mode "required") */
+	{ "HELO", smtp_helo, greet_syntax, IN(CONNECTED), "503 Duplicate HELO/EHLO", 1, 0, NULL, 0 },
+	{ "EHLO", smtp_ehlo, greet_syntax, IN(CONNECTED), "503 Duplicate HELO/EHLO", 1, 0, NULL,
+	  1 },
 	{ "MAIL", smtp_mail, mail_syntax, IN(GREETED), "503 Error: nested MAIL command", 0, 0,
-	  NULL },
+	  NULL, 0 },
 	{ "RCPT", smtp_rcpt, NULL, IN(MAIL) | IN(RCPT), "503 Error: need MAIL command", 0, 0,
-	  NULL },
-	{ "DATA", smtp_data, NULL, IN(RCPT), "503 Error: need RCPT command", 0, 0, NULL },
-	{ "RSET", smtp_rset, NULL, ANY, NULL, 1, 1, NULL },
-	{ "NOOP", smtp_noop, NULL, ANY, NULL, 1, 1, NULL },
-	{ "QUIT", smtp_quit, NULL, ANY, NULL, 1, 0, NULL },
-	{ "HELP", smtp_help, NULL, ANY, NULL, 1, 1, NULL },
-	{ "VRFY", smtp_vrfy, NULL, ANY, NULL, 1, 1, NULL },
-	{ "EXPN", smtp_expn, NULL, ANY, NULL, 1, 1, NULL },
+	  NULL, 0 },
+	{ "DATA", smtp_data, NULL, IN(RCPT), "503 Error: need RCPT command", 0, 0, NULL, 0 },
+	{ "RSET", smtp_rset, NULL, ANY, NULL, 1, 1, NULL, 0 },
+	{ "NOOP", smtp_noop, NULL, ANY, NULL, 1, 1, NULL, 1 },
+	{ "QUIT", smtp_quit, NULL, ANY, NULL, 1, 0, NULL, 1 },
+	{ "HELP", smtp_help, NULL, ANY, NULL, 1, 1, NULL, 0 },
+	{ "VRFY", smtp_vrfy, NULL, ANY, NULL, 1, 1, NULL, 0 },
+	{ "EXPN", smtp_expn, NULL, ANY, NULL, 1, 1, NULL, 0 },
 };
 
-/* The table of one session: the built-in rows, then the plugin's verbs. */
-struct session_verb *session_cmd_table(const struct smtpgate_plugin *plugin, size_t *count_out)
+/* STARTTLS (RFC 3207), a row only where tls.mode offers it: elsewhere the
+   verb is unknown, as in smtpd.py.  Not in a transaction (as Postfix). */
+static const struct session_verb starttls_verb = {
+	"STARTTLS", session_tls_starttls, session_tls_syntax, IN(GREETED),
+	"503 5.5.1 Error: MAIL transaction in progress", 0, 0, NULL, 1
+};
+
+/* The table of one session: the built-in rows (and STARTTLS's), then the
+   plugin's verbs. */
+struct session_verb *session_cmd_table(const struct smtpgate_plugin *plugin, int starttls,
+				       size_t *count_out)
 {
 	size_t builtin = sizeof(builtin_verbs) / sizeof(builtin_verbs[0]), extra = 0;
 	for (const struct smtpgate_command *c = plugin->commands; c && c->verb; c++)
 		extra++;
-	struct session_verb *t = mem_malloc((builtin + extra) * sizeof(*t));
+	struct session_verb *t = mem_malloc((builtin + 1 + extra) * sizeof(*t));
 	memcpy(t, builtin_verbs, sizeof(builtin_verbs));
+	if (starttls)
+		t[builtin++] = starttls_verb;
 	/* A plugin's verbs run in any state, before HELO too (plugin.h); the
 	   built-in rows come first, so a plugin cannot take over HELO. */
 	for (size_t i = 0; i < extra; i++)
 		t[builtin + i] = (struct session_verb){ plugin->commands[i].verb, plugin_verb, NULL, ANY,
-							NULL, 1, 0, &plugin->commands[i] };
+							NULL, 1, 0, &plugin->commands[i], 0 };
 	*count_out = builtin + extra;
 	return t;
 }
@@ -140,6 +152,8 @@ static void smtp_ehlo(struct session *s, const char *arg, const struct session_v
 		session_chat_reply(&s->chat, "250-SMTPUTF8");
 		s->mail_extra_bytes += SMTP_UTF8_EXTRA_BYTES;
 	}
+	if ((s->l->tls.mode == TLS_MODE_MAY || s->l->tls.mode == TLS_MODE_REQUIRED) && !s->tls_active)
+		session_chat_reply(&s->chat, "250-STARTTLS");
 	session_chat_reply(&s->chat, "250 HELP");
 }
 
@@ -445,9 +459,9 @@ static void deliver(struct session *s, const struct smtp_data *d, long long star
 	char reply[SMTP_REPLY_TEXT_MAX_BYTES + 8];
 	snprintf(reply, sizeof(reply), "%03d %s", r.code, r.text);
 	log_info("sid=%s listener=%s event=message from=%s nrcpt=%zu size=%llu reply=%s "
-		 "delivered=%s ms=%lld", s->sid, s->l->name, log_quoted(s->mailfrom),
+		 "delivered=%s ms=%lld%s", s->sid, s->l->name, log_quoted(s->mailfrom),
 		 s->rcpt_count, d->raw_bytes, log_quoted(reply), delivered ? "yes" : "no",
-		 clock_ms() - started_ms);
+		 clock_ms() - started_ms, s->tls_log);
 	session_reset_transaction(s, !delivered);
 }
 

@@ -6,6 +6,7 @@
  *   session.c        the loop: greeting, reading and dispatching commands
  *                    through the table, the limits between commands
  *   session_cmd.c    the table's rows and one handler per verb, DATA
+ *   session_tls.c    STARTTLS and the implicit-TLS handshake
  *   session_state.c  entering a state, closing, the transaction, the
  *                    plugin's view and the call of a hook with its answer
  *   session_chat.c   the only writer to the client (session_chat.h)
@@ -37,6 +38,7 @@ enum session_state {
 	SESSION_MAIL,          /* in a transaction: MAIL accepted, no recipient yet */
 	SESSION_RCPT,          /* in a transaction with at least one recipient */
 	SESSION_DATA,          /* reading the message after 354 */
+	SESSION_TLS_HANDSHAKE, /* TLS being negotiated: no command is read */
 	SESSION_CLOSING,       /* the last reply is queued: nothing more is read */
 	SESSION_STATE_COUNT
 };
@@ -71,6 +73,7 @@ struct session_verb {
 	int before_helo;          /* may run before HELO/EHLO */
 	int idle;                 /* counts toward max_idle_commands */
 	const struct smtpgate_command *plugin; /* a plugin's verb: its command */
+	int before_tls;           /* may run before STARTTLS with tls.mode "required" */
 };
 
 struct session {
@@ -100,11 +103,24 @@ struct session {
 	struct msgbuf msg;
 	unsigned long commands, messages;
 	int idle_commands;           /* NOOP, RSET, ..., errors since MAIL */
+	int tls_active;              /* the handshake is done: all goes through TLS */
+	char tls_log[160];           /* " tls=... cipher=..." for log lines, or "" */
 };
 
 /* session_cmd.c: the table, built-in rows then one per plugin verb (made
    at session start; freed with free()). */
-struct session_verb *session_cmd_table(const struct smtpgate_plugin *plugin, size_t *count_out);
+struct session_verb *session_cmd_table(const struct smtpgate_plugin *plugin, int starttls,
+				       size_t *count_out);
+
+/* session_tls.c: STARTTLS's argument check and handler (a row of the
+   table when tls.mode offers it). */
+int session_tls_syntax(struct session *s, const char *arg, const struct session_verb *row);
+void session_tls_starttls(struct session *s, const char *arg, const struct session_verb *row);
+/* The handshake of tls.mode "implicit", before the greeting: 0, or -1
+   when it failed (logged; the session is closing, nothing was sent). */
+int session_tls_implicit(struct session *s);
+/* With tls.mode "required", may this row run now?  0 after the 530. */
+int session_tls_allows(struct session *s, const struct session_verb *row);
 
 /* session_state.c: in a transaction (MAIL, RCPT or DATA)? */
 int session_has_tx(const struct session *s);

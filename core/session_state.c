@@ -28,7 +28,7 @@ static void answer(struct session *s, enum session_hook h, const struct smtpgate
 const char *session_state_name(enum session_state st)
 {
 	static const char *const names[SESSION_STATE_COUNT] = {
-		"connected", "greeted", "mail", "rcpt", "data", "closing"
+		"connected", "greeted", "mail", "rcpt", "data", "tls-handshake", "closing"
 	};
 	return (unsigned int)st < SESSION_STATE_COUNT ? names[st] : "invalid";
 }
@@ -44,6 +44,7 @@ static enum smtpgate_state session_state_public(const struct session *s)
 		[SESSION_MAIL] = SMTPGATE_STATE_MAIL,
 		[SESSION_RCPT] = SMTPGATE_STATE_MAIL,
 		[SESSION_DATA] = SMTPGATE_STATE_DATA,
+		[SESSION_TLS_HANDSHAKE] = SMTPGATE_STATE_CONNECTED,
 		[SESSION_CLOSING] = SMTPGATE_STATE_CONNECTED,
 	};
 	if (s->state == SESSION_CLOSING && s->greeting[0])

@@ -1,6 +1,6 @@
 /*
- * worker.c - a prefork worker: loads its listener's plugin, drops
- * privileges, then accepts one client at a time and runs its session.
+ * worker.c - a prefork worker: loads its listener's plugin and TLS
+ * context, drops privileges, then accepts one client at a time and runs its session.
  *
  * Signals: SIGTERM/SIGINT stop (an idle session gets 421, a transaction in
  * progress is finished first); SIGHUP retires (the session in progress
@@ -39,6 +39,7 @@
 #include "proxy_accept.h"
 #include "session.h"
 #include "session_chat.h"
+#include "tls.h"
 
 static volatile sig_atomic_t worker_stop;
 static volatile sig_atomic_t worker_retire;
@@ -54,10 +55,12 @@ static int over_client_limit(const struct worker_args *a, struct conn *c, const 
 			     const char *client);
 static void close_session(int fd, enum session_end end);
 static void wake_master_if_short(const struct worker_args *a);
+static int load_tls(const struct listener_config *l, struct tls_server **srv_out);
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
 		  const struct sockaddr *client, const sigset_t *wait_mask, unsigned long n);
 static void become_worker(const struct worker_args *a, sigset_t *wait_mask_out);
-static void start_plugin(const struct worker_args *a, struct plugin *p_out, void **priv_out);
+static void start_as_root(const struct worker_args *a, struct plugin *p_out, void **priv_out,
+			  struct tls_server **tls_out);
 static int open_epoll(const struct worker_args *a);
 static void note_pending_signals(void);
 static void accept_loop(const struct worker_args *a, const struct session_env *env, int ep,
@@ -188,11 +191,34 @@ int worker_check_plugin(const struct listener_config *l, const char **version_ou
 	return 0;
 }
 
+/* The listener's TLS context, read now (as root, before the privilege
+   drop: a key only root can read works); NULL with tls.mode "off".  -1
+   after the error naming the file. */
+static int load_tls(const struct listener_config *l, struct tls_server **srv_out)
+{
+	char err[2048];
+	*srv_out = NULL;
+	if (l->tls.mode == TLS_MODE_OFF)
+		return 0;
+	*srv_out = tls_server_new(&l->tls, err, sizeof(err));
+	if (*srv_out)
+		return 0;
+	char msg[CONFIG_ERROR_MAX_BYTES + sizeof(err)];
+	config_error_format(msg, sizeof(msg), l->source, l->line, "tls", "listener %s: %s",
+			    l->name, err);
+	log_err("%s", msg);
+	return -1;
+}
+
 int worker_check_start(const struct listener_config *l, const char *user, uid_t uid, gid_t gid,
 		       const char **version_out)
 {
-	if (worker_check_plugin(l, version_out) < 0 || enter_chroot(l) < 0 ||
-	    drop_privileges(l, user, uid, gid) < 0)
+	struct tls_server *tls;
+	if (worker_check_plugin(l, version_out) < 0 || load_tls(l, &tls) < 0)
+		return -1;
+	tls_server_warn(l);
+	tls_server_free(tls);
+	if (enter_chroot(l) < 0 || drop_privileges(l, user, uid, gid) < 0)
 		return -1;
 	return 0;
 }
@@ -215,8 +241,13 @@ static int over_client_limit(const struct worker_args *a, struct conn *c, const 
 		return 0;
 	log_info("sid=%s listener=%s event=limit limit=max_sessions_per_client client=%s "
 		 "sessions=%zu", sid, a->listener->name, client, open);
-	session_chat_refuse(c, sid, 10 * 1000, "421 4.7.0 %s Error: too many connections from %s",
-			    a->fqdn, client);
+	/* An implicit-TLS client expects a ClientHello's answer: a plaintext
+	   421 would be garbage to it, and a handshake is what the limit is
+	   there to spare.  It is closed unanswered, and tries again later. */
+	if (a->listener->tls.mode != TLS_MODE_IMPLICIT)
+		session_chat_refuse(c, sid, 10 * 1000,
+				    "421 4.7.0 %s Error: too many connections from %s", a->fqdn,
+				    client);
 	return 1;
 }
 
@@ -284,6 +315,7 @@ static void serve(const struct worker_args *a, const struct session_env *env, in
 		if (!over_client_limit(a, &c.base, sid, peer.addr))
 			end = session_run(env, &c.base, &peer, sid);
 	}
+	conn_fd_end_tls(&c);
 	close_session(fd, end);
 	scoreboard_set_idle(a->slot, clock_ms());
 }
@@ -314,9 +346,12 @@ static void become_worker(const struct worker_args *a, sigset_t *wait_mask_out)
 	}
 }
 
-/* The plugin loaded and initialised as root, then the chroot and the
-   user switch; a failure ends the worker with its exit status. */
-static void start_plugin(const struct worker_args *a, struct plugin *p_out, void **priv_out)
+/* What needs root, in order: the plugin's init (it may open files
+   outside the chroot), the TLS context (keys only root may read), the
+   chroot, then the switch to the unprivileged user.  A failure ends the
+   worker with its exit status. */
+static void start_as_root(const struct worker_args *a, struct plugin *p_out, void **priv_out,
+			  struct tls_server **tls_out)
 {
 	char err[1024];
 	if (plugin_load(a->listener->plugin_path, p_out, err, sizeof(err)) < 0)
@@ -324,6 +359,8 @@ static void start_plugin(const struct worker_args *a, struct plugin *p_out, void
 			  log_quoted(err));
 	if (host_plugin_init(p_out->desc, a->listener, priv_out) < 0)
 		_exit(EX_CONFIG); /* host_plugin_init() logged why */
+	if (load_tls(a->listener, tls_out) < 0)
+		_exit(EX_CONFIG); /* logged by load_tls() */
 	if (enter_chroot(a->listener) < 0 ||
 	    drop_privileges(a->listener, a->user, a->uid, a->gid) < 0)
 		_exit(EX_NOPERM); /* logged by either */
@@ -403,8 +440,9 @@ void worker_main(const struct worker_args *a)
 	sigset_t wait_mask;
 	struct plugin p;
 	void *priv = NULL;
+	struct tls_server *tls;
 	become_worker(a, &wait_mask);
-	start_plugin(a, &p, &priv);
+	start_as_root(a, &p, &priv, &tls);
 	int ep = open_epoll(a);
 	scoreboard_set_idle(a->slot, clock_ms());
 	struct session_env env = {
@@ -413,9 +451,11 @@ void worker_main(const struct worker_args *a)
 		.priv = priv,
 		.fqdn = a->fqdn,
 		.stop_flag = &worker_stop,
+		.tls = tls,
 	};
 	accept_loop(a, &env, ep, &wait_mask);
 	if (p.desc->fini)
 		p.desc->fini(priv);
+	tls_server_free(tls);
 	exit(0);
 }

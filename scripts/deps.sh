@@ -6,9 +6,12 @@ set -eu
 packages=(
 	gcc make autoconf automake libtool pkg-config   # build
 	libconfig-dev                                   # config files
+	libssl-dev                                      # TLS (OpenSSL 3)
+	openssl                                         # TLS tests: certificates, s_client
 	libcunit1-dev                                   # unit tests
 	python3                                         # integration tests (smtplib, smtpd.py reference)
 	swaks                                           # integration tests: a second real client
+	libnet-ssleay-perl                              # ... and its --tls
 	postfix                                         # smtp-sink: a real upstream for the proxy tests
 	haproxy                                         # PROXY protocol tests: a real balancer in front
 	procps iproute2                                 # ps/kill/ss in the tests

@@ -48,7 +48,7 @@ flags="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize
 # One core source, instrumented for coverage (run by xargs, two at a time).
 compile() {
 	clang $flags -fsanitize=fuzzer-no-link -Iinclude -Icore -D_GNU_SOURCE \
-		-DPACKAGE_VERSION='"fuzz"' $(pkg-config --cflags libconfig) \
+		-DPACKAGE_VERSION='"fuzz"' $(pkg-config --cflags libconfig openssl) \
 		-c "$1" -o "$out/$(basename "$1" .c).o"
 }
 
@@ -62,7 +62,7 @@ build() {
 		ar rcs "$out/libcore.a" "$out"/*.o >>"$out/build.log" 2>&1 || return 1
 	for t in $targets; do
 		clang $flags -fsanitize=fuzzer -Iinclude -Icore -D_GNU_SOURCE "tests/fuzz/fuzz_$t.c" \
-			"$out/libcore.a" $(pkg-config --libs libconfig) -o "$out/fuzz_$t" \
+			"$out/libcore.a" $(pkg-config --libs libconfig openssl) -o "$out/fuzz_$t" \
 			>>"$out/build.log" 2>&1 || return 1
 	done
 }

@@ -84,6 +84,13 @@ static void test_defaults(void)
 	UNIT_CHECK(row, l->proxy_protocol == 0);
 	UNIT_CHECK(row, l->proxy_trusted.count == 0);
 	UNIT_CHECK(row, l->proxy_timeout_sec == 5);
+	UNIT_CHECK(row, l->tls.mode == TLS_MODE_OFF);
+	UNIT_CHECK(row, l->tls.cert.count == 0 && l->tls.key.count == 0);
+	UNIT_CHECK_STR(row, l->tls.protocols, "TLSv1.2 TLSv1.3");
+	UNIT_CHECK_STR(row, config_tls_protocols[l->tls.min_version], "TLSv1.2");
+	UNIT_CHECK_STR(row, config_tls_protocols[l->tls.max_version], "TLSv1.3");
+	UNIT_CHECK_STR(row, l->tls.ciphers, "HIGH:!aNULL:!MD5");
+	UNIT_CHECK(row, l->tls.handshake_timeout_sec == 30);
 	UNIT_CHECK(row, l->line == 2);
 	config_free(cfg);
 }
@@ -101,6 +108,10 @@ static void test_every_setting(void)
 		      "  bare_lf = \"reject\"; command_timeout = 10; data_timeout = 20;\n"
 		      "  workers = 2; max_sessions_per_worker = 0; max_recipients = 50;\n"
 		      "  debug = { output = \"/dev/null\"; };\n"
+		      "  tls = { mode = \"implicit\"; cert = [\"/rsa.pem\", \"/ec.pem\"];\n"
+		      "    key = (\"/rsa.key\", \"/ec.key\");\n"
+		      "    protocols = \"TLSv1.1 TLSv1.2\"; ciphers = \"ECDHE+AESGCM\";\n"
+		      "    ciphersuites = \"TLS_AES_128_GCM_SHA256\"; handshake_timeout = 5; };\n"
 		      "}, {\n"
 		      "  address = \":2526\"; decode_data = true; bare_lf = \"normalize\";\n"
 		      "  data_size_limit = 1048576L; min_spare = 3; max_spare = 5; max_workers = 7;\n"
@@ -136,6 +147,17 @@ static void test_every_setting(void)
 	UNIT_CHECK(row, l->max_sessions_per_worker == 0);
 	UNIT_CHECK(row, l->max_recipients == 50);
 	UNIT_CHECK(row, l->handler_group != NULL);
+	UNIT_CHECK(row, l->tls.mode == TLS_MODE_IMPLICIT);
+	UNIT_CHECK(row, l->tls.cert.count == 2 && l->tls.key.count == 2);
+	UNIT_CHECK_STR(row, l->tls.cert.items[0], "/rsa.pem");
+	UNIT_CHECK_STR(row, l->tls.cert.items[1], "/ec.pem");
+	UNIT_CHECK_STR(row, l->tls.key.items[0], "/rsa.key");
+	UNIT_CHECK_STR(row, l->tls.key.items[1], "/ec.key");
+	UNIT_CHECK_STR(row, config_tls_protocols[l->tls.min_version], "TLSv1.1");
+	UNIT_CHECK_STR(row, config_tls_protocols[l->tls.max_version], "TLSv1.2");
+	UNIT_CHECK_STR(row, l->tls.ciphers, "ECDHE+AESGCM");
+	UNIT_CHECK_STR(row, l->tls.ciphersuites, "TLS_AES_128_GCM_SHA256");
+	UNIT_CHECK(row, l->tls.handshake_timeout_sec == 5);
 	l = &cfg->listeners[1];
 	UNIT_CHECK_STR(row, l->name, ":2526");
 	UNIT_CHECK(row, l->decode_data == 1);
@@ -151,7 +173,7 @@ static void test_every_setting(void)
 					       "10.1.2.3"));
 	UNIT_CHECK(row, !addr_net_list_contains(l->proxy_trusted.nets, l->proxy_trusted.count,
 						"2001:db8::2"));
-	UNIT_CHECK(row, l->line == 12); /* where its "{" is */
+	UNIT_CHECK(row, l->line == 16); /* where its "{" is */
 	config_free(cfg);
 }
 
@@ -330,6 +352,47 @@ static const struct {
 	{ "shutdown_timeout out of range",
 	  "shutdown_timeout = 0;\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
 	  "shutdown_timeout", "outside" },
+	{ "tls not a group", "listeners = ( { address = \"127.0.0.1:1\";\n tls = 1; } );\n",
+	  "line=3 setting=tls ", "must be a group" },
+	{ "unknown tls setting",
+	  "listeners = ( { address = \"127.0.0.1:1\";\n tls = { verify = true; }; } );\n",
+	  "line=3 setting=verify ", "unknown setting" },
+	{ "bad tls mode", "listeners = ( { address = \"127.0.0.1:1\"; tls = { mode = \"on\"; }; } );\n",
+	  "setting=mode ", "not \\\"on\\\"" },
+	{ "tls mode without a certificate",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { mode = \"may\"; }; } );\n",
+	  "setting=mode ", "set tls.cert" },
+	{ "tls certificate without a key",
+	  "listeners = ( { address = \"127.0.0.1:1\";\n tls = { mode = \"required\"; cert = \"/c\"; }; } );\n",
+	  "line=3 setting=cert ", "set tls.key" },
+	{ "tls keys fewer than certificates",
+	  "listeners = ( { address = \"127.0.0.1:1\";\n tls = { mode = \"may\"; cert = [\"/a\", \"/b\"];\n"
+	  " key = \"/k\"; }; } );\n",
+	  "line=4 setting=key ", "tls.key lists 1, tls.cert 2" },
+	{ "tls too many certificates",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { cert = [\"1\", \"2\", \"3\", \"4\", \"5\"]; }; } );\n",
+	  "setting=cert ", "expected 1 to 4 strings, not 5" },
+	{ "tls empty certificate list",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { cert = []; }; } );\n",
+	  "setting=cert ", "expected 1 to 4 strings, not 0" },
+	{ "tls certificate not a string",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { cert = 5; }; } );\n",
+	  "setting=cert ", "expected a string or a list of strings" },
+	{ "tls empty key name",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { key = [\"/k\", \"\"]; }; } );\n",
+	  "setting=key ", "element 2: expected a file name" },
+	{ "tls protocol unknown",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { protocols = \"TLSv1.3 SSLv3\"; }; } );\n",
+	  "setting=protocols ", "unknown protocol \\\"SSLv3\\\"" },
+	{ "tls protocols with a gap",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { protocols = \"TLSv1 TLSv1.3\"; }; } );\n",
+	  "setting=protocols ", "TLSv1.1 is missing between TLSv1 and TLSv1.3" },
+	{ "tls protocols empty",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { protocols = \" \"; }; } );\n",
+	  "setting=protocols ", "no protocol named" },
+	{ "tls handshake_timeout 0",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { handshake_timeout = 0; }; } );\n",
+	  "setting=handshake_timeout ", "outside" },
 	{ "bad worker_scheduling",
 	  "worker_scheduling = \"fifo\";\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
 	  "worker_scheduling", "expected \\\"normal\\\" or \\\"batch\\\"" },

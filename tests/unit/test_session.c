@@ -42,6 +42,8 @@ enum {
 	CFG_SESSION_OVER = 1 << 10, /* max_session_time 0: over at once */
 	CFG_PREGREET_REJECT = 1 << 11, /* greet_pause 1 ms, pregreet reject */
 	CFG_PREGREET_LOG = 1 << 12,    /* greet_pause 1 ms, pregreet log */
+	CFG_TLS_MAY = 1 << 13,         /* tls.mode "may" (a memory conn has no TLS) */
+	CFG_TLS_REQUIRED = 1 << 14,    /* tls.mode "required" */
 };
 
 /* What the fake plugin answers. */
@@ -326,6 +328,9 @@ static void make_listener(struct listener_config *l, unsigned int cfg)
 		l->bare_lf = BARE_LF_REJECT;
 	if (cfg & CFG_MAX_RCPT_2)
 		l->max_recipients = 2;
+	l->tls.mode = cfg & CFG_TLS_MAY ? TLS_MODE_MAY
+		      : cfg & CFG_TLS_REQUIRED ? TLS_MODE_REQUIRED : TLS_MODE_OFF;
+	l->tls.handshake_timeout_sec = 30;
 }
 
 /* Expand "{N*c}"; with crlf, "\n" becomes "\r\n".  malloc'd. */
@@ -396,12 +401,37 @@ struct session_row {
 #define RCPT_SYNTAX_EXT "501 Syntax: RCPT TO: <address> [SP <mail-parameters>]\n"
 #define INTERNAL "451 4.3.0 Error: internal error in the message handler\n"
 /* HELO, MAIL, RCPT, DATA as test_smtpd.py's dialogs write them. */
+#define EHLO_TLS "250-" FQDN "\n250-SIZE 33554432\n250-8BITMIME\n250-STARTTLS\n250 HELP\n"
+#define MUST_TLS "530 5.7.0 Must issue a STARTTLS command first\n"
 #define TX "HELO example\r\nMAIL From:eggs@example\r\nRCPT To:spam@example\r\nDATA\r\n"
 #define TX_OK HELO_OK "250 OK\n250 OK\n" GO_AHEAD
 #define ETX "EHLO example\r\nMAIL From:eggs@example\r\nRCPT To:spam@example\r\nDATA\r\n"
 #define ETX_OK EHLO_OK "250 OK\n250 OK\n" GO_AHEAD
 
 static const struct session_row session_rows[] = {
+	/* --- STARTTLS (the handshake itself: tests/integration/test_tls.py) - */
+	{ "STARTTLS unknown with tls off", IN("EHLO example\r\nSTARTTLS\r\n"),
+	  EHLO_OK "500 Error: command \"STARTTLS\" not recognized\n" },
+	{ "EHLO offers STARTTLS", IN("EHLO example\r\n"), EHLO_TLS, CFG_TLS_MAY },
+	{ "HELO offers nothing", IN("HELO example\r\n"), HELO_OK, CFG_TLS_MAY },
+	{ "STARTTLS before EHLO", IN("STARTTLS\r\n"), "503 Error: send HELO first\n", CFG_TLS_MAY },
+	{ "STARTTLS with an argument", IN("EHLO example\r\nSTARTTLS x\r\n"),
+	  EHLO_TLS "501 5.5.4 Syntax: STARTTLS\n", CFG_TLS_MAY },
+	{ "STARTTLS in a transaction", IN("EHLO example\r\nMAIL FROM:<a@example>\r\nSTARTTLS\r\n"),
+	  EHLO_TLS "250 OK\n503 5.5.1 Error: MAIL transaction in progress\n", CFG_TLS_MAY,
+	  .resets = 1 },
+	{ "STARTTLS: what follows is never answered",
+	  IN("EHLO example\r\nSTARTTLS\r\nRSET\r\nQUIT\r\n"),
+	  EHLO_TLS "220 2.0.0 Ready to start TLS\n", CFG_TLS_MAY, END(SESSION_END_TLS) },
+	{ "required: 530 but for NOOP, EHLO, STARTTLS, QUIT",
+	  IN("NOOP\r\nHELO x\r\nEHLO example\r\nMAIL FROM:<a@example>\r\nVRFY a\r\nHELP\r\n"
+	     "RSET\r\nQUIT\r\n"),
+	  "250 OK\n" MUST_TLS EHLO_TLS MUST_TLS MUST_TLS MUST_TLS MUST_TLS "221 Bye\n",
+	  CFG_TLS_REQUIRED, END(SESSION_END_QUIT) },
+	{ "required: unknown verbs stay 500", IN("FOO\r\n"),
+	  "500 Error: command \"FOO\" not recognized\n", CFG_TLS_REQUIRED },
+	{ "required: STARTTLS", IN("EHLO example\r\nSTARTTLS\r\n"),
+	  EHLO_TLS "220 2.0.0 Ready to start TLS\n", CFG_TLS_REQUIRED, END(SESSION_END_TLS) },
 	/* --- greeting, HELO/EHLO ------------------------------------------ */
 	{ "greeting, then EOF", IN(""), "", END(SESSION_END_EOF) },
 	{ "QUIT", IN("QUIT\r\n"), "221 Bye\n", END(SESSION_END_QUIT) },
@@ -926,7 +956,7 @@ static void check_row(const struct session_row *r, size_t chunk)
 	struct conn_mem cm;
 	conn_mem_init(&cm, in, in_len, chunk);
 	cm.eof_is_timeout = r->timeout;
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
 				     .local_port = 25 };
 
@@ -994,7 +1024,7 @@ static void test_session_greeting(void)
 	memset(&fake, 0, sizeof(fake));
 	struct conn_mem cm;
 	conn_mem_init(&cm, "", 0, 0);
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
 				     .local_port = 25 };
 	unit_log_quiet();
@@ -1016,7 +1046,7 @@ static void test_session_error_sleep(void)
 	static const char in[] = "FOO\r\nFOO\r\nQUIT\r\n";
 	struct conn_mem cm;
 	conn_mem_init(&cm, in, sizeof(in) - 1, 0);
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
 				     .local_port = 25 };
 	struct timespec t0, t1;
@@ -1046,7 +1076,7 @@ static void test_session_stop_flag(void)
 	struct conn_mem cm;
 	conn_mem_init(&cm, in, sizeof(in) - 1, 0);
 	volatile sig_atomic_t stop = 1;
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, &stop };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, &stop, NULL };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
 				     .local_port = 25 };
 	unit_log_quiet();
@@ -1083,7 +1113,7 @@ static void test_session_public_states(void)
 		fake.state_at_reset = fake.state_at_disconnect = -1;
 		struct conn_mem cm;
 		conn_mem_init(&cm, rows[i].input, strlen(rows[i].input), 0);
-		struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL };
+		struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
 		struct session_peer peer = { .addr = "127.0.0.1", .port = 40025,
 					     .local_addr = "127.0.0.2", .local_port = 25 };
 		unit_log_quiet();
