@@ -84,21 +84,33 @@ static int fd_wait(struct conn_fd *c, short events, long long start_ms, int time
 		long long timeout = timeout_ms;
 		if (c->stress && atomic_load(c->stress) && c->stress_timeout_ms < timeout)
 			timeout = c->stress_timeout_ms;
-		long long left = start_ms + timeout - clock_ms();
-		if (left <= 0)
-			return CONN_TIMEOUT;
-		struct pollfd pfd = { .fd = c->fd, .events = events };
-		struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000L };
-		int n = ppoll(&pfd, 1, &ts, c->wait_mask);
-		if (n > 0)
-			return 0;
-		if (n == 0)
-			return CONN_TIMEOUT;
-		if (errno != EINTR)
-			return CONN_ERROR;
-		if (interruptible && c->stop_flag && *c->stop_flag)
-			return CONN_STOPPED;
+		int w = conn_poll_until(c->fd, events, start_ms + timeout, c->wait_mask,
+					interruptible ? c->stop_flag : NULL);
+		/* A signal (the master's SIGUSR1: stress) may have shortened the
+		   deadline: look again. */
+		if (w != CONN_INTERRUPTED)
+			return w;
 	}
+}
+
+int conn_poll_until(int fd, short events, long long deadline_ms, const sigset_t *wait_mask,
+		    volatile sig_atomic_t *stop_flag)
+{
+	long long left = deadline_ms - clock_ms();
+	if (left <= 0)
+		return CONN_TIMEOUT;
+	struct pollfd pfd = { .fd = fd, .events = events };
+	struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000L };
+	int n = ppoll(&pfd, 1, &ts, wait_mask);
+	if (n > 0)
+		return 0;
+	if (n == 0)
+		return CONN_TIMEOUT;
+	if (errno != EINTR)
+		return CONN_ERROR;
+	if (stop_flag && *stop_flag)
+		return CONN_STOPPED;
+	return CONN_INTERRUPTED;
 }
 
 /* Bound the next blocking recv() by at most left_ms.  The option is only

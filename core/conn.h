@@ -21,7 +21,8 @@ enum conn_status {
 	CONN_EOF = -1,      /* the peer closed its side */
 	CONN_TIMEOUT = -2,  /* no progress before the deadline */
 	CONN_ERROR = -3,    /* reset, EPIPE, ...; errno is kept */
-	CONN_STOPPED = -4   /* an interruptible wait saw the stop flag */
+	CONN_STOPPED = -4,  /* an interruptible wait saw the stop flag */
+	CONN_INTERRUPTED = -5 /* conn_poll_until() only: a signal, nothing else */
 };
 
 struct conn;
@@ -75,6 +76,12 @@ struct conn_fd {
 	struct ssl_st *ssl;    /* after start_tls: every byte goes through it */
 };
 
+/* One ppoll() of fd for events until deadline_ms (clock_ms()), with
+   wait_mask as the signal mask: 0 when ready, CONN_TIMEOUT, CONN_ERROR,
+   CONN_STOPPED when a signal came and *stop_flag is set (stop_flag may be
+   NULL), CONN_INTERRUPTED for any other signal (the caller loops). */
+int conn_poll_until(int fd, short events, long long deadline_ms, const sigset_t *wait_mask,
+		    volatile sig_atomic_t *stop_flag);
 void conn_fd_init(struct conn_fd *c, int fd, const sigset_t *wait_mask,
 		  volatile sig_atomic_t *stop_flag);
 void conn_fd_set_stress(struct conn_fd *c, const _Atomic int *stress, int stress_timeout_ms);

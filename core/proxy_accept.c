@@ -20,40 +20,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "addr.h"
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
 
-static int wait_input(int fd, long long deadline_ms, const sigset_t *wait_mask,
-		      volatile sig_atomic_t *stop_flag);
 static const char *read_status_name(int rc);
 static void use_header(const struct proxy_header *h, struct session_peer *peer);
-
-/* Until fd has input (or EOF), deadline_ms (clock_ms()) at the latest: 0,
-   CONN_TIMEOUT, CONN_STOPPED or CONN_ERROR. */
-static int wait_input(int fd, long long deadline_ms, const sigset_t *wait_mask,
-		      volatile sig_atomic_t *stop_flag)
-{
-	for (;;) {
-		long long left = deadline_ms - clock_ms();
-		if (left <= 0)
-			return CONN_TIMEOUT;
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000L };
-		int n = ppoll(&pfd, 1, &ts, wait_mask);
-		if (n > 0)
-			return 0;
-		if (n == 0)
-			return CONN_TIMEOUT;
-		if (errno != EINTR)
-			return CONN_ERROR;
-		if (stop_flag && *stop_flag)
-			return CONN_STOPPED;
-	}
-}
 
 int proxy_accept_read(int fd, unsigned int allow, int timeout_ms, const sigset_t *wait_mask,
 		      volatile sig_atomic_t *stop_flag, struct proxy_header *out)
@@ -62,7 +36,10 @@ int proxy_accept_read(int fd, unsigned int allow, int timeout_ms, const sigset_t
 	size_t have = 0; /* consumed: all of it the header's */
 	long long deadline = clock_ms() + timeout_ms;
 	for (;;) {
-		int w = wait_input(fd, deadline, wait_mask, stop_flag);
+		int w;
+		while ((w = conn_poll_until(fd, POLLIN, deadline, wait_mask, stop_flag)) ==
+		       CONN_INTERRUPTED)
+			;
 		if (w < 0)
 			return w;
 		ssize_t n = recv(fd, buf + have, sizeof(buf) - have, MSG_PEEK | MSG_DONTWAIT);
