@@ -244,7 +244,10 @@ static enum session_end session_end_and_free(struct session *s)
 	if (!session_chat_ok(&s->chat))
 		s->end = SESSION_END_IO_ERROR; /* the client missed the last reply */
 	session_reset_transaction(s, 1);
-	if (s->env->plugin->on_disconnect) {
+	/* on_disconnect closes what on_connect began: a connection whose
+	   implicit-TLS handshake failed met no hook, and gets none. */
+	int met = s->l->tls.mode != TLS_MODE_IMPLICIT || s->tls_active;
+	if (met && s->env->plugin->on_disconnect) {
 		session_sync_pub(s);
 		s->env->plugin->on_disconnect(s->env->priv, &s->pub);
 	}

@@ -280,7 +280,9 @@ struct smtpgate_command {
  *   on_connect  (on_helo | on_mail | on_rcpt | on_data | on_message |
  *                on_reset)*  on_disconnect
  *
- * on_disconnect always runs, whatever ended the session.  A transaction
+ * on_disconnect always runs after on_connect, whatever ended the session;
+ * a connection that never reached on_connect (its implicit-TLS handshake
+ * failed) gets neither.  A transaction
  * ends with on_message (the final dot, message within limits) or with
  * on_reset (RSET, a message the core refused after the final dot, the
  * client leaving or the session ending mid-transaction) - never both for

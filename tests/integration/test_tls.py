@@ -212,6 +212,22 @@ def test_tls_garbage_instead_of_client_hello(ctx):
         eq(s.noop()[0], 250, "NOOP on the next connection")
 
 
+def test_tls_failed_implicit_handshake_meets_no_hook(ctx):
+    cert, key = make_cert(ctx)
+    text, port, _ = tls_listener(ctx, "implicit", cert, key, handler="hooks", workers=1)
+    d = ctx.daemon(ctx.config([text]))
+    with Client(port, greeting=False) as c:
+        c.send(b"EHLO plaintext.example\r\n")
+        check(c.closed(), "the server kept a connection that sent no ClientHello")
+    d.wait_log(r"event=disconnect reason=tls-error")
+    with smtplib.SMTP_SSL("localhost", port, timeout=10, context=client_context(cert)) as s:
+        eq(s.noop()[0], 250, "NOOP over implicit TLS")
+    d.wait_log(r"event=disconnect reason=quit")
+    log = d.log()
+    eq((log.count("hook=on_connect"), log.count("hook=on_disconnect")), (1, 1),
+       "on_connect and on_disconnect of the one session that met the plugin")
+
+
 def client_hello():
     """The first flight of a real TLS client, as bytes."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()

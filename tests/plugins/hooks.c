@@ -2,7 +2,9 @@
  * hooks.c - a test plugin that answers through its hooks, standing for an
  * upstream that refuses some recipients: local parts starting "unknown"
  * get 550 5.1.1, "busy" get 450 4.2.1; a message starting "REJECT" gets
- * 554 5.7.1; others are accepted.  It also registers the command XPING.
+ * 554 5.7.1; others are accepted.  It also registers the command XPING,
+ * and logs "hook=on_connect" and "hook=on_disconnect" so tests can pair
+ * them.
  */
 #include <string.h>
 
@@ -50,6 +52,21 @@ static enum smtpgate_verdict hooks_message(void *priv, const struct smtpgate_ses
 	return SMTPGATE_ACCEPT;
 }
 
+static enum smtpgate_verdict hooks_connect(void *priv, const struct smtpgate_session *s,
+					   struct smtpgate_reply *reply)
+{
+	(void)priv;
+	(void)reply;
+	hooks_host->log(SMTPGATE_LOG_INFO, s, "hook=on_connect");
+	return SMTPGATE_CONTINUE;
+}
+
+static void hooks_disconnect(void *priv, const struct smtpgate_session *s)
+{
+	(void)priv;
+	hooks_host->log(SMTPGATE_LOG_INFO, s, "hook=on_disconnect");
+}
+
 static enum smtpgate_verdict xping(void *priv, const struct smtpgate_session *s, const char *arg,
 				   struct smtpgate_reply *reply)
 {
@@ -68,8 +85,10 @@ static const struct smtpgate_plugin plugin = {
 	.name = "hooks",
 	.version = "test",
 	.init = hooks_init,
+	.on_connect = hooks_connect,
 	.on_rcpt = hooks_rcpt,
 	.on_message = hooks_message,
+	.on_disconnect = hooks_disconnect,
 	.commands = hooks_commands,
 };
 
