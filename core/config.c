@@ -336,9 +336,7 @@ int config_load_file(const char *path, struct config **out, char *err, size_t er
 		return -1;
 	}
 	fclose(f);
-	char limits_err[CONFIG_ERROR_MAX_BYTES];
-	if (config_limits_check(path, limits_err, sizeof(limits_err)) < 0) {
-		snprintf(err, err_size, "%s", limits_err);
+	if (config_limits_check(path, err, err_size) < 0) {
 		config_free(cfg);
 		return -1;
 	}
@@ -354,11 +352,6 @@ int config_load_string(const char *text, const char *source, struct config **out
 	struct config *cfg = config_new(source);
 	int ok = config_read_string(&cfg->lc, text) == CONFIG_TRUE;
 	return finish_load(cfg, ok, out, err, err_size);
-}
-
-void config_describe_listener(const struct listener_config *l, char *out, size_t size)
-{
-	config_table_describe_listener(l, out, size);
 }
 
 void config_free(struct config *cfg)

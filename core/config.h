@@ -116,10 +116,6 @@ int config_load_string(const char *text, const char *source, struct config **out
 		       char *err, size_t err_size);
 void config_free(struct config *cfg);
 
-/* Every setting of the listener's table as name=value fields into out
-   (-t shows them): the values in effect, defaults included. */
-void config_describe_listener(const struct listener_config *l, char *out, size_t size);
-
 /* The plugin name a handler/class name stands for: DebuggingServer ->
    debug, PureProxy -> proxy, MailmanProxy -> mailman; others unchanged. */
 const char *config_handler_alias(const char *name);

@@ -51,8 +51,6 @@ struct setting {
 
 static const char *const log_targets[] = { "stderr", "syslog", NULL };
 static const char *const schedulings[] = { "normal", "batch", NULL };
-/* In the order of enum bare_lf_policy. */
-static const char *const bare_lf_choices[] = { "keep", "normalize", "reject", NULL };
 static const char *const pregreet_choices[] = { "log", "reject", NULL };
 /* In the order of enum proxy_proto_versions: the index is the set of versions. */
 static const char *const proxy_choices[] = { "off", "v1", "v2", "any", NULL };
@@ -82,7 +80,7 @@ static const struct setting listener_table[] = {
 	  CONFIG_DEFAULT_DATA_SIZE_LIMIT, NULL, NULL },
 	{ "smtputf8", SET_BOOL, L(smtputf8), 0, 0, 0, NULL, NULL },
 	{ "decode_data", SET_BOOL, L(decode_data), 0, 0, 0, NULL, NULL },
-	{ "bare_lf", SET_CHOICE, L(bare_lf), 0, 0, BARE_LF_KEEP, NULL, bare_lf_choices },
+	{ "bare_lf", SET_CHOICE, L(bare_lf), 0, 0, BARE_LF_KEEP, NULL, bare_lf_names },
 	/* RFC 5321 4.5.3.2.7 server timeout, 4.5.3.2.5 data block */
 	{ "command_timeout", SET_INT, L(command_timeout_sec), 1, DAY, 300, NULL, NULL },
 	{ "data_timeout", SET_INT, L(data_timeout_sec), 1, DAY, 180, NULL, NULL },

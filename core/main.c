@@ -132,7 +132,7 @@ static int check_config(const struct master_options *mo)
 {
 	int rc = master_check_run(mo, 1);
 	if (rc == 0)
-		printf("%s: configuration OK\n", mo->config_file ? mo->config_file : "command line");
+		printf("%s: configuration OK\n", master_check_source(mo));
 	return rc;
 }
 

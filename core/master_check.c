@@ -30,36 +30,40 @@
 #include <unistd.h>
 
 #include "config_error.h"
+#include "config_table.h"
 #include "log.h"
 #include "worker.h"
 
 static volatile sig_atomic_t check_late;
 
-static const char *source_name(const struct master_options *opts);
 static void on_alarm(int sig);
 static void die_of(int sig) __attribute__((noreturn));
 static void check_listener(const struct config *cfg, size_t i, const char *user, uid_t uid,
 			   gid_t gid, int report);
 static void check_child(const struct master_options *opts, int report) __attribute__((noreturn));
 
-/* The file, or "command line": where the config comes from. */
-static const char *source_name(const struct master_options *opts)
+const char *master_check_source(const struct master_options *opts)
 {
 	return opts->config_file ? opts->config_file : "command line";
+}
+
+const char *master_check_run_as(const struct master_options *opts, const struct config *cfg)
+{
+	return opts->nosetuid || !cfg->user ? NULL : cfg->user;
 }
 
 int master_check_parse(const struct master_options *opts, struct config **out, char *err,
 		       size_t err_size)
 {
 	return opts->config_file ? config_load_file(opts->config_file, out, err, err_size)
-				 : config_load_string(opts->config_text, "command line", out, err,
+				 : config_load_string(opts->config_text, master_check_source(opts), out, err,
 						      err_size);
 }
 
 int master_check_user(const struct master_options *opts, const struct config *cfg,
 		      uid_t *uid_out, gid_t *gid_out)
 {
-	if (opts->nosetuid || !cfg->user)
+	if (!master_check_run_as(opts, cfg))
 		return 0;
 	struct passwd *pw = getpwnam(cfg->user);
 	if (!pw) {
@@ -116,7 +120,7 @@ static void check_listener(const struct config *cfg, size_t i, const char *user,
 			_exit(EX_CONFIG);
 		if (report) {
 			char settings[8192];
-			config_describe_listener(l, settings, sizeof(settings));
+			config_table_describe_listener(l, settings, sizeof(settings));
 			printf("listener %s address %s handler %s plugin %s version %s\n  %s\n",
 			       l->name, l->address, l->handler, l->plugin_path, version, settings);
 		}
@@ -162,7 +166,7 @@ static void check_child(const struct master_options *opts, int report)
 	int rc = master_check_user(opts, cfg, &uid, &gid);
 	if (rc != 0)
 		_exit(rc);
-	const char *user = (opts->nosetuid || !cfg->user) ? NULL : cfg->user;
+	const char *user = master_check_run_as(opts, cfg);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
@@ -193,7 +197,7 @@ int master_check_result(const struct master_options *opts, int status)
 {
 	if (WIFSIGNALED(status)) {
 		char msg[CONFIG_ERROR_MAX_BYTES];
-		config_error_format(msg, sizeof(msg), source_name(opts), 0, NULL,
+		config_error_format(msg, sizeof(msg), master_check_source(opts), 0, NULL,
 				    "a plugin crashed while being checked (signal %d)", WTERMSIG(status));
 		log_err("%s", msg);
 		return EX_CONFIG;

@@ -10,6 +10,13 @@
 #include "config.h"
 #include "master.h"
 
+/* Where the config comes from: the file, or "command line". */
+const char *master_check_source(const struct master_options *opts);
+
+/* The user workers switch to, or NULL to stay who we are (-n, or no
+   user in the config). */
+const char *master_check_run_as(const struct master_options *opts, const struct config *cfg);
+
 /* Read and validate the file, or the command line's config text, in this
    process (after a check said yes); 0, or -1 with the message in err. */
 int master_check_parse(const struct master_options *opts, struct config **out, char *err,

@@ -93,7 +93,7 @@ void master_sig_reload_start(struct master *m)
 	size_t used = 0;
 	config_error_field(line, sizeof(line), &used, "event", "reload");
 	config_error_field(line, sizeof(line), &used, "source",
-			   m->opts->config_file ? m->opts->config_file : "command line");
+			   master_check_source(m->opts));
 	log_info("%s", line);
 	pid_t pid = master_check_fork(m->opts, 0);
 	if (pid < 0) {
@@ -117,7 +117,7 @@ void master_sig_reload_abort(struct master *m)
 	m->reload.pid = 0;
 	char msg[CONFIG_ERROR_MAX_BYTES];
 	config_error_format(msg, sizeof(msg),
-			    m->opts->config_file ? m->opts->config_file : "command line", 0, NULL,
+			    master_check_source(m->opts), 0, NULL,
 			    "the plugins' check cut short: stopping");
 	log_info("%s", msg);
 	reload_failed();

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "master_check.h"
 #include "clock.h"
 #include "log.h"
 #include "master_internal.h"
@@ -50,7 +51,7 @@ static void spawn_child(struct master *m, size_t listener, size_t index)
 		.fqdn = m->opts->fqdn,
 		.uid = m->uid,
 		.gid = m->gid,
-		.user = (m->opts->nosetuid || !m->cfg->user) ? NULL : m->cfg->user,
+		.user = master_check_run_as(m->opts, m->cfg),
 		.sb = m->sb,
 		.slot = &m->sb->slots[index],
 		.wake_fd = m->wake_pipe[1],

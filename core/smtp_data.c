@@ -19,18 +19,20 @@
 
 #include <string.h>
 
-static const char *const bare_lf_names[] = { "keep", "normalize", "reject" };
+/* In the order of enum bare_lf_policy; NULL-ended for the config table. */
+const char *const bare_lf_names[] = { "keep", "normalize", "reject", NULL };
+#define BARE_LF_POLICIES (sizeof(bare_lf_names) / sizeof(bare_lf_names[0]) - 1)
 
 const char *bare_lf_policy_name(enum bare_lf_policy policy)
 {
-	if ((unsigned int)policy >= sizeof(bare_lf_names) / sizeof(bare_lf_names[0]))
+	if ((unsigned int)policy >= BARE_LF_POLICIES)
 		return "?";
 	return bare_lf_names[policy];
 }
 
 int bare_lf_policy_from_name(const char *name, enum bare_lf_policy *out)
 {
-	for (size_t i = 0; i < sizeof(bare_lf_names) / sizeof(bare_lf_names[0]); i++)
+	for (size_t i = 0; i < BARE_LF_POLICIES; i++)
 		if (strcmp(name, bare_lf_names[i]) == 0) {
 			*out = (enum bare_lf_policy)i;
 			return 0;

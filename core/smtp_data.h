@@ -16,6 +16,8 @@ enum bare_lf_policy {
 
 const char *bare_lf_policy_name(enum bare_lf_policy policy);
 int bare_lf_policy_from_name(const char *name, enum bare_lf_policy *out);
+/* The policies' names in enum order, NULL-ended (the config's choices). */
+extern const char *const bare_lf_names[];
 
 
 struct smtp_data {
