@@ -42,9 +42,10 @@ struct maildir_state {
 	char path[MAILDIR_PATH_MAX_BYTES]; /* the template; the Maildir if not per recipient */
 	char base[MAILDIR_PATH_MAX_BYTES]; /* maildir_template_base(): made at init */
 	int per_recipient;
-	mode_t dir_mode, file_mode;
-	mode_t umask; /* the process's, read at init: modes it clears are set by chmod */
-	struct maildir_dir_mode dirs; /* dir_mode and umask, for maildir_dir.c */
+	mode_t file_mode;
+	/* dir_mode, and the process's umask read at init (modes it clears are
+	   set by chmod), for files too */
+	struct maildir_dir_mode dirs;
 	int crlf;
 	int return_path, original_to, delivered_to, received;
 	char hostname[128];
@@ -188,11 +189,11 @@ static int maildir_init(const struct smtpgate_host *host, const struct smtpgate_
 	if (!st)
 		return -1;
 	st->host = host;
-	st->dir_mode = 0700;
+	st->dirs.mode = 0700;
 	st->file_mode = 0600;
 	st->return_path = st->original_to = st->delivered_to = st->received = 1;
 	if (host->cfg_string(cfg, "path", &path) < 0 || host->cfg_string(cfg, "line_ending", &ending) < 0 ||
-	    parse_mode(host, cfg, "dir_mode", &st->dir_mode) < 0 ||
+	    parse_mode(host, cfg, "dir_mode", &st->dirs.mode) < 0 ||
 	    parse_mode(host, cfg, "file_mode", &st->file_mode) < 0 ||
 	    host->cfg_bool(cfg, "return_path", &st->return_path) < 0 ||
 	    host->cfg_bool(cfg, "original_to", &st->original_to) < 0 ||
@@ -217,10 +218,8 @@ static int maildir_init(const struct smtpgate_host *host, const struct smtpgate_
 	/* One Maildir for all: the template with %% made %, once. */
 	snprintf(st->path, sizeof(st->path), "%s", st->per_recipient ? path : st->base);
 	st->crlf = strcmp(ending, "crlf") == 0;
-	st->umask = umask(0);
-	umask(st->umask);
-	st->dirs.mode = st->dir_mode;
-	st->dirs.umask = st->umask;
+	st->dirs.umask = umask(0);
+	umask(st->dirs.umask);
 	if (gethostname(st->hostname, sizeof(st->hostname) - 1) < 0)
 		snprintf(st->hostname, sizeof(st->hostname), "localhost");
 	if (prepare_base(st, cfg) < 0)
@@ -376,7 +375,7 @@ static int write_file(struct maildir_state *st, struct copy *c, const struct smt
 		      struct writer *w)
 {
 	int rc = 0;
-	if ((st->file_mode & st->umask) && fchmod(w->fd, st->file_mode) < 0)
+	if ((st->file_mode & st->dirs.umask) && fchmod(w->fd, st->file_mode) < 0)
 		rc = -1;
 	w->crlf = st->crlf;
 	w->len = 0;

@@ -10,10 +10,13 @@
  * here takes a path below the fixed part as a whole.  Only
  * maildir_dir_make_base() works by path: the fixed part is the sysadmin's.
  *
- * Durability: a directory made (or found, as whoever made it may have
- * died before syncing it) is fsync'd into its parent before anything is
- * written below it, so an acknowledged message never sits in a Maildir a
- * power cut can take away.
+ * Durability: when a delivery makes a Maildir (its tmp/ was missing),
+ * every directory on the way, made or found (whoever made it may have died
+ * before syncing it), is fsync'd into its parent before anything is
+ * written below it.  XXX: a delivery that finds tmp/ and new/ syncs only
+ * new/; if the worker that made them died between the mkdir of new/ and
+ * the sync of its parent, new/'s own entry stays unsynced until the file
+ * system commits it (the same window as before this module).
  */
 #include "maildir_dir.h"
 
