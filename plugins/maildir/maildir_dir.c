@@ -9,6 +9,8 @@
  * O_NOFOLLOW|O_DIRECTORY, and a symlink ends the walk with ELOOP; nothing
  * here takes a path below the fixed part as a whole.  Only
  * maildir_dir_make_base() works by path: the fixed part is the sysadmin's.
+ * It never follows a symlink below that part and never opens a path there
+ * whole.
  *
  * Durability: when a delivery makes a Maildir (its tmp/ was missing),
  * every directory on the way, made or found (whoever made it may have died
