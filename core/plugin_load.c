@@ -36,6 +36,7 @@
 	(offsetof(struct smtpgate_plugin, field) + sizeof(((struct smtpgate_plugin *)0)->field))
 static const size_t descriptor_size_by_minor[] = {
 	DESCRIPTOR_SIZE_UP_TO(commands), /* 1.0 */
+	DESCRIPTOR_SIZE_UP_TO(on_auth),  /* 1.1 */
 };
 /* A minor added to the header without its row here would be read past
    the table's end. */

@@ -446,7 +446,7 @@ static void deliver(struct session *s, const struct smtp_data *d, long long star
 		/* smtpd.py raised UnicodeDecodeError and dropped the client. */
 		smtp_reply_set(&r, 554, "5.6.0", "Error: message data is not valid UTF-8");
 	} else {
-		struct smtpgate_message m = { s->msg.data ? s->msg.data : "", s->msg.len };
+		struct smtpgate_message m = { .data = s->msg.data ? s->msg.data : "", .len = s->msg.len };
 		struct session_hook_args a = { .msg = &m };
 		delivered = 1;
 		s->messages++;

@@ -22,6 +22,8 @@ packages=(
 	clang libclang-rt-14-dev                        # the libFuzzer target of the channel
 	mailman3                                        # the mailman tests' real Mailman 3 (installed
 	                                                # here, before any test timeout runs)
+	dovecot-core                                    # AUTH tests: a private Dovecot auth service
+	prometheus                                      # metrics tests: promtool and a private Prometheus
 )
 [ "$#" -gt 0 ] && packages+=("$@")
 

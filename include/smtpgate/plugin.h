@@ -27,6 +27,18 @@
  * ABI change log (bump MAJOR for any change of layout or meaning, MINOR
  * when fields are appended to the end of a structure):
  *   2026-11-28  1.0  first version.
+ *   2026-12-02  1.1  appended (read them only when host->abi_minor >= 1;
+ *                    a 1.0 plugin still loads and sees none of them):
+ *                    smtpgate_session: protocol, tls_protocol, tls_cipher,
+ *                      tls_sni, tls_peer_subject, tls_peer_fingerprint,
+ *                      tls_peer_verified, auth_user, auth_mechanism,
+ *                      via_addr, via_port, lmtp, peer_uid, peer_pid,
+ *                      messages_accepted, session_data, tx_data;
+ *                    smtpgate_message: streamed, rcpt_replies,
+ *                      rcpt_reply_count;
+ *                    smtpgate_plugin: settings, ehlo_keywords,
+ *                      stream_flags, on_body, on_tx_end, on_auth;
+ *                    new types smtpgate_setting, smtpgate_auth.
  *
  * How to bump: appending fields to the end of a structure the core
  * allocates and passes by pointer (smtpgate_host, smtpgate_session,
@@ -57,7 +69,7 @@ extern "C" {
 #endif
 
 #define SMTPGATE_ABI_MAJOR 1 /* bump: any layout change; old plugins refused */
-#define SMTPGATE_ABI_MINOR 0 /* bump: fields appended; old plugins still load */
+#define SMTPGATE_ABI_MINOR 1 /* bump: fields appended; old plugins still load */
 
 /* What a hook tells the core to do next. */
 enum smtpgate_verdict {
@@ -130,6 +142,38 @@ struct smtpgate_session {
 	size_t rcpt_option_count;
 	int smtputf8;              /* MAIL carried SMTPUTF8 */
 	int decode_data;           /* the listener's decode_data flag */
+
+	/* Appended in 1.1: read only when host->abi_minor >= 1. */
+	const char *protocol;      /* the RFC 3848 "with" word: "SMTP",
+				      "ESMTP", "ESMTPS", "ESMTPSA", "LMTP",
+				      "LMTPS", ... */
+	const char *tls_protocol;  /* "TLSv1.3"; NULL without TLS */
+	const char *tls_cipher;    /* "TLS_AES_256_GCM_SHA384"; NULL without TLS */
+	const char *tls_sni;       /* the server name the client asked for;
+				      NULL if it asked for none */
+	const char *tls_peer_subject;     /* the client certificate's subject
+					     (RFC 2253); NULL if none */
+	const char *tls_peer_fingerprint; /* its SHA-256, hex pairs joined by
+					     ':'; NULL if none */
+	int tls_peer_verified;     /* 1 if it verified against tls.ca_file */
+	const char *auth_user;     /* the authenticated name; NULL before AUTH */
+	const char *auth_mechanism;/* "PLAIN", "LOGIN"; NULL before AUTH */
+	const char *via_addr;      /* with the PROXY protocol, the balancer's
+				      address (peer_addr is then the original
+				      client's); NULL without it */
+	unsigned int via_port;
+	int lmtp;                  /* the listener speaks LMTP (RFC 2033) */
+	long peer_uid;             /* on a UNIX socket (peer_addr "unix"): the
+				      client's uid and pid (SO_PEERCRED); -1 on TCP */
+	long peer_pid;
+	unsigned long messages_accepted; /* 2xx'd messages in this session */
+	/* Pointers the core keeps for the plugin: NULL at connect (session)
+	   and at MAIL (transaction).  Write through them; the core never
+	   looks at what they point to.  *tx_data is handed to on_tx_end when
+	   the transaction ends, however it ends; *session_data is the
+	   plugin's to free in on_disconnect. */
+	void **session_data;
+	void **tx_data;
 };
 
 /* The message, de-transparent, lines joined by LF, exactly smtpd.py's
@@ -139,6 +183,43 @@ struct smtpgate_message {
 	const char *data; /* len bytes, not NUL-terminated (and a message
 			     may hold NUL bytes) */
 	size_t len;
+
+	/* Appended in 1.1: read only when host->abi_minor >= 1. */
+	int streamed;     /* 1: the body went to on_body piece by piece; data
+			     is then NULL and len is the total length */
+	/* LMTP: one reply per recipient, in rcpttos order, each to be set
+	   with host->reply() for a verdict per recipient (its code's class
+	   is the verdict); one left unset gets the message's verdict and
+	   reply.  NULL and 0 on SMTP listeners. */
+	struct smtpgate_reply *const *rcpt_replies;
+	size_t rcpt_reply_count;
+};
+
+/* A setting of the plugin's group, declared in its descriptor (1.1): the
+   core then refuses unknown names in the group, checks types and ranges
+   itself, and `smtpgate -t -v` prints the effective values.  Arrays of it
+   are the plugin's: this structure never grows in a minor. */
+enum smtpgate_setting_type {
+	SMTPGATE_SETTING_STRING = 1,
+	SMTPGATE_SETTING_INT,
+	SMTPGATE_SETTING_BOOL,
+	SMTPGATE_SETTING_LIST      /* a list or array of strings */
+};
+struct smtpgate_setting {
+	const char *name;          /* NULL ends the table */
+	enum smtpgate_setting_type type;
+	long long min, max;        /* INT: the range; both 0 for none */
+	const char *default_text;  /* shown by -t -v when unset; NULL: none */
+	const char *description;   /* one line, for -t -v */
+};
+
+/* What a client gave to AUTH, for on_auth (1.1).  The core decoded it;
+   the password is wiped after the call: never log it. */
+struct smtpgate_auth {
+	const char *mechanism;     /* "PLAIN" or "LOGIN" */
+	const char *authzid;       /* PLAIN's authorization identity; "" if none */
+	const char *authcid;       /* the user name */
+	const char *password;
 };
 
 /* What an upstream server answered, through the host's SMTP/LMTP client. */
@@ -349,7 +430,45 @@ struct smtpgate_plugin {
 
 	/* Extra commands, ended by an entry whose verb is NULL; may be NULL. */
 	const struct smtpgate_command *commands;
+
+	/* Appended in 1.1 (a 1.0 descriptor has them NULL and 0). */
+	/* The group's settings, ended by a NULL name; NULL: not declared
+	   (the core then checks nothing, as in 1.0). */
+	const struct smtpgate_setting *settings;
+	/* EHLO keywords to offer, each "KEYWORD" or "KEYWORD params", ended
+	   by NULL; none may repeat one the core offers. */
+	const char *const *ehlo_keywords;
+	/* SMTPGATE_STREAM_* flags for on_body. */
+	unsigned int stream_flags;
+	/* The message as it arrives, in pieces of at most 64 KiB, de-
+	   transparent, lines joined by LF, exactly the bytes on_message would
+	   have had (decode_data's UTF-8 check holds across pieces).  A plugin
+	   that has it gets on_message with msg->streamed set and no data, and
+	   the core keeps no copy.  REJECT/TEMPFAIL/DISCONNECT: the rest of the
+	   message is read and dropped, that reply answers the final dot, and
+	   on_message is not called (on_reset is). */
+	enum smtpgate_verdict (*on_body)(void *priv,
+					 const struct smtpgate_session *s,
+					 const char *data, size_t len,
+					 struct smtpgate_reply *reply);
+	/* The transaction is over, however it ended (final reply, RSET,
+	   refusal, disconnect): free tx_data, which is *s->tx_data. */
+	void (*on_tx_end)(void *priv, const struct smtpgate_session *s,
+			  void *tx_data);
+	/* auth.backend "plugin": check the credentials.  ACCEPT: 235;
+	   REJECT: 535 (a reply set here is not sent: every refusal looks the
+	   same to the client); TEMPFAIL: 454. */
+	enum smtpgate_verdict (*on_auth)(void *priv,
+					 const struct smtpgate_session *s,
+					 const struct smtpgate_auth *cred,
+					 struct smtpgate_reply *reply);
 };
+
+/* stream_flags */
+#define SMTPGATE_STREAM_WHOLE_HEADER 0x1u /* the first on_body piece is the
+					     whole header block, up to and
+					     with its empty line (at most
+					     1 MiB: beyond it 552 5.3.4) */
 
 /* The one symbol a plugin exports. */
 const struct smtpgate_plugin *smtpgate_plugin_entry(void);

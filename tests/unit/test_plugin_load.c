@@ -78,7 +78,7 @@ static const struct desc_row desc_rows[] = {
 	{ "larger size (appended fields)", MAJ, MIN, SZ + 64, "good", 1, NULL, 0, NULL },
 	{ "wrong major (newer)", MAJ + 1, 0, SZ, "bad", 1, NULL, -1, "built for plugin ABI 2.0" },
 	{ "wrong major (older)", MAJ - 1, 0, SZ, "bad", 1, NULL, -1, "built for plugin ABI 0.0" },
-	{ "newer minor", MAJ, MIN + 1, SZ, "bad", 1, NULL, -1, "built for plugin ABI 1.1" },
+	{ "newer minor", MAJ, MIN + 1, SZ, "bad", 1, NULL, -1, "built for plugin ABI 1.2" },
 	{ "size smaller than the minor's", MAJ, MIN, SZ - 8, "bad", 1, NULL, -1,
 	  "descriptor size" },
 	{ "size 0", MAJ, MIN, 0, "bad", 1, NULL, -1, "descriptor size 0" },
@@ -127,7 +127,7 @@ static void test_check_descriptor(void)
 				     .on_message = good_message };
 	plugin_check_descriptor(&d, err, sizeof(err));
 	UNIT_CHECK_CONTAINS("both versions", err, "7.3");
-	UNIT_CHECK_CONTAINS("both versions", err, "this smtpgate has ABI 1.0");
+	UNIT_CHECK_CONTAINS("both versions", err, "this smtpgate has ABI 1.1");
 }
 
 /* A plugin built for an older minor has a shorter descriptor: the core
@@ -364,7 +364,7 @@ static const struct {
 	const char *err1, *err2;
 } refused_rows[] = {
 	{ "badabi.so", "tests/plugins/.libs/badabi.so", "refused: built for plugin ABI 2.0",
-	  "this smtpgate has ABI 1.0" },
+	  "this smtpgate has ABI 1.1" },
 	{ "nomessage.so", "tests/plugins/.libs/nomessage.so", "refused: plugin \"nomessage\"",
 	  "no message hook" },
 };
