@@ -15,11 +15,13 @@
 #include <sysexits.h>
 
 #include "log.h"
+#include "plugin_settings.h"
 #include "smtp_client.h"
 #include "smtp_reply.h"
 
 static const struct listener_config *host_listener;
 static const char *host_fqdn = "localhost";
+static const char *host_plugin_name = "?"; /* the descriptor's name, in log lines */
 static int host_cfg_errors;
 
 static void host_reply(struct smtpgate_reply *reply, int code, const char *enhanced,
@@ -110,7 +112,7 @@ static void exit_in_init(void)
 		return;
 	log_fatal(EX_CONFIG, "listener=%s handler=%s plugin=%s msg=\"init called exit(); a "
 		  "plugin that cannot start returns -1\"", log_quoted(listener_in_init->name),
-		  log_quoted(listener_in_init->handler), log_quoted(listener_in_init->plugin_path));
+		  log_quoted(listener_in_init->handler), log_quoted(host_plugin_name));
 }
 
 int host_plugin_init(const struct smtpgate_plugin *d, const struct listener_config *l,
@@ -119,7 +121,15 @@ int host_plugin_init(const struct smtpgate_plugin *d, const struct listener_conf
 	static int exit_guard;
 	const struct smtpgate_host *host = host_for_listener(l);
 	int errors_before = host_cfg_errors;
+	char err[CONFIG_ERROR_MAX_BYTES];
 	*priv_out = NULL;
+	host_plugin_name = d->name;
+	/* Declared settings are the core's to check, before init sees them. */
+	struct plugin_settings_where w = { l->source, l->group_name, d->name };
+	if (plugin_settings_check(d->settings, l->handler_group, &w, err, sizeof(err)) < 0) {
+		log_err("%s listener=%s", err, log_quoted(l->name));
+		return -1;
+	}
 	if (!d->init)
 		return 0;
 	if (!exit_guard)
@@ -129,7 +139,7 @@ int host_plugin_init(const struct smtpgate_plugin *d, const struct listener_conf
 	listener_in_init = NULL;
 	if (rc != 0 || host_cfg_errors != errors_before) {
 		log_err("listener=%s handler=%s plugin=%s msg=\"init failed\"", log_quoted(l->name),
-			log_quoted(l->handler), log_quoted(l->plugin_path));
+			log_quoted(l->handler), log_quoted(d->name));
 		return -1;
 	}
 	return 0;
@@ -158,7 +168,7 @@ static void host_log(enum smtpgate_log_level level, const struct smtpgate_sessio
 	log_quote(msg, sizeof(msg), text);
 	enum log_level lv = (unsigned int)level <= SMTPGATE_LOG_ERROR ? (enum log_level)level
 								 : LOG_LEVEL_ERROR;
-	const char *plugin = log_quoted(host_listener ? host_listener->handler : "?");
+	const char *plugin = log_quoted(host_plugin_name);
 	if (s)
 		log_msg(lv, "sid=%s listener=%s plugin=%s msg=%s", log_quoted(s->id),
 			log_quoted(s->listener), plugin, msg);

@@ -28,6 +28,7 @@ struct options {
 	int nosetuid;
 	int trace;
 	int check_only;
+	int verbose;
 	int smtputf8;
 	const char *classname;
 	const char *size;
@@ -40,7 +41,7 @@ static void usage(FILE *f, const char *program);
 static int quote_string(char *out, size_t size, const char *s);
 static int options_to_config_text(const struct options *o, char *text, size_t size);
 static const char *local_fqdn(void);
-static int check_config(const struct master_options *mo);
+static int check_config(const struct master_options *mo, int verbose);
 static int parse_args(int argc, char **argv, struct options *o);
 
 static void usage(FILE *f, const char *program)
@@ -51,7 +52,7 @@ static void usage(FILE *f, const char *program)
 		"An SMTP server doing the job of Python's smtpd module, with handlers\n"
 		"loaded as plugins.\n"
 		"\n"
-		"Options (those of python -m smtpd, plus -f and -t):\n"
+		"Options (those of python -m smtpd, plus -f, -t and -v):\n"
 		"  -n, --nosetuid      do not switch to user nobody (or the config's user)\n"
 		"  -V, --version       print the version and the plugin ABI version\n"
 		"  -c, --class NAME    handler: DebuggingServer, PureProxy, MailmanProxy,\n"
@@ -61,6 +62,7 @@ static void usage(FILE *f, const char *program)
 		"  -d, --debug         print the protocol trace to stderr\n"
 		"  -f, --config FILE   read listeners and settings from FILE (libconfig)\n"
 		"  -t, --test          check the configuration and the plugins, then exit\n"
+		"  -v, --verbose       with -t: list each plugin's settings and their values\n"
 		"  -h, --help          print this message and exit\n"
 		"\n"
 		"Without -f, one listener on localhost:localport (default localhost:8025)\n"
@@ -127,10 +129,11 @@ static const char *local_fqdn(void)
 }
 
 /* -t: the check a start and a reload run, listing every listener, its
-   handler, the plugin file and its version. */
-static int check_config(const struct master_options *mo)
+   handler, the plugin file and its version (with -v, the settings the
+   plugin declares and their effective values). */
+static int check_config(const struct master_options *mo, int verbose)
 {
-	int rc = master_check_run(mo, 1);
+	int rc = master_check_run(mo, verbose ? 2 : 1);
 	if (rc == 0)
 		printf("%s: configuration OK\n", master_check_source(mo));
 	return rc;
@@ -145,11 +148,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },     { "class", required_argument, NULL, 'c' },
 		{ "size", required_argument, NULL, 's' }, { "smtputf8", no_argument, NULL, 'u' },
 		{ "debug", no_argument, NULL, 'd' },    { "config", required_argument, NULL, 'f' },
-		{ "test", no_argument, NULL, 't' },     { NULL, 0, NULL, 0 },
+		{ "test", no_argument, NULL, 't' },     { "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c, command_line_listener = 0;
 
-	while ((c = getopt_long(argc, argv, "nVhc:s:udf:t", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "nVhc:s:udf:tv", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'n': o->nosetuid = 1; break;
 		case 'V':
@@ -171,8 +175,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'd': o->trace = 1; break;
 		case 'f': o->config_file = optarg; break;
 		case 't': o->check_only = 1; break;
+		case 'v': o->verbose = 1; break;
 		default: usage(stderr, argv[0]); return EX_USAGE;
 		}
+	}
+	if (o->verbose && !o->check_only) {
+		fprintf(stderr, "smtpgate: -v goes with -t\n");
+		return EX_USAGE;
 	}
 	if (argc - optind > 2) {
 		usage(stderr, argv[0]);
@@ -217,7 +226,7 @@ int main(int argc, char **argv)
 	log_set_role("master");
 	log_open(-1, o.trace);
 	if (o.check_only)
-		return check_config(&mo);
+		return check_config(&mo, o.verbose);
 
 	struct config *cfg;
 	rc = master_check_load(&mo, &cfg);

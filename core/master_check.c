@@ -32,6 +32,7 @@
 #include "config_error.h"
 #include "config_table.h"
 #include "log.h"
+#include "plugin_settings.h"
 #include "worker.h"
 
 static volatile sig_atomic_t check_late;
@@ -115,15 +116,18 @@ static void check_listener(const struct config *cfg, size_t i, const char *user,
 	if (one == 0) {
 		/* Killed with this process at the check's deadline. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		const char *version = "";
-		if (worker_check_start(l, user, uid, gid, &version) < 0)
+		const struct smtpgate_plugin *d;
+		if (worker_check_start(l, user, uid, gid, &d) < 0)
 			_exit(EX_CONFIG);
 		if (report) {
 			char settings[8192];
 			config_table_describe_listener(l, settings, sizeof(settings));
 			printf("listener %s address %s handler %s plugin %s version %s\n  %s\n",
-			       l->name, l->address, l->handler, l->plugin_path, version, settings);
+			       l->name, l->address, l->handler, l->plugin_path,
+			       d->version ? d->version : "", settings);
 		}
+		if (report > 1) /* -t -v: the plugin's own settings */
+			plugin_settings_print(d->settings, l->handler_group, l->group_name, stdout);
 		fflush(stdout);
 		_exit(0);
 	}

@@ -31,14 +31,14 @@ int master_check_user(const struct master_options *opts, const struct config *cf
 /* Fork the check: a child that parses the config itself and starts
    every listener as a worker would, each in a process of its own, under
    the config's shutdown_timeout.  report: print a line per listener
-   (-t).  The child's pid, or -1 after logging. */
+   (-t); 2: and each plugin's declared settings with their values (-t -v).  The child's pid, or -1 after logging. */
 pid_t master_check_fork(const struct master_options *opts, int report);
 
 /* The check's wait status as a sysexits status (0: the config is good),
    after logging a crash. */
 int master_check_result(const struct master_options *opts, int status);
 
-/* Run the check and wait for it: -t (report 1) and the start.  A
+/* Run the check and wait for it: -t (report 1, -t -v 2) and the start.  A
    sysexits status. */
 int master_check_run(const struct master_options *opts, int report);
 

@@ -29,6 +29,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "plugin_settings.h"
+
 /* The size of struct smtpgate_plugin as each minor of this major defined
    it: up to the end of that minor's last field (a later minor appends
    after it).  A bump adds one line naming its own last field. */
@@ -251,6 +253,7 @@ int plugin_check_file(const char *path, char *err, size_t err_size)
 
 int plugin_check_descriptor(const struct smtpgate_plugin *d, char *err, size_t err_size)
 {
+	char why[256];
 	if (!d) {
 		snprintf(err, err_size, "smtpgate_plugin_entry() returned NULL");
 		return -1;
@@ -265,6 +268,12 @@ int plugin_check_descriptor(const struct smtpgate_plugin *d, char *err, size_t e
 			 d->size, d->abi_major, d->abi_minor, descriptor_size_by_minor[d->abi_minor]);
 		return -1;
 	}
+	/* From here on only the copy is read: a descriptor built for an
+	   older minor ends where its size says, and nothing past it is
+	   looked at (the appended members read as NULL in the copy). */
+	struct smtpgate_plugin copy;
+	plugin_descriptor_copy(d, &copy);
+	d = &copy;
 	if (!d->name || !d->name[0]) {
 		snprintf(err, err_size, "descriptor has no name");
 		return -1;
@@ -286,6 +295,10 @@ int plugin_check_descriptor(const struct smtpgate_plugin *d, char *err, size_t e
 				 : twice ? "in its command table twice" : "a built-in command");
 			return -1;
 		}
+	}
+	if (plugin_settings_check_table(d->settings, why, sizeof(why)) < 0) {
+		snprintf(err, err_size, "plugin \"%s\": %s", d->name, why);
+		return -1;
 	}
 	return 0;
 }

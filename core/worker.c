@@ -171,9 +171,9 @@ static int drop_privileges(const struct listener_config *l, const char *user, ui
 	return 0;
 }
 
-int worker_check_plugin(const struct listener_config *l, const char **version_out)
+int worker_check_plugin(const struct listener_config *l, const struct smtpgate_plugin **desc_out)
 {
-	struct plugin p;
+	static struct plugin p; /* desc points into it after the return */
 	char err[1024];
 	void *priv;
 	if (plugin_load(l->plugin_path, &p, err, sizeof(err)) < 0) {
@@ -185,9 +185,10 @@ int worker_check_plugin(const struct listener_config *l, const char **version_ou
 		return -1;
 	if (p.desc->fini)
 		p.desc->fini(priv);
-	if (version_out)
-		*version_out = p.desc->version ? p.desc->version : "";
-	/* Kept loaded: the version string lives in the plugin. */
+	if (desc_out)
+		*desc_out = p.desc;
+	/* Kept loaded (p.desc_copy with it): the strings and the settings
+	   table live in the plugin. */
 	return 0;
 }
 
@@ -211,10 +212,10 @@ static int load_tls(const struct listener_config *l, struct tls_server **srv_out
 }
 
 int worker_check_start(const struct listener_config *l, const char *user, uid_t uid, gid_t gid,
-		       const char **version_out)
+		       const struct smtpgate_plugin **desc_out)
 {
 	struct tls_server *tls;
-	if (worker_check_plugin(l, version_out) < 0 || load_tls(l, &tls) < 0)
+	if (worker_check_plugin(l, desc_out) < 0 || load_tls(l, &tls) < 0)
 		return -1;
 	tls_server_warn(l);
 	tls_server_free(tls);

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "scoreboard.h"
+#include "smtpgate/plugin.h"
 
 struct worker_args {
 	const struct listener_config *listener;
@@ -29,14 +30,14 @@ void worker_main(const struct worker_args *a) __attribute__((noreturn));
 
 /* Load the listener's plugin and run its init and fini once: the check
    behind -t and before a start or reload.  0, or -1 after logging why. */
-int worker_check_plugin(const struct listener_config *l, const char **version_out);
+int worker_check_plugin(const struct listener_config *l, const struct smtpgate_plugin **desc_out);
 
 /* In a throw-away process, as the master: all a worker of l does before
    its first client - the plugin's init, chroot, the switch to user and its
    uid/gid (user NULL: none) - so that a configuration no worker could
-   start with is refused instead of started.  The plugin's version in
-   *version_out unless NULL.  0, or -1 after logging why. */
+   start with is refused instead of started.  The plugin's descriptor (it
+   stays loaded) in *desc_out unless NULL.  0, or -1 after logging why. */
 int worker_check_start(const struct listener_config *l, const char *user, uid_t uid, gid_t gid,
-		       const char **version_out);
+		       const struct smtpgate_plugin **desc_out);
 
 #endif

@@ -170,6 +170,13 @@ static enum smtpgate_verdict debug_message(void *priv, const struct smtpgate_ses
 	return SMTPGATE_CONTINUE;
 }
 
+/* The group's settings, checked by the core before init reads them. */
+static const struct smtpgate_setting debug_settings[] = {
+	{ "output", SMTPGATE_SETTING_STRING, 0, 0, "standard output",
+	  "the file messages are appended to" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
 static const struct smtpgate_plugin debug_plugin = {
 	SMTPGATE_PLUGIN_HEADER,
 	.name = "debug",
@@ -177,6 +184,7 @@ static const struct smtpgate_plugin debug_plugin = {
 	.init = debug_init,
 	.fini = debug_fini,
 	.on_message = debug_message,
+	.settings = debug_settings,
 };
 
 const struct smtpgate_plugin *smtpgate_plugin_entry(void)

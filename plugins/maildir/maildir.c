@@ -33,6 +33,7 @@
 
 #include "maildir_dir.h"
 #include "maildir_name.h"
+#include "maildir_settings.h"
 
 #define WRITE_BUF_BYTES 65536
 #define HEADERS_MAX_BYTES 8192
@@ -577,6 +578,7 @@ static const struct smtpgate_plugin maildir_plugin = {
 	.fini = maildir_fini,
 	.on_rcpt = maildir_rcpt,
 	.on_message = maildir_message,
+	.settings = maildir_settings,
 };
 
 const struct smtpgate_plugin *smtpgate_plugin_entry(void)

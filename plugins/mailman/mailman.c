@@ -12,10 +12,15 @@
  * LMTP transaction (Mailman answers only once when it rejects a whole
  * multi-recipient message), each list once however often it was named,
  * with From: and Date: added when missing; then the relay part goes out.
- * The client gets 250 only if every destination took every recipient; a
- * temporary failure anywhere is 451, so delivery is at-least-once: a
- * destination that already took the message may get it again on retry.
- * It never answers 2xx for a recipient no destination has taken.
+ * The client gets 250 only if every destination took every recipient.
+ * With `mixed_recipients = "split"` (the default) a transaction has one
+ * kind of destination: once it has a list recipient, a relayed one gets
+ * 452 4.5.3 (RFC 5321 4.5.3.1.10: the client sends it again in another
+ * transaction), and the other way round, so each 250 means delivered
+ * once.  With "accept" both go in one transaction, and a temporary
+ * failure of one destination after the other took the message is 451:
+ * at-least-once, the retry serves that one again.  It never answers 2xx
+ * for a recipient no destination has taken.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +42,7 @@ struct mailman_state {
 	struct relay *relay;
 	char lmtp[300];
 	int connect_timeout_sec, timeout_sec;
+	int split;                          /* mixed_recipients = "split" */
 	struct domain_list domains;
 
 	struct smtpgate_client *lmtp_conn; /* kept per worker */
@@ -53,8 +59,16 @@ struct mailman_state {
 static int read_settings(struct mailman_state *st, const struct smtpgate_cfg *cfg)
 {
 	const struct smtpgate_host *host = st->host;
-	const char *lmtp = "127.0.0.1:8024";
+	const char *lmtp = "127.0.0.1:8024", *mixed = "split";
 	long long connect_timeout = 30, timeout = 300;
+	if (host->cfg_string(cfg, "mixed_recipients", &mixed) < 0)
+		return -1;
+	if (strcmp(mixed, "split") != 0 && strcmp(mixed, "accept") != 0) {
+		host->cfg_error(cfg, "mixed_recipients", "expected \"split\" or \"accept\", not \"%s\"",
+				mixed);
+		return -1;
+	}
+	st->split = strcmp(mixed, "split") == 0;
 	if (host->cfg_string(cfg, "lmtp", &lmtp) < 0 ||
 	    host->cfg_int(cfg, "lmtp_connect_timeout", &connect_timeout) < 0 ||
 	    host->cfg_int(cfg, "lmtp_timeout", &timeout) < 0)
@@ -243,7 +257,14 @@ static enum smtpgate_verdict mailman_rcpt(void *priv, const struct smtpgate_sess
 					  const char *address, struct smtpgate_reply *reply)
 {
 	struct mailman_state *st = priv;
-	if (domain_list_match(&st->domains, address)) {
+	int list = domain_list_match(&st->domains, address);
+	/* One kind of destination per transaction: the other kind waits for
+	   the client's next one (RFC 5321 4.5.3.1.10's reply). */
+	if (st->split && (list ? st->nrelayed > 0 : st->nlists > 0)) {
+		st->host->reply(reply, 452, "4.5.3", "Error: too many recipients");
+		return SMTPGATE_TEMPFAIL;
+	}
+	if (list) {
 		/* test@ and TEST@ are one list: Mailman gets it once. */
 		for (size_t i = 0; i < st->nlists; i++)
 			if (strcasecmp(st->lists[i], address) == 0)
@@ -471,6 +492,18 @@ static void mailman_reset(void *priv, const struct smtpgate_session *s)
 	forget_transaction(st);
 }
 
+/* The group's settings, checked by the core before init reads them. */
+static const struct smtpgate_setting mailman_settings[] = {
+	{ "lmtp", SMTPGATE_SETTING_STRING, 0, 0, "\"127.0.0.1:8024\"", "Mailman's LMTP runner" },
+	{ "domains", SMTPGATE_SETTING_LIST, 0, 0, NULL, "the list domains (required)" },
+	{ "lmtp_connect_timeout", SMTPGATE_SETTING_INT, 1, 3600, "30", "seconds to connect" },
+	{ "lmtp_timeout", SMTPGATE_SETTING_INT, 1, 3600, "300", "seconds per LMTP reply" },
+	{ "mixed_recipients", SMTPGATE_SETTING_STRING, 0, 0, "\"split\"",
+	  "\"split\": lists and others in separate transactions; \"accept\": together" },
+	RELAY_SETTINGS,
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
 static const struct smtpgate_plugin mailman_plugin = {
 	SMTPGATE_PLUGIN_HEADER,
 	.name = "mailman",
@@ -483,6 +516,7 @@ static const struct smtpgate_plugin mailman_plugin = {
 	.on_data = mailman_data,
 	.on_message = mailman_message,
 	.on_reset = mailman_reset,
+	.settings = mailman_settings,
 };
 
 const struct smtpgate_plugin *smtpgate_plugin_entry(void)

@@ -61,6 +61,12 @@ static void proxy_reset(void *priv, const struct smtpgate_session *s)
 	relay_reset(priv);
 }
 
+/* The group's settings, checked by the core before init reads them. */
+static const struct smtpgate_setting proxy_settings[] = {
+	RELAY_SETTINGS,
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
 static const struct smtpgate_plugin proxy_plugin = {
 	SMTPGATE_PLUGIN_HEADER,
 	.name = "proxy",
@@ -73,6 +79,7 @@ static const struct smtpgate_plugin proxy_plugin = {
 	.on_data = proxy_data,
 	.on_message = proxy_message,
 	.on_reset = proxy_reset,
+	.settings = proxy_settings,
 };
 
 const struct smtpgate_plugin *smtpgate_plugin_entry(void)

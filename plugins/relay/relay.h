@@ -67,4 +67,18 @@ enum smtpgate_verdict upstream_answer(const struct smtpgate_host *host,
 				      const char *what, const struct smtpgate_upstream_reply *u,
 				      struct smtpgate_reply *reply);
 
+/* The relaying settings as rows of a plugin's declared settings table
+   (proxy's and mailman's), so both declare them alike. */
+#define RELAY_SETTINGS                                                              \
+	{ "relay_networks", SMTPGATE_SETTING_LIST, 0, 0, "[ ] (everyone, with no "    \
+	  "relay_domains either)", "clients that may relay anywhere (CIDR)" },         \
+	{ "relay_domains", SMTPGATE_SETTING_LIST, 0, 0, "[ ]",                        \
+	  "recipient domains relayed for any client" },                                 \
+	{ "allow_untrusted_routing", SMTPGATE_SETTING_BOOL, 0, 0, "false",            \
+	  "relay sender-specified routing in relay_domains for anyone" },               \
+	{ "connect_timeout", SMTPGATE_SETTING_INT, 1, 3600, "30",                     \
+	  "seconds to connect to remote" },                                             \
+	{ "timeout", SMTPGATE_SETTING_INT, 1, 3600, "300",                            \
+	  "seconds per reply of remote" }
+
 #endif
