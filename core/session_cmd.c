@@ -456,12 +456,7 @@ static void deliver(struct session *s, const struct smtp_data *d, long long star
 	}
 	if (!sent)
 		session_chat_send(&s->chat, &r);
-	char reply[SMTP_REPLY_TEXT_MAX_BYTES + 8];
-	snprintf(reply, sizeof(reply), "%03d %s", r.code, r.text);
-	log_info("sid=%s listener=%s event=message from=%s nrcpt=%zu size=%llu reply=%s "
-		 "delivered=%s ms=%lld%s", s->sid, s->l->name, log_quoted(s->mailfrom),
-		 s->rcpt_count, d->raw_bytes, log_quoted(reply), delivered ? "yes" : "no",
-		 clock_ms() - started_ms, s->tls_log);
+	session_message_done(s, d, &r, delivered, started_ms);
 	session_reset_transaction(s, !delivered);
 }
 

@@ -105,6 +105,14 @@ struct session {
 	int idle_commands;           /* NOOP, RSET, ..., errors since MAIL */
 	int tls_active;              /* the handshake is done: all goes through TLS */
 	char tls_log[160];           /* " tls=... cipher=..." for log lines, or "" */
+
+	/* Kept for the plugin (ABI 1.1, session_state.c): its pointers, the
+	   transaction from MAIL's hook to its on_tx_end, 2xx'd messages, and
+	   the "with" word. */
+	void *plugin_session_data, *plugin_tx_data;
+	int tx_open;
+	unsigned long messages_accepted;
+	char protocol[16];
 };
 
 /* session_cmd.c: the table, built-in rows then one per plugin verb (made
@@ -130,10 +138,19 @@ void session_enter(struct session *s, enum session_state to);
    first reason stays; a transaction in progress is abandoned (on_reset). */
 void session_close(struct session *s, enum session_end why);
 /* Forget MAIL and RCPTs (back to SESSION_GREETED when in a transaction);
-   abandoned: the plugin's on_reset runs. */
+   abandoned: the plugin's on_reset runs.  Either way a transaction that
+   began ends here: on_tx_end runs with its tx_data. */
 void session_reset_transaction(struct session *s, int abandoned);
 /* The plugins' view, refreshed before each hook. */
 void session_sync_pub(struct session *s);
+/* The RFC 3848 "with" word of the session now ("SMTP", "ESMTP",
+   "ESMTPS"): the one place that makes it. */
+const char *session_protocol(struct session *s);
+/* The message hook's answer r has been sent (or the core's own refusal
+   after the final dot): count it, and log the message line with its
+   result.  d: the DATA read; delivered: the hook ran. */
+void session_message_done(struct session *s, const struct smtp_data *d,
+			  const struct smtpgate_reply *r, int delivered, long long started_ms);
 /* max_session_time is over: 421 and close. */
 void session_time_exceeded(struct session *s);
 /* A read from the client failed with rc (an enum conn_status): the 421

@@ -11,6 +11,7 @@
  */
 #include "session_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,9 @@ static enum smtpgate_verdict bad_answer(struct session *s, const char *hook,
 					enum smtpgate_verdict v, struct smtpgate_reply *r,
 					const char *why);
 static void answer(struct session *s, enum session_hook h, const struct smtpgate_reply *r);
+static void tx_end(struct session *s);
+static int session_hook_answer(struct session *s, enum session_hook h,
+			       const struct session_hook_args *a, struct smtpgate_reply *r);
 
 const char *session_state_name(enum session_state st)
 {
@@ -81,6 +85,21 @@ void session_close(struct session *s, enum session_end why)
 	session_enter(s, SESSION_CLOSING);
 }
 
+/* The transaction that began at MAIL's hook is over, however it ended:
+   the plugin gets its tx_data back to free, once. */
+static void tx_end(struct session *s)
+{
+	if (!s->tx_open)
+		return;
+	s->tx_open = 0;
+	void *data = s->plugin_tx_data;
+	if (s->env->plugin->on_tx_end) {
+		session_sync_pub(s);
+		s->env->plugin->on_tx_end(s->env->priv, &s->pub, data);
+	}
+	s->plugin_tx_data = NULL;
+}
+
 /* Forget the sender, the recipients and the message. */
 void session_reset_transaction(struct session *s, int abandoned)
 {
@@ -89,6 +108,7 @@ void session_reset_transaction(struct session *s, int abandoned)
 		session_sync_pub(s);
 		s->env->plugin->on_reset(s->env->priv, &s->pub);
 	}
+	tx_end(s);
 	for (size_t i = 0; i < s->rcpt_count; i++)
 		free(s->rcpttos[i]);
 	if (s->rcpttos)
@@ -104,11 +124,25 @@ void session_reset_transaction(struct session *s, int abandoned)
 		session_enter(s, SESSION_GREETED);
 }
 
+/* RFC 3848's registered words only: TLS after HELO has none of its own
+   ("SMTPS" is not one), so it stays "SMTP".  The AUTH and LMTP features
+   add their letters here. */
+const char *session_protocol(struct session *s)
+{
+	snprintf(s->protocol, sizeof(s->protocol), "%s%s", s->extended_smtp ? "ESMTP" : "SMTP",
+		 s->extended_smtp && s->tls_active ? "S" : "");
+	return s->protocol;
+}
+
 /* Refresh the plugins' view of the session before a hook runs. */
 void session_sync_pub(struct session *s)
 {
 	struct smtpgate_session *p = &s->pub;
 	int in_tx = session_has_tx(s);
+	p->protocol = session_protocol(s);
+	p->messages_accepted = s->messages_accepted;
+	p->session_data = &s->plugin_session_data;
+	p->tx_data = &s->plugin_tx_data;
 	p->seen_greeting = s->greeting;
 	p->extended_smtp = s->extended_smtp;
 	p->mailfrom = in_tx ? s->mailfrom : NULL;
@@ -217,9 +251,25 @@ static void answer(struct session *s, enum session_hook h, const struct smtpgate
 int session_hook(struct session *s, enum session_hook h, const struct session_hook_args *a,
 		 struct smtpgate_reply *r)
 {
-	const char *why;
 	smtp_reply_clear(r);
+	if (h == SESSION_HOOK_MAIL) {
+		/* The transaction begins with its MAIL's hook, tx_data NULL;
+		   a refusal there ends it (on_tx_end) below. */
+		tx_end(s);
+		s->tx_open = 1;
+	}
 	session_sync_pub(s);
+	int sent = session_hook_answer(s, h, a, r);
+	if (h == SESSION_HOOK_MAIL && sent)
+		tx_end(s);
+	return sent;
+}
+
+/* The hook's verdict, made safe and answered (session_hook's second half). */
+static int session_hook_answer(struct session *s, enum session_hook h,
+			       const struct session_hook_args *a, struct smtpgate_reply *r)
+{
+	const char *why;
 	enum smtpgate_verdict v = call_hook(s, h, a, r);
 	if (smtp_reply_check(v, r, &why) != 0)
 		v = bad_answer(s, hook_name(h, a), v, r, why);

@@ -7,8 +7,8 @@ import re
 
 from harness import Client, check, eq
 
-MESSAGE_KEYS = ["sid", "listener", "event", "from", "nrcpt", "size", "reply", "delivered",
-                "ms"]
+MESSAGE_KEYS = ["sid", "listener", "event", "plugin", "from", "nrcpt", "size", "result", "code",
+                "enhanced", "reply", "ms"]
 FIELD_RX = re.compile(r'([a-z_]+)=("(?:[^"\\]|\\.)*"|[^ "]*)(?: |$)')
 
 
@@ -60,7 +60,7 @@ def send_one(port, mail, helo="EHLO client.example.org"):
 
 def test_quoted_local_part_is_one_field(ctx):
     d, port, _ = ctx.simple()
-    sender = '"x nrcpt=0 delivered=no"@a.example'
+    sender = '"x nrcpt=0 result=refused"@a.example'
     send_one(port, "MAIL FROM:<%s>" % sender)
     d.wait_log(r"event=message")
     f = fields(message_record(d))
@@ -68,7 +68,8 @@ def test_quoted_local_part_is_one_field(ctx):
     got = dict(f)
     eq(unquote(got["from"]), sender.encode(), "from= decoded")
     eq(got["nrcpt"], "1", "nrcpt")
-    eq(got["delivered"], "yes", "delivered")
+    eq(got["result"], "accepted", "result")
+    eq(got["code"], "250", "code")
 
 
 def test_unicode_line_separators_are_escaped(ctx):

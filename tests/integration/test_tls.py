@@ -107,7 +107,7 @@ def test_tls_smtplib_starttls_message(ctx):
     want = debug_frame(msg[:-2].replace(b"\r\n", b"\n"), mail_options=["BODY=8BITMIME"])
     wait_until(lambda: len(read_file(out)) >= len(want), what="the message in the output")
     eq(read_file(out), want, "debug output")
-    d.wait_log(r"event=message .*delivered=yes ms=\d+ tls=TLSv1\.3 cipher=TLS_\S+$")
+    d.wait_log(r"event=message .*result=accepted code=250 .* ms=\d+ tls=TLSv1\.3 cipher=TLS_\S+$")
 
 
 def test_tls_smtplib_ssl_message(ctx):

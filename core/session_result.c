@@ -1,0 +1,49 @@
+/*
+ * session_result.c - what became of a message after its final dot: the
+ * result word (accepted, refused, tempfailed, size-limited), the count of
+ * messages accepted in the session that plugins see, and the message's
+ * log line with the reply exactly as the client got it.
+ *
+ * Called by DATA's delivery (session_cmd.c) once the answer is queued.
+ * It never sends anything to the client and never calls a plugin hook;
+ * everything the client or a plugin wrote goes into the line quoted, so
+ * no sender address or reply text can add a field or a line.
+ */
+#include "session_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+static const char *result_name(const struct smtp_data *d, const struct smtpgate_reply *r);
+
+/* The word for the line: a 2xx is accepted whoever gave it, the core's
+   552 for too much data is size-limited, otherwise the reply's class. */
+static const char *result_name(const struct smtp_data *d, const struct smtpgate_reply *r)
+{
+	if (r->code / 100 == 2)
+		return "accepted";
+	if (d->over_limit)
+		return "size-limited";
+	return r->code / 100 == 4 ? "tempfailed" : "refused";
+}
+
+void session_message_done(struct session *s, const struct smtp_data *d,
+			  const struct smtpgate_reply *r, int delivered, long long started_ms)
+{
+	char line[SMTP_REPLY_TEXT_MAX_BYTES + 32];
+	size_t n = smtp_reply_format(r, line, sizeof(line));
+	line[n] = '\0'; /* 0: it did not fit (a reply is at most 512 bytes) */
+	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
+		line[--n] = '\0';
+	/* Only a message its plugin took counts: the core's own refusals
+	   after the final dot never reach a 2xx. */
+	if (delivered && r->code / 100 == 2)
+		s->messages_accepted++;
+	log_info("sid=%s listener=%s event=message plugin=%s from=%s nrcpt=%zu size=%llu "
+		 "result=%s code=%d enhanced=%s reply=%s ms=%lld%s", s->sid, s->l->name,
+		 log_quoted(s->env->plugin->name), log_quoted(s->mailfrom), s->rcpt_count,
+		 d->raw_bytes, result_name(d, r), r->code, r->enhanced[0] ? r->enhanced : "-",
+		 log_quoted(line), clock_ms() - started_ms, s->tls_log);
+}
