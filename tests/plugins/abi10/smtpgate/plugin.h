@@ -1,0 +1,367 @@
+/*
+ * smtpgate/plugin.h - the plugin ABI of smtpgate: the only header a plugin
+ * author needs.
+ *
+ * A plugin is a shared object that exports one function,
+ * smtpgate_plugin_entry(), returning a descriptor (struct smtpgate_plugin).
+ * smtpgate checks the descriptor's ABI version and size before it touches
+ * anything else in it.  It is the C counterpart of subclassing Python's
+ * smtpd.SMTPServer: the message hook is process_message(), the other hooks
+ * and the extra commands are what a channel_class subclass used to do.
+ *
+ * Process model, which every hook may rely on:
+ *  - Each worker process loads the plugin itself, calls init once, serves
+ *    one client session at a time, and calls fini before it exits.  Nothing
+ *    is shared between workers, so a plugin needs no locks for its own
+ *    state; the master process never runs plugin code.
+ *  - init runs before the worker drops privileges (it may open files as
+ *    root); every other hook runs as the unprivileged user.
+ *  - Hooks are called from one thread.  A plugin must not start threads
+ *    that outlive a hook call.
+ *  - A hook must not write to the client: it answers with a verdict and,
+ *    optionally, a reply set through host->reply().  The core validates the
+ *    reply and is the only code that talks to the client.
+ *  - Everything the core passes in (the session, strings, the message) is
+ *    valid only during the call.  Copy what you keep.
+ *
+ * ABI change log (bump MAJOR for any change of layout or meaning, MINOR
+ * when fields are appended to the end of a structure):
+ *   2026-11-28  1.0  first version.
+ *
+ * How to bump: appending fields to the end of a structure the core
+ * allocates and passes by pointer (smtpgate_host, smtpgate_session,
+ * smtpgate_message, smtpgate_reply) or to the descriptor raises
+ * SMTPGATE_ABI_MINOR: plugins built for an older minor still load, the
+ * core reads their shorter descriptor with the hooks appended since then
+ * as NULL, and they never look at the fields they do not know.  A
+ * structure a plugin allocates itself, alone or in arrays
+ * (smtpgate_command, smtpgate_data_part, smtpgate_upstream_reply), never
+ * grows in a minor: its size is the array stride the plugin was built
+ * with.  Any other change raises SMTPGATE_ABI_MAJOR (every plugin must be
+ * rebuilt; MINOR goes back to 0).  A bump is that one #define line below
+ * plus a dated entry above saying what changed; a descriptor that grows
+ * also gets a line in core/plugin_load.c's table of sizes by minor.
+ *
+ * Processes a plugin starts (fork, exec) inherit the worker's signal
+ * state: SIGTERM, SIGINT, SIGHUP and SIGUSR1 blocked, SIGPIPE and SIGXFSZ
+ * ignored.  Reset them in the child before exec.
+ */
+#ifndef SMTPGATE_PLUGIN_H
+#define SMTPGATE_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SMTPGATE_ABI_MAJOR 1 /* bump: any layout change; old plugins refused */
+#define SMTPGATE_ABI_MINOR 0 /* bump: fields appended; old plugins still load */
+
+/* What a hook tells the core to do next. */
+enum smtpgate_verdict {
+	SMTPGATE_CONTINUE = 0, /* no opinion: the core does what smtpd.py does */
+	SMTPGATE_ACCEPT,       /* 2xx: the reply set, or the core's default */
+	SMTPGATE_REJECT,       /* 5xx: permanent refusal; a reply is required */
+	SMTPGATE_TEMPFAIL,     /* 4xx: try again later; a reply is required */
+	SMTPGATE_DISCONNECT    /* send the reply (default 421) and hang up */
+};
+
+/* Where a session is, as smtpd.SMTPChannel.smtp_state and more.
+ *
+ * The core's channel has finer states of its own; each shows as one of
+ * these four:
+ *
+ *   core state   public value               hooks that run in it
+ *   connected    SMTPGATE_STATE_CONNECTED   on_connect, on_helo
+ *   greeted      SMTPGATE_STATE_GREETED     on_mail
+ *   mail         SMTPGATE_STATE_MAIL        on_rcpt, on_reset
+ *   rcpt         SMTPGATE_STATE_MAIL        on_rcpt, on_data, on_reset
+ *   data         SMTPGATE_STATE_DATA        on_message, on_reset
+ *   closing      GREETED once a HELO/EHLO   on_disconnect
+ *                was accepted, else
+ *                CONNECTED
+ *
+ * A plugin's own verbs run in any of the first four.  States that later
+ * versions add show as: a TLS handshake GREETED, an AUTH exchange
+ * GREETED, BDAT chunks DATA.
+ */
+enum smtpgate_state {
+	SMTPGATE_STATE_CONNECTED = 0, /* greeting sent, no HELO/EHLO yet */
+	SMTPGATE_STATE_GREETED,       /* HELO/EHLO seen, no transaction */
+	SMTPGATE_STATE_MAIL,          /* MAIL accepted, RCPTs being collected */
+	SMTPGATE_STATE_DATA           /* inside DATA */
+};
+
+enum smtpgate_log_level {
+	SMTPGATE_LOG_DEBUG = 0,
+	SMTPGATE_LOG_INFO,
+	SMTPGATE_LOG_WARNING,
+	SMTPGATE_LOG_ERROR
+};
+
+/*
+ * The read-only view of one client session: the fields of smtpd.SMTPChannel
+ * a channel_class subclass could read.  Strings are NUL-terminated.
+ */
+struct smtpgate_session {
+	const char *id;            /* session id (hex), as in the log lines */
+	const char *listener;      /* the listener's name */
+	const char *peer_addr;     /* client IP address, text (peer[0]) */
+	unsigned int peer_port;    /* client port (peer[1]) */
+	const char *local_addr;    /* the address the client connected to */
+	unsigned int local_port;
+	const char *fqdn;          /* our name, as in the greeting */
+	const char *seen_greeting; /* the HELO/EHLO argument; "" before it */
+	int extended_smtp;         /* 1 after EHLO */
+	enum smtpgate_state state;
+	/* The current transaction.  mailfrom is NULL before MAIL and "" for the
+	   null reverse-path <>.  rcpttos holds the rcpt_count recipients
+	   accepted so far, then NULL; it is never NULL itself.
+	   The option lists are upper-cased as in smtpd.py and are empty when
+	   the listener has decode_data set (smtpd.py passes none then). */
+	const char *mailfrom;
+	const char *const *rcpttos;
+	size_t rcpt_count;
+	const char *const *mail_options;
+	size_t mail_option_count;
+	const char *const *rcpt_options; /* of the last RCPT, as smtpd.py */
+	size_t rcpt_option_count;
+	int smtputf8;              /* MAIL carried SMTPUTF8 */
+	int decode_data;           /* the listener's decode_data flag */
+};
+
+/* The message, de-transparent, lines joined by LF, exactly smtpd.py's
+   `data` argument of process_message (bytes, or UTF-8 text when
+   decode_data is set: then it is guaranteed valid UTF-8). */
+struct smtpgate_message {
+	const char *data; /* len bytes, not NUL-terminated (and a message
+			     may hold NUL bytes) */
+	size_t len;
+};
+
+/* What an upstream server answered, through the host's SMTP/LMTP client. */
+struct smtpgate_upstream_reply {
+	int code;       /* 0: no answer (refused connection, timeout, bad reply,
+			   connection lost); text then says what happened */
+	char text[512]; /* the reply's text after the code, lines joined by a
+			   space: "2.0.0 Ok: queued as 3F2A1" */
+};
+
+/* An open connection to an upstream SMTP or LMTP server (host service). */
+struct smtpgate_client;
+
+/* A piece of message text for client_data(): lines separated by LF. */
+struct smtpgate_data_part {
+	const char *data;
+	size_t len;
+};
+
+/* A reply being built by a hook; fill it only with host->reply(). */
+struct smtpgate_reply;
+
+/* A plugin's own configuration group (opaque; read it with host->cfg_*). */
+struct smtpgate_cfg;
+
+/*
+ * Services the core gives to plugins.  Check `size` before using a member
+ * added after 1.0.
+ */
+struct smtpgate_host {
+	unsigned int abi_major, abi_minor;
+	size_t size;
+
+	/* Set the reply a hook answers with.  code is 200..599 and must match
+	   the verdict's class; enhanced is "x.y.z" or NULL; text is printf-like.
+	   CR and LF in the text are replaced by spaces. */
+	void (*reply)(struct smtpgate_reply *reply, int code,
+		      const char *enhanced, const char *fmt, ...)
+		__attribute__((format(printf, 4, 5)));
+
+	/* Log a line; session may be NULL (then no sid= is added).  The text
+	   becomes one quoted msg= field, escaped: it cannot add a field. */
+	void (*log)(enum smtpgate_log_level level,
+		    const struct smtpgate_session *session,
+		    const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+
+	/* Typed getters for the plugin's config group.  Each returns 1 when the
+	   setting is present and valid, 0 when absent (the output keeps the
+	   default the caller put there), and -1 when present with the wrong
+	   type (an error naming file:line has been logged, and it counts as a
+	   cfg_error: init then fails whatever it returns - one setting has
+	   one type).  cfg may be NULL when the listener has no group for the
+	   plugin. */
+	int (*cfg_string)(const struct smtpgate_cfg *cfg, const char *name,
+			  const char **out);
+	int (*cfg_int)(const struct smtpgate_cfg *cfg, const char *name,
+		       long long *out);
+	int (*cfg_bool)(const struct smtpgate_cfg *cfg, const char *name,
+			int *out);
+	/* Number of elements of a list/array of strings, -1 if wrong type. */
+	int (*cfg_list_count)(const struct smtpgate_cfg *cfg, const char *name);
+	const char *(*cfg_list_string)(const struct smtpgate_cfg *cfg,
+				       const char *name, int index);
+	/* Report a bad value in the group, with file:line; init then fails. */
+	void (*cfg_error)(const struct smtpgate_cfg *cfg, const char *name,
+			  const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+
+	/* The listener's settings a handler commonly needs. */
+	const char *(*listener_remote)(void);  /* "host:port", or "" */
+	const char *(*listener_address)(void); /* what it listens on */
+	const char *(*fqdn)(void);             /* our name, as in the greeting */
+
+	/* The SMTP/LMTP client.  client_open connects to "host:port" (IPv4,
+	   [IPv6] or a name), reads the greeting and introduces itself with
+	   EHLO (HELO if EHLO is refused) or, with lmtp set, LHLO.  NULL on
+	   failure, with *reply_out telling why (code 0, or the server's
+	   refusal).  Timeouts are in seconds: connect, and each reply. */
+	struct smtpgate_client *(*client_open)(const char *hostport, int lmtp,
+					       int connect_timeout_sec,
+					       int reply_timeout_sec,
+					       struct smtpgate_upstream_reply *reply_out);
+	/* 1 if the server announced the extension (case-insensitive); its
+	   parameters, if any, in *param_out ("10240000" for SIZE). */
+	int (*client_extension)(const struct smtpgate_client *c,
+				const char *keyword, const char **param_out);
+	/* Send one command line (CR LF added; a line with CR or LF is
+	   refused) and read its reply; returns the code, 0 on failure. */
+	int (*client_command)(struct smtpgate_client *c,
+			      struct smtpgate_upstream_reply *reply_out,
+			      const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+	/* Pipelining: queue commands without waiting (they go out with the
+	   next read, or with client_flush), then read replies in order. */
+	int (*client_send)(struct smtpgate_client *c, const char *fmt, ...)
+		__attribute__((format(printf, 2, 3)));
+	int (*client_flush)(struct smtpgate_client *c); /* 0, or -1 if lost */
+	int (*client_read_reply)(struct smtpgate_client *c,
+				 struct smtpgate_upstream_reply *reply_out);
+	/* DATA; on 354 the parts as one message (LF line ends, and any bare
+	   CR, become CR LF, leading dots are doubled, a last line end is
+	   added) and the final dot; then nreplies replies (1 for SMTP; one
+	   per recipient for LMTP).  Parts with a NUL byte are not sent: the
+	   connection is closed and each reply is 554 "5.6.0 ...".
+	   Returns how many replies the server gave.  0 means DATA itself was
+	   refused or failed: replies[0] says how (code 0 = no answer).  When
+	   a read fails, that reply and the ones after it get the failure. */
+	int (*client_data)(struct smtpgate_client *c,
+			   const struct smtpgate_data_part *parts, size_t nparts,
+			   struct smtpgate_upstream_reply *replies, size_t nreplies);
+	/* The same after the caller sent DATA itself and read its 354 (so
+	   the DATA round trip can overlap the client's own). */
+	int (*client_message)(struct smtpgate_client *c,
+			      const struct smtpgate_data_part *parts, size_t nparts,
+			      struct smtpgate_upstream_reply *replies, size_t nreplies);
+	/* 1 while the connection can take another command. */
+	int (*client_usable)(const struct smtpgate_client *c);
+	/* QUIT if usable, then close and free. */
+	void (*client_close)(struct smtpgate_client *c);
+};
+
+/* A command a plugin adds, as an smtp_<VERB> method of a channel_class. */
+struct smtpgate_command {
+	const char *verb; /* upper case, at most 15 characters, not a built-in
+			     command, each verb once */
+	/* arg is the text after the verb and a space, stripped, or NULL.
+	   A reply is required (CONTINUE is answered with 250 OK). */
+	enum smtpgate_verdict (*run)(void *priv,
+				     const struct smtpgate_session *session,
+				     const char *arg,
+				     struct smtpgate_reply *reply);
+};
+
+/*
+ * The descriptor.  Every hook but on_message may be NULL.  Call order for
+ * one session:
+ *
+ *   on_connect  (on_helo | on_mail | on_rcpt | on_data | on_message |
+ *                on_reset)*  on_disconnect
+ *
+ * on_disconnect always runs after on_connect, whatever ended the session;
+ * a connection that never reached on_connect (its implicit-TLS handshake
+ * failed) gets neither.  A transaction
+ * ends with on_message (the final dot, message within limits) or with
+ * on_reset (RSET, a message the core refused after the final dot, the
+ * client leaving or the session ending mid-transaction) - never both for
+ * the same transaction.
+ */
+struct smtpgate_plugin {
+	unsigned int abi_major; /* SMTPGATE_ABI_MAJOR when built */
+	unsigned int abi_minor; /* SMTPGATE_ABI_MINOR when built */
+	size_t size;            /* sizeof(struct smtpgate_plugin) when built */
+	const char *name;       /* short name, used in logs */
+	const char *version;    /* the plugin's own version string */
+
+	/* Once per worker, before privileges are dropped.  cfg is the
+	   listener's group named after the handler (NULL if none).  Return 0,
+	   or -1 after reporting what is wrong (cfg_error or log). */
+	int (*init)(const struct smtpgate_host *host,
+		    const struct smtpgate_cfg *cfg, void **priv_out);
+	/* When the worker exits normally (not after a crash, nor when init
+	   failed), and right after init where plugins are only checked (at
+	   start, on reload, and for smtpgate -t). */
+	void (*fini)(void *priv);
+
+	/* Client connected; the greeting has not been sent.  REJECT/TEMPFAIL/
+	   DISCONNECT: the reply replaces the greeting and the session ends. */
+	enum smtpgate_verdict (*on_connect)(void *priv,
+					    const struct smtpgate_session *s,
+					    struct smtpgate_reply *reply);
+	/* Syntax-valid HELO/EHLO; greeting is the argument.  REJECT/TEMPFAIL/
+	   DISCONNECT answer instead of the core; a 2xx reply set here is not
+	   sent (the core answers with its name and extension list). */
+	enum smtpgate_verdict (*on_helo)(void *priv,
+					 const struct smtpgate_session *s,
+					 const char *greeting,
+					 struct smtpgate_reply *reply);
+	/* Syntax-valid MAIL with acceptable parameters; address "" is <>. */
+	enum smtpgate_verdict (*on_mail)(void *priv,
+					 const struct smtpgate_session *s,
+					 const char *address,
+					 struct smtpgate_reply *reply);
+	/* Syntax-valid RCPT; the recipient is added only when this answers
+	   CONTINUE or ACCEPT. */
+	enum smtpgate_verdict (*on_rcpt)(void *priv,
+					 const struct smtpgate_session *s,
+					 const char *address,
+					 struct smtpgate_reply *reply);
+	/* DATA with recipients, before the 354.  REJECT/TEMPFAIL answer the
+	   DATA command instead (the transaction stays open, as after any
+	   refused command); a 2xx reply set here is not sent (the core sends
+	   354).  A relay can start its own DATA here. */
+	enum smtpgate_verdict (*on_data)(void *priv,
+					 const struct smtpgate_session *s,
+					 struct smtpgate_reply *reply);
+	/* process_message(): the whole message, within data_size_limit.
+	   CONTINUE or ACCEPT with no reply -> "250 OK".  Answer 2xx only once
+	   the message is durably yours: the client will forget it. */
+	enum smtpgate_verdict (*on_message)(void *priv,
+					    const struct smtpgate_session *s,
+					    const struct smtpgate_message *msg,
+					    struct smtpgate_reply *reply);
+	/* The transaction was abandoned (see above).  No reply. */
+	void (*on_reset)(void *priv, const struct smtpgate_session *s);
+	/* The session is over.  No reply. */
+	void (*on_disconnect)(void *priv, const struct smtpgate_session *s);
+
+	/* Extra commands, ended by an entry whose verb is NULL; may be NULL. */
+	const struct smtpgate_command *commands;
+};
+
+/* The one symbol a plugin exports. */
+const struct smtpgate_plugin *smtpgate_plugin_entry(void);
+
+/* Fill the version fields of a descriptor. */
+#define SMTPGATE_PLUGIN_HEADER                                   \
+	.abi_major = SMTPGATE_ABI_MAJOR,                         \
+	.abi_minor = SMTPGATE_ABI_MINOR,                         \
+	.size = sizeof(struct smtpgate_plugin)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMTPGATE_PLUGIN_H */
