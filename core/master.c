@@ -64,9 +64,11 @@ static void log_ready(const struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->listener_count; i++) {
 		const struct listener_config *l = &cfg->listeners[i];
-		log_info("event=ready listener=%s address=%s handler=%s min_spare=%d max_spare=%d "
-			 "max_workers=%d", l->name, l->address, l->handler, l->min_spare, l->max_spare,
-			 l->max_workers);
+		/* The one line naming the plugin's file: the others name
+		   the plugin by its descriptor (plugin=NAME). */
+		log_info("event=ready listener=%s address=%s handler=%s plugin_file=%s min_spare=%d "
+			 "max_spare=%d max_workers=%d", l->name, l->address, log_quoted(l->handler),
+			 log_quoted(l->plugin_path), l->min_spare, l->max_spare, l->max_workers);
 	}
 }
 

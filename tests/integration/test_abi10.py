@@ -47,3 +47,9 @@ def test_abi10_plugin_loads_and_delivers(ctx):
     check(re.search(r"event=message plugin=abi10 .* result=accepted code=250 enhanced=2\.0\.0",
                     log), "no message line")
     check("signal" not in log and "crash" not in log, "a worker crashed:\n" + log)
+    # plugin= is the descriptor's name everywhere; the file only at start.
+    eq(set(re.findall(r" plugin=(\S+)", log)), {"abi10"}, "plugin= values")
+    eq([x for x in log.splitlines() if "abi10.so" in x and "plugin_file=" not in x], [],
+       "lines naming the plugin's file besides the start-up line")
+    check(re.search(r"event=ready .*handler=abi10 plugin_file=\S+/abi10\.so ", log),
+          "the start-up line names the file")
