@@ -5,7 +5,9 @@
  * X-Peer header after the message's headers, to stdout or to the file set
  * by `output` in the listener's `debug` group.  Each message is written
  * whole under an exclusive lock, so messages from concurrent workers never
- * interleave.
+ * interleave.  As a developer's test double it can instead write one JSON
+ * object per message (`format = "jsonl"`, debug_json.c) and inject faults
+ * at connect, MAIL, RCPT and the final dot (`chaos_*`, debug_chaos.c).
  *
  * It is the smallest complete plugin and the template for authors: one
  * descriptor, an init that reads its settings, a message hook, a fini.
@@ -20,11 +22,16 @@
 
 #include <smtpgate/plugin.h>
 
+#include "debug_chaos.h"
+#include "debug_json.h"
+
 struct debug_state {
 	const struct smtpgate_host *host;
 	int fd; /* our own open file description, so flock() excludes other workers */
 	char *buf;
 	size_t len, cap;
+	int jsonl;                /* format = "jsonl" */
+	struct debug_chaos chaos; /* chaos_* */
 };
 
 /* As the core does: allocation failure ends the worker, logged first
@@ -89,13 +96,23 @@ static int write_all(int fd, const char *p, size_t len)
 static int debug_init(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
 		      void **priv_out)
 {
-	const char *output = NULL;
-	if (host->cfg_string(cfg, "output", &output) < 0)
+	const char *output = NULL, *format = "text";
+	if (host->cfg_string(cfg, "output", &output) < 0 ||
+	    host->cfg_string(cfg, "format", &format) < 0)
 		return -1;
+	if (strcmp(format, "text") != 0 && strcmp(format, "jsonl") != 0) {
+		host->cfg_error(cfg, "format", "expected \"text\" or \"jsonl\", not \"%s\"", format);
+		return -1;
+	}
 	struct debug_state *st = calloc(1, sizeof(*st));
 	if (!st)
 		return -1;
 	st->host = host;
+	st->jsonl = strcmp(format, "jsonl") == 0;
+	if (debug_chaos_read(&st->chaos, host, cfg) < 0) {
+		free(st);
+		return -1;
+	}
 	/* Open our own description even for stdout: a lock on the inherited
 	   descriptor would be shared with every other worker. */
 	const char *path = output ? output : "/proc/self/fd/1";
@@ -119,12 +136,10 @@ static void debug_fini(void *priv)
 	free(st);
 }
 
-static enum smtpgate_verdict debug_message(void *priv, const struct smtpgate_session *s,
-					   const struct smtpgate_message *msg,
-					   struct smtpgate_reply *reply)
+/* DebuggingServer's frame of the message, into st's buffer. */
+static void frame_text(struct debug_state *st, const struct smtpgate_session *s,
+		       const struct smtpgate_message *msg)
 {
-	struct debug_state *st = priv;
-	st->len = 0;
 	append_str(st, "---------- MESSAGE FOLLOWS ----------\n");
 	if (s->mail_option_count)
 		append_options(st, "mail options", s->mail_options, s->mail_option_count);
@@ -153,6 +168,27 @@ static enum smtpgate_verdict debug_message(void *priv, const struct smtpgate_ses
 	if (len > 0 && d[len - 1] != '\n')
 		append_str(st, "\n");
 	append_str(st, "------------ END MESSAGE ------------\n");
+}
+
+/* debug_json_message()'s output, into st's buffer. */
+static void emit(void *ctx, const char *p, size_t len)
+{
+	append(ctx, p, len);
+}
+
+static enum smtpgate_verdict debug_message(void *priv, const struct smtpgate_session *s,
+					   const struct smtpgate_message *msg,
+					   struct smtpgate_reply *reply)
+{
+	struct debug_state *st = priv;
+	enum smtpgate_verdict v = debug_chaos_at(&st->chaos, DEBUG_CHAOS_DATA, s, reply);
+	if (v != SMTPGATE_CONTINUE)
+		return v; /* nothing recorded: the client was not told 250 */
+	st->len = 0;
+	if (st->jsonl)
+		debug_json_message(s, msg->data, msg->len, emit, st);
+	else
+		frame_text(st, s, msg);
 
 	flock(st->fd, LOCK_EX);
 	int rc = write_all(st->fd, st->buf, st->len);
@@ -170,10 +206,34 @@ static enum smtpgate_verdict debug_message(void *priv, const struct smtpgate_ses
 	return SMTPGATE_CONTINUE;
 }
 
+/* The chaos hooks: the stage's fault, if one is drawn. */
+static enum smtpgate_verdict debug_connect(void *priv, const struct smtpgate_session *s,
+					   struct smtpgate_reply *reply)
+{
+	return debug_chaos_at(&((struct debug_state *)priv)->chaos, DEBUG_CHAOS_CONNECT, s, reply);
+}
+
+static enum smtpgate_verdict debug_mail(void *priv, const struct smtpgate_session *s,
+					const char *address, struct smtpgate_reply *reply)
+{
+	(void)address;
+	return debug_chaos_at(&((struct debug_state *)priv)->chaos, DEBUG_CHAOS_MAIL, s, reply);
+}
+
+static enum smtpgate_verdict debug_rcpt(void *priv, const struct smtpgate_session *s,
+					const char *address, struct smtpgate_reply *reply)
+{
+	(void)address;
+	return debug_chaos_at(&((struct debug_state *)priv)->chaos, DEBUG_CHAOS_RCPT, s, reply);
+}
+
 /* The group's settings, checked by the core before init reads them. */
 static const struct smtpgate_setting debug_settings[] = {
 	{ "output", SMTPGATE_SETTING_STRING, 0, 0, "standard output",
 	  "the file messages are appended to" },
+	{ "format", SMTPGATE_SETTING_STRING, 0, 0, "\"text\"",
+	  "\"text\" (DebuggingServer's frames) or \"jsonl\" (a JSON object per message)" },
+	DEBUG_CHAOS_SETTINGS,
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -183,6 +243,9 @@ static const struct smtpgate_plugin debug_plugin = {
 	.version = "1.0",
 	.init = debug_init,
 	.fini = debug_fini,
+	.on_connect = debug_connect,
+	.on_mail = debug_mail,
+	.on_rcpt = debug_rcpt,
 	.on_message = debug_message,
 	.settings = debug_settings,
 };

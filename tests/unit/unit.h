@@ -74,5 +74,6 @@ int test_scoreboard_register(void);
 int test_log_register(void);
 int test_proxy_proto_register(void);
 int test_plugin_settings_register(void);
+int test_debug_json_register(void);
 
 #endif
