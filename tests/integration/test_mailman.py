@@ -42,6 +42,7 @@ import time
 
 import harness
 from mailman_fixture import LEAN, MailmanCore
+from postfix_fixture import RETRY_WAIT, PostfixInstance
 from harness import (Client, TestFailure, check, eq, frames, free_port, read_file, smtp_sink,
                      wait_until)
 
@@ -87,7 +88,7 @@ def mklists(*specs):
 # Every test's own list: name -> number of members.  Owner
 # owner.NAME@example.org, members memberN.NAME@example.org.
 LISTS = {"mmpost": 1, "mmrcpt": 0, "mmjoin": 0, "mmreq": 0, "mmboth": 1, "mmdup": 1,
-         "mmhdr": 1, "mmutf8": 1, "mmown": 0, "mmdata": 1}
+         "mmhdr": 1, "mmutf8": 1, "mmown": 0, "mmdata": 1, "mmpfx": 1}
 
 
 def owner_of(name):
@@ -263,13 +264,13 @@ def finish(c, message):
     return "\n".join(c.reply())
 
 
-def mailman_daemon(ctx, lmtp_port, remote_port, **settings):
+def mailman_daemon(ctx, lmtp_port, remote_port, mixed="split", **settings):
     """The config text of one mailman listener, and its port."""
     text, port, _ = ctx.listener(
         handler="mailman", remote="127.0.0.1:%d" % remote_port,
         extra='mailman = { lmtp = "127.0.0.1:%d"; domains = [ "%s" ]; '
-              'relay_networks = [ "127.0.0.0/8" ]; lmtp_connect_timeout = 5; };'
-              % (lmtp_port, DOMAIN), **settings)
+              'relay_networks = [ "127.0.0.0/8" ]; lmtp_connect_timeout = 5; '
+              'mixed_recipients = "%s"; };' % (lmtp_port, DOMAIN, mixed), **settings)
     return text, port
 
 
@@ -363,15 +364,23 @@ def test_request_help_gets_the_help_reply(ctx):
 
 
 def test_list_and_non_list_recipient_both_get_it(ctx):
+    """mixed_recipients "split" (the default): the outsider gets 452 4.5.3
+    in the list's transaction and is taken in the next one, so each 250
+    stands for one destination."""
     mm, (member,) = new_list("mmboth")
     outsider = "outsider.mmboth@example.org"
     c, replies = dialog(mm.port, member, ["mmboth@example.com", outsider])
-    eq(replies[0], LIST_OK, "RCPT of the list")
-    eq(replies[1], "250 OK", "RCPT of the outsider: the world listener's answer")
-    r = finish(c, "From: %s\nTo: mmboth@example.com\nCc: %s\nSubject: both mmboth\n\nHi both.\n"
-               % (member, outsider))
+    eq(replies, [LIST_OK, "452 4.5.3 Error: too many recipients"], "RCPT replies")
+    msg = "From: %s\nTo: mmboth@example.com\nCc: %s\nSubject: both mmboth\n\nHi both.\n" % (
+        member, outsider)
+    eq(finish(c, msg), "250 2.0.0 OK: delivered to Mailman", "the list's transaction")
+    eq(c.cmd("MAIL FROM:<%s>" % member), "250 OK", "MAIL again")
+    eq(c.cmd("RCPT TO:<%s>" % outsider), "250 OK", "RCPT of the outsider")
+    eq(c.cmd("RCPT TO:<mmboth@example.com>"), "452 4.5.3 Error: too many recipients",
+       "the list in the outsider's transaction")
+    r = finish(c, msg)
     c.close()
-    check(r.startswith("250"), "final reply: %r" % r)
+    check(r.startswith("250"), "the outsider's transaction: %r" % r)
     mm.wait_copies("the member's copy", list_id("mmboth"), "both mmboth")
     direct = lambda: [f for f in mm.copies("Subject: both mmboth") if b"List-Id:" not in f]  # noqa
     wait_until(direct, MM_WAIT, step=0.1, what="the outsider's (direct) copy")
@@ -379,6 +388,50 @@ def test_list_and_non_list_recipient_both_get_it(ctx):
     time.sleep(0.5)  # nothing more in flight for this post
     eq(len(mm.copies(list_id("mmboth"), "both mmboth")), 1, "copies for the member")
     eq(len(direct()), 1, "direct copies for the outsider")
+
+
+def test_postfix_client_delivers_list_and_outsider_once_each(ctx):
+    """A real Postfix as the client, relaying through the mailman
+    listener: a message to a list and to an outside address is split into
+    two transactions by the 452, and each destination gets it once."""
+    mm, (member,) = new_list("mmpfx")
+    outsider = "outsider.mmpfx@example.org"
+    pf = PostfixInstance(mm.port)
+    try:
+        pf.start()
+        done = False
+        with smtplib.SMTP("127.0.0.1", pf.port, timeout=MM_WAIT) as s:
+            eq(s.sendmail(member, ["mmpfx@example.com", outsider],
+                          "From: %s\r\nTo: mmpfx@example.com\r\nCc: %s\r\n"
+                          "Subject: via postfix mmpfx\r\n\r\nOnce each.\r\n"
+                          % (member, outsider)), {}, "Postfix took the message")
+        for rcpt in ("mmpfx@example.com", outsider):
+            wait_until(lambda: re.search(r"to=<%s>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d, "
+                                         r".*status=sent" % (re.escape(rcpt), mm.port), pf.log()),
+                       RETRY_WAIT, step=0.1, what="Postfix's status=sent for %s" % rcpt)
+        mm.wait_copies("the member's copy", list_id("mmpfx"), "via postfix mmpfx")
+        direct = lambda: [f for f in mm.copies("via postfix mmpfx")  # noqa
+                          if b"List-Id:" not in f]
+        wait_until(direct, MM_WAIT, step=0.1, what="the outsider's copy")
+        time.sleep(1.0)  # nothing more in flight for this post
+        log = pf.log()
+        done = True
+    finally:
+        if not done:
+            print("--- Postfix's log:\n%s\n%s" % (pf.log(), mm.diagnostics(80)))
+        pf.stop()
+    eq(len(mm.copies(list_id("mmpfx"), "via postfix mmpfx")), 1, "copies for the member")
+    eq(len(direct()), 1, "copies for the outsider")
+    # Two transactions at smtpgate, one per destination, each a 250.
+    lines = [x for x in mm.daemon.log().splitlines()
+             if "event=message plugin=mailman " in x and "from=%s " % member in x]
+    eq([re.search(r"nrcpt=(\d+) .*result=(\S+)", x).groups() for x in lines],
+       [("1", "accepted"), ("1", "accepted")], "smtpgate's message lines")
+    # Postfix's log: the second kind deferred by the 452, then sent.
+    eq(sorted(re.findall(r"to=<([^>]+)>, relay=\S+, .*status=sent", log)),
+       sorted(["mmpfx@example.com", outsider]), "Postfix's deliveries:\n" + log)
+    eq(len(re.findall(r"dsn=4\.5\.3, status=deferred \(host \S+ said: 452 4\.5\.3 Error: "
+                      r"too many recipients", log)), 1, "Postfix's deferral:\n" + log)
 
 
 def test_same_list_twice_is_given_to_mailman_once(ctx):
@@ -477,7 +530,7 @@ def test_mailman_stopped_is_451_and_the_relay_still_works(ctx):
     # A stopped Mailman is a closed LMTP port.
     dead = free_port()
     world, world_port, world_out = ctx.listener()
-    text, port = mailman_daemon(ctx, dead, world_port)
+    text, port = mailman_daemon(ctx, dead, world_port, mixed="accept")
     d = ctx.daemon(ctx.config([text, world]))
     outsider = "outsider@example.org"
     c, replies = dialog(port, "someone@example.org",
@@ -500,7 +553,7 @@ def test_upstream_refusing_data_before_or_after_mailman_has_it(ctx):
     outsider = "outsider.mmdata@example.org"
     for n, opts in enumerate((("-r", "data"), ("-r", "."))):
         up = smtp_sink(ctx, "-b", "452 4.3.1 Insufficient system storage", *opts)
-        text, port = mailman_daemon(ctx, mm.lmtp_port, up)
+        text, port = mailman_daemon(ctx, mm.lmtp_port, up, mixed="accept")
         d = ctx.daemon(ctx.config([text], name="smtpgate%d.conf" % n))
         c, replies = dialog(port, member, ["mmdata@example.com", outsider])
         eq(replies, [LIST_OK, "250 2.1.5 Ok"], "RCPT replies (smtp-sink %s)" % " ".join(opts))
@@ -585,7 +638,7 @@ def test_open_relay_transaction_and_long_sender_with_a_scripted_peer(ctx):
     try:
         up_text, up_port, _ = ctx.listener(handler="hooks", workers=1)
         ctx.daemon(ctx.config([up_text], name="upstream.conf"), name="upstream")
-        text, port = mailman_daemon(ctx, lmtp.port, up_port, workers=1)
+        text, port = mailman_daemon(ctx, lmtp.port, up_port, mixed="accept", workers=1)
         ctx.daemon(ctx.config([text]))
         with Client(port) as c:
             eq(c.cmd("EHLO c.example.org")[:3], "250", "EHLO")
