@@ -40,19 +40,9 @@
  *                      stream_flags, on_body, on_tx_end, on_auth;
  *                    new types smtpgate_setting, smtpgate_auth.
  *
- * How to bump: appending fields to the end of a structure the core
- * allocates and passes by pointer (smtpgate_host, smtpgate_session,
- * smtpgate_message, smtpgate_reply) or to the descriptor raises
- * SMTPGATE_ABI_MINOR: plugins built for an older minor still load, the
- * core reads their shorter descriptor with the hooks appended since then
- * as NULL, and they never look at the fields they do not know.  A
- * structure a plugin allocates itself, alone or in arrays
- * (smtpgate_command, smtpgate_data_part, smtpgate_upstream_reply), never
- * grows in a minor: its size is the array stride the plugin was built
- * with.  Any other change raises SMTPGATE_ABI_MAJOR (every plugin must be
- * rebuilt; MINOR goes back to 0).  A bump is that one #define line below
- * plus a dated entry above saying what changed; a descriptor that grows
- * also gets a line in core/plugin_load.c's table of sizes by minor.
+ * A plugin built for an older minor still loads: the hooks appended since
+ * read as NULL for it.
+ * Maintainers: how to change the ABI is in the source tree's doc/ABI.md.
  *
  * Processes a plugin starts (fork, exec) inherit the worker's signal
  * state: SIGTERM, SIGINT, SIGHUP and SIGUSR1 blocked, SIGPIPE and SIGXFSZ
