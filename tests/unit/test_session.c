@@ -6,7 +6,9 @@
  * One row per behaviour of smtpd.SMTPChannel (the rows of Python 3.11's
  * test_smtpd.py and the rules in STYLE.md/plugin.h where smtpd.py crashed
  * or misbehaved).  A row is the client's bytes, the exact replies after
- * the greeting, and what the plugin must have received.  Every row runs
+ * the greeting, and what the plugin must have received (and, for every
+ * row, that each transaction's tx_data comes back once in on_tx_end and
+ * session_data lives from connect to disconnect).  Every row runs
  * with the input delivered whole, one byte at a time, and in 7-byte
  * pieces; the replies must be identical.
  *
@@ -83,6 +85,10 @@ struct fake {
 	int state_at_message;
 	int state_at_reset, state_at_disconnect; /* -1: not called */
 	char peer[64];
+	/* ABI 1.1 state: every MAIL hook begins a transaction whose tx_data
+	   comes back once in on_tx_end; session_data lives to disconnect. */
+	int mail_hooks, tx_ends, bad_state;
+	char tx_token, session_token;
 };
 
 static struct fake fake;
@@ -101,6 +107,8 @@ static enum smtpgate_verdict fake_connect(void *priv, const struct smtpgate_sess
 {
 	struct fake *f = priv;
 	f->connects++;
+	f->bad_state += *s->session_data != NULL;
+	*s->session_data = &f->session_token;
 	snprintf(f->peer, sizeof(f->peer), "%s", s->peer_addr);
 	if (f->mode == FAKE_CONNECT_REJECT) {
 		smtp_reply_set(reply, 554, "5.7.1", "Go away");
@@ -129,7 +137,9 @@ static enum smtpgate_verdict fake_mail(void *priv, const struct smtpgate_session
 				       const char *address, struct smtpgate_reply *reply)
 {
 	struct fake *f = priv;
-	(void)s;
+	f->mail_hooks++;
+	f->bad_state += *s->tx_data != NULL || f->tx_ends != f->mail_hooks - 1;
+	*s->tx_data = &f->tx_token;
 	if (f->mode == FAKE_MAIL_REJECT && strncmp(address, "spammer", 7) == 0) {
 		smtp_reply_set(reply, 550, "5.7.1", "Sender rejected");
 		return SMTPGATE_REJECT;
@@ -223,10 +233,19 @@ static void fake_reset(void *priv, const struct smtpgate_session *s)
 	f->state_at_reset = (int)s->state;
 }
 
+/* The transaction's end: the pointer fake_mail stored, once. */
+static void fake_tx_end(void *priv, const struct smtpgate_session *s, void *tx_data)
+{
+	struct fake *f = priv;
+	f->tx_ends++;
+	f->bad_state += tx_data != &f->tx_token || *s->tx_data != tx_data;
+}
+
 static void fake_disconnect(void *priv, const struct smtpgate_session *s)
 {
 	struct fake *f = priv;
 	f->disconnects++;
+	f->bad_state += *s->session_data != &f->session_token;
 	f->state_at_disconnect = (int)s->state;
 }
 
@@ -278,6 +297,7 @@ static const struct smtpgate_plugin fake_plugin = {
 	.on_reset = fake_reset,
 	.on_disconnect = fake_disconnect,
 	.commands = fake_commands,
+	.on_tx_end = fake_tx_end,
 };
 
 /* config.c's defaults (but error_sleep 0: no row sleeps), then the
@@ -980,6 +1000,8 @@ static void check_row(const struct session_row *r, size_t chunk)
 	UNIT_CHECK(row, fake.disconnects == 1);
 	UNIT_CHECK(row, fake.messages == r->messages);
 	UNIT_CHECK(row, fake.resets == r->resets);
+	UNIT_CHECK(row, fake.tx_ends == fake.mail_hooks); /* each one ended, once */
+	UNIT_CHECK(row, fake.bad_state == 0);
 	UNIT_CHECK_STR(row, fake.peer, "127.0.0.1");
 	if (r->message && fake.messages) {
 		size_t ml;
