@@ -17,6 +17,7 @@
 #include "log.h"
 
 static const char *result_name(const struct smtp_data *d, const struct smtpgate_reply *r);
+static const char *enhanced_sent(const struct smtpgate_reply *r, char *buf, size_t size);
 
 /* The word for the line: a 2xx is accepted whoever gave it, the core's
    552 for too much data is size-limited, otherwise the reply's class. */
@@ -29,10 +30,34 @@ static const char *result_name(const struct smtp_data *d, const struct smtpgate_
 	return r->code / 100 == 4 ? "tempfailed" : "refused";
 }
 
+/* The enhanced code the client got: the reply's own, or the one a
+   relayed upstream's text starts with ("2.0.0 Ok"), of the code's class
+   (RFC 3463: class.subject.detail, 1-3 digits each); "-" when none. */
+static const char *enhanced_sent(const struct smtpgate_reply *r, char *buf, size_t size)
+{
+	if (r->enhanced[0])
+		return r->enhanced;
+	const char *t = r->text;
+	if (t[0] - '0' != r->code / 100 || t[1] != '.')
+		return "-";
+	size_t n = 2;
+	for (int part = 0; part < 2; part++) {
+		size_t digits = strspn(t + n, "0123456789");
+		if (digits < 1 || digits > 3 || (part == 0 && t[n + digits] != '.'))
+			return "-";
+		n += digits + (part == 0);
+	}
+	if ((t[n] != ' ' && t[n] != '\0') || n >= size)
+		return "-";
+	memcpy(buf, t, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 void session_message_done(struct session *s, const struct smtp_data *d,
 			  const struct smtpgate_reply *r, int delivered, long long started_ms)
 {
-	char line[SMTP_REPLY_TEXT_MAX_BYTES + 32];
+	char line[SMTP_REPLY_TEXT_MAX_BYTES + 32], enhanced[16];
 	size_t n = smtp_reply_format(r, line, sizeof(line));
 	line[n] = '\0'; /* 0: it did not fit (a reply is at most 512 bytes) */
 	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
@@ -44,6 +69,6 @@ void session_message_done(struct session *s, const struct smtp_data *d,
 	log_info("sid=%s listener=%s event=message plugin=%s from=%s nrcpt=%zu size=%llu "
 		 "result=%s code=%d enhanced=%s reply=%s ms=%lld%s", s->sid, s->l->name,
 		 log_quoted(s->env->plugin->name), log_quoted(s->mailfrom), s->rcpt_count,
-		 d->raw_bytes, result_name(d, r), r->code, r->enhanced[0] ? r->enhanced : "-",
+		 d->raw_bytes, result_name(d, r), r->code, enhanced_sent(r, enhanced, sizeof(enhanced)),
 		 log_quoted(line), clock_ms() - started_ms, s->tls_log);
 }

@@ -57,7 +57,8 @@ def test_one_and_several_recipients_to_smtp_sink(ctx):
         refused = s.sendmail("a@example.org", ["x@example.org", "y@example.org", "z@example.net"],
                              b"Subject: three\r\n\r\nbody\r\n")
         eq(refused, {}, "refused recipients")
-    d.wait_log(r'event=message from=a@example.org nrcpt=3 .*reply="250 2\.0\.0 Ok"')
+    d.wait_log(r'event=message plugin=proxy from=a@example.org nrcpt=3 .*result=accepted code=250 '
+               r'enhanced=2\.0\.0 reply="250 2\.0\.0 Ok"')
 
 
 def test_refused_recipient_and_accepted_ones(ctx):
