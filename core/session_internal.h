@@ -9,6 +9,7 @@
  *   session_tls.c    STARTTLS and the implicit-TLS handshake
  *   session_state.c  entering a state, closing, the transaction, the
  *                    plugin's view and the call of a hook with its answer
+ *   session_result.c what became of a message: its result and log line
  *   session_chat.c   the only writer to the client (session_chat.h)
  */
 #ifndef SMTPGATE_SESSION_INTERNAL_H
