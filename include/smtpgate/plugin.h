@@ -38,7 +38,12 @@
  *                      rcpt_reply_count;
  *                    smtpgate_plugin: settings, ehlo_keywords,
  *                      stream_flags, on_body, on_tx_end, on_auth;
- *                    new types smtpgate_setting, smtpgate_auth.
+ *                    smtpgate_host: file_create, file_write,
+ *                      file_commit, file_abort, file_close,
+ *                      client_stream_begin, client_stream_write,
+ *                      client_stream_end;
+ *                    new types smtpgate_setting, smtpgate_auth,
+ *                      smtpgate_file.
  *
  * How to bump: appending fields to the end of a structure the core
  * allocates and passes by pointer (smtpgate_host, smtpgate_session,
@@ -242,6 +247,9 @@ struct smtpgate_data_part {
 /* A reply being built by a hook; fill it only with host->reply(). */
 struct smtpgate_reply;
 
+/* A file being written durably (host service, 1.1). */
+struct smtpgate_file;
+
 /* A plugin's own configuration group (opaque; read it with host->cfg_*). */
 struct smtpgate_cfg;
 
@@ -340,6 +348,43 @@ struct smtpgate_host {
 	int (*client_usable)(const struct smtpgate_client *c);
 	/* QUIT if usable, then close and free. */
 	void (*client_close)(struct smtpgate_client *c);
+
+	/* Appended in 1.1: use only when abi_minor >= 1. */
+	/* Durable files: maildir's sequence for any plugin.  file_create
+	   makes name (no '/') in the directory dirfd, never through a symlink
+	   and never over an existing file, with exactly mode; NULL with errno.
+	   file_write appends (buffered): 0, or -1 with errno.  file_commit
+	   writes out and fsyncs the file, gives it names[i] in dirfds[i] for
+	   each of the n (1 to 64) places (hard links: every directory on the
+	   file system of dirfd), then removes its first name and fsyncs every
+	   directory involved: 0, or -1 with errno and no final name left (the
+	   file stays under its first name until file_abort).  A reader never
+	   sees a partial file under a final name.  file_abort removes the file
+	   everywhere: its first name and, for a committed file, every final
+	   name (all-or-nothing across several files: commit each, and abort
+	   them all when one fails); then frees it.  file_close frees a
+	   committed file (an uncommitted one is aborted).  Descriptors held:
+	   two while writing, one per final name once committed.  The
+	   directories' descriptors stay the caller's. */
+	struct smtpgate_file *(*file_create)(int dirfd, const char *name, unsigned int mode);
+	int (*file_write)(struct smtpgate_file *f, const void *data, size_t len);
+	int (*file_commit)(struct smtpgate_file *f, const int *dirfds,
+			   const char *const *names, size_t n);
+	void (*file_abort)(struct smtpgate_file *f);
+	void (*file_close)(struct smtpgate_file *f);
+	/* A message written to the upstream as it arrives (on_body), after
+	   the caller's own DATA and its 354: client_stream_begin (0, or -1
+	   when no 354 was read), client_stream_write for each piece (LF line
+	   ends, as client_message treats parts, line state carried from one
+	   piece to the next; 0, or -1 once it failed: a piece with a NUL byte
+	   closes the connection, as client_data refuses one), then
+	   client_stream_end: the final dot and the replies, as client_message
+	   returns them (554 5.6.0 after a NUL byte).  To give up instead,
+	   client_close: the upstream drops a transaction cut short. */
+	int (*client_stream_begin)(struct smtpgate_client *c);
+	int (*client_stream_write)(struct smtpgate_client *c, const char *data, size_t len);
+	int (*client_stream_end)(struct smtpgate_client *c,
+				 struct smtpgate_upstream_reply *replies, size_t nreplies);
 };
 
 /* A command a plugin adds, as an smtp_<VERB> method of a channel_class. */
@@ -440,13 +485,20 @@ struct smtpgate_plugin {
 	const char *const *ehlo_keywords;
 	/* SMTPGATE_STREAM_* flags for on_body. */
 	unsigned int stream_flags;
-	/* The message as it arrives, in pieces of at most 64 KiB, de-
-	   transparent, lines joined by LF, exactly the bytes on_message would
-	   have had (decode_data's UTF-8 check holds across pieces).  A plugin
-	   that has it gets on_message with msg->streamed set and no data, and
-	   the core keeps no copy.  REJECT/TEMPFAIL/DISCONNECT: the rest of the
-	   message is read and dropped, that reply answers the final dot, and
-	   on_message is not called (on_reset is). */
+	/* The message as it arrives, in pieces of at most 64 KiB (but see
+	   SMTPGATE_STREAM_WHOLE_HEADER), de-transparent, lines joined by LF,
+	   exactly the bytes on_message would have had, the last piece without
+	   a final line end (decode_data's UTF-8 check holds across pieces: a
+	   character may be cut between two pieces, the message is checked
+	   whole).  A plugin that has it gets on_message with msg->streamed set,
+	   data NULL and len the total, and the core keeps no copy;
+	   data_size_limit is enforced as the pieces come.  REJECT/TEMPFAIL/
+	   DISCONNECT: the rest of the message is read and dropped, that reply
+	   answers the final dot, and on_message is not called (on_reset is).
+	   A message the core refuses after pieces went out (size, bare LF,
+	   UTF-8, a header block too big) and a client gone before the final
+	   dot also end with on_reset: drop what was written.  A 2xx reply set
+	   here is not sent. */
 	enum smtpgate_verdict (*on_body)(void *priv,
 					 const struct smtpgate_session *s,
 					 const char *data, size_t len,
@@ -467,8 +519,11 @@ struct smtpgate_plugin {
 /* stream_flags */
 #define SMTPGATE_STREAM_WHOLE_HEADER 0x1u /* the first on_body piece is the
 					     whole header block, up to and
-					     with its empty line (at most
-					     1 MiB: beyond it 552 5.3.4) */
+					     with its empty line (the whole
+					     message when it has none; at
+					     most 1 MiB: beyond it 552
+					     5.3.4), the next ones at most
+					     64 KiB each */
 
 /* The one symbol a plugin exports. */
 const struct smtpgate_plugin *smtpgate_plugin_entry(void);
