@@ -1,9 +1,10 @@
 /*
- * host_file.c - the durable-file host service: a file made under a
- * temporary name in a directory, written, fsync'd, then given its final
- * name or names (renamed, or hard-linked into several directories), every
- * directory involved fsync'd: the maildir sequence, so a plugin that says
- * 250 after host->file_commit() has its file survive a power cut.
+ * host_file.c - the durable-file host service: a file made in a directory
+ * (unnamed with O_TMPFILE where the system allows, else under the
+ * caller's temporary name), written, fsync'd, then given its final name
+ * or names (hard links, into one directory or several), each directory
+ * fsync'd: the maildir sequence, so a plugin that says 250 after
+ * host->file_commit() has its file survive a power cut.
  *
  * Entry points: host_file_create(), _write(), _commit(), _abort(),
  * _close() (the host table's file_* members).  It never follows a
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,23 +25,19 @@
 #include "mem.h"
 
 #define HOST_FILE_BUF_BYTES 65536
-#define HOST_FILE_PLACES_MAX 64 /* final names one commit may give */
 
-/* One file: where it was made, and where a commit put it. */
+/* One file being written, under its temporary name in dir_fd. */
 struct smtpgate_file {
 	int fd;
-	int dir_fd;              /* the directory of its first name */
+	int dir_fd;
 	char *name;
-	int committed;
-	size_t nplaces;          /* final names given by the commit */
-	int place_dir[HOST_FILE_PLACES_MAX];
-	char *place_name[HOST_FILE_PLACES_MAX];
+	int synced;    /* written out and fsync'd: it may be given names */
+	int unnamed;   /* O_TMPFILE: no name at all until a commit links it */
 	size_t len;
 	char buf[HOST_FILE_BUF_BYTES];
 };
 
 static int flush_buf(struct smtpgate_file *f);
-static void take_back(struct smtpgate_file *f);
 static void release(struct smtpgate_file *f);
 
 struct smtpgate_file *host_file_create(int dirfd, const char *name, unsigned int mode)
@@ -51,8 +49,22 @@ struct smtpgate_file *host_file_create(int dirfd, const char *name, unsigned int
 	int dir = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
 	if (dir < 0)
 		return NULL;
-	int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			(mode_t)mode);
+	/* Unnamed where the system can (linked by its /proc name at the
+	   commit): a worker killed before the end leaves nothing behind. */
+	int unnamed = 0, fd = -1;
+	if (access("/proc/self/fd", X_OK) == 0) {
+		fd = openat(dir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, (mode_t)mode);
+		unnamed = fd >= 0;
+		if (fd < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+			int saved = errno;
+			close(dir);
+			errno = saved;
+			return NULL;
+		}
+	}
+	if (fd < 0)
+		fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    (mode_t)mode);
 	if (fd < 0) {
 		int saved = errno;
 		close(dir);
@@ -62,7 +74,8 @@ struct smtpgate_file *host_file_create(int dirfd, const char *name, unsigned int
 	/* The umask may have cleared bits of mode: the caller asked for them. */
 	if (fchmod(fd, (mode_t)mode) < 0) {
 		int saved = errno;
-		unlinkat(dir, name, 0);
+		if (!unnamed)
+			unlinkat(dir, name, 0);
 		close(fd);
 		close(dir);
 		errno = saved;
@@ -73,6 +86,7 @@ struct smtpgate_file *host_file_create(int dirfd, const char *name, unsigned int
 	f->fd = fd;
 	f->dir_fd = dir;
 	f->name = mem_strdup(name);
+	f->unnamed = unnamed;
 	return f;
 }
 
@@ -97,8 +111,8 @@ static int flush_buf(struct smtpgate_file *f)
 int host_file_write(struct smtpgate_file *f, const void *data, size_t len)
 {
 	const char *p = data;
-	if (f->committed)
-		return errno = EBADF, -1;
+	if (f->synced)
+		return errno = EBADF, -1; /* it may have a final name: never changed there */
 	while (len > 0) {
 		if (f->len == sizeof(f->buf) && flush_buf(f) < 0)
 			return -1;
@@ -113,90 +127,52 @@ int host_file_write(struct smtpgate_file *f, const void *data, size_t len)
 	return 0;
 }
 
-/* Remove every final name the commit gave (each directory fsync'd). */
-static void take_back(struct smtpgate_file *f)
+int host_file_commit(struct smtpgate_file *f, int dirfd, const char *name)
 {
-	for (size_t i = 0; i < f->nplaces; i++) {
-		unlinkat(f->place_dir[i], f->place_name[i], 0);
-		fsync(f->place_dir[i]);
-		close(f->place_dir[i]);
-		free(f->place_name[i]);
+	if (!f->synced) {
+		if (flush_buf(f) < 0 || fsync(f->fd) < 0)
+			return -1;
+		f->synced = 1;
 	}
-	f->nplaces = 0;
-}
-
-int host_file_commit(struct smtpgate_file *f, const int *dirfds, const char *const *names,
-		     size_t n)
-{
-	if (f->committed || n == 0 || n > HOST_FILE_PLACES_MAX)
-		return errno = EINVAL, -1;
-	if (flush_buf(f) < 0 || fsync(f->fd) < 0)
+	/* A link, never a rename: the file may get more names, and the
+	   temporary one goes last (host_file_close), so a crash in between
+	   leaves a file in the temporary directory, never a final name
+	   missing after the caller said 250. */
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", f->fd);
+	if (f->unnamed ? linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) < 0
+		       : linkat(f->dir_fd, f->name, dirfd, name, 0) < 0)
 		return -1;
-	/* Links first, the temporary name last: a crash in between leaves a
-	   file in the temporary directory (which maildir readers clean up),
-	   never a final name missing while the client was told 250. */
-	for (size_t i = 0; i < n; i++) {
-		int dir = fcntl(dirfds[i], F_DUPFD_CLOEXEC, 0);
-		if (dir < 0 || linkat(f->dir_fd, f->name, dir, names[i], 0) < 0) {
-			int saved = errno;
-			if (dir >= 0)
-				close(dir);
-			take_back(f);
-			return errno = saved, -1;
-		}
-		f->place_dir[f->nplaces] = dir;
-		f->place_name[f->nplaces++] = mem_strdup(names[i]);
+	if (fsync(dirfd) < 0) {
+		int saved = errno;
+		unlinkat(dirfd, name, 0);
+		errno = saved;
+		return -1;
 	}
-	for (size_t i = 0; i < f->nplaces; i++)
-		if (fsync(f->place_dir[i]) < 0) {
-			int saved = errno;
-			take_back(f);
-			return errno = saved, -1;
-		}
-	f->committed = 1;
-	unlinkat(f->dir_fd, f->name, 0);
-	fsync(f->dir_fd);
-	/* Only the final names' directories stay open, to take it back. */
-	close(f->fd);
-	close(f->dir_fd);
-	f->fd = f->dir_fd = -1;
 	return 0;
 }
 
-/* Close and free, names left as they are. */
+/* The temporary name removed (and that made durable), the file freed. */
 static void release(struct smtpgate_file *f)
 {
-	for (size_t i = 0; i < f->nplaces; i++) {
-		close(f->place_dir[i]);
-		free(f->place_name[i]);
+	if (!f->unnamed) {
+		unlinkat(f->dir_fd, f->name, 0);
+		fsync(f->dir_fd);
 	}
-	if (f->fd >= 0)
-		close(f->fd);
-	if (f->dir_fd >= 0)
-		close(f->dir_fd);
+	close(f->fd);
+	close(f->dir_fd);
 	free(f->name);
 	free(f);
 }
 
 void host_file_abort(struct smtpgate_file *f)
 {
-	if (!f)
-		return;
-	take_back(f);
-	if (!f->committed) {
-		unlinkat(f->dir_fd, f->name, 0);
-		fsync(f->dir_fd);
-	}
-	release(f);
+	if (f)
+		release(f);
 }
 
 void host_file_close(struct smtpgate_file *f)
 {
-	if (!f)
-		return;
-	if (!f->committed) {
-		host_file_abort(f);
-		return;
-	}
-	release(f);
+	if (f)
+		release(f);
 }

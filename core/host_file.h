@@ -9,8 +9,7 @@
 
 struct smtpgate_file *host_file_create(int dirfd, const char *name, unsigned int mode);
 int host_file_write(struct smtpgate_file *f, const void *data, size_t len);
-int host_file_commit(struct smtpgate_file *f, const int *dirfds, const char *const *names,
-		     size_t n);
+int host_file_commit(struct smtpgate_file *f, int dirfd, const char *name);
 void host_file_abort(struct smtpgate_file *f);
 void host_file_close(struct smtpgate_file *f);
 

@@ -354,22 +354,23 @@ struct smtpgate_host {
 	   makes name (no '/') in the directory dirfd, never through a symlink
 	   and never over an existing file, with exactly mode; NULL with errno.
 	   file_write appends (buffered): 0, or -1 with errno.  file_commit
-	   writes out and fsyncs the file, gives it names[i] in dirfds[i] for
-	   each of the n (1 to 64) places (hard links: every directory on the
-	   file system of dirfd), then removes its first name and fsyncs every
-	   directory involved: 0, or -1 with errno and no final name left (the
-	   file stays under its first name until file_abort).  A reader never
-	   sees a partial file under a final name.  file_abort removes the file
-	   everywhere: its first name and, for a committed file, every final
-	   name (all-or-nothing across several files: commit each, and abort
-	   them all when one fails); then frees it.  file_close frees a
-	   committed file (an uncommitted one is aborted).  Descriptors held:
-	   two while writing, one per final name once committed.  The
-	   directories' descriptors stay the caller's. */
+	   writes the file out and fsyncs it (at its first call; no write
+	   after), gives it the final name name in dirfd (a hard link: same
+	   file system; never over an existing file) and fsyncs dirfd: 0, or
+	   -1 with errno and that name not made.  Call it once per place (one
+	   directory open at a time), e.g. each recipient's new/.  A reader
+	   never sees a partial file under a final name.  file_close, after the
+	   commits, removes the temporary name, fsyncs its directory and frees
+	   the file; file_abort does the same before any commit: the file is
+	   gone.  Final names already given are the caller's to remove (it has
+	   their directories) when a later step fails.  Two descriptors are
+	   held per file; dirfd stays the caller's.  Where the system allows
+	   (O_TMPFILE, /proc) the file has no name at all before its first
+	   commit, so a worker killed mid-message leaves nothing behind;
+	   elsewhere it is name in dirfd until file_close/file_abort. */
 	struct smtpgate_file *(*file_create)(int dirfd, const char *name, unsigned int mode);
 	int (*file_write)(struct smtpgate_file *f, const void *data, size_t len);
-	int (*file_commit)(struct smtpgate_file *f, const int *dirfds,
-			   const char *const *names, size_t n);
+	int (*file_commit)(struct smtpgate_file *f, int dirfd, const char *name);
 	void (*file_abort)(struct smtpgate_file *f);
 	void (*file_close)(struct smtpgate_file *f);
 	/* A message written to the upstream as it arrives (on_body), after
