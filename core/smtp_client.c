@@ -513,9 +513,12 @@ int smtp_client_stream_end(struct smtp_client *c, struct smtpgate_upstream_reply
 		replies[0].code = 554;
 		snprintf(replies[0].text, sizeof(replies[0].text),
 			 "5.6.0 Error: the message has a NUL byte, which is not relayed");
+	} else if (c->stream_failed == STREAM_LOST) {
+		/* The server may have refused and closed first (552): its reply. */
+		reply_after_lost_send(c, &replies[0], "connection lost while sending the message");
 	} else if (!c->usable) {
 		failure(c, &replies[0], "connection not usable");
-	} else if (c->stream_failed == STREAM_LOST || write_end(c) < 0) {
+	} else if (write_end(c) < 0) {
 		reply_after_lost_send(c, &replies[0], "connection lost while sending the message");
 	}
 	c->stream_failed = STREAM_OK;
