@@ -499,7 +499,8 @@ struct smtpgate_plugin {
 	   A message the core refuses after pieces went out (size, bare LF,
 	   UTF-8, a header block too big) and a client gone before the final
 	   dot also end with on_reset: drop what was written.  A 2xx reply set
-	   here is not sent. */
+	   here is not sent.  An empty message gives no piece: on_message
+	   (len 0) comes without an on_body before it. */
 	enum smtpgate_verdict (*on_body)(void *priv,
 					 const struct smtpgate_session *s,
 					 const char *data, size_t len,
