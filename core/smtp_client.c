@@ -516,8 +516,9 @@ int smtp_client_stream_end(struct smtp_client *c, struct smtpgate_upstream_reply
 	} else if (c->stream_failed == STREAM_LOST) {
 		/* The server may have refused and closed first (552): its reply. */
 		reply_after_lost_send(c, &replies[0], "connection lost while sending the message");
-	} else if (!c->usable) {
-		failure(c, &replies[0], "connection not usable");
+	} else if (!c->usable || !c->in_data) {
+		/* No 354 before: an end of data would be a command to it. */
+		failure(c, &replies[0], c->usable ? "no message in progress" : "connection not usable");
 	} else if (write_end(c) < 0) {
 		reply_after_lost_send(c, &replies[0], "connection lost while sending the message");
 	}
