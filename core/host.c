@@ -1,6 +1,7 @@
 /*
- * host.c - what smtpgate offers plugins: replies, logging, and typed access
- * to the plugin's own config group with file:line in every error.
+ * host.c - what smtpgate offers plugins: replies, logging, typed access
+ * to the plugin's own config group with file:line in every error, the SMTP
+ * client (smtp_client.c) and durable files (host_file.c).
  *
  * A worker serves one listener, so the table describes that listener.
  * Plugins never see core structures: struct smtpgate_cfg is a libconfig
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "host_file.h"
 #include "log.h"
 #include "plugin_settings.h"
 #include "smtp_client.h"
@@ -56,6 +58,10 @@ static int client_message(struct smtpgate_client *c, const struct smtpgate_data_
 			  size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies);
 static int client_usable(const struct smtpgate_client *c);
 static void client_close(struct smtpgate_client *c);
+static int client_stream_begin(struct smtpgate_client *c);
+static int client_stream_write(struct smtpgate_client *c, const char *data, size_t len);
+static int client_stream_end(struct smtpgate_client *c, struct smtpgate_upstream_reply *replies,
+			     size_t nreplies);
 
 static const struct smtpgate_host host_table = {
 	.abi_major = SMTPGATE_ABI_MAJOR,
@@ -82,6 +88,14 @@ static const struct smtpgate_host host_table = {
 	.client_message = client_message,
 	.client_usable = client_usable,
 	.client_close = client_close,
+	.file_create = host_file_create,
+	.file_write = host_file_write,
+	.file_commit = host_file_commit,
+	.file_abort = host_file_abort,
+	.file_close = host_file_close,
+	.client_stream_begin = client_stream_begin,
+	.client_stream_write = client_stream_write,
+	.client_stream_end = client_stream_end,
 };
 
 void host_set_fqdn(const char *name)
@@ -359,4 +373,21 @@ static int client_usable(const struct smtpgate_client *c)
 static void client_close(struct smtpgate_client *c)
 {
 	smtp_client_close((struct smtp_client *)c);
+}
+
+/* A message to the upstream as it arrives: the client's streaming write. */
+static int client_stream_begin(struct smtpgate_client *c)
+{
+	return smtp_client_stream_begin((struct smtp_client *)c);
+}
+
+static int client_stream_write(struct smtpgate_client *c, const char *data, size_t len)
+{
+	return smtp_client_stream_write((struct smtp_client *)c, data, len);
+}
+
+static int client_stream_end(struct smtpgate_client *c, struct smtpgate_upstream_reply *replies,
+			     size_t nreplies)
+{
+	return smtp_client_stream_end((struct smtp_client *)c, replies, nreplies);
 }

@@ -2,7 +2,7 @@
  * session_cmd.c - the channel's commands: the command table (which verb
  * may run in which state, what it is refused with, whether it counts as
  * idle) and one handler per verb, smtpd.SMTPChannel's smtp_<VERB> methods
- * with smtpd.py's replies, and DATA's reading and delivery to the plugin.
+ * with smtpd.py's replies (DATA's is in session_body.c, with the message).
  *
  * Entry point: session_cmd_table(), the rows session.c dispatches on.  A
  * handler runs only in the states its row allows (the dispatcher sends the
@@ -46,10 +46,6 @@ static void smtp_rcpt(struct session *s, const char *arg, const struct session_v
 static void smtp_rset(struct session *s, const char *arg, const struct session_verb *row);
 /* EXPN is not implemented, as in smtpd.py. */
 static void smtp_expn(struct session *s, const char *arg, const struct session_verb *row);
-static int receive_data(struct session *s, struct smtp_data *d);
-static void deliver(struct session *s, const struct smtp_data *d, long long started_ms);
-/* DATA: 354, the message, then its delivery. */
-static void smtp_data(struct session *s, const char *arg, const struct session_verb *row);
 static void plugin_verb(struct session *s, const char *arg, const struct session_verb *row);
 
 #define IN(st) SESSION_IN(SESSION_##st)
@@ -67,7 +63,7 @@ static const struct session_verb builtin_verbs[] = {
 	  NULL, 0 },
 	{ "RCPT", smtp_rcpt, NULL, IN(MAIL) | IN(RCPT), "503 Error: need MAIL command", 0, 0,
 	  NULL, 0 },
-	{ "DATA", smtp_data, NULL, IN(RCPT), "503 Error: need RCPT command", 0, 0, NULL, 0 },
+	{ "DATA", session_body_data, NULL, IN(RCPT), "503 Error: need RCPT command", 0, 0, NULL, 0 },
 	{ "RSET", smtp_rset, NULL, ANY, NULL, 1, 1, NULL, 0 },
 	{ "NOOP", smtp_noop, NULL, ANY, NULL, 1, 1, NULL, 1 },
 	{ "QUIT", smtp_quit, NULL, ANY, NULL, 1, 0, NULL, 1 },
@@ -400,92 +396,6 @@ static void smtp_expn(struct session *s, const char *arg, const struct session_v
 	(void)arg;
 	(void)row;
 	session_chat_reply(&s->chat, "502 EXPN not implemented");
-}
-
-/* Read DATA to the terminator.  0 when the terminator came, -1 when the
-   connection failed or timed out (the session is closing then, and
-   nothing is delivered). */
-static int receive_data(struct session *s, struct smtp_data *d)
-{
-	session_chat_flush(&s->chat);
-	if (!session_chat_ok(&s->chat)) {
-		session_close(s, SESSION_END_IO_ERROR);
-		return -1;
-	}
-	for (;;) {
-		const char *piece;
-		size_t len;
-		int r = linebuf_read_data(&s->lb, session_chat_timeout_ms(&s->chat, s->l->data_timeout_sec),
-					  &piece, &len);
-		if (r < 0) {
-			session_read_failed(s, r);
-			return -1;
-		}
-		if (log_trace_enabled())
-			log_trace(s->sid, "<", piece, len);
-		if (smtp_data_feed(d, piece, len)) {
-			smtp_data_finish(d);
-			return 0;
-		}
-	}
-}
-
-/* After the final dot: refuse what breaks a limit, else run the message
-   hook and send its answer.  The transaction ends either way. */
-static void deliver(struct session *s, const struct smtp_data *d, long long started_ms)
-{
-	struct smtpgate_reply r;
-	smtp_reply_clear(&r);
-	int delivered = 0, sent = 0;
-
-	if (d->over_limit) {
-		smtp_reply_set(&r, 552, NULL, "Error: Too much mail data");
-	} else if (d->bare_lf_seen && s->l->bare_lf == BARE_LF_REJECT) {
-		smtp_reply_set(&r, 550, "5.5.2", "Error: bare <LF> received");
-	} else if (s->l->decode_data && !utf8_valid(s->msg.data ? s->msg.data : "", s->msg.len)) {
-		/* smtpd.py raised UnicodeDecodeError and dropped the client. */
-		smtp_reply_set(&r, 554, "5.6.0", "Error: message data is not valid UTF-8");
-	} else {
-		struct smtpgate_message m = { .data = s->msg.data ? s->msg.data : "", .len = s->msg.len };
-		struct session_hook_args a = { .msg = &m };
-		delivered = 1;
-		s->messages++;
-		sent = session_hook(s, SESSION_HOOK_MESSAGE, &a, &r);
-		if (!sent && !r.code)
-			smtp_reply_set(&r, 250, NULL, "OK");
-	}
-	if (!sent)
-		session_chat_send(&s->chat, &r);
-	session_message_done(s, d, &r, delivered, started_ms);
-	session_reset_transaction(s, !delivered);
-}
-
-/* DATA: 354, the message, then its delivery. */
-static void smtp_data(struct session *s, const char *arg, const struct session_verb *row)
-{
-	(void)row;
-	if (arg) {
-		session_chat_reply(&s->chat, "501 Syntax: DATA");
-		return;
-	}
-	long long started = clock_ms();
-	struct smtpgate_reply r;
-	struct session_hook_args a = { 0 };
-	if (session_hook(s, SESSION_HOOK_DATA, &a, &r))
-		return;
-	session_chat_reply(&s->chat, "354 End data with <CR><LF>.<CR><LF>");
-	session_enter(s, SESSION_DATA);
-
-	struct smtp_data d;
-	smtp_data_begin(&d, &s->msg, s->l->bare_lf, (unsigned long long)s->l->data_size_limit);
-	if (receive_data(s, &d) < 0)
-		return; /* the client never sent the final dot: nothing is delivered */
-	if (session_chat_time_left_ms(&s->chat) == 0) {
-		/* The final dot came after the session's end: nothing delivered. */
-		session_time_exceeded(s);
-		return;
-	}
-	deliver(s, &d, started);
 }
 
 /* A verb of the plugin's: its answer, or 250 OK. */

@@ -5,7 +5,8 @@
  * The modules, each calling only those below it:
  *   session.c        the loop: greeting, reading and dispatching commands
  *                    through the table, the limits between commands
- *   session_cmd.c    the table's rows and one handler per verb, DATA
+ *   session_cmd.c    the table's rows and one handler per verb
+ *   session_body.c   the message: DATA, on_body or on_message, its reply
  *   session_tls.c    STARTTLS and the implicit-TLS handshake
  *   session_state.c  entering a state, closing, the transaction, the
  *                    plugin's view and the call of a hook with its answer
@@ -17,6 +18,7 @@
 
 #include "clock.h"
 #include "linebuf.h"
+#include "session_body.h"
 #include "session.h"
 #include "session_chat.h"
 #include "smtp_data.h"
@@ -101,7 +103,8 @@ struct session {
 	struct smtp_params mail_params;
 	int require_smtputf8;
 
-	struct msgbuf msg;
+	struct msgbuf msg;           /* the message, or the header block held */
+	struct session_body body;    /* session_body.c: the message being received */
 	unsigned long commands, messages;
 	int idle_commands;           /* NOOP, RSET, ..., errors since MAIL */
 	int tls_active;              /* the handshake is done: all goes through TLS */
@@ -120,6 +123,18 @@ struct session {
    at session start; freed with free()). */
 struct session_verb *session_cmd_table(const struct smtpgate_plugin *plugin, int starttls,
 				       size_t *count_out);
+
+/* session_body.c: a transaction's message.  begin: 1 when the plugin
+   takes it piece by piece (on_body), 0 when it is gathered for on_message.
+   feed: decoded bytes (de-transparent, LF line ends); 0, or -1 once the
+   message is refused (read the rest and drop it, then end).  end: the
+   message is complete: on_message (or the refusal) answers it and the
+   transaction is over. */
+int session_body_begin(struct session *s);
+int session_body_feed(struct session *s, const char *data, size_t len);
+void session_body_end(struct session *s);
+/* DATA's row handler: 354, the message, its delivery. */
+void session_body_data(struct session *s, const char *arg, const struct session_verb *row);
 
 /* session_tls.c: STARTTLS's argument check and handler (a row of the
    table when tls.mode offers it). */
@@ -149,8 +164,9 @@ void session_sync_pub(struct session *s);
 const char *session_protocol(struct session *s);
 /* The message hook's answer r has been sent (or the core's own refusal
    after the final dot): count it, and log the message line with its
-   result.  d: the DATA read; delivered: the hook ran. */
-void session_message_done(struct session *s, const struct smtp_data *d,
+   result.  size: the message's bytes as the client sent them;
+   size_limited: refused for data_size_limit; delivered: the hook ran. */
+void session_message_done(struct session *s, unsigned long long size, int size_limited,
 			  const struct smtpgate_reply *r, int delivered, long long started_ms);
 /* max_session_time is over: 421 and close. */
 void session_time_exceeded(struct session *s);

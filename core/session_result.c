@@ -4,7 +4,7 @@
  * messages accepted in the session that plugins see, and the message's
  * log line with the reply exactly as the client got it.
  *
- * Called by DATA's delivery (session_cmd.c) once the answer is queued.
+ * Called by the message's delivery (session_body.c) once the answer is queued.
  * It never sends anything to the client and never calls a plugin hook;
  * everything the client or a plugin wrote goes into the line quoted, so
  * no sender address or reply text can add a field or a line.
@@ -16,16 +16,16 @@
 
 #include "log.h"
 
-static const char *result_name(const struct smtp_data *d, const struct smtpgate_reply *r);
+static const char *result_name(int size_limited, const struct smtpgate_reply *r);
 static const char *enhanced_sent(const struct smtpgate_reply *r, char *buf, size_t size);
 
 /* The word for the line: a 2xx is accepted whoever gave it, the core's
    552 for too much data is size-limited, otherwise the reply's class. */
-static const char *result_name(const struct smtp_data *d, const struct smtpgate_reply *r)
+static const char *result_name(int size_limited, const struct smtpgate_reply *r)
 {
 	if (r->code / 100 == 2)
 		return "accepted";
-	if (d->over_limit)
+	if (size_limited)
 		return "size-limited";
 	return r->code / 100 == 4 ? "tempfailed" : "refused";
 }
@@ -54,7 +54,7 @@ static const char *enhanced_sent(const struct smtpgate_reply *r, char *buf, size
 	return buf;
 }
 
-void session_message_done(struct session *s, const struct smtp_data *d,
+void session_message_done(struct session *s, unsigned long long size, int size_limited,
 			  const struct smtpgate_reply *r, int delivered, long long started_ms)
 {
 	char line[SMTP_REPLY_TEXT_MAX_BYTES + 32], enhanced[16];
@@ -69,6 +69,6 @@ void session_message_done(struct session *s, const struct smtp_data *d,
 	log_info("sid=%s listener=%s event=message plugin=%s from=%s nrcpt=%zu size=%llu "
 		 "result=%s code=%d enhanced=%s reply=%s ms=%lld%s", s->sid, s->l->name,
 		 log_quoted(s->env->plugin->name), log_quoted(s->mailfrom), s->rcpt_count,
-		 d->raw_bytes, result_name(d, r), r->code, enhanced_sent(r, enhanced, sizeof(enhanced)),
+		 size, result_name(size_limited, r), r->code, enhanced_sent(r, enhanced, sizeof(enhanced)),
 		 log_quoted(line), clock_ms() - started_ms, s->tls_log);
 }

@@ -48,6 +48,9 @@ struct smtp_client {
 	int collect_extensions; /* store the lines of the next reply after its first */
 	int unanswered;         /* commands sent whose replies are not read yet */
 	int in_data;            /* a 354 was read and the end of data not yet sent */
+	int line_start;         /* message text: the next byte starts a line */
+	int cr_pending;         /* ... a CR came last; the next byte says if bare */
+	enum { STREAM_OK = 0, STREAM_LOST, STREAM_NUL } stream_failed;
 	char peer[300];
 	struct smtp_client_extensions extensions; /* of the EHLO/LHLO reply */
 	char out[CLIENT_OUT_BUF_BYTES];
@@ -63,8 +66,12 @@ static int introduce(struct smtp_client *c, const char *fqdn, struct smtpgate_up
 static int reply_after_lost_send(struct smtp_client *c, struct smtpgate_upstream_reply *r,
 				 const char *why);
 static size_t line_run(const char *p, const char *end);
+static int write_text(struct smtp_client *c, const char *p, size_t len);
+static int write_end(struct smtp_client *c);
 static int write_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
 			 size_t nparts);
+static int read_message_replies(struct smtp_client *c, struct smtpgate_upstream_reply *replies,
+				size_t nreplies);
 static int has_nul(const struct smtpgate_data_part *parts, size_t nparts);
 static int read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r, int timeout_ms);
 static int is_reply_line(const char *line, size_t len);
@@ -362,47 +369,61 @@ static size_t line_run(const char *p, const char *end)
 	return (size_t)(q - p);
 }
 
-/* Message text out: LF, CR LF and a bare CR each become CR LF, and a
-   leading dot is doubled (RFC 5321 2.3.8, 4.5.2): whatever the client's
-   bare_lf mode kept, no bare CR or LF reaches the upstream, so no server
-   that ends lines at one can see an end of data the client hid there. */
-static int write_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
-			 size_t nparts)
+/* Message text out, piece after piece (the line state carried across
+   pieces): LF, CR LF and a bare CR each become CR LF, and a leading dot is
+   doubled (RFC 5321 2.3.8, 4.5.2): whatever the client's bare_lf mode
+   kept, no bare CR or LF reaches the upstream, so no server that ends
+   lines at one can see an end of data the client hid there. */
+static int write_text(struct smtp_client *c, const char *p, size_t len)
 {
-	int line_start = 1, cr_pending = 0;
-	for (size_t i = 0; i < nparts; i++) {
-		const char *p = parts[i].data, *end = p + parts[i].len;
-		while (p < end) {
-			if (cr_pending && *p != '\n') { /* the CR before was bare */
-				if (out_append(c, "\r\n", 2) < 0)
-					return -1;
-				line_start = 1;
-			}
-			cr_pending = 0;
-			if (line_start && *p == '.' && out_append(c, ".", 1) < 0)
+	const char *end = p + len;
+	while (p < end) {
+		if (c->cr_pending && *p != '\n') { /* the CR before was bare */
+			if (out_append(c, "\r\n", 2) < 0)
 				return -1;
-			size_t run = line_run(p, end);
-			if (out_append(c, p, run) < 0)
-				return -1;
-			line_start = 0;
-			p += run;
-			if (p == end)
-				break;
-			if (*p == '\n') {
-				if (out_append(c, "\r\n", 2) < 0)
-					return -1;
-				line_start = 1;
-			} else {
-				cr_pending = 1; /* CR LF or a bare CR: the next byte says */
-			}
-			p++;
+			c->line_start = 1;
 		}
+		c->cr_pending = 0;
+		if (c->line_start && *p == '.' && out_append(c, ".", 1) < 0)
+			return -1;
+		size_t run = line_run(p, end);
+		if (out_append(c, p, run) < 0)
+			return -1;
+		c->line_start = 0;
+		p += run;
+		if (p == end)
+			break;
+		if (*p == '\n') {
+			if (out_append(c, "\r\n", 2) < 0)
+				return -1;
+			c->line_start = 1;
+		} else {
+			c->cr_pending = 1; /* CR LF or a bare CR: the next byte says */
+		}
+		p++;
 	}
-	/* A bare CR last, the last line's end, then the end of data. */
-	if ((cr_pending && out_append(c, "\r\n", 2) < 0) || out_append(c, "\r\n.\r\n", 5) < 0)
+	return 0;
+}
+
+/* A bare CR last, the last line's end, then the end of data. */
+static int write_end(struct smtp_client *c)
+{
+	if ((c->cr_pending && out_append(c, "\r\n", 2) < 0) || out_append(c, "\r\n.\r\n", 5) < 0)
 		return -1;
 	c->in_data = 0;
 	return 0;
+}
+
+/* A whole message: its parts, then the end of data. */
+static int write_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
+			 size_t nparts)
+{
+	c->line_start = 1;
+	c->cr_pending = 0;
+	for (size_t i = 0; i < nparts; i++)
+		if (write_text(c, parts[i].data, parts[i].len) < 0)
+			return -1;
+	return write_end(c);
 }
 
 /* 1 if a part holds a NUL byte: RFC 5321 text has none, and only BDAT
@@ -433,7 +454,15 @@ int smtp_client_message(struct smtp_client *c, const struct smtpgate_data_part *
 	} else if (write_message(c, parts, nparts) < 0) {
 		reply_after_lost_send(c, &replies[0], "connection lost while sending the message");
 	}
-	if (!c->usable) { /* each way above: no reply to read */
+	return read_message_replies(c, replies, nreplies);
+}
+
+/* After the end of data (or a failure before it): the replies, one per
+   LMTP recipient; the ones after a failed read share its failure. */
+static int read_message_replies(struct smtp_client *c, struct smtpgate_upstream_reply *replies,
+				size_t nreplies)
+{
+	if (!c->usable) { /* no reply to read */
 		for (size_t i = 1; i < nreplies; i++)
 			replies[i] = replies[0];
 		return 0;
@@ -442,10 +471,59 @@ int smtp_client_message(struct smtp_client *c, const struct smtpgate_data_part *
 	size_t got = 0;
 	while (got < nreplies && smtp_client_read_reply(c, &replies[got]) != 0)
 		got++;
-	/* The recipients after a failed read share its failure. */
 	for (size_t i = got + 1; i < nreplies; i++)
 		replies[i] = replies[got];
 	return (int)got;
+}
+
+int smtp_client_stream_begin(struct smtp_client *c)
+{
+	if (!c->usable || !c->in_data)
+		return -1;
+	c->line_start = 1;
+	c->cr_pending = 0;
+	c->stream_failed = STREAM_OK;
+	return 0;
+}
+
+int smtp_client_stream_write(struct smtp_client *c, const char *data, size_t len)
+{
+	if (c->stream_failed || !c->usable)
+		return -1;
+	if (memchr(data, '\0', len)) {
+		/* Part of the message is out: only closing the connection
+		   (unusable now) aborts the upstream's transaction. */
+		c->usable = 0;
+		c->stream_failed = STREAM_NUL;
+		return -1;
+	}
+	if (write_text(c, data, len) < 0) {
+		c->stream_failed = STREAM_LOST;
+		return -1;
+	}
+	return 0;
+}
+
+int smtp_client_stream_end(struct smtp_client *c, struct smtpgate_upstream_reply *replies,
+			   size_t nreplies)
+{
+	if (nreplies == 0)
+		return 0;
+	if (c->stream_failed == STREAM_NUL) {
+		replies[0].code = 554;
+		snprintf(replies[0].text, sizeof(replies[0].text),
+			 "5.6.0 Error: the message has a NUL byte, which is not relayed");
+	} else if (c->stream_failed == STREAM_LOST) {
+		/* The server may have refused and closed first (552): its reply. */
+		reply_after_lost_send(c, &replies[0], "connection lost while sending the message");
+	} else if (!c->usable || !c->in_data) {
+		/* No 354 before: an end of data would be a command to it. */
+		failure(c, &replies[0], c->usable ? "no message in progress" : "connection not usable");
+	} else if (write_end(c) < 0) {
+		reply_after_lost_send(c, &replies[0], "connection lost while sending the message");
+	}
+	c->stream_failed = STREAM_OK;
+	return read_message_replies(c, replies, nreplies);
 }
 
 int smtp_client_data(struct smtp_client *c, const struct smtpgate_data_part *parts,

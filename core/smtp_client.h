@@ -39,6 +39,14 @@ int smtp_client_data(struct smtp_client *c, const struct smtpgate_data_part *par
 		     size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies);
 int smtp_client_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
 			size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies);
+/* A message written as it arrives, after the caller's DATA and its 354:
+   begin (0, or -1 if no 354 was read), write each piece (0, or -1 once it
+   failed: a NUL byte, which closes the connection, or a lost one), end
+   (the end of data, then the replies, as smtp_client_message()). */
+int smtp_client_stream_begin(struct smtp_client *c);
+int smtp_client_stream_write(struct smtp_client *c, const char *data, size_t len);
+int smtp_client_stream_end(struct smtp_client *c, struct smtpgate_upstream_reply *replies,
+			   size_t nreplies);
 /* One reply read from lb, all its lines (at most 100 of 2048 bytes): its
    code (200-599) with the lines' texts joined by a space in r->text, or 0
    with *why_out saying why there is none (timeout, closed, not an SMTP

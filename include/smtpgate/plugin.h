@@ -38,7 +38,12 @@
  *                      rcpt_reply_count;
  *                    smtpgate_plugin: settings, ehlo_keywords,
  *                      stream_flags, on_body, on_tx_end, on_auth;
- *                    new types smtpgate_setting, smtpgate_auth.
+ *                    smtpgate_host: file_create, file_write,
+ *                      file_commit, file_abort, file_close,
+ *                      client_stream_begin, client_stream_write,
+ *                      client_stream_end;
+ *                    new types smtpgate_setting, smtpgate_auth,
+ *                      smtpgate_file.
  *
  * A plugin built for an older minor still loads: the hooks appended since
  * read as NULL for it.
@@ -232,6 +237,9 @@ struct smtpgate_data_part {
 /* A reply being built by a hook; fill it only with host->reply(). */
 struct smtpgate_reply;
 
+/* A file being written durably (host service, 1.1). */
+struct smtpgate_file;
+
 /* A plugin's own configuration group (opaque; read it with host->cfg_*). */
 struct smtpgate_cfg;
 
@@ -330,6 +338,44 @@ struct smtpgate_host {
 	int (*client_usable)(const struct smtpgate_client *c);
 	/* QUIT if usable, then close and free. */
 	void (*client_close)(struct smtpgate_client *c);
+
+	/* Appended in 1.1: use only when abi_minor >= 1. */
+	/* Durable files: maildir's sequence for any plugin.  file_create
+	   makes name (no '/') in the directory dirfd, never through a symlink
+	   and never over an existing file, with exactly mode; NULL with errno.
+	   file_write appends (buffered): 0, or -1 with errno.  file_commit
+	   writes the file out and fsyncs it (at its first call; no write
+	   after), gives it the final name name in dirfd (a hard link: same
+	   file system; never over an existing file) and fsyncs dirfd: 0, or
+	   -1 with errno and that name not made.  Call it once per place (one
+	   directory open at a time), e.g. each recipient's new/.  A reader
+	   never sees a partial file under a final name.  file_close, after the
+	   commits, removes the temporary name, fsyncs its directory and frees
+	   the file; file_abort does the same before any commit: the file is
+	   gone.  Final names already given are the caller's to remove (it has
+	   their directories) when a later step fails.  Two descriptors are
+	   held per file; dirfd stays the caller's.  Where the system allows
+	   (O_TMPFILE, /proc) the file has no name at all before its first
+	   commit, so a worker killed mid-message leaves nothing behind;
+	   elsewhere it is name in dirfd until file_close/file_abort. */
+	struct smtpgate_file *(*file_create)(int dirfd, const char *name, unsigned int mode);
+	int (*file_write)(struct smtpgate_file *f, const void *data, size_t len);
+	int (*file_commit)(struct smtpgate_file *f, int dirfd, const char *name);
+	void (*file_abort)(struct smtpgate_file *f);
+	void (*file_close)(struct smtpgate_file *f);
+	/* A message written to the upstream as it arrives (on_body), after
+	   the caller's own DATA and its 354: client_stream_begin (0, or -1
+	   when no 354 was read), client_stream_write for each piece (LF line
+	   ends, as client_message treats parts, line state carried from one
+	   piece to the next; 0, or -1 once it failed: a piece with a NUL byte
+	   closes the connection, as client_data refuses one), then
+	   client_stream_end: the final dot and the replies, as client_message
+	   returns them (554 5.6.0 after a NUL byte).  To give up instead,
+	   client_close: the upstream drops a transaction cut short. */
+	int (*client_stream_begin)(struct smtpgate_client *c);
+	int (*client_stream_write)(struct smtpgate_client *c, const char *data, size_t len);
+	int (*client_stream_end)(struct smtpgate_client *c,
+				 struct smtpgate_upstream_reply *replies, size_t nreplies);
 };
 
 /* A command a plugin adds, as an smtp_<VERB> method of a channel_class. */
@@ -430,13 +476,21 @@ struct smtpgate_plugin {
 	const char *const *ehlo_keywords;
 	/* SMTPGATE_STREAM_* flags for on_body. */
 	unsigned int stream_flags;
-	/* The message as it arrives, in pieces of at most 64 KiB, de-
-	   transparent, lines joined by LF, exactly the bytes on_message would
-	   have had (decode_data's UTF-8 check holds across pieces).  A plugin
-	   that has it gets on_message with msg->streamed set and no data, and
-	   the core keeps no copy.  REJECT/TEMPFAIL/DISCONNECT: the rest of the
-	   message is read and dropped, that reply answers the final dot, and
-	   on_message is not called (on_reset is). */
+	/* The message as it arrives, in pieces of at most 64 KiB (but see
+	   SMTPGATE_STREAM_WHOLE_HEADER), de-transparent, lines joined by LF,
+	   exactly the bytes on_message would have had, the last piece without
+	   a final line end (decode_data's UTF-8 check holds across pieces: a
+	   character may be cut between two pieces, the message is checked
+	   whole).  A plugin that has it gets on_message with msg->streamed set,
+	   data NULL and len the total, and the core keeps no copy;
+	   data_size_limit is enforced as the pieces come.  REJECT/TEMPFAIL/
+	   DISCONNECT: the rest of the message is read and dropped, that reply
+	   answers the final dot, and on_message is not called (on_reset is).
+	   A message the core refuses after pieces went out (size, bare LF,
+	   UTF-8, a header block too big) and a client gone before the final
+	   dot also end with on_reset: drop what was written.  A 2xx reply set
+	   here is not sent.  An empty message gives no piece: on_message
+	   (len 0) comes without an on_body before it. */
 	enum smtpgate_verdict (*on_body)(void *priv,
 					 const struct smtpgate_session *s,
 					 const char *data, size_t len,
@@ -457,8 +511,11 @@ struct smtpgate_plugin {
 /* stream_flags */
 #define SMTPGATE_STREAM_WHOLE_HEADER 0x1u /* the first on_body piece is the
 					     whole header block, up to and
-					     with its empty line (at most
-					     1 MiB: beyond it 552 5.3.4) */
+					     with its empty line (the whole
+					     message when it has none; at
+					     most 1 MiB: beyond it 552
+					     5.3.4), the next ones at most
+					     64 KiB each */
 
 /* The one symbol a plugin exports. */
 const struct smtpgate_plugin *smtpgate_plugin_entry(void);

@@ -5,12 +5,18 @@
  * X-Peer header after the message's headers, to stdout or to the file set
  * by `output` in the listener's `debug` group.  Each message is written
  * whole under an exclusive lock, so messages from concurrent workers never
- * interleave.  As a developer's test double it can instead write one JSON
- * object per message (`format = "jsonl"`, debug_json.c) and inject faults
- * at connect, MAIL, RCPT and the final dot (`chaos_*`, debug_chaos.c).
+ * interleave.  The message comes piece by piece (on_body, the header
+ * block first and whole, for X-Peer); the framed text is kept in memory up
+ * to DEBUG_MEMORY_MAX_BYTES, beyond that in an unnamed temporary file
+ * ($TMPDIR or /tmp), so a large message never costs its size in memory.
+ * As a developer's test double it can instead write one JSON object per
+ * message (`format = "jsonl"`, debug_json.c: that one needs the whole
+ * message, so it is gathered in memory) and inject faults at connect,
+ * MAIL, RCPT and the final dot (`chaos_*`, debug_chaos.c).
  *
  * It is the smallest complete plugin and the template for authors: one
- * descriptor, an init that reads its settings, a message hook, a fini.
+ * descriptor, an init that reads its settings, the body and message
+ * hooks, a fini.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +25,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
+
+#define DEBUG_MEMORY_MAX_BYTES (1024 * 1024) /* then a temporary file */
+#define DEBUG_COPY_BYTES 65536
 
 #include <smtpgate/plugin.h>
 
@@ -30,9 +39,24 @@ struct debug_state {
 	int fd; /* our own open file description, so flock() excludes other workers */
 	char *buf;
 	size_t len, cap;
+	int spill;        /* the temporary file past DEBUG_MEMORY_MAX_BYTES, or -1 */
+	int spill_failed; /* errno of a failed write there, or 0 */
+	int started;      /* a message is being framed (its first piece came) */
+	char last;        /* its last byte, for the final line end */
 	int jsonl;                /* format = "jsonl" */
 	struct debug_chaos chaos; /* chaos_* */
+	char *raw;                /* jsonl: the message as it came */
+	size_t raw_len, raw_cap;
 };
+
+static void spill_out(struct debug_state *st);
+static void frame_drop(struct debug_state *st);
+static void frame_start(struct debug_state *st, const struct smtpgate_session *s);
+static void frame_piece(struct debug_state *st, const struct smtpgate_session *s, const char *d,
+			size_t len, int first);
+static int frame_write(struct debug_state *st);
+static int frame_flush(struct debug_state *st);
+static void raw_append(struct debug_state *st, const char *p, size_t len);
 
 /* As the core does: allocation failure ends the worker, logged first
    (a plugin cannot reach the core's log_panic, only the host's log). */
@@ -43,9 +67,49 @@ __attribute__((noreturn)) static void out_of_memory(struct debug_state *st, size
 	abort();
 }
 
-/* Add bytes to the message being framed, growing by doubling. */
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The framed text so far to the temporary file (made at the first
+   spill): memory is then free for what comes next. */
+static void spill_out(struct debug_state *st)
+{
+	if (st->spill < 0 && !st->spill_failed) {
+		const char *dir = getenv("TMPDIR");
+		if (!dir || !*dir)
+			dir = "/tmp";
+		st->spill = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (st->spill < 0)
+			st->spill_failed = errno;
+	}
+	if (st->spill >= 0 && !st->spill_failed && write_all(st->spill, st->buf, st->len) < 0)
+		st->spill_failed = errno;
+	st->len = 0;
+}
+
+/* Add bytes to the message being framed: in memory (growing by doubling)
+   up to DEBUG_MEMORY_MAX_BYTES, then through the temporary file. */
 static void append(struct debug_state *st, const char *p, size_t len)
 {
+	if (st->len + len > DEBUG_MEMORY_MAX_BYTES) {
+		spill_out(st);
+		if (len > DEBUG_MEMORY_MAX_BYTES) { /* more than the buffer: straight on */
+			if (st->spill >= 0 && !st->spill_failed && write_all(st->spill, p, len) < 0)
+				st->spill_failed = errno;
+			return;
+		}
+	}
 	if (st->len + len > st->cap) {
 		size_t cap = st->cap ? st->cap : 8192;
 		while (cap < st->len + len)
@@ -79,20 +143,6 @@ static void append_options(struct debug_state *st, const char *label,
 	append_str(st, "]\n");
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int debug_init(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
 		      void **priv_out)
 {
@@ -108,6 +158,7 @@ static int debug_init(const struct smtpgate_host *host, const struct smtpgate_cf
 	if (!st)
 		return -1;
 	st->host = host;
+	st->spill = -1;
 	st->jsonl = strcmp(format, "jsonl") == 0;
 	if (debug_chaos_read(&st->chaos, host, cfg) < 0) {
 		free(st);
@@ -131,15 +182,41 @@ static int debug_init(const struct smtpgate_host *host, const struct smtpgate_cf
 static void debug_fini(void *priv)
 {
 	struct debug_state *st = priv;
+	frame_drop(st);
 	close(st->fd);
 	free(st->buf);
+	free(st->raw);
 	free(st);
 }
 
-/* DebuggingServer's frame of the message, into st's buffer. */
-static void frame_text(struct debug_state *st, const struct smtpgate_session *s,
-		       const struct smtpgate_message *msg)
+/* Forget the message being framed (its temporary file with it). */
+static void frame_drop(struct debug_state *st)
 {
+	if (st->spill >= 0)
+		close(st->spill);
+	st->spill = -1;
+	st->spill_failed = 0;
+	st->started = 0;
+	st->len = 0;
+	st->raw_len = 0;
+	if (st->raw_cap > DEBUG_MEMORY_MAX_BYTES) {
+		free(st->raw);
+		st->raw = NULL;
+		st->raw_cap = 0;
+	}
+	if (st->cap > DEBUG_MEMORY_MAX_BYTES) {
+		free(st->buf);
+		st->buf = NULL;
+		st->cap = 0;
+	}
+}
+
+/* The frame's opening lines. */
+static void frame_start(struct debug_state *st, const struct smtpgate_session *s)
+{
+	frame_drop(st);
+	st->started = 1;
+	st->last = '\n';
 	append_str(st, "---------- MESSAGE FOLLOWS ----------\n");
 	if (s->mail_option_count)
 		append_options(st, "mail options", s->mail_options, s->mail_option_count);
@@ -147,14 +224,19 @@ static void frame_text(struct debug_state *st, const struct smtpgate_session *s,
 		append_options(st, "rcpt options", s->rcpt_options, s->rcpt_option_count);
 		append_str(st, "\n");
 	}
+}
 
-	/* X-Peer goes where the headers end: before the first empty line. */
-	const char *d = msg->data;
-	size_t len = msg->len, header_end = len;
+/* A piece of the message.  The first one holds the whole header block
+   (or is the whole message): X-Peer goes where the headers end, before
+   the first empty line. */
+static void frame_piece(struct debug_state *st, const struct smtpgate_session *s, const char *d,
+			size_t len, int first)
+{
+	size_t header_end = len;
 	int has_empty_line = 0;
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; first && i < len; i++)
 		if (d[i] == '\n' && (i == 0 || d[i - 1] == '\n')) {
-			header_end = i == 0 ? 0 : i;
+			header_end = i;
 			has_empty_line = 1;
 			break;
 		}
@@ -165,15 +247,86 @@ static void frame_text(struct debug_state *st, const struct smtpgate_session *s,
 		append_str(st, "\n");
 	}
 	append(st, d + header_end, len - header_end);
-	if (len > 0 && d[len - 1] != '\n')
-		append_str(st, "\n");
-	append_str(st, "------------ END MESSAGE ------------\n");
+	if (len > 0)
+		st->last = d[len - 1];
 }
 
-/* debug_json_message()'s output, into st's buffer. */
+/* The frame's end, then the whole of it out. */
+static int frame_write(struct debug_state *st)
+{
+	if (st->last != '\n')
+		append_str(st, "\n");
+	append_str(st, "------------ END MESSAGE ------------\n");
+	return frame_flush(st);
+}
+
+/* What was framed, to the output whole under the lock. */
+static int frame_flush(struct debug_state *st)
+{
+	if (st->spill >= 0)
+		spill_out(st);
+	if (st->spill_failed)
+		return errno = st->spill_failed, -1;
+	int rc = 0;
+	flock(st->fd, LOCK_EX);
+	if (st->spill < 0) {
+		rc = write_all(st->fd, st->buf, st->len);
+	} else {
+		char *chunk = st->buf && st->cap >= DEBUG_COPY_BYTES ? st->buf : NULL;
+		char local[4096];
+		size_t size = chunk ? DEBUG_COPY_BYTES : sizeof(local);
+		ssize_t n;
+		if (lseek(st->spill, 0, SEEK_SET) < 0)
+			rc = -1;
+		while (rc == 0 && (n = read(st->spill, chunk ? chunk : local, size)) != 0)
+			rc = n < 0 ? (errno == EINTR ? 0 : -1)
+				   : write_all(st->fd, chunk ? chunk : local, (size_t)n);
+	}
+	int saved = errno;
+	flock(st->fd, LOCK_UN);
+	errno = saved;
+	return rc;
+}
+
+/* jsonl: the message kept whole for debug_json_message(). */
+static void raw_append(struct debug_state *st, const char *p, size_t len)
+{
+	if (st->raw_len + len > st->raw_cap) {
+		size_t cap = st->raw_cap ? st->raw_cap : 8192;
+		while (cap < st->raw_len + len)
+			cap *= 2;
+		char *n = realloc(st->raw, cap);
+		if (!n)
+			out_of_memory(st, cap);
+		st->raw = n;
+		st->raw_cap = cap;
+	}
+	memcpy(st->raw + st->raw_len, p, len);
+	st->raw_len += len;
+}
+
+/* debug_json_message()'s output, into st's frame. */
 static void emit(void *ctx, const char *p, size_t len)
 {
 	append(ctx, p, len);
+}
+
+/* A piece of the message as it arrives. */
+static enum smtpgate_verdict debug_body(void *priv, const struct smtpgate_session *s,
+					const char *data, size_t len, struct smtpgate_reply *reply)
+{
+	struct debug_state *st = priv;
+	(void)reply;
+	if (st->jsonl) {
+		st->started = 1;
+		raw_append(st, data, len);
+		return SMTPGATE_CONTINUE;
+	}
+	int first = !st->started;
+	if (first)
+		frame_start(st, s);
+	frame_piece(st, s, data, len, first);
+	return SMTPGATE_CONTINUE;
 }
 
 static enum smtpgate_verdict debug_message(void *priv, const struct smtpgate_session *s,
@@ -182,28 +335,39 @@ static enum smtpgate_verdict debug_message(void *priv, const struct smtpgate_ses
 {
 	struct debug_state *st = priv;
 	enum smtpgate_verdict v = debug_chaos_at(&st->chaos, DEBUG_CHAOS_DATA, s, reply);
-	if (v != SMTPGATE_CONTINUE)
+	if (v != SMTPGATE_CONTINUE) {
+		frame_drop(st);
 		return v; /* nothing recorded: the client was not told 250 */
-	st->len = 0;
-	if (st->jsonl)
-		debug_json_message(s, msg->data, msg->len, emit, st);
-	else
-		frame_text(st, s, msg);
-
-	flock(st->fd, LOCK_EX);
-	int rc = write_all(st->fd, st->buf, st->len);
-	flock(st->fd, LOCK_UN);
-	if (st->cap > (1u << 20)) {
-		free(st->buf);
-		st->buf = NULL;
-		st->cap = 0;
 	}
+	int rc;
+	if (st->jsonl) {
+		frame_drop(st);
+		st->last = '\n';
+		debug_json_message(s, st->raw ? st->raw : "", st->raw_len, emit, st);
+		rc = frame_flush(st);
+	} else {
+		if (!msg->streamed || !st->started) { /* whole, or empty: no piece came */
+			frame_start(st, s);
+			frame_piece(st, s, msg->streamed ? "" : msg->data,
+				    msg->streamed ? 0 : msg->len, 1);
+		}
+		rc = frame_write(st);
+	}
+	int saved = errno;
+	frame_drop(st);
 	if (rc < 0) {
-		st->host->log(SMTPGATE_LOG_WARNING, s, "cannot write the message: %s", strerror(errno));
+		st->host->log(SMTPGATE_LOG_WARNING, s, "cannot write the message: %s", strerror(saved));
 		st->host->reply(reply, 451, "4.3.0", "Error: cannot record the message");
 		return SMTPGATE_TEMPFAIL;
 	}
 	return SMTPGATE_CONTINUE;
+}
+
+/* The message was refused or the client left: nothing of it is written. */
+static void debug_reset(void *priv, const struct smtpgate_session *s)
+{
+	(void)s;
+	frame_drop(priv);
 }
 
 /* The chaos hooks: the stage's fault, if one is drawn. */
@@ -247,7 +411,11 @@ static const struct smtpgate_plugin debug_plugin = {
 	.on_mail = debug_mail,
 	.on_rcpt = debug_rcpt,
 	.on_message = debug_message,
+	.on_reset = debug_reset,
 	.settings = debug_settings,
+	/* X-Peer goes after the header block: it comes first, whole. */
+	.stream_flags = SMTPGATE_STREAM_WHOLE_HEADER,
+	.on_body = debug_body,
 };
 
 const struct smtpgate_plugin *smtpgate_plugin_entry(void)

@@ -31,54 +31,9 @@
 
 #include <smtpgate/plugin.h>
 
-#include "maildir_dir.h"
-#include "maildir_name.h"
+#include "maildir.h"
+#include "maildir_deliver.h"
 #include "maildir_settings.h"
-
-#define WRITE_BUF_BYTES 65536
-#define HEADERS_MAX_BYTES 8192
-
-struct maildir_state {
-	const struct smtpgate_host *host;
-	char path[MAILDIR_PATH_MAX_BYTES]; /* the template; the Maildir if not per recipient */
-	char base[MAILDIR_PATH_MAX_BYTES]; /* maildir_template_base(): made at init */
-	int per_recipient;
-	mode_t file_mode;
-	/* dir_mode, and the process's umask read at init (modes it clears are
-	   set by chmod), for files too */
-	struct maildir_dir_mode dirs;
-	int crlf;
-	int return_path, original_to, delivered_to, received;
-	char hostname[128];
-	unsigned long seq;
-};
-
-/* One stored copy: its Maildir, its own headers, and what was made. */
-struct copy {
-	char maildir[MAILDIR_PATH_MAX_BYTES];
-	char *headers;
-	size_t headers_len;
-	char name[MAILDIR_NAME_MAX_BYTES];
-	char tmp_path[MAILDIR_PATH_MAX_BYTES + MAILDIR_NAME_MAX_BYTES];
-	char new_path[MAILDIR_PATH_MAX_BYTES + MAILDIR_NAME_MAX_BYTES];
-	int tmp_made, new_made;
-	int new_dir_fd; /* its new/, opened before any copy is renamed there; -1 */
-};
-
-/* One message's delivery: the fixed part it starts from, and what failed. */
-struct delivery {
-	int base_fd;
-	const char *what;
-	char path[MAILDIR_PATH_MAX_BYTES + MAILDIR_NAME_MAX_BYTES];
-	int err;
-};
-
-struct writer {
-	int fd;
-	int crlf;
-	size_t len;
-	char buf[WRITE_BUF_BYTES];
-};
 
 static int parse_mode(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
 		      const char *name, mode_t *out)
@@ -234,6 +189,7 @@ fail:
 
 static void maildir_fini(void *priv)
 {
+	maildir_tx_abort(priv);
 	free(priv);
 }
 
@@ -263,9 +219,8 @@ static void header_safe(char *out, size_t size, const char *in)
 	out[n] = '\0';
 }
 
-/* The headers one copy starts with (LF line ends). */
-static size_t build_headers(const struct maildir_state *st, const struct smtpgate_session *s,
-			    const char *rcpt, char *out, size_t size)
+size_t maildir_headers(const struct maildir_state *st, const struct smtpgate_session *s,
+		       const char *rcpt, int shared, char *out, size_t size)
 {
 	size_t n = 0;
 /* A line that does not fit whole is left out, never cut in two. */
@@ -280,7 +235,7 @@ static size_t build_headers(const struct maildir_state *st, const struct smtpgat
 		ADD("Return-Path: <%s>\n", s->mailfrom);
 	if (rcpt && st->delivered_to)
 		ADD("Delivered-To: %s\n", rcpt);
-	if (!rcpt && st->original_to)
+	if (!rcpt && !shared && st->original_to)
 		for (size_t i = 0; i < s->rcpt_count; i++)
 			ADD("X-Original-To: %s\n", s->rcpttos[i]);
 	if (st->received) {
@@ -291,7 +246,7 @@ static size_t build_headers(const struct maildir_state *st, const struct smtpgat
 		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
 		header_safe(helo, sizeof(helo), s->seen_greeting[0] ? s->seen_greeting : "unknown");
 		const char *with = s->smtputf8 ? "UTF8SMTP" : s->extended_smtp ? "ESMTP" : "SMTP";
-		const char *one = rcpt ? rcpt : s->rcpt_count == 1 ? s->rcpttos[0] : NULL;
+		const char *one = rcpt ? rcpt : s->rcpt_count == 1 && !shared ? s->rcpttos[0] : NULL;
 		ADD("Received: from %s ([%s])\n\tby %s (smtpgate) with %s id %s%s%s%s;\n\t%s\n", helo,
 		    s->peer_addr, s->fqdn, with, s->id, one ? "\n\tfor <" : "", one ? one : "",
 		    one ? ">" : "", date);
@@ -300,274 +255,38 @@ static size_t build_headers(const struct maildir_state *st, const struct smtpgat
 	return n;
 }
 
-static int writer_flush(struct writer *w)
+/* A piece of the message: on to every tmp/ file of it (made at the
+   first piece).  A failure is kept for the final dot's answer. */
+static enum smtpgate_verdict maildir_body(void *priv, const struct smtpgate_session *s,
+					  const char *data, size_t len,
+					  struct smtpgate_reply *reply)
 {
-	const char *p = w->buf;
-	while (w->len > 0) {
-		ssize_t k = write(w->fd, p, w->len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		w->len -= (size_t)k;
-	}
-	return 0;
+	struct maildir_state *st = priv;
+	(void)reply;
+	if (!st->tx && maildir_tx_begin(st, s) < 0)
+		return SMTPGATE_CONTINUE; /* answered at the dot: every piece is read anyway */
+	maildir_tx_write(st, data, len);
+	return SMTPGATE_CONTINUE;
 }
 
-/* Text with LF line ends, written as LF or CR LF. */
-static int writer_put(struct writer *w, const char *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (w->len + 2 > sizeof(w->buf) && writer_flush(w) < 0)
-			return -1;
-		if (p[i] == '\n' && w->crlf)
-			w->buf[w->len++] = '\r';
-		w->buf[w->len++] = p[i];
-	}
-	return 0;
-}
-
-static size_t count_lf(const char *p, size_t len)
-{
-	size_t n = 0;
-	for (const char *e = p + len; (p = memchr(p, '\n', (size_t)(e - p))); p++)
-		n++;
-	return n;
-}
-
-/* Record what failed, where (the fixed part, then rel), with errno; -1. */
-static int delivery_fail(struct delivery *dl, const char *what, const char *base, const char *rel)
-{
-	dl->err = errno;
-	dl->what = dl->err == ELOOP ? "not following symlink" : what;
-	snprintf(dl->path, sizeof(dl->path), "%s%s%s", base,
-		 rel[0] && base[strlen(base) - 1] != '/' ? "/" : "", rel);
-	return -1;
-}
-
-/* The copy's Maildir below the fixed part: "" in single-folder mode. */
-static const char *copy_rel(const struct maildir_state *st, const struct copy *c)
-{
-	const char *rel = c->maildir + strlen(st->base);
-	return rel + (*rel == '/');
-}
-
-/* The copy's tmp/ (or new/), opened from the fixed part without following
-   a symlink; with make, a missing Maildir is made first.  fd or -1. */
-static int open_sub(struct maildir_state *st, struct delivery *dl, const struct copy *c,
-		    const char *sub, int make)
-{
-	char rel[MAILDIR_PATH_MAX_BYTES + 8], bad[MAILDIR_PATH_MAX_BYTES + 8];
-	const char *md = copy_rel(st, c);
-	snprintf(rel, sizeof(rel), "%s%s%s", md, md[0] ? "/" : "", sub);
-	int fd = maildir_dir_open(dl->base_fd, rel, &st->dirs, 0, bad, sizeof(bad));
-	if (fd < 0 && errno == ENOENT && make) {
-		/* A recipient's first message: make the Maildir. */
-		if (maildir_dir_make_maildir(dl->base_fd, md, &st->dirs, bad, sizeof(bad)) < 0)
-			return delivery_fail(dl, "mkdir", st->base, bad);
-		fd = maildir_dir_open(dl->base_fd, rel, &st->dirs, 0, bad, sizeof(bad));
-	}
-	return fd < 0 ? delivery_fail(dl, "open", st->base, bad) : fd;
-}
-
-/* The file's bytes: headers, data, a final LF; fsync'd and closed. */
-static int write_file(struct maildir_state *st, struct copy *c, const struct smtpgate_message *m,
-		      struct writer *w)
-{
-	int rc = 0;
-	if ((st->file_mode & st->dirs.umask) && fchmod(w->fd, st->file_mode) < 0)
-		rc = -1;
-	w->crlf = st->crlf;
-	w->len = 0;
-	if (rc == 0)
-		rc = writer_put(w, c->headers, c->headers_len) < 0 ||
-			     writer_put(w, m->data, m->len) < 0 || writer_put(w, "\n", 1) < 0 ||
-			     writer_flush(w) < 0 || fsync(w->fd) < 0 ? -1 : 0;
-	int saved = errno;
-	if (close(w->fd) < 0 && rc == 0) {
-		saved = errno;
-		rc = -1;
-	}
-	errno = saved;
-	return rc;
-}
-
-/* tmp/NAME: created (never through a symlink), written whole, fsync'd. */
-static int write_tmp(struct maildir_state *st, struct delivery *dl, struct copy *c,
-		     const struct smtpgate_message *m, struct writer *w)
-{
-	struct timeval tv;
-	unsigned long long rnd = 0;
-	gettimeofday(&tv, NULL);
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-		rnd ^= (unsigned long long)tv.tv_usec << 20 ^ (unsigned long long)st->seq;
-	size_t size = c->headers_len + m->len + 1;
-	if (st->crlf)
-		size += count_lf(c->headers, c->headers_len) + count_lf(m->data, m->len) + 1;
-	if (maildir_unique_name(c->name, sizeof(c->name), (long long)tv.tv_sec, (long)tv.tv_usec,
-				(long)getpid(), ++st->seq, rnd, st->hostname, size) < 0) {
-		errno = ENAMETOOLONG;
-		return delivery_fail(dl, "name", c->maildir, "");
-	}
-	snprintf(c->tmp_path, sizeof(c->tmp_path), "%s/tmp/%s", c->maildir, c->name);
-	snprintf(c->new_path, sizeof(c->new_path), "%s/new/%s", c->maildir, c->name);
-
-	int tmp = open_sub(st, dl, c, "tmp", 1);
-	if (tmp < 0)
-		return -1;
-	w->fd = openat(tmp, c->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		       st->file_mode);
-	int saved = errno;
-	close(tmp);
-	if (w->fd < 0)
-		return errno = saved, delivery_fail(dl, "write", c->tmp_path, "");
-	c->tmp_made = 1;
-	if (write_file(st, c, m, w) < 0)
-		return delivery_fail(dl, "write", c->tmp_path, "");
-	return 0;
-}
-
-/* Undo: no file of this message stays in any tmp/ or new/.  A copy a mail
-   reader already took from new/ cannot be taken back: said at error level,
-   as the client's retry will deliver it to that mailbox a second time. */
-static void remove_copies(struct maildir_state *st, const struct smtpgate_session *s,
-			  struct delivery *dl, struct copy *copies, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		struct copy *c = &copies[i];
-		if (c->new_made && unlinkat(c->new_dir_fd, c->name, 0) < 0)
-			st->host->log(SMTPGATE_LOG_ERROR, s,
-				      "cannot take back %s (%s): delivered although the client is "
-				      "told to retry",
-				      c->new_path, strerror(errno));
-		if (c->tmp_made) {
-			struct delivery ignored = *dl;
-			int tmp = open_sub(st, &ignored, c, "tmp", 0);
-			if (tmp >= 0) {
-				unlinkat(tmp, c->name, 0);
-				close(tmp);
-			}
-		}
-		c->new_made = c->tmp_made = 0;
-		/* Make the removal durable too, as far as we can. */
-		if (c->new_dir_fd >= 0)
-			fsync(c->new_dir_fd);
-	}
-}
-
-static enum smtpgate_verdict failure(struct maildir_state *st, const struct smtpgate_session *s,
-				     const char *what, const char *path, int err,
-				     struct smtpgate_reply *reply)
-{
-	st->host->log(SMTPGATE_LOG_WARNING, s, "delivery failed: %s %s: %s (errno %d)", what, path,
-		      strerror(err), err);
-	if (err == ENOSPC || err == EDQUOT)
-		st->host->reply(reply, 452, "4.3.1", "Error: insufficient system storage");
-	else
-		st->host->reply(reply, 451, "4.3.0", "Error: local delivery failed");
-	return SMTPGATE_TEMPFAIL;
-}
-
-/* Every copy written to its tmp/; *made_out is how many copies were tried. */
-static int write_copies(struct maildir_state *st, const struct smtpgate_session *s,
-			const struct smtpgate_message *m, struct delivery *dl,
-			struct copy *copies, size_t ncopies, char *headers, struct writer *w)
-{
-	for (size_t i = 0; i < ncopies; i++) {
-		struct copy *c = &copies[i];
-		const char *rcpt = st->per_recipient ? s->rcpttos[i] : NULL;
-		const char *why;
-		if (st->per_recipient) {
-			if (maildir_expand(st->path, rcpt, c->maildir, sizeof(c->maildir), &why) < 0) {
-				errno = EINVAL;
-				return delivery_fail(dl, "address", rcpt, "");
-			}
-		} else {
-			snprintf(c->maildir, sizeof(c->maildir), "%s", st->path);
-		}
-		c->headers = headers + i * HEADERS_MAX_BYTES;
-		c->headers_len = build_headers(st, s, rcpt, c->headers, HEADERS_MAX_BYTES);
-		/* Recipients that name the same Maildir (Bob@ and bob@) get one
-		   copy, with the first one's Delivered-To. */
-		int duplicate = 0;
-		for (size_t k = 0; k < i && !duplicate; k++)
-			duplicate = strcmp(copies[k].maildir, c->maildir) == 0;
-		if (!duplicate && write_tmp(st, dl, c, m, w) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* Every copy on disk: open each new/ before the first one shows, so a
-   missing, broken or symlinked new/ fails the message while nothing of it
-   can have been seen by a mail reader; then rename them all into new/
-   (atomic: new/ never shows a partial file) and make that durable. */
-static int show_copies(struct maildir_state *st, struct delivery *dl, struct copy *copies,
-		       size_t ncopies)
-{
-	for (size_t i = 0; i < ncopies; i++)
-		if (copies[i].tmp_made &&
-		    (copies[i].new_dir_fd = open_sub(st, dl, &copies[i], "new", 0)) < 0)
-			return -1;
-	for (size_t i = 0; i < ncopies; i++) {
-		struct copy *c = &copies[i];
-		if (!c->tmp_made)
-			continue;
-		int tmp = open_sub(st, dl, c, "tmp", 0);
-		if (tmp < 0)
-			return -1;
-		int rc = renameat(tmp, c->name, c->new_dir_fd, c->name);
-		int saved = errno;
-		close(tmp);
-		if (rc < 0)
-			return errno = saved, delivery_fail(dl, "rename", c->new_path, "");
-		c->tmp_made = 0;
-		c->new_made = 1;
-	}
-	for (size_t i = 0; i < ncopies; i++)
-		if (copies[i].new_made && fsync(copies[i].new_dir_fd) < 0)
-			return delivery_fail(dl, "fsync", copies[i].new_path, "");
-	return 0;
-}
-
+/* The final dot: every copy into its new/, or none (4xx). */
 static enum smtpgate_verdict maildir_message(void *priv, const struct smtpgate_session *s,
 					     const struct smtpgate_message *m,
 					     struct smtpgate_reply *reply)
 {
 	struct maildir_state *st = priv;
-	size_t ncopies = st->per_recipient ? s->rcpt_count : 1;
-	struct copy *copies = calloc(ncopies, sizeof(*copies));
-	struct writer *w = malloc(sizeof(*w));
-	struct delivery *dl = malloc(sizeof(*dl));
-	char *headers = malloc(ncopies * HEADERS_MAX_BYTES);
-	enum smtpgate_verdict v = SMTPGATE_CONTINUE;
-	if (!copies || !w || !dl || !headers)
-		abort(); /* as the core does: allocation failure ends the worker */
-	for (size_t i = 0; i < ncopies; i++)
-		copies[i].new_dir_fd = -1;
-	/* The fixed part is the sysadmin's: a symlink in it is followed. */
-	dl->base_fd = open(st->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if ((dl->base_fd < 0 && delivery_fail(dl, "open", st->base, "") < 0) ||
-	    write_copies(st, s, m, dl, copies, ncopies, headers, w) < 0 ||
-	    show_copies(st, dl, copies, ncopies) < 0) {
-		v = failure(st, s, dl->what, dl->path, dl->err, reply);
-		remove_copies(st, s, dl, copies, ncopies);
-	} else {
-		for (size_t i = 0; i < ncopies; i++)
-			if (copies[i].new_made)
-				st->host->log(SMTPGATE_LOG_INFO, s, "delivered=%s", copies[i].new_path);
-	}
-	for (size_t i = 0; i < ncopies; i++)
-		if (copies[i].new_dir_fd >= 0)
-			close(copies[i].new_dir_fd);
-	if (dl->base_fd >= 0)
-		close(dl->base_fd);
-	free(headers);
-	free(dl);
-	free(w);
-	free(copies);
-	return v;
+	/* An empty message gives no piece: its files are made now. */
+	if (!st->tx)
+		maildir_tx_begin(st, s);
+	(void)m;
+	return maildir_tx_finish(st, s, reply);
+}
+
+/* The message was refused or the client left: no file of it stays. */
+static void maildir_reset(void *priv, const struct smtpgate_session *s)
+{
+	(void)s;
+	maildir_tx_abort(priv);
 }
 
 static const struct smtpgate_plugin maildir_plugin = {
@@ -578,6 +297,8 @@ static const struct smtpgate_plugin maildir_plugin = {
 	.fini = maildir_fini,
 	.on_rcpt = maildir_rcpt,
 	.on_message = maildir_message,
+	.on_reset = maildir_reset,
+	.on_body = maildir_body,
 	.settings = maildir_settings,
 };
 

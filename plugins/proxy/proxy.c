@@ -55,6 +55,13 @@ static enum smtpgate_verdict proxy_message(void *priv, const struct smtpgate_ses
 	return relay_message(priv, s, msg, reply);
 }
 
+/* A piece of the message: to the upstream as it arrives. */
+static enum smtpgate_verdict proxy_body(void *priv, const struct smtpgate_session *s,
+					const char *data, size_t len, struct smtpgate_reply *reply)
+{
+	return relay_body(priv, s, data, len, reply);
+}
+
 static void proxy_reset(void *priv, const struct smtpgate_session *s)
 {
 	(void)s;
@@ -80,6 +87,9 @@ static const struct smtpgate_plugin proxy_plugin = {
 	.on_message = proxy_message,
 	.on_reset = proxy_reset,
 	.settings = proxy_settings,
+	/* X-Peer goes after the header block: it comes first, whole. */
+	.stream_flags = SMTPGATE_STREAM_WHOLE_HEADER,
+	.on_body = proxy_body,
 };
 
 const struct smtpgate_plugin *smtpgate_plugin_entry(void)

@@ -26,7 +26,7 @@
  * It uses only the public header: the SMTP client is the host's.  It
  * never sends a 2xx the upstream did not send.
  */
-#include "relay.h"
+#include "relay_internal.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -35,42 +35,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define RELAY_NETWORKS_MAX 64
 #define RELAY_DOMAINS_MAX 256
-#define RELAY_MAIL_LINE_MAX_BYTES 1024
-
-struct network {
-	int family;
-	unsigned char addr[16];
-	unsigned int prefix_bits;
-};
-
-/* Where the upstream's side of the client's transaction is. */
-enum upstream_txn {
-	TXN_NONE = 0,     /* no transaction upstream */
-	TXN_MAIL_PENDING, /* MAIL composed, to go out pipelined with the first RCPT */
-	TXN_MAIL_REFUSED, /* the upstream refused MAIL: every RCPT gets that answer */
-	TXN_OPEN,         /* MAIL accepted upstream */
-	TXN_DATA_SENT,    /* DATA sent; its 354 is read at the final dot */
-	TXN_DATA_READY    /* the 354 read: the message goes next */
-};
-
-struct relay {
-	const struct smtpgate_host *host;
-	char remote[300];
-	int connect_timeout_sec;
-	int reply_timeout_sec;
-	struct network networks[RELAY_NETWORKS_MAX];
-	size_t nnetworks;
-	struct domain_list domains;
-	int allow_untrusted_routing;  /* relay_domains take u%x@, "u@x"@, x!u@ */
-	int client_in_networks;       /* for the session in progress */
-	struct smtpgate_client *up;   /* kept per worker, reused across sessions */
-	int up_reused;                /* up served an earlier transaction */
-	enum upstream_txn txn;
-	char mail_line[RELAY_MAIL_LINE_MAX_BYTES];
-	struct smtpgate_upstream_reply mail_refusal;
-};
 
 static int parse_network(const char *text, struct network *out)
 {
@@ -279,14 +244,14 @@ enum smtpgate_verdict upstream_answer(const struct smtpgate_host *host,
 	return SMTPGATE_TEMPFAIL;
 }
 
-static enum smtpgate_verdict relay_answer(struct relay *st, const struct smtpgate_session *s,
+enum smtpgate_verdict relay_answer(struct relay *st, const struct smtpgate_session *s,
 					  const char *what, const struct smtpgate_upstream_reply *u,
 					  struct smtpgate_reply *reply)
 {
 	return upstream_answer(st->host, s, st->remote, what, u, reply);
 }
 
-static void drop_upstream(struct relay *st)
+void relay_drop_upstream(struct relay *st)
 {
 	if (st->up)
 		st->host->client_close(st->up);
@@ -303,7 +268,7 @@ static struct smtpgate_client *upstream(struct relay *st, struct smtpgate_upstre
 		st->up_reused = 1;
 		return st->up;
 	}
-	drop_upstream(st);
+	relay_drop_upstream(st);
 	st->up = st->host->client_open(st->remote, 0, st->connect_timeout_sec, st->reply_timeout_sec,
 				       u);
 	return st->up;
@@ -392,14 +357,14 @@ enum smtpgate_verdict relay_mail(struct relay *st, const struct smtpgate_session
 	for (;;) {
 		int code = st->host->client_command(st->up, &u, "%s", st->mail_line);
 		if (st->up_reused && connection_gone(code)) {
-			drop_upstream(st); /* closed by the upstream while kept */
+			relay_drop_upstream(st); /* closed by the upstream while kept */
 			if (!upstream(st, &u))
 				return relay_answer(st, s, "connection", &u, reply);
 			continue; /* a new connection: not retried again */
 		}
 		st->txn = code / 100 == 2 ? TXN_OPEN : TXN_NONE;
 		if (connection_gone(code))
-			drop_upstream(st);
+			relay_drop_upstream(st);
 		return relay_answer(st, s, "MAIL", &u, reply);
 	}
 }
@@ -423,7 +388,7 @@ static void send_mail_and_rcpt(struct relay *st, const char *address,
 		}
 		if (!st->up_reused || !connection_gone(mail_u->code))
 			return; /* answered, or already a new connection */
-		drop_upstream(st);
+		relay_drop_upstream(st);
 		if (!upstream(st, mail_u))
 			return;
 	}
@@ -469,7 +434,7 @@ enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session
 		send_mail_and_rcpt(st, address, &mail_u, &u);
 		if (mail_u.code / 100 != 2) {
 			if (connection_gone(mail_u.code))
-				drop_upstream(st);
+				relay_drop_upstream(st);
 			st->txn = TXN_MAIL_REFUSED;
 			st->mail_refusal = mail_u;
 			return relay_answer(st, s, "MAIL", &mail_u, reply);
@@ -487,7 +452,7 @@ enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session
 		break;
 	}
 	if (connection_gone(u.code))
-		drop_upstream(st);
+		relay_drop_upstream(st);
 	return relay_answer(st, s, "RCPT", &u, reply);
 }
 
@@ -499,7 +464,7 @@ enum smtpgate_verdict relay_data(struct relay *st, const struct smtpgate_session
 	struct smtpgate_upstream_reply u = { 0, "connection lost" };
 	if (st->txn != TXN_OPEN || st->host->client_send(st->up, "DATA") < 0 ||
 	    st->host->client_flush(st->up) < 0) {
-		drop_upstream(st);
+		relay_drop_upstream(st);
 		return relay_answer(st, s, "DATA", &u, reply);
 	}
 	st->txn = TXN_DATA_SENT;
@@ -513,14 +478,14 @@ enum smtpgate_verdict relay_data_answer(struct relay *st, const struct smtpgate_
 	if (st->txn == TXN_DATA_READY)
 		return SMTPGATE_CONTINUE;
 	if (st->txn != TXN_DATA_SENT) {
-		drop_upstream(st);
+		relay_drop_upstream(st);
 		return relay_answer(st, s, "DATA", &u, reply);
 	}
 	int code = st->host->client_read_reply(st->up, &u);
 	if (code != 354) {
 		/* DATA refused: the upstream's answer; its transaction is left
 		   behind, so the connection is not kept. */
-		drop_upstream(st);
+		relay_drop_upstream(st);
 		if (code / 100 == 2 || code / 100 == 3) {
 			u.code = 0;
 			snprintf(u.text, sizeof(u.text), "unexpected reply %d to DATA", code);
@@ -531,46 +496,13 @@ enum smtpgate_verdict relay_data_answer(struct relay *st, const struct smtpgate_
 	return SMTPGATE_CONTINUE;
 }
 
-enum smtpgate_verdict relay_message(struct relay *st, const struct smtpgate_session *s,
-				    const struct smtpgate_message *msg, struct smtpgate_reply *reply)
-{
-	struct smtpgate_upstream_reply u = { 0, "connection lost" };
-	enum smtpgate_verdict ready = relay_data_answer(st, s, reply);
-	if (ready != SMTPGATE_CONTINUE)
-		return ready;
-	st->txn = TXN_NONE;
-
-	/* PureProxy's X-Peer: before the first empty line (the headers'
-	   end), or as a last line when there is none. */
-	const char *d = msg->data;
-	size_t len = msg->len, p;
-	for (p = 0; p <= len; p++)
-		if ((p == 0 || d[p - 1] == '\n') && (p == len || d[p] == '\n'))
-			break;
-	char peer[96];
-	if (p <= len)
-		snprintf(peer, sizeof(peer), "X-Peer: %s\n", s->peer_addr);
-	else
-		snprintf(peer, sizeof(peer), "\nX-Peer: %s", s->peer_addr);
-	size_t split = p <= len ? p : len;
-	struct smtpgate_data_part parts[3] = {
-		{ d, split },
-		{ peer, strlen(peer) },
-		{ d + split, len - split },
-	};
-	st->host->client_message(st->up, parts, 3, &u, 1);
-	if (!st->host->client_usable(st->up))
-		drop_upstream(st);
-	return relay_answer(st, s, "message", &u, reply);
-}
-
 void relay_reset(struct relay *st)
 {
 	struct smtpgate_upstream_reply u;
-	if (st->txn == TXN_DATA_SENT || st->txn == TXN_DATA_READY)
-		drop_upstream(st); /* no way back from DATA: dropping aborts it */
+	if (st->txn == TXN_DATA_SENT || st->txn == TXN_DATA_READY || st->txn == TXN_STREAMING)
+		relay_drop_upstream(st); /* no way back from DATA: dropping aborts it */
 	else if (st->txn == TXN_OPEN && st->host->client_command(st->up, &u, "RSET") / 100 != 2)
-		drop_upstream(st);
+		relay_drop_upstream(st);
 	st->txn = TXN_NONE;
 }
 

@@ -47,9 +47,15 @@ enum smtpgate_verdict relay_data(struct relay *r, const struct smtpgate_session 
    upstream connection dropped.  relay_message asks it when nobody did. */
 enum smtpgate_verdict relay_data_answer(struct relay *r, const struct smtpgate_session *s,
 					struct smtpgate_reply *reply);
-/* The message with X-Peer, to the recipients accepted by relay_rcpt. */
+/* The message with X-Peer, to the recipients accepted by relay_rcpt: the
+   whole message, or the end of one streamed through relay_body. */
 enum smtpgate_verdict relay_message(struct relay *r, const struct smtpgate_session *s,
 				    const struct smtpgate_message *msg, struct smtpgate_reply *reply);
+/* A piece of the message as it arrives (on_body with
+   SMTPGATE_STREAM_WHOLE_HEADER: the first piece is the header block), on
+   to the upstream at once; a refusal when it cannot go on. */
+enum smtpgate_verdict relay_body(struct relay *r, const struct smtpgate_session *s,
+				 const char *data, size_t len, struct smtpgate_reply *reply);
 /* The client's transaction was abandoned. */
 void relay_reset(struct relay *r);
 

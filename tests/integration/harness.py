@@ -26,6 +26,7 @@ PLUGINS = {
     "hooks": os.path.join(TOP, "tests/plugins/.libs/hooks.so"),
     "state": os.path.join(TOP, "tests/plugins/.libs/state.so"),
     "abi10": os.path.join(TOP, "tests/plugins/abi10/.libs/abi10.so"),
+    "stream": os.path.join(TOP, "tests/plugins/.libs/stream.so"),
     "proxy": os.path.join(TOP, "plugins/proxy/.libs/proxy.so"),
     "maildir": os.path.join(TOP, "plugins/maildir/.libs/maildir.so"),
     "mailman": os.path.join(TOP, "plugins/mailman/.libs/mailman.so"),

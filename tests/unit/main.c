@@ -239,7 +239,8 @@ static void remove_tmpdir(void)
 int main(void)
 {
 	static int (*const suites[])(void) = {
-		test_smtp_parse_register, test_smtp_data_register, test_linebuf_register,
+		test_smtp_parse_register, test_smtp_data_register, test_smtp_body_register,
+		test_linebuf_register,
 		test_smtp_reply_register, test_session_register, test_config_register,
 		test_plugin_load_register, test_debug_plugin_register, test_maildir_name_register,
 		test_scoreboard_register,

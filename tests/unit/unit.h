@@ -62,6 +62,7 @@ void unit_log_restore(void);
 /* Suite registration, one per test_<module>.c; 0 or -1. */
 int test_smtp_parse_register(void);
 int test_smtp_data_register(void);
+int test_smtp_body_register(void);
 int test_linebuf_register(void);
 int test_conn_register(void);
 int test_smtp_reply_register(void);
