@@ -341,8 +341,7 @@ static enum smtpgate_verdict debug_message(void *priv, const struct smtpgate_ses
 	}
 	int rc;
 	if (st->jsonl) {
-		frame_drop(st);
-		st->last = '\n';
+		st->len = 0; /* nothing framed yet: the pieces went to raw */
 		debug_json_message(s, st->raw ? st->raw : "", st->raw_len, emit, st);
 		rc = frame_flush(st);
 	} else {
