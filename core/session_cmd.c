@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "log.h"
 #include "mem.h"
@@ -29,8 +28,6 @@ static void smtp_ehlo(struct session *s, const char *arg, const struct session_v
 static void smtp_noop(struct session *s, const char *arg, const struct session_verb *row);
 /* QUIT: 221, then the session ends. */
 static void smtp_quit(struct session *s, const char *arg, const struct session_verb *row);
-/* HELP, and HELP <verb> with its syntax. */
-static void smtp_help(struct session *s, const char *arg, const struct session_verb *row);
 static void smtp_vrfy(struct session *s, const char *arg, const struct session_verb *row);
 static int mail_params_acceptable(struct session *s, const char *syntaxerr);
 static const char *mail_syntaxerr(const struct session *s);
@@ -47,7 +44,6 @@ static void smtp_rset(struct session *s, const char *arg, const struct session_v
 /* EXPN is not implemented, as in smtpd.py. */
 static void smtp_expn(struct session *s, const char *arg, const struct session_verb *row);
 static int receive_data(struct session *s, struct smtp_data *d);
-static void deliver(struct session *s, const struct smtp_data *d, long long started_ms);
 /* DATA: 354, the message, then its delivery. */
 static void smtp_data(struct session *s, const char *arg, const struct session_verb *row);
 static void plugin_verb(struct session *s, const char *arg, const struct session_verb *row);
@@ -67,11 +63,12 @@ static const struct session_verb builtin_verbs[] = {
 	  NULL, 0 },
 	{ "RCPT", smtp_rcpt, NULL, IN(MAIL) | IN(RCPT), "503 Error: need MAIL command", 0, 0,
 	  NULL, 0 },
-	{ "DATA", smtp_data, NULL, IN(RCPT), "503 Error: need RCPT command", 0, 0, NULL, 0 },
+	{ "DATA", smtp_data, session_bdat_data_syntax, IN(RCPT), "503 Error: need RCPT command", 0,
+	  0, NULL, 0 },
 	{ "RSET", smtp_rset, NULL, ANY, NULL, 1, 1, NULL, 0 },
 	{ "NOOP", smtp_noop, NULL, ANY, NULL, 1, 1, NULL, 1 },
 	{ "QUIT", smtp_quit, NULL, ANY, NULL, 1, 0, NULL, 1 },
-	{ "HELP", smtp_help, NULL, ANY, NULL, 1, 1, NULL, 0 },
+	{ "HELP", session_ehlo_help, NULL, ANY, NULL, 1, 1, NULL, 0 },
 	{ "VRFY", smtp_vrfy, NULL, ANY, NULL, 1, 1, NULL, 0 },
 	{ "EXPN", smtp_expn, NULL, ANY, NULL, 1, 1, NULL, 0 },
 };
@@ -154,7 +151,7 @@ static void smtp_ehlo(struct session *s, const char *arg, const struct session_v
 	}
 	if ((s->l->tls.mode == TLS_MODE_MAY || s->l->tls.mode == TLS_MODE_REQUIRED) && !s->tls_active)
 		session_chat_reply(&s->chat, "250-STARTTLS");
-	session_chat_reply(&s->chat, "250 HELP");
+	session_ehlo_offer(s);
 }
 
 /* NOOP takes no argument. */
@@ -174,32 +171,6 @@ static void smtp_quit(struct session *s, const char *arg, const struct session_v
 	(void)row;
 	session_chat_reply(&s->chat, "221 Bye");
 	session_close(s, SESSION_END_QUIT);
-}
-
-/* HELP, and HELP <verb> with its syntax. */
-static void smtp_help(struct session *s, const char *arg, const struct session_verb *row)
-{
-	static const struct { const char *verb, *syntax; int extended; } help[] = {
-		{ "EHLO", "EHLO hostname", 0 }, { "HELO", "HELO hostname", 0 },
-		{ "MAIL", "MAIL FROM: <address>", 1 }, { "RCPT", "RCPT TO: <address>", 1 },
-		{ "DATA", "DATA", 0 }, { "RSET", "RSET", 0 }, { "NOOP", "NOOP", 0 },
-		{ "QUIT", "QUIT", 0 }, { "VRFY", "VRFY <address>", 0 },
-	};
-	static const char supported[] = "Supported commands: EHLO HELO MAIL RCPT DATA RSET NOOP "
-					"QUIT VRFY";
-	(void)row;
-	if (!arg) {
-		session_chat_reply(&s->chat, "250 %s", supported);
-		return;
-	}
-	for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
-		if (strcasecmp(arg, help[i].verb) == 0) {
-			session_chat_reply(&s->chat, "250 Syntax: %s%s", help[i].syntax,
-					   help[i].extended && s->extended_smtp ? " [SP <mail-parameters>]"
-										: "");
-			return;
-		}
-	session_chat_reply(&s->chat, "501 %s", supported);
 }
 
 /* smtpd.py: 252 for what parses as an address, 502 for anything else
@@ -264,6 +235,8 @@ static int mail_params_acceptable(struct session *s, const char *syntaxerr)
 		for (size_t k = 0; k < p->count; k++)
 			consumed[k] |= p->key_len[k] == 4 && !memcmp(p->param[k], "SIZE", 4);
 	}
+	if (session_ehlo_dsn_mail(s, consumed) < 0)
+		return -1;
 	for (size_t k = 0; k < p->count; k++)
 		if (!consumed[k]) {
 			session_chat_reply(&s->chat, "555 MAIL FROM parameters not recognized or not implemented");
@@ -362,10 +335,8 @@ static void smtp_rcpt(struct session *s, const char *arg, const struct session_v
 				   s->extended_smtp ? " [SP <mail-parameters>]" : "");
 		return;
 	}
-	if (rcpt_params.count > 0) {
-		session_chat_reply(&s->chat, "555 RCPT TO parameters not recognized or not implemented");
+	if (session_ehlo_dsn_rcpt(s, &rcpt_params) < 0)
 		return;
-	}
 	if (s->rcpt_count >= (size_t)s->l->max_recipients) {
 		session_chat_reply(&s->chat, "452 4.5.3 Error: too many recipients");
 		return;
@@ -430,9 +401,10 @@ static int receive_data(struct session *s, struct smtp_data *d)
 	}
 }
 
-/* After the final dot: refuse what breaks a limit, else run the message
-   hook and send its answer.  The transaction ends either way. */
-static void deliver(struct session *s, const struct smtp_data *d, long long started_ms)
+/* After the final dot (or BDAT LAST): refuse what breaks a limit, else
+   run the message hook and send its answer.  The transaction ends either
+   way. */
+void session_cmd_deliver(struct session *s, const struct smtp_data *d, long long started_ms)
 {
 	struct smtpgate_reply r;
 	smtp_reply_clear(&r);
@@ -490,7 +462,7 @@ static void smtp_data(struct session *s, const char *arg, const struct session_v
 		session_time_exceeded(s);
 		return;
 	}
-	deliver(s, &d, started);
+	session_cmd_deliver(s, &d, started);
 }
 
 /* A verb of the plugin's: its answer, or 250 OK. */

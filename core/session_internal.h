@@ -6,6 +6,9 @@
  *   session.c        the loop: greeting, reading and dispatching commands
  *                    through the table, the limits between commands
  *   session_cmd.c    the table's rows and one handler per verb, DATA
+ *   session_ehlo.c   what EHLO offers beyond smtpd.py's set, HELP, the
+ *                    pipelining check, DSN's parameters
+ *   session_bdat.c   BDAT (RFC 3030): its row, its chunks, its delivery
  *   session_tls.c    STARTTLS and the implicit-TLS handshake
  *   session_state.c  entering a state, closing, the transaction, the
  *                    plugin's view and the call of a hook with its answer
@@ -18,7 +21,9 @@
 #include "linebuf.h"
 #include "session.h"
 #include "session_chat.h"
+#include "smtp_bdat.h"
 #include "smtp_data.h"
+#include "smtp_ext.h"
 #include "smtp_parse.h"
 #include "smtp_reply.h"
 
@@ -38,6 +43,8 @@ enum session_state {
 	SESSION_MAIL,          /* in a transaction: MAIL accepted, no recipient yet */
 	SESSION_RCPT,          /* in a transaction with at least one recipient */
 	SESSION_DATA,          /* reading the message after 354 */
+	SESSION_BDAT,          /* in a transaction whose message comes in BDAT
+				  chunks, between two of them */
 	SESSION_TLS_HANDSHAKE, /* TLS being negotiated: no command is read */
 	SESSION_CLOSING,       /* the last reply is queued: nothing more is read */
 	SESSION_STATE_COUNT
@@ -46,7 +53,7 @@ enum session_state {
 #define SESSION_IN(st) (1u << (st))
 #define SESSION_ANY_COMMAND_STATE                                                  \
 	(SESSION_IN(SESSION_CONNECTED) | SESSION_IN(SESSION_GREETED) |             \
-	 SESSION_IN(SESSION_MAIL) | SESSION_IN(SESSION_RCPT))
+	 SESSION_IN(SESSION_MAIL) | SESSION_IN(SESSION_RCPT) | SESSION_IN(SESSION_BDAT))
 
 const char *session_state_name(enum session_state st);
 
@@ -74,6 +81,15 @@ struct session_verb {
 	int idle;                 /* counts toward max_idle_commands */
 	const struct smtpgate_command *plugin; /* a plugin's verb: its command */
 	int before_tls;           /* may run before STARTTLS with tls.mode "required" */
+};
+
+/* A transaction's BDAT side (session_bdat.c), reset with it. */
+struct session_bdat {
+	int data_used;              /* DATA was tried in this transaction */
+	int failed;                 /* a chunk was refused: so is each one after */
+	struct smtpgate_reply refusal; /* ... with this reply */
+	struct smtp_bdat dec;
+	long long started_ms;       /* the first chunk's BDAT */
 };
 
 struct session {
@@ -105,12 +121,51 @@ struct session {
 	int idle_commands;           /* NOOP, RSET, ..., errors since MAIL */
 	int tls_active;              /* the handshake is done: all goes through TLS */
 	char tls_log[160];           /* " tls=... cipher=..." for log lines, or "" */
+	unsigned int ext;            /* SMTP_EXT_* offered to this client's EHLO */
+	int pipelining_logged;       /* event=pipelining was logged */
+	struct session_bdat bdat;
+	struct smtp_params rcpt_params; /* DSN's NOTIFY, ORCPT of the last RCPT */
 };
 
 /* session_cmd.c: the table, built-in rows then one per plugin verb (made
    at session start; freed with free()). */
 struct session_verb *session_cmd_table(const struct smtpgate_plugin *plugin, int starttls,
 				       size_t *count_out);
+
+/* session_cmd.c: the delivery of a message after its end (the final dot,
+   BDAT LAST): refuses what breaks a limit (d: over_limit, bare_lf_seen,
+   raw_bytes), else runs the message hook and sends its answer; the
+   transaction ends either way. */
+void session_cmd_deliver(struct session *s, const struct smtp_data *d, long long started_ms);
+
+/* session_ehlo.c: after the EHLO reply's fixed lines, what the listener
+   offers beyond smtpd.py's set, the plugin's keywords and "250 HELP";
+   ENHANCEDSTATUSCODES applies from the next reply on. */
+void session_ehlo_offer(struct session *s);
+/* HELP and HELP <verb>: the verbs this listener takes, plugin verbs too. */
+void session_ehlo_help(struct session *s, const char *arg, const struct session_verb *row);
+/* Before a command runs: did the client send more before our reply where
+   RFC 2920 does not allow it?  Logged once per session; 1 when
+   reject_unauth_pipelining refused it (554 sent, closing). */
+int session_ehlo_pipelining(struct session *s, const char *verb);
+/* Input is pending where it may not be: logged, and refused with
+   reject_unauth_pipelining (1: 554 sent, closing). */
+int session_ehlo_pipelining_violation(struct session *s, const char *verb);
+/* DSN's MAIL parameters (RET, ENVID) when offered: marks them in
+   consumed; -1 after a 501 for a bad value. */
+int session_ehlo_dsn_mail(struct session *s, int *consumed);
+/* RCPT's parameters: NOTIFY and ORCPT when DSN is offered, kept in
+   s->rcpt_params; -1 after the 555 (anything else) or a 501. */
+int session_ehlo_dsn_rcpt(struct session *s, const struct smtp_params *p);
+
+/* session_bdat.c: the BDAT row, added to the table when the listener
+   offers CHUNKING. */
+void session_bdat_table_add(struct session *s);
+/* DATA's check: 503 in a transaction that began its message with BDAT;
+   notes DATA otherwise (BDAT is then refused). */
+int session_bdat_data_syntax(struct session *s, const char *arg, const struct session_verb *row);
+/* The transaction is over: forget its chunks. */
+void session_bdat_reset(struct session *s);
 
 /* session_tls.c: STARTTLS's argument check and handler (a row of the
    table when tls.mode offers it). */

@@ -263,8 +263,11 @@ class Ctx:
             self._n += 1
             output = self.path("out%d.txt" % self._n)
         addr = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+        # extensions = [ ]: smtpd.py's replies byte for byte (a config
+        # file's default adds PIPELINING, ENHANCEDSTATUSCODES, CHUNKING);
+        # extensions=None leaves the setting out.
         s = {"workers": 2, "command_timeout": 300, "data_size_limit": 33554432,
-             "smtputf8": False, "decode_data": False, "bare_lf": "keep"}
+             "smtputf8": False, "decode_data": False, "bare_lf": "keep", "extensions": []}
         s.update(settings)
         parts = ['address = "%s";' % addr, 'handler = "%s";' % handler]
         for k, v in s.items():
@@ -274,6 +277,8 @@ class Ctx:
                 v = "true" if v else "false"
             elif isinstance(v, str):
                 v = '"%s"' % v
+            elif isinstance(v, list):
+                v = "[ %s ]" % ", ".join('"%s"' % x for x in v)
             elif isinstance(v, int) and v > 2 ** 31 - 1:
                 v = "%dL" % v
             parts.append("%s = %s;" % (k, v))
