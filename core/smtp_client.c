@@ -9,8 +9,10 @@
  * happened, so a plugin maps it to a 4xx and never mistakes silence for
  * success.  Message text goes out with CR LF line ends and doubled leading
  * dots whatever the client sent (a bare CR or LF becomes CR LF): nothing
- * can reach the upstream as an end-of-data it was not meant to be.  A
- * message with a NUL byte is never sent (554).
+ * can reach the upstream as an end-of-data it was not meant to be; to a
+ * server that offers CHUNKING it goes as one BDAT LAST chunk instead
+ * (RFC 3030), its size counted first.  A message with a NUL byte is never
+ * sent (554).
  */
 #include "smtp_client.h"
 
@@ -63,8 +65,17 @@ static int introduce(struct smtp_client *c, const char *fqdn, struct smtpgate_up
 static int reply_after_lost_send(struct smtp_client *c, struct smtpgate_upstream_reply *r,
 				 const char *why);
 static size_t line_run(const char *p, const char *end);
+struct message_sink;
+static int sink_put(struct message_sink *k, const char *p, size_t len);
+static int encode_message(struct message_sink *k, const struct smtpgate_data_part *parts,
+			  size_t nparts, int dots);
 static int write_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
 			 size_t nparts);
+static int write_bdat(struct smtp_client *c, const struct smtpgate_data_part *parts,
+		      size_t nparts);
+static int send_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
+			size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies,
+			int bdat);
 static int has_nul(const struct smtpgate_data_part *parts, size_t nparts);
 static int read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r, int timeout_ms);
 static int is_reply_line(const char *line, size_t len);
@@ -362,34 +373,49 @@ static size_t line_run(const char *p, const char *end)
 	return (size_t)(q - p);
 }
 
-/* Message text out: LF, CR LF and a bare CR each become CR LF, and a
-   leading dot is doubled (RFC 5321 2.3.8, 4.5.2): whatever the client's
-   bare_lf mode kept, no bare CR or LF reaches the upstream, so no server
-   that ends lines at one can see an end of data the client hid there. */
-static int write_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
-			 size_t nparts)
+/* Where encode_message() puts the text: the connection, or only a count
+   (BDAT's size comes before its octets). */
+struct message_sink {
+	struct smtp_client *c; /* NULL: count only */
+	size_t count;
+};
+
+/* Append to the sink: -1 if the connection failed. */
+static int sink_put(struct message_sink *k, const char *p, size_t len)
+{
+	k->count += len;
+	return k->c ? out_append(k->c, p, len) : 0;
+}
+
+/* Message text out: LF, CR LF and a bare CR each become CR LF, and for
+   DATA a leading dot is doubled (RFC 5321 2.3.8, 4.5.2): whatever the
+   client's bare_lf mode kept, no bare CR or LF reaches the upstream, so
+   no server that ends lines at one can see an end of data the client hid
+   there.  The last line's end follows; for DATA then the final dot. */
+static int encode_message(struct message_sink *k, const struct smtpgate_data_part *parts,
+			  size_t nparts, int dots)
 {
 	int line_start = 1, cr_pending = 0;
 	for (size_t i = 0; i < nparts; i++) {
 		const char *p = parts[i].data, *end = p + parts[i].len;
 		while (p < end) {
 			if (cr_pending && *p != '\n') { /* the CR before was bare */
-				if (out_append(c, "\r\n", 2) < 0)
+				if (sink_put(k, "\r\n", 2) < 0)
 					return -1;
 				line_start = 1;
 			}
 			cr_pending = 0;
-			if (line_start && *p == '.' && out_append(c, ".", 1) < 0)
+			if (dots && line_start && *p == '.' && sink_put(k, ".", 1) < 0)
 				return -1;
 			size_t run = line_run(p, end);
-			if (out_append(c, p, run) < 0)
+			if (sink_put(k, p, run) < 0)
 				return -1;
 			line_start = 0;
 			p += run;
 			if (p == end)
 				break;
 			if (*p == '\n') {
-				if (out_append(c, "\r\n", 2) < 0)
+				if (sink_put(k, "\r\n", 2) < 0)
 					return -1;
 				line_start = 1;
 			} else {
@@ -399,9 +425,34 @@ static int write_message(struct smtp_client *c, const struct smtpgate_data_part 
 		}
 	}
 	/* A bare CR last, the last line's end, then the end of data. */
-	if ((cr_pending && out_append(c, "\r\n", 2) < 0) || out_append(c, "\r\n.\r\n", 5) < 0)
+	if ((cr_pending && sink_put(k, "\r\n", 2) < 0) ||
+	    sink_put(k, dots ? "\r\n.\r\n" : "\r\n", dots ? 5 : 2) < 0)
+		return -1;
+	return 0;
+}
+
+/* After the 354: the message and the final dot. */
+static int write_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
+			 size_t nparts)
+{
+	struct message_sink k = { c, 0 };
+	if (encode_message(&k, parts, nparts, 1) < 0)
 		return -1;
 	c->in_data = 0;
+	return 0;
+}
+
+/* BDAT n LAST and the message as its one chunk (RFC 3030): no 354 to
+   wait for, no dots doubled, the size counted first. */
+static int write_bdat(struct smtp_client *c, const struct smtpgate_data_part *parts,
+		      size_t nparts)
+{
+	struct message_sink count = { NULL, 0 }, k = { c, 0 };
+	char line[64];
+	encode_message(&count, parts, nparts, 0);
+	int n = snprintf(line, sizeof(line), "BDAT %zu LAST\r\n", count.count);
+	if (out_append(c, line, (size_t)n) < 0 || encode_message(&k, parts, nparts, 0) < 0)
+		return -1;
 	return 0;
 }
 
@@ -419,18 +470,27 @@ static int has_nul(const struct smtpgate_data_part *parts, size_t nparts)
 int smtp_client_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
 			size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies)
 {
+	return send_message(c, parts, nparts, replies, nreplies, 0);
+}
+
+/* The message after DATA's 354, or as BDAT; then its replies. */
+static int send_message(struct smtp_client *c, const struct smtpgate_data_part *parts,
+			size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies,
+			int bdat)
+{
 	if (nreplies == 0)
 		return 0;
 	if (!c->usable) {
 		failure(c, &replies[0], "connection not usable");
 	} else if (has_nul(parts, nparts)) {
 		/* After the 354 nothing but the message may follow: closing the
-		   connection (unusable now) aborts the upstream's transaction. */
+		   connection (unusable now) aborts the upstream's transaction.
+		   (Before BDAT nothing was sent, but it is closed the same way.) */
 		c->usable = 0;
 		replies[0].code = 554;
 		snprintf(replies[0].text, sizeof(replies[0].text),
 			 "5.6.0 Error: the message has a NUL byte, which is not relayed");
-	} else if (write_message(c, parts, nparts) < 0) {
+	} else if ((bdat ? write_bdat(c, parts, nparts) : write_message(c, parts, nparts)) < 0) {
 		reply_after_lost_send(c, &replies[0], "connection lost while sending the message");
 	}
 	if (!c->usable) { /* each way above: no reply to read */
@@ -453,6 +513,9 @@ int smtp_client_data(struct smtp_client *c, const struct smtpgate_data_part *par
 {
 	if (nreplies == 0)
 		return 0;
+	/* One round trip less: no 354 to wait for. */
+	if (c->usable && smtp_client_extension(c, "CHUNKING", NULL))
+		return send_message(c, parts, nparts, replies, nreplies, 1);
 	int code = smtp_client_command(c, &replies[0], "DATA");
 	if (code != 354) {
 		/* A 2xx or 3xx other than 354 leaves us out of step with it. */

@@ -61,6 +61,10 @@ static void proxy_reset(void *priv, const struct smtpgate_session *s)
 	relay_reset(priv);
 }
 
+/* It relays: DSN's promises are the upstream's to keep (the core offers
+   DSN where the listener's extensions list it). */
+static const char *const proxy_keywords[] = { "DSN", NULL };
+
 static const struct smtpgate_plugin proxy_plugin = {
 	SMTPGATE_PLUGIN_HEADER,
 	.name = "proxy",
@@ -73,6 +77,7 @@ static const struct smtpgate_plugin proxy_plugin = {
 	.on_data = proxy_data,
 	.on_message = proxy_message,
 	.on_reset = proxy_reset,
+	.ehlo_keywords = proxy_keywords,
 };
 
 const struct smtpgate_plugin *smtpgate_plugin_entry(void)

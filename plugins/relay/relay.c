@@ -6,7 +6,10 @@
  * MAIL checks what the upstream offers and goes out with the first RCPT
  * (pipelined when offered), each RCPT is answered with the upstream's own
  * reply for that recipient, the upstream's DATA goes out when the client's
- * comes, and the reply to the final dot is the upstream's reply to the
+ * comes (or, to an upstream offering CHUNKING, one BDAT LAST chunk at the
+ * end: a round trip less), DSN's parameters go on to an upstream offering
+ * DSN (dropped and logged otherwise), and the reply to the final dot is the
+ * upstream's reply to the
  * message, which carries an X-Peer header where PureProxy put it.  When the
  * upstream cannot be reached, times out, answers garbage or drops the
  * connection, the client gets a 451 and retries: a 2xx is only ever the
@@ -52,7 +55,9 @@ enum upstream_txn {
 	TXN_MAIL_REFUSED, /* the upstream refused MAIL: every RCPT gets that answer */
 	TXN_OPEN,         /* MAIL accepted upstream */
 	TXN_DATA_SENT,    /* DATA sent; its 354 is read at the final dot */
-	TXN_DATA_READY    /* the 354 read: the message goes next */
+	TXN_DATA_READY,   /* the 354 read: the message goes next */
+	TXN_BDAT          /* the upstream offers CHUNKING: the message goes as
+			     BDAT LAST at the final dot, no DATA before it */
 };
 
 struct relay {
@@ -341,6 +346,8 @@ static int mail_parameters(struct relay *st, const struct smtpgate_session *s, c
 		} else if (strcmp(opt, "BODY=7BIT") == 0) {
 			if (st->host->client_extension(st->up, "8BITMIME", NULL))
 				keep = opt;
+		} else if (strncmp(opt, "RET=", 4) == 0 || strncmp(opt, "ENVID=", 6) == 0) {
+			keep = relay_dsn_kept(st->host, st->up, st->remote, s, opt);
 		}
 		if (keep) {
 			int n = snprintf(out + used, size - used, " %s", keep);
@@ -406,7 +413,7 @@ enum smtpgate_verdict relay_mail(struct relay *st, const struct smtpgate_session
 
 /* The pipelined MAIL and first RCPT; a kept connection that turns out to
    be closed is replaced once. */
-static void send_mail_and_rcpt(struct relay *st, const char *address,
+static void send_mail_and_rcpt(struct relay *st, const char *address, const char *params,
 			       struct smtpgate_upstream_reply *mail_u,
 			       struct smtpgate_upstream_reply *rcpt_u)
 {
@@ -414,7 +421,7 @@ static void send_mail_and_rcpt(struct relay *st, const char *address,
 		rcpt_u->code = 0;
 		snprintf(rcpt_u->text, sizeof(rcpt_u->text), "connection lost");
 		if (st->host->client_send(st->up, "%s", st->mail_line) < 0 ||
-		    st->host->client_send(st->up, "RCPT TO:<%s>", address) < 0) {
+		    st->host->client_send(st->up, "RCPT TO:<%s>%s", address, params) < 0) {
 			mail_u->code = 0;
 			snprintf(mail_u->text, sizeof(mail_u->text), "connection lost while sending");
 		} else if (st->host->client_read_reply(st->up, mail_u) != 0) {
@@ -453,6 +460,7 @@ enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session
 				 const char *address, struct smtpgate_reply *reply)
 {
 	struct smtpgate_upstream_reply u, mail_u;
+	char params[RELAY_MAIL_LINE_MAX_BYTES];
 	if (!relay_allowed(st, address)) {
 		st->host->log(SMTPGATE_LOG_INFO, s, "relay refused: client=%s rcpt=<%s>%s", s->peer_addr,
 			      address,
@@ -464,9 +472,10 @@ enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session
 				address);
 		return SMTPGATE_REJECT;
 	}
+	relay_dsn_rcpt_parameters(st->host, st->up, st->remote, s, params, sizeof(params));
 	switch (st->txn) {
 	case TXN_MAIL_PENDING:
-		send_mail_and_rcpt(st, address, &mail_u, &u);
+		send_mail_and_rcpt(st, address, params, &mail_u, &u);
 		if (mail_u.code / 100 != 2) {
 			if (connection_gone(mail_u.code))
 				drop_upstream(st);
@@ -479,7 +488,7 @@ enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session
 	case TXN_MAIL_REFUSED:
 		return relay_answer(st, s, "MAIL", &st->mail_refusal, reply);
 	case TXN_OPEN:
-		st->host->client_command(st->up, &u, "RCPT TO:<%s>", address);
+		st->host->client_command(st->up, &u, "RCPT TO:<%s>%s", address, params);
 		break;
 	default:
 		u.code = 0;
@@ -497,6 +506,10 @@ enum smtpgate_verdict relay_data(struct relay *st, const struct smtpgate_session
 				 struct smtpgate_reply *reply)
 {
 	struct smtpgate_upstream_reply u = { 0, "connection lost" };
+	if (st->txn == TXN_OPEN && st->host->client_extension(st->up, "CHUNKING", NULL)) {
+		st->txn = TXN_BDAT; /* no DATA round trip: BDAT at the end */
+		return SMTPGATE_CONTINUE;
+	}
 	if (st->txn != TXN_OPEN || st->host->client_send(st->up, "DATA") < 0 ||
 	    st->host->client_flush(st->up) < 0) {
 		drop_upstream(st);
@@ -510,7 +523,7 @@ enum smtpgate_verdict relay_data_answer(struct relay *st, const struct smtpgate_
 					struct smtpgate_reply *reply)
 {
 	struct smtpgate_upstream_reply u = { 0, "connection lost" };
-	if (st->txn == TXN_DATA_READY)
+	if (st->txn == TXN_DATA_READY || st->txn == TXN_BDAT)
 		return SMTPGATE_CONTINUE;
 	if (st->txn != TXN_DATA_SENT) {
 		drop_upstream(st);
@@ -538,6 +551,7 @@ enum smtpgate_verdict relay_message(struct relay *st, const struct smtpgate_sess
 	enum smtpgate_verdict ready = relay_data_answer(st, s, reply);
 	if (ready != SMTPGATE_CONTINUE)
 		return ready;
+	int bdat = st->txn == TXN_BDAT;
 	st->txn = TXN_NONE;
 
 	/* PureProxy's X-Peer: before the first empty line (the headers'
@@ -558,7 +572,10 @@ enum smtpgate_verdict relay_message(struct relay *st, const struct smtpgate_sess
 		{ peer, strlen(peer) },
 		{ d + split, len - split },
 	};
-	st->host->client_message(st->up, parts, 3, &u, 1);
+	if (bdat)
+		st->host->client_data(st->up, parts, 3, &u, 1); /* BDAT LAST (CHUNKING) */
+	else
+		st->host->client_message(st->up, parts, 3, &u, 1);
 	if (!st->host->client_usable(st->up))
 		drop_upstream(st);
 	return relay_answer(st, s, "message", &u, reply);
@@ -569,7 +586,8 @@ void relay_reset(struct relay *st)
 	struct smtpgate_upstream_reply u;
 	if (st->txn == TXN_DATA_SENT || st->txn == TXN_DATA_READY)
 		drop_upstream(st); /* no way back from DATA: dropping aborts it */
-	else if (st->txn == TXN_OPEN && st->host->client_command(st->up, &u, "RSET") / 100 != 2)
+	else if ((st->txn == TXN_OPEN || st->txn == TXN_BDAT) &&
+		 st->host->client_command(st->up, &u, "RSET") / 100 != 2)
 		drop_upstream(st);
 	st->txn = TXN_NONE;
 }
