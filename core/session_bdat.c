@@ -3,8 +3,9 @@
  * message in chunks of exactly counted octets, as another way to DATA.
  *
  * Entry points: session_bdat_table_add() (the row, on a listener that
- * offers CHUNKING), the row's handler, session_bdat_data_syntax() (DATA
- * refused in a BDAT transaction) and session_bdat_reset().  The rules:
+ * offers CHUNKING) and the row's handler; DATA's side of the mixing rule
+ * is session_cmd.c's, the reset of struct session_bdat session_state.c's.
+ * The rules:
  *  - Every BDAT reads exactly its octets, whatever its answer (a 503 in
  *    the wrong state, a refusal, a transaction that failed earlier): a
  *    chunk's bytes are never parsed as commands.  A BDAT whose size
@@ -50,24 +51,6 @@ void session_bdat_table_add(struct session *s)
 		return;
 	s->verbs = mem_realloc(s->verbs, (s->verb_count + 1) * sizeof(*s->verbs));
 	s->verbs[s->verb_count++] = bdat_verb;
-}
-
-void session_bdat_reset(struct session *s)
-{
-	memset(&s->bdat, 0, sizeof(s->bdat));
-}
-
-int session_bdat_data_syntax(struct session *s, const char *arg, const struct session_verb *row)
-{
-	(void)arg;
-	(void)row;
-	if (s->state == SESSION_BDAT) {
-		session_chat_reply(&s->chat, "503 5.5.1 Error: DATA in a BDAT transaction");
-		return -1;
-	}
-	if (s->state == SESSION_RCPT)
-		s->bdat.data_used = 1;
-	return 0;
 }
 
 /* The one way decoded message bytes reach the message: what DATA's

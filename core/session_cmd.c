@@ -46,6 +46,7 @@ static void smtp_expn(struct session *s, const char *arg, const struct session_v
 static int receive_data(struct session *s, struct smtp_data *d);
 /* DATA: 354, the message, then its delivery. */
 static void smtp_data(struct session *s, const char *arg, const struct session_verb *row);
+static int data_syntax(struct session *s, const char *arg, const struct session_verb *row);
 static void plugin_verb(struct session *s, const char *arg, const struct session_verb *row);
 
 #define IN(st) SESSION_IN(SESSION_##st)
@@ -63,8 +64,7 @@ static const struct session_verb builtin_verbs[] = {
 	  NULL, 0 },
 	{ "RCPT", smtp_rcpt, NULL, IN(MAIL) | IN(RCPT), "503 Error: need MAIL command", 0, 0,
 	  NULL, 0 },
-	{ "DATA", smtp_data, session_bdat_data_syntax, IN(RCPT), "503 Error: need RCPT command", 0,
-	  0, NULL, 0 },
+	{ "DATA", smtp_data, data_syntax, IN(RCPT), "503 Error: need RCPT command", 0, 0, NULL, 0 },
 	{ "RSET", smtp_rset, NULL, ANY, NULL, 1, 1, NULL, 0 },
 	{ "NOOP", smtp_noop, NULL, ANY, NULL, 1, 1, NULL, 1 },
 	{ "QUIT", smtp_quit, NULL, ANY, NULL, 1, 0, NULL, 1 },
@@ -435,6 +435,22 @@ void session_cmd_deliver(struct session *s, const struct smtp_data *d, long long
 		 s->rcpt_count, d->raw_bytes, log_quoted(reply), delivered ? "yes" : "no",
 		 clock_ms() - started_ms, s->tls_log);
 	session_reset_transaction(s, !delivered);
+}
+
+/* BDAT and DATA do not mix (RFC 3030 3): DATA in a transaction whose
+   message began with BDAT gets 503; a DATA tried is noted, so a BDAT
+   after it is refused (session_bdat.c). */
+static int data_syntax(struct session *s, const char *arg, const struct session_verb *row)
+{
+	(void)arg;
+	(void)row;
+	if (s->state == SESSION_BDAT) {
+		session_chat_reply(&s->chat, "503 5.5.1 Error: DATA in a BDAT transaction");
+		return -1;
+	}
+	if (s->state == SESSION_RCPT)
+		s->bdat.data_used = 1;
+	return 0;
 }
 
 /* DATA: 354, the message, then its delivery. */

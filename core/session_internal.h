@@ -83,7 +83,7 @@ struct session_verb {
 	int before_tls;           /* may run before STARTTLS with tls.mode "required" */
 };
 
-/* A transaction's BDAT side (session_bdat.c), reset with it. */
+/* A transaction's BDAT side (session_bdat.c), zeroed with it. */
 struct session_bdat {
 	int data_used;              /* DATA was tried in this transaction */
 	int failed;                 /* a chunk was refused: so is each one after */
@@ -161,11 +161,6 @@ int session_ehlo_dsn_rcpt(struct session *s, const struct smtp_params *p);
 /* session_bdat.c: the BDAT row, added to the table when the listener
    offers CHUNKING. */
 void session_bdat_table_add(struct session *s);
-/* DATA's check: 503 in a transaction that began its message with BDAT;
-   notes DATA otherwise (BDAT is then refused). */
-int session_bdat_data_syntax(struct session *s, const char *arg, const struct session_verb *row);
-/* The transaction is over: forget its chunks. */
-void session_bdat_reset(struct session *s);
 
 /* session_tls.c: STARTTLS's argument check and handler (a row of the
    table when tls.mode offers it). */

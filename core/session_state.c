@@ -100,7 +100,7 @@ void session_reset_transaction(struct session *s, int abandoned)
 	s->require_smtputf8 = 0;
 	s->mail_params.count = 0; /* the count says what is there (the struct is ~8 KiB) */
 	s->rcpt_params.count = 0;
-	session_bdat_reset(s);
+	memset(&s->bdat, 0, sizeof(s->bdat)); /* session_bdat.c's, for the next one */
 	if (s->msg.cap > MSGBUF_KEEP_MAX_BYTES)
 		msgbuf_free(&s->msg);
 	msgbuf_reset(&s->msg);
