@@ -4,9 +4,9 @@ BDAT dialogues at the edges, the unauthorised-pipelining check, swaks
 pipelining, DSN through the proxy, and a private Postfix delivering into
 smtpgate with CHUNKING (its log shows BDAT) and with pipelining.
 """
+import os
 import re
 import smtplib
-import subprocess
 
 from harness import (SMTPGATE, Client, check, debug_frame, eq, frames, free_port, read_file,
                      wait_until)
@@ -279,3 +279,24 @@ def test_proxy_uses_data_without_chunking(ctx):
     log = postfix_fixture.wait_sent(pf_dir, 1)
     check(re.search(r"< \S+\[127\.0\.0\.1\]: DATA", log), "DATA used: %s" % log[-2000:])
     check("BDAT" not in log, "no BDAT without CHUNKING")
+
+
+def test_plugin_keywords_and_verbs(ctx):
+    # A plugin's EHLO keywords are offered after the core's, its verb is in
+    # HELP, and its DSN says it relays (so a listener may offer DSN); a
+    # plugin repeating a core keyword is refused at -t with the reason.
+    text, port, _ = ctx.listener(handler="keywords", extensions=["DSN"])
+    ctx.daemon(ctx.config([text]))
+    with Client(port) as c:
+        eq(c.cmd("HELP"), "250 Supported commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT "
+           "VRFY XSITE", "HELP lists the plugin's verb")
+        eq(c.cmd("HELP xsite"), "250 Syntax: XSITE [SP <argument>]", "HELP XSITE")
+        eq(c.cmd("EHLO x").split("\n")[1:],
+           ["250-SIZE 33554432", "250-8BITMIME", "250-DSN", "250-XSITE-INFO 1 2", "250 HELP"],
+           "the plugin's keyword after the core's")
+        eq(c.cmd("XSITE a b"), "250 XSITE a b", "the verb")
+    bad = ctx.config([ctx.listener(handler="keywords")[0]], name="bad.conf")
+    env = dict(os.environ, SMTPGATE_TEST_BAD_KEYWORD="1")
+    rc, so, se = ctx.run([SMTPGATE, "-n", "-t", "-f", bad], env=env)
+    check(rc != 0 and 'EHLO keyword \\"SIZE\\" repeats a keyword the core offers' in so + se,
+          "refused: %s %s" % (so, se))
