@@ -120,7 +120,9 @@ def start_postfix(ctx, relay_port, extra=""):
             return False
         s.close()
         return True
-    wait_until(answers, timeout=30, what="the private Postfix's smtpd")
+    # Bounded, generously: a Postfix master starting under a loaded
+    # machine (the whole suite in parallel) takes a while.
+    wait_until(answers, timeout=120, what="the private Postfix's smtpd")
     return proc, port, d
 
 
@@ -133,7 +135,7 @@ def maillog(d):
     return read_file(os.path.join(d, "log", "maillog")).decode("utf-8", "replace")
 
 
-def wait_sent(d, count=1, timeout=30):
+def wait_sent(d, count=1, timeout=120):
     """Wait until the maillog shows count deliveries with status=sent."""
     def sent():
         text = maillog(d)
