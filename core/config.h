@@ -88,6 +88,10 @@ struct listener_config {
 	struct config_nets proxy_trusted;
 	int proxy_timeout_sec;
 	struct tls_config tls;   /* the tls group */
+	/* ESMTP beyond smtpd.py's set (issue 18): SMTP_EXT_* bits offered
+	   after EHLO; 0 for a listener started smtpd.py-style. */
+	unsigned int extensions;
+	int reject_unauth_pipelining; /* 554 5.5.0 and close, else logged only */
 	const config_setting_t *handler_group; /* NULL if absent */
 	const char *source;      /* the file (or "command line") it comes from */
 	int line;                /* where the listener is defined */

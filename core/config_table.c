@@ -20,6 +20,7 @@
 #include "addr.h"
 #include "config_error.h"
 #include "log.h"
+#include "smtp_ext.h"
 
 #ifndef PLUGINDIR
 #define PLUGINDIR "/usr/local/lib/smtpgate/plugins"
@@ -32,7 +33,8 @@ enum setting_type {
 	SET_BOOL,    /* int, 0 or 1 */
 	SET_CHOICE,  /* int: the index of the name in choices */
 	SET_NETS,    /* struct config_nets: a list of networks */
-	SET_STRINGS  /* struct config_strings: a string, or a list of up to max */
+	SET_STRINGS, /* struct config_strings: a string, or a list of up to max */
+	SET_FLAGS    /* unsigned int: bit i for choices[i], from a list of names */
 };
 
 /* One setting: its name, its type, where its value lives (in struct
@@ -44,9 +46,9 @@ struct setting {
 	enum setting_type type;
 	size_t offset;
 	long long min, max;        /* SET_INT, SET_LLONG */
-	long long def;             /* SET_INT, SET_LLONG, SET_BOOL, SET_CHOICE */
+	long long def;             /* SET_INT, SET_LLONG, SET_BOOL, SET_CHOICE, SET_FLAGS */
 	const char *def_str;       /* SET_STRING; SET_NETS: networks, space-separated */
-	const char *const *choices; /* SET_CHOICE, NULL-terminated */
+	const char *const *choices; /* SET_CHOICE, SET_FLAGS, NULL-terminated */
 };
 
 static const char *const log_targets[] = { "stderr", "syslog", NULL };
@@ -113,6 +115,11 @@ static const struct setting listener_table[] = {
 	{ "proxy_protocol", SET_CHOICE, L(proxy_protocol), 0, 0, 0, NULL, proxy_choices },
 	{ "proxy_trusted", SET_NETS, L(proxy_trusted), 0, 0, 0, "", NULL },
 	{ "proxy_timeout", SET_INT, L(proxy_timeout_sec), 1, 300, 5, NULL, NULL },
+	/* issue 18: what EHLO offers beyond smtpd.py's set; Postfix's
+	   reject_unauth_pipelining */
+	{ "extensions", SET_FLAGS, L(extensions), 0, 0, SMTP_EXT_CONFIG_DEFAULT, NULL,
+	  smtp_ext_names },
+	{ "reject_unauth_pipelining", SET_BOOL, L(reject_unauth_pipelining), 0, 0, 0, NULL, NULL },
 };
 
 /* The listener's tls group (names shown as tls.NAME by -t).  The
@@ -144,6 +151,8 @@ static int parse_strings(struct config_loader *ld, const config_setting_t *g,
 			 struct config_strings *out);
 static int parse_choice(struct config_loader *ld, const config_setting_t *g,
 			const struct setting *row, const char *text);
+static int parse_flags(struct config_loader *ld, const config_setting_t *g,
+		       const struct setting *row, const config_setting_t *m, unsigned int *out);
 static int load_row(struct config_loader *ld, const config_setting_t *g,
 		    const struct setting *row, char *base);
 static int load_table(struct config_loader *ld, const config_setting_t *g,
@@ -215,6 +224,7 @@ static int set_default(const struct setting *row, char *base)
 	case SET_LLONG: *(long long *)field = row->def; return 0;
 	case SET_NETS: return default_nets(row->def_str, field);
 	case SET_STRINGS: memset(field, 0, sizeof(struct config_strings)); return 0;
+	case SET_FLAGS: *(unsigned int *)field = (unsigned int)row->def; return 0;
 	default: *(int *)field = (int)row->def; return 0;
 	}
 }
@@ -283,6 +293,29 @@ static int parse_choice(struct config_loader *ld, const config_setting_t *g,
 	return config_table_fail(ld, g, row->name, "expected %s, not \"%s\"", list, text);
 }
 
+/* A list or array of choice names (each at most once) as a bit set. */
+static int parse_flags(struct config_loader *ld, const config_setting_t *g,
+		       const struct setting *row, const config_setting_t *m, unsigned int *out)
+{
+	int t = config_setting_type(m);
+	if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+		return config_table_fail(ld, g, row->name, "expected a list of names [ \"%s\", ... ]",
+					 row->choices[0]);
+	*out = 0;
+	for (int i = 0; i < config_setting_length(m); i++) {
+		const char *text = config_setting_get_string(config_setting_get_elem(m, (unsigned int)i));
+		if (!text)
+			return config_table_fail(ld, g, row->name, "element %d: expected a string", i + 1);
+		int v = parse_choice(ld, g, row, text);
+		if (v < 0)
+			return -1;
+		if (*out & (1u << v))
+			return config_table_fail(ld, g, row->name, "\"%s\" is listed twice", text);
+		*out |= 1u << v;
+	}
+	return 0;
+}
+
 /* One setting of group g into base: its default, or its value checked
    for type and range. */
 static int load_row(struct config_loader *ld, const config_setting_t *g,
@@ -297,6 +330,8 @@ static int load_row(struct config_loader *ld, const config_setting_t *g,
 		return parse_nets(ld, g, row, m, field);
 	if (row->type == SET_STRINGS)
 		return parse_strings(ld, g, row, m, field);
+	if (row->type == SET_FLAGS)
+		return parse_flags(ld, g, row, m, field);
 	if ((row->type == SET_STRING || row->type == SET_CHOICE) && t != CONFIG_TYPE_STRING)
 		return config_table_fail(ld, g, row->name, "expected a string");
 	if (row->type == SET_BOOL && t != CONFIG_TYPE_BOOL)
@@ -359,6 +394,10 @@ static void describe_row(const struct setting *row, const char *base, char *out,
 		snprintf(value, sizeof(value), "%s", *(const int *)field ? "true" : "false");
 	else if (row->type == SET_INT)
 		snprintf(value, sizeof(value), "%d", *(const int *)field);
+	for (unsigned int i = 0; row->type == SET_FLAGS && row->choices[i]; i++)
+		if (*(const unsigned int *)field & (1u << i))
+			n += (size_t)snprintf(value + n, n < sizeof(value) ? sizeof(value) - n : 0, "%s%s",
+					      n ? "," : "", row->choices[i]);
 	for (size_t i = 0; row->type == SET_STRINGS && i < ((const struct config_strings *)field)->count; i++)
 		n += (size_t)snprintf(value + n, n < sizeof(value) ? sizeof(value) - n : 0, "%s%s",
 				      i ? "," : "", ((const struct config_strings *)field)->items[i]);

@@ -164,3 +164,20 @@ int linebuf_read_data(struct linebuf *lb, int timeout_ms,
 			return r;
 	}
 }
+
+int linebuf_read_octets(struct linebuf *lb, size_t max_bytes, int timeout_ms,
+			const char **piece_out, size_t *len_out)
+{
+	long long start = clock_ms();
+	while (lb->end == lb->start) {
+		int r = fill(lb, start, timeout_ms, 0);
+		if (r < 0)
+			return r;
+	}
+	size_t avail = lb->end - lb->start;
+	size_t len = avail < max_bytes ? avail : max_bytes;
+	*piece_out = lb->buf + lb->start;
+	*len_out = len;
+	lb->start += len;
+	return LINEBUF_LINE;
+}

@@ -48,6 +48,11 @@ int linebuf_read_command(struct linebuf *lb, size_t max_bytes, int timeout_ms,
 int linebuf_read_data(struct linebuf *lb, int timeout_ms,
 		      const char **piece_out, size_t *len_out);
 
+/* The next at most max_bytes octets, exactly as sent (a BDAT chunk, RFC
+   3030: counted, never parsed); at least one unless it fails. */
+int linebuf_read_octets(struct linebuf *lb, size_t max_bytes, int timeout_ms,
+			const char **piece_out, size_t *len_out);
+
 /* Bytes received but not yet consumed (the client talked ahead). */
 size_t linebuf_pending(const struct linebuf *lb);
 /* Forget what was received but not consumed; how many bytes that was

@@ -104,7 +104,7 @@ static int options_to_config_text(const struct options *o, char *text, size_t si
 		return -1;
 	int n = snprintf(text, size,
 			 "listeners = ( { address = %s; remote = %s; handler = %s;\n"
-			 "  data_size_limit = %sL; smtputf8 = %s; } );\n",
+			 "  data_size_limit = %sL; smtputf8 = %s; extensions = [ ]; } );\n",
 			 local, remote, handler, o->size, o->smtputf8 ? "true" : "false");
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }

@@ -18,6 +18,8 @@
  */
 #include "plugin_load.h"
 
+#include "smtp_ext.h"
+
 #include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,8 +49,11 @@ _Static_assert(sizeof(descriptor_size_by_minor) / sizeof(descriptor_size_by_mino
 		       SMTPGATE_ABI_MINOR + 1,
 	       "one descriptor size per ABI minor");
 
+static int plugin_check_keywords(const struct smtpgate_plugin *d, char *err, size_t err_size);
+
 static const char *const builtin_verbs[] = {
-	"HELO", "EHLO", "NOOP", "QUIT", "MAIL", "RCPT", "RSET", "DATA", "HELP", "VRFY", "EXPN", NULL
+	"HELO", "EHLO", "NOOP", "QUIT", "MAIL", "RCPT", "RSET", "DATA", "HELP", "VRFY", "EXPN",
+	"BDAT", NULL
 };
 
 int plugin_is_builtin_verb(const char *verb)
@@ -300,7 +306,44 @@ int plugin_check_descriptor(const struct smtpgate_plugin *d, char *err, size_t e
 		snprintf(err, err_size, "plugin \"%s\": %s", d->name, why);
 		return -1;
 	}
+	return plugin_check_keywords(d, err, err_size);
+}
+
+/* The EHLO keywords of a 1.1 descriptor: each valid, none the core's,
+   none twice. */
+static int plugin_check_keywords(const struct smtpgate_plugin *d, char *err, size_t err_size)
+{
+	const char *why;
+	for (const char *const *k = d->ehlo_keywords; d->abi_minor >= 1 && k && *k; k++) {
+		size_t len = smtp_ext_keyword_len(*k);
+		int twice = 0;
+		for (const char *const *e = d->ehlo_keywords; e < k && !twice; e++)
+			twice = smtp_ext_keyword_len(*e) == len && strncasecmp(*e, *k, len) == 0;
+		if (twice)
+			why = "is listed twice";
+		if (twice || smtp_ext_keyword_check(*k, &why) < 0) {
+			snprintf(err, err_size, "plugin \"%s\": EHLO keyword \"%.*s\" %s", d->name,
+				 (int)len, *k, why);
+			return -1;
+		}
+	}
 	return 0;
+}
+
+int plugin_check_extensions(const struct smtpgate_plugin *d, unsigned int extensions, char *err,
+			    size_t err_size)
+{
+	if (!(extensions & SMTP_EXT_DSN))
+		return 0;
+	for (const char *const *k = d->ehlo_keywords; k && *k; k++)
+		if (strcasecmp(*k, "DSN") == 0)
+			return 0;
+	/* Accepting NOTIFY=SUCCESS promises a delivery report: only a
+	   handler that hands the message on to an upstream can keep that. */
+	snprintf(err, err_size,
+		 "extensions lists DSN, but handler \"%s\" does not relay (its descriptor does not "
+		 "list DSN in ehlo_keywords): remove DSN from extensions", d->name);
+	return -1;
 }
 
 int plugin_load(const char *path, struct plugin *out, char *err, size_t err_size)

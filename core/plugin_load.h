@@ -27,6 +27,11 @@ int plugin_load(const char *path, struct plugin *out, char *err, size_t err_size
 void plugin_unload(struct plugin *p);
 /* d's first d->size bytes into out, the rest of out zeroed. */
 void plugin_descriptor_copy(const struct smtpgate_plugin *d, struct smtpgate_plugin *out);
+/* The plugin on a listener offering the SMTP_EXT_* extensions: DSN needs
+   a handler that relays (it lists "DSN" in its ehlo_keywords).  0, or -1
+   with the reason in err. */
+int plugin_check_extensions(const struct smtpgate_plugin *d, unsigned int extensions, char *err,
+			    size_t err_size);
 /* 1 if verb is one of the channel's own commands. */
 int plugin_is_builtin_verb(const char *verb);
 

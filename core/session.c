@@ -131,6 +131,7 @@ static int run_verb(struct session *s, const struct session_verb *row, const cha
 	}
 	if (row->idle && idle_command(s))
 		return 1;
+	s->chat.verb = row->verb; /* the enhanced code of its replies */
 	row->run(s, arg, row);
 	return row->idle;
 }
@@ -155,6 +156,8 @@ static int dispatch(struct session *s, const char *line, size_t len)
 			session_chat_reply(&s->chat, "500 Error: line too long");
 		return 1;
 	}
+	if (session_ehlo_pipelining(s, cmd.verb))
+		return 1;
 	const struct session_verb *row = cmd.verb_truncated ? NULL : find_verb(s, cmd.verb);
 	if (row)
 		return run_verb(s, row, cmd.has_arg && cmd.arg[0] ? cmd.arg : NULL);
@@ -225,6 +228,7 @@ static struct session *session_new(const struct session_env *env, struct conn *c
 	linebuf_init(&s->lb, conn);
 	linebuf_set_bare_lf(&s->lb, s->l->bare_lf);
 	s->verbs = session_cmd_table(env->plugin, s->l->tls.mode != TLS_MODE_OFF, &s->verb_count);
+	session_bdat_table_add(s);
 	s->pub.id = s->sid;
 	s->pub.listener = s->l->name;
 	s->pub.peer_addr = peer->addr;

@@ -24,7 +24,6 @@
 
 static int to_plugin(void *arg, const char *p, size_t len);
 static int to_buffer(void *arg, const char *p, size_t len);
-static void refuse(struct session *s, int rc);
 static int refusal_reply(struct session *s, struct smtpgate_reply *r);
 static void log_message(struct session *s, const struct smtpgate_reply *r, int delivered);
 static int receive_data(struct session *s, struct smtp_data *d, struct msgbuf *out);
@@ -66,7 +65,7 @@ static int to_buffer(void *arg, const char *p, size_t len)
    stays; among the core's, one found later may still take precedence
    (data_size_limit over a bare LF over bad UTF-8, as when all three were
    checked after the final dot). */
-static void refuse(struct session *s, int rc)
+void session_body_refuse(struct session *s, int rc)
 {
 	struct session_body *b = &s->body;
 	enum session_body_refusal why = rc == SMTP_BODY_BAD_UTF8 ? SESSION_BODY_BAD_UTF8
@@ -99,12 +98,12 @@ int session_body_feed(struct session *s, const char *data, size_t len)
 	b->size_bytes += len;
 	unsigned long long limit = (unsigned long long)s->l->data_size_limit;
 	if (limit && b->body.total + len > limit) {
-		refuse(s, SESSION_BODY_TOO_BIG);
+		session_body_refuse(s, SESSION_BODY_TOO_BIG);
 		return -1;
 	}
 	int rc = smtp_body_feed(&b->body, data, len, b->streaming ? to_plugin : to_buffer, s);
 	if (rc)
-		refuse(s, rc);
+		session_body_refuse(s, rc);
 	return rc ? -1 : 0;
 }
 
@@ -150,7 +149,7 @@ void session_body_end(struct session *s)
 	if (b->refusal == SESSION_BODY_TAKEN) {
 		int rc = smtp_body_end(&b->body, b->streaming ? to_plugin : to_buffer, s);
 		if (rc)
-			refuse(s, rc);
+			session_body_refuse(s, rc);
 	}
 	if (refusal_reply(s, &r)) {
 		session_chat_send(&s->chat, &r);
@@ -200,9 +199,9 @@ static int receive_data(struct session *s, struct smtp_data *d, struct msgbuf *o
 		if (end)
 			smtp_data_finish(d);
 		if (d->over_limit)
-			refuse(s, SESSION_BODY_TOO_BIG);
+			session_body_refuse(s, SESSION_BODY_TOO_BIG);
 		else if (d->bare_lf_seen && s->l->bare_lf == BARE_LF_REJECT)
-			refuse(s, SESSION_BODY_BARE_LF);
+			session_body_refuse(s, SESSION_BODY_BARE_LF);
 		if (s->body.refusal != SESSION_BODY_TAKEN) {
 			msgbuf_reset(out); /* refused: the rest is read and dropped */
 		} else {

@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "smtp_enhanced.h"
 #include "smtp_reply.h"
 
 static size_t format_line(char *line, size_t size, const char *fmt, va_list ap)
@@ -43,6 +44,8 @@ void session_chat_init(struct session_chat *ch, struct conn *conn, const char *s
 	ch->deadline_ms = clock_ms() + (long long)l->max_session_time_sec * 1000;
 	ch->broken = 0;
 	ch->errors = ch->command_errors = 0;
+	ch->enhanced = 0;
+	ch->verb = NULL;
 	ch->out_len = 0;
 }
 
@@ -64,6 +67,7 @@ int session_chat_timeout_ms(const struct session_chat *ch, int timeout_sec)
 void session_chat_command_begin(struct session_chat *ch)
 {
 	ch->command_errors = 0;
+	ch->verb = NULL;
 }
 
 /* Whether the command being answered got an error reply. */
@@ -121,10 +125,15 @@ static void queue(struct session_chat *ch, const char *line, size_t len)
 /* Format, count when it answers a command, and queue one reply line. */
 static void put(struct session_chat *ch, int command_reply, const char *fmt, va_list ap)
 {
-	char line[SMTP_REPLY_TEXT_MAX_BYTES + 64];
+	char line[SMTP_REPLY_TEXT_MAX_BYTES + 64], coded[sizeof(line) + 16];
 	size_t len = format_line(line, sizeof(line), fmt, ap);
 	if (command_reply)
 		count_error(ch, line);
+	if (ch->enhanced) {
+		len = smtp_enhanced_apply(ch->verb, line, len, coded, sizeof(coded));
+		queue(ch, coded, len);
+		return;
+	}
 	queue(ch, line, len);
 }
 

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "log.h"
 #include "mem.h"
@@ -29,8 +28,6 @@ static void smtp_ehlo(struct session *s, const char *arg, const struct session_v
 static void smtp_noop(struct session *s, const char *arg, const struct session_verb *row);
 /* QUIT: 221, then the session ends. */
 static void smtp_quit(struct session *s, const char *arg, const struct session_verb *row);
-/* HELP, and HELP <verb> with its syntax. */
-static void smtp_help(struct session *s, const char *arg, const struct session_verb *row);
 static void smtp_vrfy(struct session *s, const char *arg, const struct session_verb *row);
 static int mail_params_acceptable(struct session *s, const char *syntaxerr);
 static const char *mail_syntaxerr(const struct session *s);
@@ -46,6 +43,7 @@ static void smtp_rcpt(struct session *s, const char *arg, const struct session_v
 static void smtp_rset(struct session *s, const char *arg, const struct session_verb *row);
 /* EXPN is not implemented, as in smtpd.py. */
 static void smtp_expn(struct session *s, const char *arg, const struct session_verb *row);
+static int data_syntax(struct session *s, const char *arg, const struct session_verb *row);
 static void plugin_verb(struct session *s, const char *arg, const struct session_verb *row);
 
 #define IN(st) SESSION_IN(SESSION_##st)
@@ -63,11 +61,11 @@ static const struct session_verb builtin_verbs[] = {
 	  NULL, 0 },
 	{ "RCPT", smtp_rcpt, NULL, IN(MAIL) | IN(RCPT), "503 Error: need MAIL command", 0, 0,
 	  NULL, 0 },
-	{ "DATA", session_body_data, NULL, IN(RCPT), "503 Error: need RCPT command", 0, 0, NULL, 0 },
+	{ "DATA", session_body_data, data_syntax, IN(RCPT), "503 Error: need RCPT command", 0, 0, NULL, 0 },
 	{ "RSET", smtp_rset, NULL, ANY, NULL, 1, 1, NULL, 0 },
 	{ "NOOP", smtp_noop, NULL, ANY, NULL, 1, 1, NULL, 1 },
 	{ "QUIT", smtp_quit, NULL, ANY, NULL, 1, 0, NULL, 1 },
-	{ "HELP", smtp_help, NULL, ANY, NULL, 1, 1, NULL, 0 },
+	{ "HELP", session_ehlo_help, NULL, ANY, NULL, 1, 1, NULL, 0 },
 	{ "VRFY", smtp_vrfy, NULL, ANY, NULL, 1, 1, NULL, 0 },
 	{ "EXPN", smtp_expn, NULL, ANY, NULL, 1, 1, NULL, 0 },
 };
@@ -150,7 +148,7 @@ static void smtp_ehlo(struct session *s, const char *arg, const struct session_v
 	}
 	if ((s->l->tls.mode == TLS_MODE_MAY || s->l->tls.mode == TLS_MODE_REQUIRED) && !s->tls_active)
 		session_chat_reply(&s->chat, "250-STARTTLS");
-	session_chat_reply(&s->chat, "250 HELP");
+	session_ehlo_offer(s);
 }
 
 /* NOOP takes no argument. */
@@ -170,32 +168,6 @@ static void smtp_quit(struct session *s, const char *arg, const struct session_v
 	(void)row;
 	session_chat_reply(&s->chat, "221 Bye");
 	session_close(s, SESSION_END_QUIT);
-}
-
-/* HELP, and HELP <verb> with its syntax. */
-static void smtp_help(struct session *s, const char *arg, const struct session_verb *row)
-{
-	static const struct { const char *verb, *syntax; int extended; } help[] = {
-		{ "EHLO", "EHLO hostname", 0 }, { "HELO", "HELO hostname", 0 },
-		{ "MAIL", "MAIL FROM: <address>", 1 }, { "RCPT", "RCPT TO: <address>", 1 },
-		{ "DATA", "DATA", 0 }, { "RSET", "RSET", 0 }, { "NOOP", "NOOP", 0 },
-		{ "QUIT", "QUIT", 0 }, { "VRFY", "VRFY <address>", 0 },
-	};
-	static const char supported[] = "Supported commands: EHLO HELO MAIL RCPT DATA RSET NOOP "
-					"QUIT VRFY";
-	(void)row;
-	if (!arg) {
-		session_chat_reply(&s->chat, "250 %s", supported);
-		return;
-	}
-	for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
-		if (strcasecmp(arg, help[i].verb) == 0) {
-			session_chat_reply(&s->chat, "250 Syntax: %s%s", help[i].syntax,
-					   help[i].extended && s->extended_smtp ? " [SP <mail-parameters>]"
-										: "");
-			return;
-		}
-	session_chat_reply(&s->chat, "501 %s", supported);
 }
 
 /* smtpd.py: 252 for what parses as an address, 502 for anything else
@@ -260,6 +232,8 @@ static int mail_params_acceptable(struct session *s, const char *syntaxerr)
 		for (size_t k = 0; k < p->count; k++)
 			consumed[k] |= p->key_len[k] == 4 && !memcmp(p->param[k], "SIZE", 4);
 	}
+	if (session_ehlo_dsn_mail(s, consumed) < 0)
+		return -1;
 	for (size_t k = 0; k < p->count; k++)
 		if (!consumed[k]) {
 			session_chat_reply(&s->chat, "555 MAIL FROM parameters not recognized or not implemented");
@@ -358,10 +332,8 @@ static void smtp_rcpt(struct session *s, const char *arg, const struct session_v
 				   s->extended_smtp ? " [SP <mail-parameters>]" : "");
 		return;
 	}
-	if (rcpt_params.count > 0) {
-		session_chat_reply(&s->chat, "555 RCPT TO parameters not recognized or not implemented");
+	if (session_ehlo_dsn_rcpt(s, &rcpt_params) < 0)
 		return;
-	}
 	if (s->rcpt_count >= (size_t)s->l->max_recipients) {
 		session_chat_reply(&s->chat, "452 4.5.3 Error: too many recipients");
 		return;
@@ -396,6 +368,22 @@ static void smtp_expn(struct session *s, const char *arg, const struct session_v
 	(void)arg;
 	(void)row;
 	session_chat_reply(&s->chat, "502 EXPN not implemented");
+}
+
+/* BDAT and DATA do not mix (RFC 3030 3): DATA in a transaction whose
+   message began with BDAT gets 503; a DATA tried is noted, so a BDAT
+   after it is refused (session_bdat.c). */
+static int data_syntax(struct session *s, const char *arg, const struct session_verb *row)
+{
+	(void)arg;
+	(void)row;
+	if (s->state == SESSION_BDAT) {
+		session_chat_reply(&s->chat, "503 5.5.1 Error: DATA in a BDAT transaction");
+		return -1;
+	}
+	if (s->state == SESSION_RCPT)
+		s->bdat.data_used = 1;
+	return 0;
 }
 
 /* A verb of the plugin's: its answer, or 250 OK. */

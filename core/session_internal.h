@@ -7,6 +7,9 @@
  *                    through the table, the limits between commands
  *   session_cmd.c    the table's rows and one handler per verb
  *   session_body.c   the message: DATA, on_body or on_message, its reply
+ *   session_ehlo.c   what EHLO offers beyond smtpd.py's set, HELP, the
+ *                    pipelining check, DSN's parameters
+ *   session_bdat.c   BDAT (RFC 3030): its row, its chunks, its delivery
  *   session_tls.c    STARTTLS and the implicit-TLS handshake
  *   session_state.c  entering a state, closing, the transaction, the
  *                    plugin's view and the call of a hook with its answer
@@ -21,7 +24,9 @@
 #include "session_body.h"
 #include "session.h"
 #include "session_chat.h"
+#include "smtp_bdat.h"
 #include "smtp_data.h"
+#include "smtp_ext.h"
 #include "smtp_parse.h"
 #include "smtp_reply.h"
 
@@ -41,6 +46,8 @@ enum session_state {
 	SESSION_MAIL,          /* in a transaction: MAIL accepted, no recipient yet */
 	SESSION_RCPT,          /* in a transaction with at least one recipient */
 	SESSION_DATA,          /* reading the message after 354 */
+	SESSION_BDAT,          /* in a transaction whose message comes in BDAT
+				  chunks, between two of them */
 	SESSION_TLS_HANDSHAKE, /* TLS being negotiated: no command is read */
 	SESSION_CLOSING,       /* the last reply is queued: nothing more is read */
 	SESSION_STATE_COUNT
@@ -49,7 +56,7 @@ enum session_state {
 #define SESSION_IN(st) (1u << (st))
 #define SESSION_ANY_COMMAND_STATE                                                  \
 	(SESSION_IN(SESSION_CONNECTED) | SESSION_IN(SESSION_GREETED) |             \
-	 SESSION_IN(SESSION_MAIL) | SESSION_IN(SESSION_RCPT))
+	 SESSION_IN(SESSION_MAIL) | SESSION_IN(SESSION_RCPT) | SESSION_IN(SESSION_BDAT))
 
 const char *session_state_name(enum session_state st);
 
@@ -77,6 +84,15 @@ struct session_verb {
 	int idle;                 /* counts toward max_idle_commands */
 	const struct smtpgate_command *plugin; /* a plugin's verb: its command */
 	int before_tls;           /* may run before STARTTLS with tls.mode "required" */
+};
+
+/* A transaction's BDAT side (session_bdat.c), zeroed with it. */
+struct session_bdat {
+	int data_used;              /* DATA was tried in this transaction */
+	int failed;                 /* a chunk was refused: so is each one after */
+	struct smtpgate_reply refusal; /* ... with this reply */
+	struct smtp_bdat dec;
+	long long started_ms;       /* the first chunk's BDAT */
 };
 
 struct session {
@@ -117,6 +133,10 @@ struct session {
 	int tx_open;
 	unsigned long messages_accepted;
 	char protocol[16];
+	unsigned int ext;            /* SMTP_EXT_* offered to this client's EHLO */
+	int pipelining_logged;       /* event=pipelining was logged */
+	struct session_bdat bdat;
+	struct smtp_params rcpt_params; /* DSN's NOTIFY, ORCPT of the last RCPT */
 };
 
 /* session_cmd.c: the table, built-in rows then one per plugin verb (made
@@ -132,9 +152,37 @@ struct session_verb *session_cmd_table(const struct smtpgate_plugin *plugin, int
    transaction is over. */
 int session_body_begin(struct session *s);
 int session_body_feed(struct session *s, const char *data, size_t len);
+/* Refuse the message now (an enum session_body_refusal, or an
+   SMTP_BODY_* code of smtp_body_feed()): nothing more reaches the plugin,
+   and the end answers with the refusal. */
+void session_body_refuse(struct session *s, int why);
 void session_body_end(struct session *s);
 /* DATA's row handler: 354, the message, its delivery. */
 void session_body_data(struct session *s, const char *arg, const struct session_verb *row);
+
+/* session_ehlo.c: after the EHLO reply's fixed lines, what the listener
+   offers beyond smtpd.py's set, the plugin's keywords and "250 HELP";
+   ENHANCEDSTATUSCODES applies from the next reply on. */
+void session_ehlo_offer(struct session *s);
+/* HELP and HELP <verb>: the verbs this listener takes, plugin verbs too. */
+void session_ehlo_help(struct session *s, const char *arg, const struct session_verb *row);
+/* Before a command runs: did the client send more before our reply where
+   RFC 2920 does not allow it?  Logged once per session; 1 when
+   reject_unauth_pipelining refused it (554 sent, closing). */
+int session_ehlo_pipelining(struct session *s, const char *verb);
+/* Input is pending where it may not be: logged, and refused with
+   reject_unauth_pipelining (1: 554 sent, closing). */
+int session_ehlo_pipelining_violation(struct session *s, const char *verb);
+/* DSN's MAIL parameters (RET, ENVID) when offered: marks them in
+   consumed; -1 after a 501 for a bad value. */
+int session_ehlo_dsn_mail(struct session *s, int *consumed);
+/* RCPT's parameters: NOTIFY and ORCPT when DSN is offered, kept in
+   s->rcpt_params; -1 after the 555 (anything else) or a 501. */
+int session_ehlo_dsn_rcpt(struct session *s, const struct smtp_params *p);
+
+/* session_bdat.c: the BDAT row, added to the table when the listener
+   offers CHUNKING. */
+void session_bdat_table_add(struct session *s);
 
 /* session_tls.c: STARTTLS's argument check and handler (a row of the
    table when tls.mode offers it). */

@@ -32,7 +32,7 @@ static int session_hook_answer(struct session *s, enum session_hook h,
 const char *session_state_name(enum session_state st)
 {
 	static const char *const names[SESSION_STATE_COUNT] = {
-		"connected", "greeted", "mail", "rcpt", "data", "tls-handshake", "closing"
+		"connected", "greeted", "mail", "rcpt", "data", "bdat", "tls-handshake", "closing"
 	};
 	return (unsigned int)st < SESSION_STATE_COUNT ? names[st] : "invalid";
 }
@@ -48,6 +48,7 @@ static enum smtpgate_state session_state_public(const struct session *s)
 		[SESSION_MAIL] = SMTPGATE_STATE_MAIL,
 		[SESSION_RCPT] = SMTPGATE_STATE_MAIL,
 		[SESSION_DATA] = SMTPGATE_STATE_DATA,
+		[SESSION_BDAT] = SMTPGATE_STATE_DATA,
 		[SESSION_TLS_HANDSHAKE] = SMTPGATE_STATE_CONNECTED,
 		[SESSION_CLOSING] = SMTPGATE_STATE_CONNECTED,
 	};
@@ -58,10 +59,11 @@ static enum smtpgate_state session_state_public(const struct session *s)
 	return pub[s->state];
 }
 
-/* Whether a transaction is open: MAIL, RCPT or DATA. */
+/* Whether a transaction is open: MAIL, RCPT, DATA or BDAT. */
 int session_has_tx(const struct session *s)
 {
-	return s->state == SESSION_MAIL || s->state == SESSION_RCPT || s->state == SESSION_DATA;
+	return s->state == SESSION_MAIL || s->state == SESSION_RCPT || s->state == SESSION_DATA ||
+	       s->state == SESSION_BDAT;
 }
 
 /* The one way to change state; logged at debug. */
@@ -117,6 +119,8 @@ void session_reset_transaction(struct session *s, int abandoned)
 	s->mailfrom[0] = '\0';
 	s->require_smtputf8 = 0;
 	s->mail_params.count = 0; /* the count says what is there (the struct is ~8 KiB) */
+	s->rcpt_params.count = 0;
+	memset(&s->bdat, 0, sizeof(s->bdat)); /* session_bdat.c's, for the next one */
 	if (s->msg.cap > MSGBUF_KEEP_MAX_BYTES)
 		msgbuf_free(&s->msg);
 	msgbuf_reset(&s->msg);
@@ -159,9 +163,11 @@ void session_sync_pub(struct session *s)
 		p->mail_options = NULL;
 		p->mail_option_count = 0;
 	}
-	/* RCPT parameters are all refused (555), as in smtpd.py. */
-	p->rcpt_options = NULL;
-	p->rcpt_option_count = 0;
+	/* RCPT parameters are refused (555) as in smtpd.py, but DSN's when
+	   it is offered: those of the last RCPT. */
+	int rcpt_opts = !s->l->decode_data && s->rcpt_params.count > 0;
+	p->rcpt_options = rcpt_opts ? s->rcpt_params.param : NULL;
+	p->rcpt_option_count = rcpt_opts ? s->rcpt_params.count : 0;
 }
 
 /* max_session_time is over: 421 and close. */

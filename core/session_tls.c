@@ -83,6 +83,8 @@ void session_tls_starttls(struct session *s, const char *arg, const struct sessi
 	s->greeting[0] = '\0';
 	s->extended_smtp = 0;
 	s->mail_extra_bytes = 0;
+	s->ext = 0; /* what EHLO offered is offered again to the next EHLO */
+	s->chat.enhanced = 0;
 	session_enter(s, SESSION_CONNECTED);
 }
 

@@ -181,6 +181,11 @@ int worker_check_plugin(const struct listener_config *l, const struct smtpgate_p
 			l->line, l->name, log_quoted(l->handler), log_quoted(err));
 		return -1;
 	}
+	if (plugin_check_extensions(p.desc, l->extensions, err, sizeof(err)) < 0) {
+		log_err("file=%s line=%d listener=%s handler=%s error=%s", log_quoted(l->source),
+			l->line, l->name, log_quoted(l->handler), log_quoted(err));
+		return -1;
+	}
 	if (host_plugin_init(p.desc, l, &priv) < 0)
 		return -1;
 	if (p.desc->fini)
@@ -356,6 +361,9 @@ static void start_as_root(const struct worker_args *a, struct plugin *p_out, voi
 {
 	char err[1024];
 	if (plugin_load(a->listener->plugin_path, p_out, err, sizeof(err)) < 0)
+		log_fatal(EX_CONFIG, "listener=%s event=plugin-load error=%s", a->listener->name,
+			  log_quoted(err));
+	if (plugin_check_extensions(p_out->desc, a->listener->extensions, err, sizeof(err)) < 0)
 		log_fatal(EX_CONFIG, "listener=%s event=plugin-load error=%s", a->listener->name,
 			  log_quoted(err));
 	if (host_plugin_init(p_out->desc, a->listener, priv_out) < 0)

@@ -184,18 +184,18 @@ print("data %d %s" % (code, text.decode()))
 s.quit()
 PY
 	out=$(cat "$tmp/client.out")
-	if grep -qx "rcpt listed@example.ORG 250 OK" <<<"$out"; then
+	if grep -qx "rcpt listed@example.ORG 250 2.1.5 OK" <<<"$out"; then
 		pass listed-recipient-gets-250
 	else
 		fail listed-recipient-gets-250 "$out"
 	fi
-	check listed-recipient-trimmed-and-caseless grep -qx "rcpt Second@Example.org 250 OK" "$tmp/client.out"
+	check listed-recipient-trimmed-and-caseless grep -qx "rcpt Second@Example.org 250 2.1.5 OK" "$tmp/client.out"
 	if grep -qx "rcpt nobody@example.org 550 5.1.1 <nobody@example.org>: Recipient address rejected: not in the list" <<<"$out"; then
 		pass unlisted-recipient-gets-550-5.1.1
 	else
 		fail unlisted-recipient-gets-550-5.1.1 "$out"
 	fi
-	check message-accepted grep -qx "data 250 OK" "$tmp/client.out"
+	check message-accepted grep -qx "data 250 2.0.0 OK" "$tmp/client.out"
 	check plugin-logged-message grep -q 'plugin=rcptcheck msg="rcptcheck: accepted' "$tmp/daemon.log"
 fi
 

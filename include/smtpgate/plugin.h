@@ -472,7 +472,11 @@ struct smtpgate_plugin {
 	   (the core then checks nothing, as in 1.0). */
 	const struct smtpgate_setting *settings;
 	/* EHLO keywords to offer, each "KEYWORD" or "KEYWORD params", ended
-	   by NULL; none may repeat one the core offers. */
+	   by NULL; none may repeat one the core offers (checked at load: an
+	   esmtp-keyword, printable parameters, each once).  "DSN" is the
+	   exception: it says the plugin relays, so the core offers DSN
+	   (RFC 3461) where the listener's extensions list it and checks its
+	   parameters, which reach the plugin in the option lists. */
 	const char *const *ehlo_keywords;
 	/* SMTPGATE_STREAM_* flags for on_body. */
 	unsigned int stream_flags;

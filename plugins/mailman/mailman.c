@@ -265,6 +265,11 @@ static enum smtpgate_verdict mailman_rcpt(void *priv, const struct smtpgate_sess
 		return SMTPGATE_TEMPFAIL;
 	}
 	if (list) {
+		/* Mailman's LMTP takes no DSN: a list's own bounces go to the
+		   list owner, never to the sender. */
+		if (s->rcpt_option_count)
+			st->host->log(SMTPGATE_LOG_INFO, s,
+				      "list recipient: DSN parameters not passed to Mailman");
 		/* test@ and TEST@ are one list: Mailman gets it once. */
 		for (size_t i = 0; i < st->nlists; i++)
 			if (strcasecmp(st->lists[i], address) == 0)
@@ -504,6 +509,9 @@ static const struct smtpgate_setting mailman_settings[] = {
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
+/* Its relayed part relays (DSN is offered where the listener lists it). */
+static const char *const mailman_keywords[] = { "DSN", NULL };
+
 static const struct smtpgate_plugin mailman_plugin = {
 	SMTPGATE_PLUGIN_HEADER,
 	.name = "mailman",
@@ -517,6 +525,7 @@ static const struct smtpgate_plugin mailman_plugin = {
 	.on_message = mailman_message,
 	.on_reset = mailman_reset,
 	.settings = mailman_settings,
+	.ehlo_keywords = mailman_keywords,
 };
 
 const struct smtpgate_plugin *smtpgate_plugin_entry(void)

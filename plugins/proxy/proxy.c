@@ -74,6 +74,10 @@ static const struct smtpgate_setting proxy_settings[] = {
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
+/* It relays: DSN's promises are the upstream's to keep (the core offers
+   DSN where the listener's extensions list it). */
+static const char *const proxy_keywords[] = { "DSN", NULL };
+
 static const struct smtpgate_plugin proxy_plugin = {
 	SMTPGATE_PLUGIN_HEADER,
 	.name = "proxy",
@@ -90,6 +94,7 @@ static const struct smtpgate_plugin proxy_plugin = {
 	/* X-Peer goes after the header block: it comes first, whole. */
 	.stream_flags = SMTPGATE_STREAM_WHOLE_HEADER,
 	.on_body = proxy_body,
+	.ehlo_keywords = proxy_keywords,
 };
 
 const struct smtpgate_plugin *smtpgate_plugin_entry(void)

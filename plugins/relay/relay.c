@@ -6,8 +6,9 @@
  * MAIL checks what the upstream offers and goes out with the first RCPT
  * (pipelined when offered), each RCPT is answered with the upstream's own
  * reply for that recipient, the upstream's DATA goes out when the client's
- * comes, and the reply to the final dot is the upstream's reply to the
- * message, which carries an X-Peer header where PureProxy put it.  When the
+ * comes and the message follows as it arrives, DSN's parameters go on to
+ * an upstream offering DSN (dropped and logged otherwise), and the reply
+ * to the final dot is the upstream's reply to the message, which carries an X-Peer header where PureProxy put it.  When the
  * upstream cannot be reached, times out, answers garbage or drops the
  * connection, the client gets a 451 and retries: a 2xx is only ever the
  * upstream's 2xx.  The connection is kept per worker and reused.
@@ -306,6 +307,8 @@ static int mail_parameters(struct relay *st, const struct smtpgate_session *s, c
 		} else if (strcmp(opt, "BODY=7BIT") == 0) {
 			if (st->host->client_extension(st->up, "8BITMIME", NULL))
 				keep = opt;
+		} else if (strncmp(opt, "RET=", 4) == 0 || strncmp(opt, "ENVID=", 6) == 0) {
+			keep = relay_dsn_kept(st->host, st->up, st->remote, s, opt);
 		}
 		if (keep) {
 			int n = snprintf(out + used, size - used, " %s", keep);
@@ -371,7 +374,7 @@ enum smtpgate_verdict relay_mail(struct relay *st, const struct smtpgate_session
 
 /* The pipelined MAIL and first RCPT; a kept connection that turns out to
    be closed is replaced once. */
-static void send_mail_and_rcpt(struct relay *st, const char *address,
+static void send_mail_and_rcpt(struct relay *st, const char *address, const char *params,
 			       struct smtpgate_upstream_reply *mail_u,
 			       struct smtpgate_upstream_reply *rcpt_u)
 {
@@ -379,7 +382,7 @@ static void send_mail_and_rcpt(struct relay *st, const char *address,
 		rcpt_u->code = 0;
 		snprintf(rcpt_u->text, sizeof(rcpt_u->text), "connection lost");
 		if (st->host->client_send(st->up, "%s", st->mail_line) < 0 ||
-		    st->host->client_send(st->up, "RCPT TO:<%s>", address) < 0) {
+		    st->host->client_send(st->up, "RCPT TO:<%s>%s", address, params) < 0) {
 			mail_u->code = 0;
 			snprintf(mail_u->text, sizeof(mail_u->text), "connection lost while sending");
 		} else if (st->host->client_read_reply(st->up, mail_u) != 0) {
@@ -418,6 +421,7 @@ enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session
 				 const char *address, struct smtpgate_reply *reply)
 {
 	struct smtpgate_upstream_reply u, mail_u;
+	char params[RELAY_MAIL_LINE_MAX_BYTES];
 	if (!relay_allowed(st, address)) {
 		st->host->log(SMTPGATE_LOG_INFO, s, "relay refused: client=%s rcpt=<%s>%s", s->peer_addr,
 			      address,
@@ -429,9 +433,10 @@ enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session
 				address);
 		return SMTPGATE_REJECT;
 	}
+	relay_dsn_rcpt_parameters(st->host, st->up, st->remote, s, params, sizeof(params));
 	switch (st->txn) {
 	case TXN_MAIL_PENDING:
-		send_mail_and_rcpt(st, address, &mail_u, &u);
+		send_mail_and_rcpt(st, address, params, &mail_u, &u);
 		if (mail_u.code / 100 != 2) {
 			if (connection_gone(mail_u.code))
 				relay_drop_upstream(st);
@@ -444,7 +449,7 @@ enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session
 	case TXN_MAIL_REFUSED:
 		return relay_answer(st, s, "MAIL", &st->mail_refusal, reply);
 	case TXN_OPEN:
-		st->host->client_command(st->up, &u, "RCPT TO:<%s>", address);
+		st->host->client_command(st->up, &u, "RCPT TO:<%s>%s", address, params);
 		break;
 	default:
 		u.code = 0;

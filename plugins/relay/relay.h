@@ -87,4 +87,15 @@ enum smtpgate_verdict upstream_answer(const struct smtpgate_host *host,
 	{ "timeout", SMTPGATE_SETTING_INT, 1, 3600, "300",                            \
 	  "seconds per reply of remote" }
 
+/* relay_dsn.c: a DSN parameter (RFC 3461) the core accepted, "KEY=VALUE":
+   opt itself when the upstream up offers DSN; NULL, logged, otherwise
+   (the upstream then reports as it always does). */
+const char *relay_dsn_kept(const struct smtpgate_host *host, const struct smtpgate_client *up,
+			   const char *remote, const struct smtpgate_session *s, const char *opt);
+/* The DSN parameters of the RCPT being relayed (NOTIFY, ORCPT) as " K=V"
+   each into out (size bytes): "" when up is NULL or offers no DSN. */
+void relay_dsn_rcpt_parameters(const struct smtpgate_host *host,
+			       const struct smtpgate_client *up, const char *remote,
+			       const struct smtpgate_session *s, char *out, size_t size);
+
 #endif

@@ -5,8 +5,10 @@
  * a bug of the channel, the parsers, the line reader or DATA decoding.
  *
  * The first input byte picks listener settings (decode_data, smtputf8,
- * bare LF policy, a small size limit, low error and idle limits) so every
- * path of the channel is fed.  The rest are config.c's defaults but for
+ * bare LF policy, a small size limit, low error and idle limits, and with
+ * 0x80 the BDAT mode: every ESMTP extension of issue 18 offered, CHUNKING's
+ * BDAT among them, reject_unauth_pipelining with the small size limit) so
+ * every path of the channel is fed.  The rest are config.c's defaults but for
  * error_sleep and greet_pause (0: a fuzzer must not sleep).  A setting
  * left at 0 here can end every session at once, and fuzzing then covers
  * nothing without failing (max_session_time did, from issue 6 until this
@@ -22,6 +24,7 @@
 #include "config.h"
 #include "conn.h"
 #include "session.h"
+#include "smtp_ext.h"
 
 static unsigned long messages_seen; /* on_message calls, for the start-up check */
 
@@ -59,12 +62,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static const char transcript[] = "\x00" "EHLO a\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"
 					 "DATA\r\nx\r\n.\r\nQUIT\r\n";
+	static const char bdat[] = "\x80" "EHLO a\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"
+				   "BDAT 3\r\nx\r\nBDAT 1 LAST\r\nyQUIT\r\n";
 	(void)argc;
 	(void)argv;
 	LLVMFuzzerTestOneInput((const uint8_t *)transcript, sizeof(transcript) - 1);
-	if (messages_seen == 0) {
+	LLVMFuzzerTestOneInput((const uint8_t *)bdat, sizeof(bdat) - 1);
+	if (messages_seen != 2) {
 		fprintf(stderr, "fuzz_session: invariant broken: a plain transaction delivers no "
-				"message; a listener setting left at 0 here ends every session?\n");
+				"message (DATA and BDAT each deliver one); a listener setting left at 0 "
+				"here ends every session?\n");
 		abort();
 	}
 	return 0;
@@ -94,6 +101,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	l.error_sleep_sec = 0;
 	l.max_session_time_sec = 3600;
 	l.max_idle_commands = (knobs & 0x20) ? 3 : 100;
+	if (knobs & 0x80) {
+		l.extensions = SMTP_EXT_PIPELINING | SMTP_EXT_ENHANCEDSTATUSCODES | SMTP_EXT_CHUNKING |
+			       SMTP_EXT_DSN;
+		l.reject_unauth_pipelining = knobs & 1;
+	}
 	struct session_env env = { .listener = &l, .plugin = &accept_all, .fqdn = "fuzz.example" };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 1025,
 				     .local_addr = "127.0.0.1", .local_port = 25 };

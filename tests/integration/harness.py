@@ -27,6 +27,7 @@ PLUGINS = {
     "state": os.path.join(TOP, "tests/plugins/.libs/state.so"),
     "abi10": os.path.join(TOP, "tests/plugins/abi10/.libs/abi10.so"),
     "stream": os.path.join(TOP, "tests/plugins/.libs/stream.so"),
+    "keywords": os.path.join(TOP, "tests/plugins/.libs/keywords.so"),
     "proxy": os.path.join(TOP, "plugins/proxy/.libs/proxy.so"),
     "maildir": os.path.join(TOP, "plugins/maildir/.libs/maildir.so"),
     "mailman": os.path.join(TOP, "plugins/mailman/.libs/mailman.so"),
@@ -266,8 +267,11 @@ class Ctx:
             self._n += 1
             output = self.path("out%d.txt" % self._n)
         addr = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+        # extensions = [ ]: smtpd.py's replies byte for byte (a config
+        # file's default adds PIPELINING, ENHANCEDSTATUSCODES, CHUNKING);
+        # extensions=None leaves the setting out.
         s = {"workers": 2, "command_timeout": 300, "data_size_limit": 33554432,
-             "smtputf8": False, "decode_data": False, "bare_lf": "keep"}
+             "smtputf8": False, "decode_data": False, "bare_lf": "keep", "extensions": []}
         s.update(settings)
         parts = ['address = "%s";' % addr, 'handler = "%s";' % handler]
         for k, v in s.items():
@@ -277,6 +281,8 @@ class Ctx:
                 v = "true" if v else "false"
             elif isinstance(v, str):
                 v = '"%s"' % v
+            elif isinstance(v, list):
+                v = "[ %s ]" % ", ".join('"%s"' % x for x in v)
             elif isinstance(v, int) and v > 2 ** 31 - 1:
                 v = "%dL" % v
             parts.append("%s = %s;" % (k, v))

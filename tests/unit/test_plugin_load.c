@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "plugin_load.h"
+#include "smtp_ext.h"
 #include "unit.h"
 
 static enum smtpgate_verdict good_message(void *priv, const struct smtpgate_session *s,
@@ -66,6 +67,13 @@ struct desc_row {
 	const char *err; /* a part of the message */
 };
 
+static const char *const kw_ok[] = { "XCLIENT NAME ADDR PORT", "X-SITE", "DSN", NULL };
+static const char *const kw_core[] = { "XOK", "SIZE 1000", NULL };
+static const char *const kw_twice[] = { "XA 1", "xa", NULL };
+static const char *const kw_syntax[] = { "X_A", NULL };
+static const char *const kw_params[] = { "XA  B", NULL };
+static const char *const kw_crlf[] = { "XA\r\n250 FAKE", NULL };
+
 #define SZ sizeof(struct smtpgate_plugin)
 #define MAJ SMTPGATE_ABI_MAJOR
 #define MIN SMTPGATE_ABI_MINOR
@@ -101,6 +109,36 @@ static const struct desc_row desc_rows[] = {
 	  "not an upper-case verb with a handler" },
 };
 
+/* ehlo_keywords (ABI 1.1), checked with the rest of the descriptor. */
+static const struct {
+	const char *name;
+	const char *const *keywords;
+	int rc;
+	const char *err;
+} keyword_rows[] = {
+	{ "EHLO keywords", kw_ok, 0, NULL },
+	{ "EHLO keyword of the core's", kw_core, -1,
+	  "EHLO keyword \"SIZE\" repeats a keyword the core offers" },
+	{ "EHLO keyword twice", kw_twice, -1, "\"xa\" is listed twice" },
+	{ "EHLO keyword syntax", kw_syntax, -1, "byte other than" },
+	{ "EHLO keyword parameters", kw_params, -1, "separated by one space" },
+	{ "EHLO keyword with CR LF", kw_crlf, -1, "EHLO keyword" },
+};
+
+static void test_check_keywords(void)
+{
+	for (size_t i = 0; i < sizeof(keyword_rows) / sizeof(keyword_rows[0]); i++) {
+		struct smtpgate_plugin d = { SMTPGATE_PLUGIN_HEADER, .name = "kw",
+					     .on_message = good_message,
+					     .ehlo_keywords = keyword_rows[i].keywords };
+		char err[512] = "";
+		UNIT_CHECK(keyword_rows[i].name,
+			   plugin_check_descriptor(&d, err, sizeof(err)) == keyword_rows[i].rc);
+		if (keyword_rows[i].err)
+			UNIT_CHECK_CONTAINS(keyword_rows[i].name, err, keyword_rows[i].err);
+	}
+}
+
 static void test_check_descriptor(void)
 {
 	for (size_t i = 0; i < sizeof(desc_rows) / sizeof(desc_rows[0]); i++) {
@@ -128,6 +166,17 @@ static void test_check_descriptor(void)
 	plugin_check_descriptor(&d, err, sizeof(err));
 	UNIT_CHECK_CONTAINS("both versions", err, "7.3");
 	UNIT_CHECK_CONTAINS("both versions", err, "this smtpgate has ABI 1.1");
+	/* DSN only for a handler that relays (lists DSN in ehlo_keywords). */
+	d = (struct smtpgate_plugin){ SMTPGATE_PLUGIN_HEADER, .name = "store",
+				      .on_message = good_message };
+	UNIT_CHECK("DSN, not relaying", plugin_check_extensions(&d, SMTP_EXT_DSN, err,
+								sizeof(err)) == -1);
+	UNIT_CHECK_CONTAINS("DSN, not relaying", err, "does not relay");
+	UNIT_CHECK("no DSN", plugin_check_extensions(&d, SMTP_EXT_CONFIG_DEFAULT, err,
+						     sizeof(err)) == 0);
+	d.ehlo_keywords = kw_ok;
+	UNIT_CHECK("DSN, relaying", plugin_check_extensions(&d, SMTP_EXT_DSN, err,
+							    sizeof(err)) == 0);
 }
 
 /* A plugin built for an older minor has a shorter descriptor: the core
@@ -412,6 +461,7 @@ int test_plugin_load_register(void)
 {
 	CU_pSuite s = CU_add_suite("plugin_load", NULL, NULL);
 	if (!s || !CU_add_test(s, "plugin_check_descriptor table", test_check_descriptor) ||
+	    !CU_add_test(s, "EHLO keywords table", test_check_keywords) ||
 	    !CU_add_test(s, "plugin_descriptor_copy", test_descriptor_copy) ||
 	    !CU_add_test(s, "built-in verbs table", test_builtin_verbs) ||
 	    !CU_add_test(s, "plugin_check_file modes table", test_check_file) ||

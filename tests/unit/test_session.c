@@ -23,6 +23,7 @@
 #include "config.h"
 #include "conn.h"
 #include "session.h"
+#include "smtp_ext.h"
 #include "smtp_reply.h"
 #include "unit.h"
 
@@ -46,6 +47,7 @@ enum {
 	CFG_PREGREET_LOG = 1 << 12,    /* greet_pause 1 ms, pregreet log */
 	CFG_TLS_MAY = 1 << 13,         /* tls.mode "may" (a memory conn has no TLS) */
 	CFG_TLS_REQUIRED = 1 << 14,    /* tls.mode "required" */
+	CFG_ESMTP = 1 << 15,           /* extensions PIPELINING ENHANCEDSTATUSCODES CHUNKING */
 };
 
 /* What the fake plugin answers. */
@@ -348,6 +350,8 @@ static void make_listener(struct listener_config *l, unsigned int cfg)
 		l->bare_lf = BARE_LF_REJECT;
 	if (cfg & CFG_MAX_RCPT_2)
 		l->max_recipients = 2;
+	if (cfg & CFG_ESMTP)
+		l->extensions = SMTP_EXT_CONFIG_DEFAULT;
 	l->tls.mode = cfg & CFG_TLS_MAY ? TLS_MODE_MAY
 		      : cfg & CFG_TLS_REQUIRED ? TLS_MODE_REQUIRED : TLS_MODE_OFF;
 	l->tls.handshake_timeout_sec = 30;
@@ -414,7 +418,8 @@ struct session_row {
 #define HELO_OK "250 " FQDN "\n"
 #define EHLO_OK "250-" FQDN "\n250-SIZE 33554432\n250-8BITMIME\n250 HELP\n"
 #define GO_AHEAD "354 End data with <CR><LF>.<CR><LF>\n"
-#define SUPPORTED "Supported commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY\n"
+/* smtpd.py's list, then the plugin's verbs (issue 16 item 5) */
+#define SUPPORTED "Supported commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY XFOO XBAD XNOP\n"
 #define MAIL_SYNTAX "501 Syntax: MAIL FROM: <address>\n"
 #define MAIL_SYNTAX_EXT "501 Syntax: MAIL FROM: <address> [SP <mail-parameters>]\n"
 #define RCPT_SYNTAX "501 Syntax: RCPT TO: <address>\n"
@@ -427,6 +432,15 @@ struct session_row {
 #define TX_OK HELO_OK "250 OK\n250 OK\n" GO_AHEAD
 #define ETX "EHLO example\r\nMAIL From:eggs@example\r\nRCPT To:spam@example\r\nDATA\r\n"
 #define ETX_OK EHLO_OK "250 OK\n250 OK\n" GO_AHEAD
+
+#define EHLO_ESMTP                                                                  \
+	"250-" FQDN "\n250-SIZE 33554432\n250-8BITMIME\n250-PIPELINING\n250-CHUNKING\n"  \
+	"250-ENHANCEDSTATUSCODES\n250 HELP\n"
+#define EMT "EHLO e\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"
+#define EMT_OK EHLO_ESMTP "250 2.1.0 OK\n250 2.1.5 OK\n"
+#define EMT32_OK                                                                     \
+	"250-" FQDN "\n250-SIZE 32\n250-8BITMIME\n250-PIPELINING\n250-CHUNKING\n"         \
+	"250-ENHANCEDSTATUSCODES\n250 HELP\n250 2.1.0 OK\n250 2.1.5 OK\n"
 
 static const struct session_row session_rows[] = {
 	/* --- STARTTLS (the handshake itself: tests/integration/test_tls.py) - */
@@ -957,6 +971,66 @@ static const struct session_row session_rows[] = {
 	{ "plugin command CONTINUE", IN("XNOP x\r\n"), "250 OK\n" },
 	{ "plugin command prefix is not the command", IN("XFOOBAR\r\n"),
 	  "500 Error: command \"XFOOBAR\" not recognized\n" },
+
+	/* --- issue 18: extensions, enhanced codes, BDAT ------------------ */
+	{ "extensions offered", IN("EHLO example\r\n"), EHLO_ESMTP, CFG_ESMTP },
+	{ "no extensions: BDAT unknown, as smtpd.py", IN("EHLO e\r\nBDAT 1 LAST\r\n"),
+	  EHLO_OK "500 Error: command \"BDAT\" not recognized\n" },
+	{ "enhanced codes after EHLO", IN(ETX "m\r\n.\r\nRSET x\r\nFOO\r\nQUIT\r\n"),
+	  EHLO_ESMTP "250 2.1.0 OK\n250 2.1.5 OK\n" GO_AHEAD "250 2.0.0 OK\n"
+	  "501 5.5.4 Syntax: RSET\n500 5.5.2 Error: command \"FOO\" not recognized\n"
+	  "221 2.0.0 Bye\n", CFG_ESMTP, .messages = 1, MSG("m") },
+	{ "no enhanced codes after HELO", IN(TX "m\r\n.\r\n"), TX_OK "250 OK\n", CFG_ESMTP,
+	  .messages = 1, MSG("m") },
+	{ "plugin reply gets its class's code", IN(ETX "m\r\n.\r\n"),
+	  EHLO_ESMTP "250 2.1.0 OK\n250 2.1.5 OK\n" GO_AHEAD "554 5.7.1 Rejected\n", CFG_ESMTP,
+	  FAKE_MSG_REJECT, .messages = 1, MSG("m") },
+	{ "HELP lists BDAT", IN("HELP\r\nHELP bdat\r\n"),
+	  "250 Supported commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY XFOO XBAD XNOP "
+	  "BDAT\n250 Syntax: BDAT chunk-size [LAST]\n", CFG_ESMTP },
+	{ "HELP of a plugin verb", IN("HELP xfoo\r\n"), "250 Syntax: XFOO [SP <argument>]\n" },
+	{ "BDAT in two chunks", IN(EMT "BDAT 5\r\nab\r\ncBDAT 3 LAST\r\nd\r\n"),
+	  EMT_OK "250 2.0.0 OK: 5 octets received\n250 2.0.0 OK\n", CFG_ESMTP, .messages = 1,
+	  MSG("ab\ncd") },
+	{ "BDAT 0 LAST", IN(EMT "BDAT 0 LAST\r\nNOOP\r\n"), EMT_OK "250 2.0.0 OK\n250 2.0.0 OK\n",
+	  CFG_ESMTP, .messages = 1, MSG("") },
+	{ "BDAT keeps dots and DATA's terminator",
+	  IN(EMT "BDAT 13 LAST\r\n.\r\n..\r\n.\r\nx\r\n"), EMT_OK "250 2.0.0 OK\n", CFG_ESMTP,
+	  .messages = 1, MSG(".\n..\n.\nx") },
+	{ "BDAT chunk ending inside CR LF", IN(EMT "BDAT 2\r\na\rBDAT 2 LAST\r\n\nb"),
+	  EMT_OK "250 2.0.0 OK: 2 octets received\n250 2.0.0 OK\n", CFG_ESMTP, .messages = 1,
+	  MSG("a\nb") },
+	{ "BDAT chunk over the limit: read, 552, then RSET",
+	  IN(EMT "BDAT 40 LAST\r\n0123456789012345678901234567890123456789RSET\r\n"),
+	  EMT32_OK "552 5.3.4 Error: Too much mail data\n250 2.0.0 OK\n", CFG_ESMTP | CFG_LIMIT_32,
+	  .resets = 1 },
+	{ "BDAT limit across chunks: later chunks refused too",
+	  IN(EMT "BDAT 30\r\n012345678901234567890123456789BDAT 10\r\n0123456789"
+	     "BDAT 1 LAST\r\nxNOOP\r\n"),
+	  EMT32_OK "250 2.0.0 OK: 30 octets received\n552 5.3.4 Error: Too much mail data\n"
+	  "552 5.3.4 Error: Too much mail data\n250 2.0.0 OK\n", CFG_ESMTP | CFG_LIMIT_32,
+	  .resets = 1 },
+	{ "BDAT without a size", IN(EMT "BDAT\r\nNOOP\r\n"),
+	  EMT_OK "501 5.5.4 Syntax: BDAT chunk-size [LAST]\n421 4.5.0 " FQDN
+	  " Error: BDAT without a size, closing\n", CFG_ESMTP, END(SESSION_END_LIMIT), .resets = 1 },
+	{ "BDAT before MAIL is read and refused", IN("EHLO e\r\nBDAT 6\r\nQUIT\r\nNOOP\r\n"),
+	  EHLO_ESMTP "503 5.5.1 Error: need MAIL command\n250 2.0.0 OK\n", CFG_ESMTP },
+	{ "BDAT before HELO is read and refused", IN("BDAT 6 LAST\r\nQUIT\r\nNOOP\r\n"),
+	  "503 Error: send HELO first\n250 OK\n", CFG_ESMTP },
+	{ "DATA after BDAT", IN(EMT "BDAT 1\r\naDATA\r\nBDAT 1 LAST\r\nb"),
+	  EMT_OK "250 2.0.0 OK: 1 octets received\n503 5.5.1 Error: DATA in a BDAT transaction\n"
+	  "250 2.0.0 OK\n", CFG_ESMTP, .messages = 1, MSG("ab") },
+	{ "BDAT after DATA", IN("EHLO e\r\nMAIL FROM:<a@b>\r\nDATA\r\nRCPT TO:<c@d>\r\nDATA x\r\n"
+				"BDAT 4 LAST\r\nQUIT"),
+	  EHLO_ESMTP "250 2.1.0 OK\n503 5.5.1 Error: need RCPT command\n250 2.1.5 OK\n"
+	  "501 5.5.4 Syntax: DATA\n503 5.5.1 Error: BDAT after DATA in one transaction\n", CFG_ESMTP,
+	  .resets = 1 },
+	{ "BDAT chunk cut by the client's close", IN(EMT "BDAT 100 LAST\r\nabc"), EMT_OK,
+	  CFG_ESMTP, END(SESSION_END_EOF), .resets = 1 },
+	{ "BDAT bare LF with reject: 550 at LAST", IN(EMT "BDAT 5 LAST\r\na\nb\r\n"),
+	  EMT_OK "550 5.5.2 Error: bare <LF> received\n", CFG_ESMTP | CFG_REJECT_LF, .resets = 1 },
+	{ "BDAT bare CR normalized", IN(EMT "BDAT 5 LAST\r\na\rb\r\n"), EMT_OK "250 2.0.0 OK\n",
+	  CFG_ESMTP | CFG_NORMALIZE, .messages = 1, MSG("a\nb") },
 };
 
 static void check_row(const struct session_row *r, size_t chunk)

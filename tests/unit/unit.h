@@ -73,6 +73,7 @@ int test_debug_plugin_register(void);
 int test_maildir_name_register(void);
 int test_scoreboard_register(void);
 int test_log_register(void);
+int test_esmtp_register(void);
 int test_proxy_proto_register(void);
 int test_plugin_settings_register(void);
 int test_debug_json_register(void);
