@@ -94,7 +94,7 @@ def test_bdat_edges(ctx):
     got = frames(read_file(out))
     eq(got[0], debug_frame(b""), "empty message")
     eq(got[1], debug_frame(b"Subject: a\n.\nend"), "CR LF across chunks, dot kept")
-    d.wait_log(r"event=message .*size=0 .*delivered=yes")
+    d.wait_log(r"event=message .*size=0 .*result=accepted")
 
 
 def test_bdat_cut_by_close_delivers_nothing(ctx):
@@ -223,7 +223,7 @@ def test_postfix_pipelines_into_smtpgate(ctx):
     check(got.endswith(debug_frame(want.rstrip("\n")).split(b"X-Peer")[1].split(b"\n", 1)[1]),
           "dot lines intact: %r" % got[-60:])
     check("event=pipelining" not in d.log(), "Postfix pipelines as RFC 2920 allows")
-    check(re.search(r"event=message .*nrcpt=2 .*delivered=yes", d.log()), "one message, two rcpts")
+    check(re.search(r"event=message .*nrcpt=2 .*result=accepted", d.log()), "one message, two rcpts")
 
 
 NET_SMTP_BDAT = r"""
