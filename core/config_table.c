@@ -56,6 +56,8 @@ static const char *const pregreet_choices[] = { "log", "reject", NULL };
 static const char *const proxy_choices[] = { "off", "v1", "v2", "any", NULL };
 /* In the order of enum tls_mode. */
 static const char *const tls_mode_choices[] = { "off", "may", "required", "implicit", NULL };
+/* The index is listener_config.lmtp. */
+static const char *const protocol_choices[] = { "smtp", "lmtp", NULL };
 
 #define G(field) offsetof(struct config, field)
 #define L(field) offsetof(struct listener_config, field)
@@ -113,6 +115,12 @@ static const struct setting listener_table[] = {
 	{ "proxy_protocol", SET_CHOICE, L(proxy_protocol), 0, 0, 0, NULL, proxy_choices },
 	{ "proxy_trusted", SET_NETS, L(proxy_trusted), 0, 0, 0, "", NULL },
 	{ "proxy_timeout", SET_INT, L(proxy_timeout_sec), 1, 300, 5, NULL, NULL },
+	/* RFC 2033; a unix: address's socket file, opened as Dovecot's lmtp
+	   listener is by default (config_unix.c checks them) */
+	{ "protocol", SET_CHOICE, L(lmtp), 0, 0, 0, NULL, protocol_choices },
+	{ "socket_mode", SET_STRING, L(socket_mode_text), 0, 0, 0, "0666", NULL },
+	{ "socket_user", SET_STRING, L(socket_user), 0, 0, 0, NULL, NULL },
+	{ "socket_group", SET_STRING, L(socket_group), 0, 0, 0, NULL, NULL },
 };
 
 /* The listener's tls group (names shown as tls.NAME by -t).  The

@@ -32,6 +32,8 @@ struct session_peer {
 	const char *proxy;       /* NULL: a direct connection */
 	char via_addr[64];
 	unsigned int via_port;
+	long uid, pid;           /* on a UNIX socket (addr "unix"): the client
+				    process's credentials (SO_PEERCRED); -1 on TCP */
 };
 
 /* How a session ended, for the worker's log and counters. */

@@ -43,6 +43,7 @@ void session_chat_init(struct session_chat *ch, struct conn *conn, const char *s
 	ch->deadline_ms = clock_ms() + (long long)l->max_session_time_sec * 1000;
 	ch->broken = 0;
 	ch->errors = ch->command_errors = 0;
+	ch->enhanced = 0;
 	ch->out_len = 0;
 }
 
@@ -123,6 +124,8 @@ static void put(struct session_chat *ch, int command_reply, const char *fmt, va_
 {
 	char line[SMTP_REPLY_TEXT_MAX_BYTES + 64];
 	size_t len = format_line(line, sizeof(line), fmt, ap);
+	if (ch->enhanced)
+		len = smtp_reply_line_enhance(line, len, sizeof(line));
 	if (command_reply)
 		count_error(ch, line);
 	queue(ch, line, len);

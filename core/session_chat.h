@@ -23,6 +23,8 @@ struct session_chat {
 	int broken;                     /* a write failed: nothing more is written */
 	int errors;                     /* error replies to commands, all told */
 	int command_errors;             /* ... to the command being answered */
+	int enhanced;                   /* ENHANCEDSTATUSCODES in effect (LMTP after
+					   LHLO): a reply without a code gets one */
 	size_t out_len;
 	char out[SESSION_CHAT_OUT_MAX_BYTES]; /* replies not yet written */
 };

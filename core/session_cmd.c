@@ -450,11 +450,16 @@ static void deliver(struct session *s, const struct smtp_data *d, long long star
 		struct session_hook_args a = { .msg = &m };
 		delivered = 1;
 		s->messages++;
-		sent = session_hook(s, SESSION_HOOK_MESSAGE, &a, &r);
+		if (s->l->lmtp) /* a reply per recipient */
+			sent = session_lmtp_message(s, &m, &r);
+		else
+			sent = session_hook(s, SESSION_HOOK_MESSAGE, &a, &r);
 		if (!sent && !r.code)
 			smtp_reply_set(&r, 250, NULL, "OK");
 	}
-	if (!sent)
+	if (!sent && s->l->lmtp)
+		session_lmtp_each(s, &r);
+	else if (!sent)
 		session_chat_send(&s->chat, &r);
 	char reply[SMTP_REPLY_TEXT_MAX_BYTES + 8];
 	snprintf(reply, sizeof(reply), "%03d %s", r.code, r.text);

@@ -23,7 +23,8 @@ static const char *hook_name(enum session_hook h, const struct session_hook_args
 static enum smtpgate_verdict bad_answer(struct session *s, const char *hook,
 					enum smtpgate_verdict v, struct smtpgate_reply *r,
 					const char *why);
-static void answer(struct session *s, enum session_hook h, const struct smtpgate_reply *r);
+static void answer(struct session *s, enum session_hook h, const struct session_hook_args *a,
+		   const struct smtpgate_reply *r);
 
 const char *session_state_name(enum session_state st)
 {
@@ -125,6 +126,8 @@ void session_sync_pub(struct session *s)
 		p->mail_options = NULL;
 		p->mail_option_count = 0;
 	}
+	if (s->l->lmtp)
+		p->protocol = s->tls_active ? "LMTPS" : "LMTP"; /* RFC 3848 */
 	/* RCPT parameters are all refused (555), as in smtpd.py. */
 	p->rcpt_options = NULL;
 	p->rcpt_option_count = 0;
@@ -205,9 +208,12 @@ static enum smtpgate_verdict bad_answer(struct session *s, const char *hook,
 }
 
 /* Send the hook's reply: the connect hook's is no command's reply (never
-   counted as a client error). */
-static void answer(struct session *s, enum session_hook h, const struct smtpgate_reply *r)
+   counted as a client error); LMTP's caller sends its own. */
+static void answer(struct session *s, enum session_hook h, const struct session_hook_args *a,
+		   const struct smtpgate_reply *r)
 {
+	if (a->caller_replies)
+		return;
 	if (h == SESSION_HOOK_CONNECT)
 		session_chat_notify_reply(&s->chat, r);
 	else
@@ -239,7 +245,7 @@ int session_hook(struct session *s, enum session_hook h, const struct session_ho
 		return 0;
 	case SMTPGATE_REJECT:
 	case SMTPGATE_TEMPFAIL:
-		answer(s, h, r);
+		answer(s, h, a, r);
 		/* Refused at connect: the session ends there. */
 		if (h == SESSION_HOOK_CONNECT)
 			session_close(s, SESSION_END_PLUGIN);
@@ -247,7 +253,7 @@ int session_hook(struct session *s, enum session_hook h, const struct session_ho
 	case SMTPGATE_DISCONNECT:
 		if (!r->code)
 			smtp_reply_set(r, 421, "4.3.0", "%s Error: closing connection", s->env->fqdn);
-		answer(s, h, r);
+		answer(s, h, a, r);
 		session_close(s, SESSION_END_PLUGIN);
 		return 1;
 	}

@@ -13,6 +13,8 @@
 #include <string.h>
 
 static int enhanced_valid(const char *e, int code);
+static int has_enhanced(const char *text, size_t len, char cls);
+static const char *default_enhanced(int code);
 
 void smtp_reply_clear(struct smtpgate_reply *r)
 {
@@ -128,4 +130,64 @@ const char *smtpgate_verdict_name(enum smtpgate_verdict verdict)
 	case SMTPGATE_DISCONNECT: return "disconnect";
 	}
 	return "?";
+}
+
+/* Whether text (len bytes) starts with "cls.d.d" and a space or CR. */
+static int has_enhanced(const char *text, size_t len, char cls)
+{
+	size_t i = 0;
+	if (len < 6 || text[0] != cls || text[1] != '.')
+		return 0;
+	i = 2;
+	for (int part = 0; part < 2; part++) {
+		size_t digits = 0;
+		while (i < len && digits < 3 && isdigit((unsigned char)text[i])) {
+			i++;
+			digits++;
+		}
+		if (digits == 0 || i >= len)
+			return 0;
+		if (part == 0 && text[i++] != '.')
+			return 0;
+	}
+	return text[i] == ' ' || text[i] == '\r';
+}
+
+/* The code of a reply that came without one: Postfix's for the core's
+   replies, RFC 3463's X.0.0 ("other") for the rest. */
+static const char *default_enhanced(int code)
+{
+	static const struct { int code; const char *enhanced; } known[] = {
+		{ 221, "2.0.0" }, { 250, "2.0.0" }, { 252, "2.0.0" }, { 421, "4.3.0" },
+		{ 451, "4.3.0" }, { 452, "4.3.1" }, { 500, "5.5.2" }, { 501, "5.5.4" },
+		{ 502, "5.5.1" }, { 503, "5.5.1" }, { 504, "5.5.4" }, { 552, "5.3.4" },
+		{ 555, "5.5.4" },
+	};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (known[i].code == code)
+			return known[i].enhanced;
+	return code / 100 == 2 ? "2.0.0" : code / 100 == 4 ? "4.0.0" : "5.0.0";
+}
+
+size_t smtp_reply_line_enhance(char *line, size_t len, size_t size)
+{
+	if (len < 6 || len > size || !isdigit((unsigned char)line[0]) ||
+	    !isdigit((unsigned char)line[1]) || !isdigit((unsigned char)line[2]) ||
+	    (line[3] != ' ' && line[3] != '-') || memcmp(line + len - 2, "\r\n", 2) != 0)
+		return len;
+	char cls = line[0];
+	if ((cls != '2' && cls != '4' && cls != '5') || has_enhanced(line + 4, len - 4, cls))
+		return len;
+	char code[12];
+	int n = snprintf(code, sizeof(code), "%s ",
+			 default_enhanced((line[0] - '0') * 100 + (line[1] - '0') * 10 + line[2] - '0'));
+	size_t add = (size_t)n, text = len - 6; /* the text between "NNN " and CR LF */
+	if (6 + add + 2 > size)
+		return len;
+	if (4 + add + text + 2 > size)
+		text = size - 4 - add - 2;
+	memmove(line + 4 + add, line + 4, text);
+	memcpy(line + 4, code, add);
+	memcpy(line + 4 + add + text, "\r\n", 2);
+	return 4 + add + text + 2;
 }

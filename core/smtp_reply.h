@@ -34,6 +34,13 @@ int smtp_reply_check(enum smtpgate_verdict verdict, const struct smtpgate_reply 
 /* "CODE[ ENH] TEXT\r\n" into buf; the length, or 0 if it did not fit. */
 size_t smtp_reply_format(const struct smtpgate_reply *r, char *buf, size_t size);
 
+/* A formatted reply line, "NNN text\r\n" or "NNN-text\r\n", in line[size]:
+   without an enhanced status code it gets its code's default (RFC 3463,
+   the codes Postfix gives the same replies); one with a code, of class
+   1 or 3, or not a reply line stays as it is.  Returns the new length
+   (the text is cut when it would not fit, the CR LF kept). */
+size_t smtp_reply_line_enhance(char *line, size_t len, size_t size);
+
 const char *smtpgate_verdict_name(enum smtpgate_verdict verdict);
 
 #endif
