@@ -6,7 +6,9 @@
  * fsync'd; only then does the client get its 250.
  * A reader never sees a partial file in new/.  One message to several
  * recipients is all or nothing: if any copy fails, the copies already in
- * new/ are removed again and the client gets a 4xx to retry.
+ * new/ are removed again and the client gets a 4xx to retry.  On an LMTP
+ * listener, which answers each recipient, each copy stands alone: a
+ * failed one is that recipient's 4xx, the others are kept and get 250.
  *
  * `path` names one Maildir for every message, or one per recipient with
  * %u (local part), %d (domain), %a (address), lower-cased; an address that
@@ -32,6 +34,7 @@
 #include <smtpgate/plugin.h>
 
 #include "maildir_dir.h"
+#include "maildir_header.h"
 #include "maildir_name.h"
 
 #define WRITE_BUF_BYTES 65536
@@ -47,7 +50,7 @@ struct maildir_state {
 	   set by chmod), for files too */
 	struct maildir_dir_mode dirs;
 	int crlf;
-	int return_path, original_to, delivered_to, received;
+	struct maildir_header_opts hdr; /* return_path, ..., received */
 	char hostname[128];
 	unsigned long seq;
 };
@@ -62,6 +65,8 @@ struct copy {
 	char new_path[MAILDIR_PATH_MAX_BYTES + MAILDIR_NAME_MAX_BYTES];
 	int tmp_made, new_made;
 	int new_dir_fd; /* its new/, opened before any copy is renamed there; -1 */
+	size_t same_as; /* 1 + the index of the earlier copy it is one with; 0 */
+	int err;        /* LMTP, one delivery per recipient: errno of its failure */
 };
 
 /* One message's delivery: the fixed part it starts from, and what failed. */
@@ -191,14 +196,15 @@ static int maildir_init(const struct smtpgate_host *host, const struct smtpgate_
 	st->host = host;
 	st->dirs.mode = 0700;
 	st->file_mode = 0600;
-	st->return_path = st->original_to = st->delivered_to = st->received = 1;
+	st->hdr.return_path = st->hdr.original_to = st->hdr.delivered_to = st->hdr.received = 1;
+	st->hdr.abi_minor = host->abi_minor;
 	if (host->cfg_string(cfg, "path", &path) < 0 || host->cfg_string(cfg, "line_ending", &ending) < 0 ||
 	    parse_mode(host, cfg, "dir_mode", &st->dirs.mode) < 0 ||
 	    parse_mode(host, cfg, "file_mode", &st->file_mode) < 0 ||
-	    host->cfg_bool(cfg, "return_path", &st->return_path) < 0 ||
-	    host->cfg_bool(cfg, "original_to", &st->original_to) < 0 ||
-	    host->cfg_bool(cfg, "delivered_to", &st->delivered_to) < 0 ||
-	    host->cfg_bool(cfg, "received", &st->received) < 0)
+	    host->cfg_bool(cfg, "return_path", &st->hdr.return_path) < 0 ||
+	    host->cfg_bool(cfg, "original_to", &st->hdr.original_to) < 0 ||
+	    host->cfg_bool(cfg, "delivered_to", &st->hdr.delivered_to) < 0 ||
+	    host->cfg_bool(cfg, "received", &st->hdr.received) < 0)
 		goto fail;
 	if (!path) {
 		host->cfg_error(cfg, "path", "the maildir handler needs a path");
@@ -249,54 +255,6 @@ static enum smtpgate_verdict maildir_rcpt(void *priv, const struct smtpgate_sess
 	st->host->reply(reply, 550, "5.1.3", "<%s>: cannot be delivered to a mailbox: %s", address,
 			why);
 	return SMTPGATE_REJECT;
-}
-
-/* Printable ASCII of a client-chosen string for a header (the HELO name). */
-static void header_safe(char *out, size_t size, const char *in)
-{
-	size_t n = 0;
-	for (; *in && n + 1 < size && n < 255; in++) {
-		unsigned char c = (unsigned char)*in;
-		out[n++] = (c > 0x20 && c < 0x7f && c != '(' && c != ')') ? (char)c : '?';
-	}
-	out[n] = '\0';
-}
-
-/* The headers one copy starts with (LF line ends). */
-static size_t build_headers(const struct maildir_state *st, const struct smtpgate_session *s,
-			    const char *rcpt, char *out, size_t size)
-{
-	size_t n = 0;
-/* A line that does not fit whole is left out, never cut in two. */
-#define ADD(...)                                                         \
-	do {                                                             \
-		int k_ = snprintf(out + n, size - n, __VA_ARGS__);       \
-		if (k_ >= 0 && (size_t)k_ < size - n)                    \
-			n += (size_t)k_;                                 \
-		out[n] = '\0';                                          \
-	} while (0)
-	if (st->return_path)
-		ADD("Return-Path: <%s>\n", s->mailfrom);
-	if (rcpt && st->delivered_to)
-		ADD("Delivered-To: %s\n", rcpt);
-	if (!rcpt && st->original_to)
-		for (size_t i = 0; i < s->rcpt_count; i++)
-			ADD("X-Original-To: %s\n", s->rcpttos[i]);
-	if (st->received) {
-		char helo[256], date[64];
-		time_t now = time(NULL);
-		struct tm tm;
-		localtime_r(&now, &tm);
-		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-		header_safe(helo, sizeof(helo), s->seen_greeting[0] ? s->seen_greeting : "unknown");
-		const char *with = s->smtputf8 ? "UTF8SMTP" : s->extended_smtp ? "ESMTP" : "SMTP";
-		const char *one = rcpt ? rcpt : s->rcpt_count == 1 ? s->rcpttos[0] : NULL;
-		ADD("Received: from %s ([%s])\n\tby %s (smtpgate) with %s id %s%s%s%s;\n\t%s\n", helo,
-		    s->peer_addr, s->fqdn, with, s->id, one ? "\n\tfor <" : "", one ? one : "",
-		    one ? ">" : "", date);
-	}
-#undef ADD
-	return n;
 }
 
 static int writer_flush(struct writer *w)
@@ -468,12 +426,12 @@ static enum smtpgate_verdict failure(struct maildir_state *st, const struct smtp
 	return SMTPGATE_TEMPFAIL;
 }
 
-/* Every copy written to its tmp/; *made_out is how many copies were tried. */
+/* Copies first .. first+n-1 written to their tmp/. */
 static int write_copies(struct maildir_state *st, const struct smtpgate_session *s,
 			const struct smtpgate_message *m, struct delivery *dl,
-			struct copy *copies, size_t ncopies, char *headers, struct writer *w)
+			struct copy *copies, size_t first, size_t n, char *headers, struct writer *w)
 {
-	for (size_t i = 0; i < ncopies; i++) {
+	for (size_t i = first; i < first + n; i++) {
 		struct copy *c = &copies[i];
 		const char *rcpt = st->per_recipient ? s->rcpttos[i] : NULL;
 		const char *why;
@@ -486,13 +444,13 @@ static int write_copies(struct maildir_state *st, const struct smtpgate_session 
 			snprintf(c->maildir, sizeof(c->maildir), "%s", st->path);
 		}
 		c->headers = headers + i * HEADERS_MAX_BYTES;
-		c->headers_len = build_headers(st, s, rcpt, c->headers, HEADERS_MAX_BYTES);
+		c->headers_len = maildir_header_build(&st->hdr, s, rcpt, c->headers, HEADERS_MAX_BYTES);
 		/* Recipients that name the same Maildir (Bob@ and bob@) get one
 		   copy, with the first one's Delivered-To. */
-		int duplicate = 0;
-		for (size_t k = 0; k < i && !duplicate; k++)
-			duplicate = strcmp(copies[k].maildir, c->maildir) == 0;
-		if (!duplicate && write_tmp(st, dl, c, m, w) < 0)
+		for (size_t k = 0; k < i && !c->same_as; k++)
+			if (strcmp(copies[k].maildir, c->maildir) == 0)
+				c->same_as = k + 1;
+		if (!c->same_as && write_tmp(st, dl, c, m, w) < 0)
 			return -1;
 	}
 	return 0;
@@ -530,6 +488,45 @@ static int show_copies(struct maildir_state *st, struct delivery *dl, struct cop
 	return 0;
 }
 
+/* Copies first .. first+n-1 stored all or nothing: CONTINUE, or the
+   failure's verdict with its reply set. */
+static enum smtpgate_verdict deliver_copies(struct maildir_state *st,
+					    const struct smtpgate_session *s,
+					    const struct smtpgate_message *m, struct delivery *dl,
+					    struct copy *copies, size_t first, size_t n,
+					    char *headers, struct writer *w,
+					    struct smtpgate_reply *reply)
+{
+	if (write_copies(st, s, m, dl, copies, first, n, headers, w) < 0 ||
+	    show_copies(st, dl, copies + first, n) < 0) {
+		enum smtpgate_verdict v = failure(st, s, dl->what, dl->path, dl->err, reply);
+		remove_copies(st, s, dl, copies + first, n);
+		return v;
+	}
+	for (size_t i = first; i < first + n; i++)
+		if (copies[i].new_made)
+			st->host->log(SMTPGATE_LOG_INFO, s, "delivered=%s", copies[i].new_path);
+	return SMTPGATE_CONTINUE;
+}
+
+/* LMTP (RFC 2033), a Maildir per recipient: each recipient's copy on its
+   own, its own reply; one that fails (a full quota, a broken Maildir)
+   gets its 4xx while the others keep their copies and get 250.  A
+   recipient that shares an earlier one's Maildir shares its outcome. */
+static void deliver_each(struct maildir_state *st, const struct smtpgate_session *s,
+			 const struct smtpgate_message *m, struct delivery *dl,
+			 struct copy *copies, char *headers, struct writer *w)
+{
+	for (size_t i = 0; i < s->rcpt_count; i++) {
+		struct smtpgate_reply *r = m->rcpt_replies[i];
+		struct copy *c = &copies[i];
+		if (deliver_copies(st, s, m, dl, copies, i, 1, headers, w, r) != SMTPGATE_CONTINUE)
+			c->err = dl->err ? dl->err : EIO;
+		else if (c->same_as && (c->err = copies[c->same_as - 1].err) != 0)
+			failure(st, s, "shared Maildir", c->maildir, c->err, r);
+	}
+}
+
 static enum smtpgate_verdict maildir_message(void *priv, const struct smtpgate_session *s,
 					     const struct smtpgate_message *m,
 					     struct smtpgate_reply *reply)
@@ -545,18 +542,17 @@ static enum smtpgate_verdict maildir_message(void *priv, const struct smtpgate_s
 		abort(); /* as the core does: allocation failure ends the worker */
 	for (size_t i = 0; i < ncopies; i++)
 		copies[i].new_dir_fd = -1;
+	/* LMTP gives a reply per recipient (plugin ABI 1.1). */
+	int each = st->per_recipient && st->host->abi_minor >= 1 &&
+		   m->rcpt_reply_count == s->rcpt_count && s->rcpt_count > 1;
 	/* The fixed part is the sysadmin's: a symlink in it is followed. */
 	dl->base_fd = open(st->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if ((dl->base_fd < 0 && delivery_fail(dl, "open", st->base, "") < 0) ||
-	    write_copies(st, s, m, dl, copies, ncopies, headers, w) < 0 ||
-	    show_copies(st, dl, copies, ncopies) < 0) {
+	if (dl->base_fd < 0 && delivery_fail(dl, "open", st->base, "") < 0)
 		v = failure(st, s, dl->what, dl->path, dl->err, reply);
-		remove_copies(st, s, dl, copies, ncopies);
-	} else {
-		for (size_t i = 0; i < ncopies; i++)
-			if (copies[i].new_made)
-				st->host->log(SMTPGATE_LOG_INFO, s, "delivered=%s", copies[i].new_path);
-	}
+	else if (each)
+		deliver_each(st, s, m, dl, copies, headers, w);
+	else
+		v = deliver_copies(st, s, m, dl, copies, 0, ncopies, headers, w, reply);
 	for (size_t i = 0; i < ncopies; i++)
 		if (copies[i].new_dir_fd >= 0)
 			close(copies[i].new_dir_fd);
