@@ -176,6 +176,56 @@ static void test_verdict_names(void)
 			       rows[i].name);
 }
 
+/* ENHANCEDSTATUSCODES in effect (LMTP after LHLO): a reply line without
+   a code gets its code's default; others stay byte for byte. */
+static const struct {
+	const char *name;
+	const char *in;
+	size_t size; /* the line's buffer; 0: room enough */
+	const char *out;
+} enhance_rows[] = {
+	{ "250 gets 2.0.0", "250 OK\r\n", 0, "250 2.0.0 OK\r\n" },
+	{ "221", "221 Bye\r\n", 0, "221 2.0.0 Bye\r\n" },
+	{ "500 gets 5.5.2", "500 Error: bad syntax\r\n", 0, "500 5.5.2 Error: bad syntax\r\n" },
+	{ "501 gets 5.5.4", "501 Syntax: NOOP\r\n", 0, "501 5.5.4 Syntax: NOOP\r\n" },
+	{ "503 gets 5.5.1", "503 Error: need MAIL command\r\n", 0,
+	  "503 5.5.1 Error: need MAIL command\r\n" },
+	{ "552 gets 5.3.4", "552 Error: Too much mail data\r\n", 0,
+	  "552 5.3.4 Error: Too much mail data\r\n" },
+	{ "451", "451 later\r\n", 0, "451 4.3.0 later\r\n" },
+	{ "unknown 4xx", "432 x\r\n", 0, "432 4.0.0 x\r\n" },
+	{ "unknown 5xx", "571 x\r\n", 0, "571 5.0.0 x\r\n" },
+	{ "continuation line", "250-SIZE 10\r\n", 0, "250-2.0.0 SIZE 10\r\n" },
+	{ "has a code", "550 5.1.1 unknown\r\n", 0, "550 5.1.1 unknown\r\n" },
+	{ "has a long code", "550 5.999.999 x\r\n", 0, "550 5.999.999 x\r\n" },
+	{ "code without text", "250 2.0.0\r\n", 0, "250 2.0.0\r\n" },
+	{ "other class's code", "550 4.1.1 x\r\n", 0, "550 5.0.0 4.1.1 x\r\n" },
+	{ "looks like a code", "250 2.0 x\r\n", 0, "250 2.0.0 2.0 x\r\n" },
+	{ "version number", "250 2.10.3beta\r\n", 0, "250 2.0.0 2.10.3beta\r\n" },
+	{ "354 stays", "354 End data with <CR><LF>.<CR><LF>\r\n", 0,
+	  "354 End data with <CR><LF>.<CR><LF>\r\n" },
+	{ "334 stays", "334 VXNlcm5hbWU6\r\n", 0, "334 VXNlcm5hbWU6\r\n" },
+	{ "not a reply", "hello\r\n", 0, "hello\r\n" },
+	{ "no CR LF", "250 OK", 0, "250 OK" },
+	{ "empty text", "250 \r\n", 0, "250 2.0.0 \r\n" },
+	{ "text cut to fit", "250 abcdef\r\n", 16, "250 2.0.0 abcd\r\n" },
+	{ "no room at all", "250 abcdef\r\n", 12, "250 abcdef\r\n" },
+};
+
+static void test_reply_line_enhance(void)
+{
+	for (size_t i = 0; i < sizeof(enhance_rows) / sizeof(enhance_rows[0]); i++) {
+		char line[600];
+		size_t len = strlen(enhance_rows[i].in);
+		size_t size = enhance_rows[i].size ? enhance_rows[i].size : sizeof(line);
+		memcpy(line, enhance_rows[i].in, len);
+		len = smtp_reply_line_enhance(line, len, size);
+		UNIT_CHECK(enhance_rows[i].name, len <= size);
+		UNIT_CHECK_BYTES(enhance_rows[i].name, line, len, enhance_rows[i].out,
+				 strlen(enhance_rows[i].out));
+	}
+}
+
 int test_smtp_reply_register(void)
 {
 	CU_pSuite s = CU_add_suite("smtp_reply", NULL, NULL);
@@ -185,7 +235,8 @@ int test_smtp_reply_register(void)
 	    !CU_add_test(s, "smtp_reply_format small buffer", test_reply_format_small_buffer) ||
 	    !CU_add_test(s, "smtp_reply_clear", test_reply_clear) ||
 	    !CU_add_test(s, "smtp_reply_check table", test_reply_check) ||
-	    !CU_add_test(s, "verdict names", test_verdict_names))
+	    !CU_add_test(s, "verdict names", test_verdict_names) ||
+	    !CU_add_test(s, "smtp_reply_line_enhance table", test_reply_line_enhance))
 		return -1;
 	return 0;
 }
