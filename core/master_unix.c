@@ -167,5 +167,7 @@ void master_unix_release(struct master_bound *b)
 		log_warn("event=socket-remove path=%s error=%s", log_quoted(b->unix_path),
 			 log_quoted(strerror(errno)));
 	b->unix_path[0] = '\0';
-	master_listen_close(b);
+	for (size_t i = 0; i < b->nfds; i++)
+		close(b->fds[i]);
+	b->nfds = 0;
 }

@@ -22,7 +22,7 @@ int master_unix_set_owner(const struct listener_config *l);
 unsigned int master_unix_queued(const struct master_bound *b);
 
 /* The master lets go of b: its socket file is removed (when it is still
-   the one we made), then the socket closed. */
+   a socket), then the socket closed. */
 void master_unix_release(struct master_bound *b);
 
 #endif
