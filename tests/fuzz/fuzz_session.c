@@ -5,8 +5,10 @@
  * a bug of the channel, the parsers, the line reader or DATA decoding.
  *
  * The first input byte picks listener settings (decode_data, smtputf8,
- * bare LF policy, a small size limit, low error and idle limits) so every
- * path of the channel is fed.  The rest are config.c's defaults but for
+ * bare LF policy, a small size limit, low error and idle limits, LMTP)
+ * so every path of the channel is fed.  On LMTP the plugin gives some
+ * recipients replies of their own (msg->rcpt_replies): a 452, a 550, or a
+ * 354 no recipient may get, which the core must turn into 451.  The rest are config.c's defaults but for
  * error_sleep and greet_pause (0: a fuzzer must not sleep).  A setting
  * left at 0 here can end every session at once, and fuzzing then covers
  * nothing without failing (max_session_time did, from issue 6 until this
@@ -22,6 +24,7 @@
 #include "config.h"
 #include "conn.h"
 #include "session.h"
+#include "smtp_reply.h"
 
 static unsigned long messages_seen; /* on_message calls, for the start-up check */
 
@@ -41,6 +44,16 @@ static enum smtpgate_verdict accept_message(void *priv, const struct smtpgate_se
 		sum += strlen(s->mail_options[i]);
 	if (m->len)
 		sum += (unsigned char)m->data[m->len - 1];
+	/* LMTP: a reply per recipient, chosen by its first byte. */
+	for (size_t i = 0; i < m->rcpt_reply_count; i++) {
+		char c = s->rcpttos[i][0];
+		if (c == 't')
+			smtp_reply_set(m->rcpt_replies[i], 452, "4.2.2", "full %zu", i);
+		else if (c == 'p')
+			smtp_reply_set(m->rcpt_replies[i], 550, "5.1.1", "unknown");
+		else if (c == 'b')
+			smtp_reply_set(m->rcpt_replies[i], 354, NULL, "not a recipient's reply");
+	}
 	return sum == (size_t)-1 ? SMTPGATE_REJECT : SMTPGATE_CONTINUE;
 }
 
@@ -59,12 +72,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static const char transcript[] = "\x00" "EHLO a\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"
 					 "DATA\r\nx\r\n.\r\nQUIT\r\n";
+	static const char lmtp[] = "\x80" "LHLO a\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"
+				   "RCPT TO:<t@d>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n";
 	(void)argc;
 	(void)argv;
 	LLVMFuzzerTestOneInput((const uint8_t *)transcript, sizeof(transcript) - 1);
-	if (messages_seen == 0) {
+	LLVMFuzzerTestOneInput((const uint8_t *)lmtp, sizeof(lmtp) - 1);
+	if (messages_seen != 2) {
 		fprintf(stderr, "fuzz_session: invariant broken: a plain transaction delivers no "
-				"message; a listener setting left at 0 here ends every session?\n");
+				"message (SMTP and LMTP); a listener setting left at 0 here ends "
+				"every session?\n");
 		abort();
 	}
 	return 0;
@@ -94,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	l.error_sleep_sec = 0;
 	l.max_session_time_sec = 3600;
 	l.max_idle_commands = (knobs & 0x20) ? 3 : 100;
+	l.lmtp = (knobs & 0x80) != 0;
 	struct session_env env = { .listener = &l, .plugin = &accept_all, .fqdn = "fuzz.example" };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 1025,
 				     .local_addr = "127.0.0.1", .local_port = 25 };
