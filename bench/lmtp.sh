@@ -75,7 +75,9 @@ listeners = ( { name = "$cell"; address = "$address"; protocol = "$proto";
   handler = "maildir"; workers = 24; max_sessions_per_worker = 0;
   maildir = { path = "$work/mail/%u"; }; } );
 CONF
-	"$SMTPGATE_BIN" -n -f "$work/$cell.conf" >>"$work/$cell.log" 2>&1 &
+	# A log per start: a line of an earlier round's daemon must not
+	# pass for this one's readiness.
+	"$SMTPGATE_BIN" -n -f "$work/$cell.conf" >"$work/$cell.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do
 		grep -q "event=ready" "$work/$cell.log" 2>/dev/null && return 0
