@@ -457,15 +457,17 @@ static int write_copies(struct maildir_state *st, const struct smtpgate_session 
 }
 
 /* Every copy on disk: open each new/ before the first one shows, so a
-   missing, broken or symlinked new/ fails the message while nothing of it
-   can have been seen by a mail reader; then rename them all into new/
-   (atomic: new/ never shows a partial file) and make that durable. */
+   broken or symlinked new/ fails the message while nothing of it can have
+   been seen by a mail reader; then rename them all into new/ (atomic: new/
+   never shows a partial file) and make that durable.  A missing new/ is
+   made: another worker delivering a recipient's first message may have
+   made tmp/ and not yet new/ when this one found tmp/. */
 static int show_copies(struct maildir_state *st, struct delivery *dl, struct copy *copies,
 		       size_t ncopies)
 {
 	for (size_t i = 0; i < ncopies; i++)
 		if (copies[i].tmp_made &&
-		    (copies[i].new_dir_fd = open_sub(st, dl, &copies[i], "new", 0)) < 0)
+		    (copies[i].new_dir_fd = open_sub(st, dl, &copies[i], "new", 1)) < 0)
 			return -1;
 	for (size_t i = 0; i < ncopies; i++) {
 		struct copy *c = &copies[i];
