@@ -5,7 +5,8 @@
 #include "config_table.h"
 
 #define CONFIG_UNIX_PREFIX "unix:"
-#define CONFIG_UNIX_PATH_MAX_BYTES 108 /* sizeof(sockaddr_un.sun_path) on Linux */
+#define CONFIG_UNIX_PATH_MAX_BYTES 108 /* sizeof(sockaddr_un.sun_path) on Linux;
+					  session_peer.local_addr holds it too */
 
 /* A listener's address "unix:PATH" into l->unix_path, socket_mode,
    socket_user and socket_group resolved, and what a UNIX socket cannot

@@ -27,7 +27,7 @@ struct session_env {
 struct session_peer {
 	char addr[64];
 	unsigned int port;
-	char local_addr[64];
+	char local_addr[112];    /* an address, or a UNIX socket's path */
 	unsigned int local_port;
 	const char *proxy;       /* NULL: a direct connection */
 	char via_addr[64];

@@ -32,6 +32,7 @@
 
 #include "addr.h"
 #include "clock.h"
+#include "config_unix.h"
 #include "conn.h"
 #include "host.h"
 #include "log.h"
@@ -237,7 +238,8 @@ static int over_client_limit(const struct worker_args *a, struct conn *c, const 
 	const struct config_nets *spared = &a->listener->client_limit_exceptions;
 	/* A UNIX socket's clients are local processes the socket's mode let
 	   in: no client address to count by. */
-	if (limit <= 0 || a->listener->unix_path || addr_net_list_contains(spared->nets, spared->count, client))
+	if (limit <= 0 || a->listener->unix_path ||
+	    addr_net_list_contains(spared->nets, spared->count, client))
 		return 0;
 	size_t open = scoreboard_client_sessions(a->sb, a->slot->listener, a->slot->client);
 	if (open <= (size_t)limit)
@@ -285,9 +287,12 @@ static void wake_master_if_short(const struct worker_args *a)
 }
 
 /* The client of a UNIX socket: "unix", its uid and pid from the kernel
-   (SO_PEERCRED, fixed at its connect()); the local address is the path. */
+   (SO_PEERCRED, fixed at its connect()); the local address is the path
+   (config_unix.c bounds it to fit local_addr). */
 static void unix_peer(const struct listener_config *l, int fd, struct session_peer *peer)
 {
+	_Static_assert(sizeof(peer->local_addr) >= CONFIG_UNIX_PATH_MAX_BYTES,
+		       "a UNIX socket's path fits the local address");
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	snprintf(peer->addr, sizeof(peer->addr), "unix");
