@@ -23,6 +23,7 @@
 #include "config_error.h"
 #include "config_limits.h"
 #include "config_table.h"
+#include "config_unix.h"
 #include "scoreboard.h"
 
 static const char *name_setting(const config_setting_t *s);
@@ -206,7 +207,9 @@ static int check_listener(struct config_loader *ld, const config_setting_t *s,
 	const char *why;
 	if (check_chroot(ld, s, l->chroot_dir) < 0 || check_tls(ld, s, &l->tls) < 0)
 		return -1;
-	if (addr_split(l->address, &hp, &why) < 0)
+	if (config_unix_check(ld, s, l) < 0)
+		return -1;
+	if (!l->unix_path && addr_split(l->address, &hp, &why) < 0)
 		return config_table_fail(ld, s, "address", "\"%s\": %s", l->address, why);
 	/* The name is the listener's key in the scoreboard (sessions per
 	   client, stress).  Cut to fit there, it would no longer equal the

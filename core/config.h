@@ -92,6 +92,13 @@ struct listener_config {
 	   after EHLO; 0 for a listener started smtpd.py-style. */
 	unsigned int extensions;
 	int reject_unauth_pipelining; /* 554 5.5.0 and close, else logged only */
+	int lmtp;                /* protocol = "lmtp": LHLO, a reply per recipient (RFC 2033) */
+	/* address = "unix:PATH": a UNIX-domain socket (config_unix.c), its
+	   file made with socket_mode and given to socket_user/socket_group */
+	const char *unix_path;   /* NULL: a TCP listener */
+	const char *socket_mode_text, *socket_user, *socket_group; /* as written */
+	int socket_mode;
+	long socket_uid, socket_gid; /* -1: left as the master creates it */
 	const config_setting_t *handler_group; /* NULL if absent */
 	const char *source;      /* the file (or "command line") it comes from */
 	int line;                /* where the listener is defined */

@@ -58,6 +58,8 @@ static const char *const pregreet_choices[] = { "log", "reject", NULL };
 static const char *const proxy_choices[] = { "off", "v1", "v2", "any", NULL };
 /* In the order of enum tls_mode. */
 static const char *const tls_mode_choices[] = { "off", "may", "required", "implicit", NULL };
+/* The index is listener_config.lmtp. */
+static const char *const protocol_choices[] = { "smtp", "lmtp", NULL };
 
 #define G(field) offsetof(struct config, field)
 #define L(field) offsetof(struct listener_config, field)
@@ -120,6 +122,12 @@ static const struct setting listener_table[] = {
 	{ "extensions", SET_FLAGS, L(extensions), 0, 0, SMTP_EXT_CONFIG_DEFAULT, NULL,
 	  smtp_ext_names },
 	{ "reject_unauth_pipelining", SET_BOOL, L(reject_unauth_pipelining), 0, 0, 0, NULL, NULL },
+	/* RFC 2033; a unix: address's socket file, opened as Dovecot's lmtp
+	   listener is by default (config_unix.c checks them) */
+	{ "protocol", SET_CHOICE, L(lmtp), 0, 0, 0, NULL, protocol_choices },
+	{ "socket_mode", SET_STRING, L(socket_mode_text), 0, 0, 0, "0666", NULL },
+	{ "socket_user", SET_STRING, L(socket_user), 0, 0, 0, NULL, NULL },
+	{ "socket_group", SET_STRING, L(socket_group), 0, 0, 0, NULL, NULL },
 };
 
 /* The listener's tls group (names shown as tls.NAME by -t).  The

@@ -46,8 +46,9 @@ static int setup(struct master *m, struct config *cfg)
 	int rc = master_check_user(m->opts, cfg, &m->uid, &m->gid);
 	if (rc != 0)
 		return rc;
-	if (master_listen_bind_all(cfg, NULL, 0, &m->bound) < 0)
-		return EX_CONFIG;
+	rc = master_listen_bind_all(cfg, NULL, 0, &m->bound);
+	if (rc != 0)
+		return rc;
 	m->pools = calloc(cfg->listener_count, sizeof(*m->pools));
 	m->slots = calloc(SCOREBOARD_SLOTS, sizeof(*m->slots));
 	m->sb = scoreboard_create();
@@ -127,7 +128,7 @@ static int shutdown_workers(struct master *m, const sigset_t *wait_mask)
 	log_info("event=stopping workers=%zu timeout_sec=%d", master_spawn_live(m),
 		 m->cfg->shutdown_timeout_sec);
 	for (size_t i = 0; i < m->cfg->listener_count; i++)
-		master_listen_close(&m->bound[i]);
+		master_listen_release(&m->bound[i]);
 	for (size_t i = 0; i < m->nslots; i++)
 		if (m->slots[i].pid)
 			kill(m->slots[i].pid, SIGTERM);

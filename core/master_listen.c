@@ -4,8 +4,9 @@
  * names the same address (its queued clients stay), and report how many
  * clients wait in a listener's accept queue (the pool's stress signal).
  *
- * It never accepts a connection (workers do) and never closes a socket
- * another listener of the new config took over.
+ * UNIX-domain sockets are master_unix.c's.  It never accepts a connection
+ * (workers do) and never closes a socket another listener of the new
+ * config took over.
  */
 #include "master_listen.h"
 
@@ -16,11 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "config_error.h"
 #include "log.h"
+#include "master_unix.h"
 
 #define MASTER_LISTEN_BACKLOG 1024
 
@@ -66,7 +69,8 @@ static int open_socket(const struct addrinfo *ai, int several)
 
 /* Bind every address the spec names.  A spec naming several addresses
    (a host name, or ":port") binds each, IPv6 ones v6-only so the IPv4
-   ones can be bound too; a single [::] stays dual-stack. */
+   ones can be bound too; a single [::] stays dual-stack.  0 or a
+   sysexits status. */
 static int bind_listener(const struct config *cfg, const struct listener_config *l,
 			 struct master_bound *b)
 {
@@ -75,9 +79,11 @@ static int bind_listener(const struct config *cfg, const struct listener_config 
 	const char *why;
 	memset(b, 0, sizeof(*b));
 	snprintf(b->address, sizeof(b->address), "%s", l->address);
+	if (l->unix_path)
+		return master_unix_bind(cfg, l, b);
 	if (addr_split(l->address, &hp, &why) < 0 || addr_resolve_listen(&hp, &res, &why) < 0) {
 		listen_error(cfg, l, why);
-		return -1;
+		return EX_CONFIG;
 	}
 	int several = res->ai_next != NULL;
 	for (ai = res; ai && b->nfds < MASTER_MAX_FDS_PER_LISTENER; ai = ai->ai_next) {
@@ -92,7 +98,7 @@ static int bind_listener(const struct config *cfg, const struct listener_config 
 			listen_error(cfg, l, why_buf);
 			freeaddrinfo(res);
 			master_listen_close(b);
-			return -1;
+			return EX_CONFIG;
 		}
 		b->fds[b->nfds++] = fd;
 	}
@@ -105,6 +111,14 @@ void master_listen_close(struct master_bound *b)
 	for (size_t i = 0; i < b->nfds; i++)
 		close(b->fds[i]);
 	b->nfds = 0;
+}
+
+void master_listen_release(struct master_bound *b)
+{
+	if (b->unix_path[0])
+		master_unix_release(b);
+	else
+		master_listen_close(b);
 }
 
 /* Move old's sockets for address into out; 1 if there were any. */
@@ -129,7 +143,7 @@ static void give_back(struct master_bound *old, size_t nold, struct master_bound
 				old[j] = nb[k];
 				nb[k].nfds = 0;
 			}
-		master_listen_close(&nb[k]);
+		master_listen_release(&nb[k]);
 	}
 }
 
@@ -141,10 +155,15 @@ int master_listen_bind_all(const struct config *cfg, struct master_bound *old, s
 		abort();
 	for (size_t i = 0; i < cfg->listener_count; i++) {
 		const struct listener_config *l = &cfg->listeners[i];
-		if (!take_old(old, nold, l->address, &nb[i]) && bind_listener(cfg, l, &nb[i]) < 0) {
+		int rc = take_old(old, nold, l->address, &nb[i]) ? 0 : bind_listener(cfg, l, &nb[i]);
+		/* A kept UNIX socket takes the new config's owner and mode. */
+		if (rc == 0 && l->unix_path && master_unix_set_owner(l) < 0)
+			log_warn("listener=%s event=socket-mode path=%s error=%s", l->name,
+				 log_quoted(l->unix_path), log_quoted(strerror(errno)));
+		if (rc != 0) {
 			give_back(old, nold, nb, i);
 			free(nb);
-			return -1;
+			return rc;
 		}
 	}
 	*out = nb;
@@ -156,6 +175,8 @@ int master_listen_bind_all(const struct config *cfg, struct master_bound *old, s
 unsigned int master_listen_queued(const struct master_bound *b)
 {
 	unsigned int n = 0;
+	if (b->unix_path[0])
+		return master_unix_queued(b);
 	for (size_t i = 0; i < b->nfds; i++) {
 		struct tcp_info ti;
 		socklen_t len = sizeof(ti);

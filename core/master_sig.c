@@ -143,7 +143,7 @@ static void reload_apply(struct master *m, struct config *cfg, struct master_bou
 	/* Old sockets not carried over close here; old workers hold their own
 	   copies until their session ends. */
 	for (size_t i = 0; i < m->cfg->listener_count; i++)
-		master_listen_close(&m->bound[i]);
+		master_listen_release(&m->bound[i]);
 	free(m->bound);
 	master_spawn_signal_generation(m, m->generation, SIGHUP);
 	struct pool *pools = carry_stress(m, cfg);
@@ -183,7 +183,7 @@ void master_sig_reload_finish(struct master *m)
 		return;
 	}
 	if (master_check_user(m->opts, cfg, &uid, &gid) != 0 ||
-	    master_listen_bind_all(cfg, m->bound, m->cfg->listener_count, &nb) < 0) {
+	    master_listen_bind_all(cfg, m->bound, m->cfg->listener_count, &nb) != 0) {
 		config_free(cfg);
 		reload_failed();
 		return;

@@ -120,7 +120,8 @@ static int run_verb(struct session *s, const struct session_verb *row, const cha
 	if (!session_tls_allows(s, row))
 		return 0;
 	if (s->state == SESSION_CONNECTED && !row->before_helo) {
-		session_chat_reply(&s->chat, "503 Error: send HELO first");
+		session_chat_reply(&s->chat, s->l->lmtp ? "503 5.5.1 Error: send LHLO first"
+							: "503 Error: send HELO first");
 		return 0;
 	}
 	if (row->syntax && row->syntax(s, arg, row) < 0)
@@ -229,6 +230,8 @@ static struct session *session_new(const struct session_env *env, struct conn *c
 	linebuf_set_bare_lf(&s->lb, s->l->bare_lf);
 	s->verbs = session_cmd_table(env->plugin, s->l->tls.mode != TLS_MODE_OFF, &s->verb_count);
 	session_bdat_table_add(s);
+	if (s->l->lmtp)
+		session_lmtp_table(s->verbs, &s->verb_count);
 	s->pub.id = s->sid;
 	s->pub.listener = s->l->name;
 	s->pub.peer_addr = peer->addr;
@@ -237,6 +240,9 @@ static struct session *session_new(const struct session_env *env, struct conn *c
 	s->pub.local_port = peer->local_port;
 	s->pub.fqdn = env->fqdn;
 	s->pub.decode_data = s->l->decode_data;
+	s->pub.lmtp = s->l->lmtp;
+	s->pub.peer_uid = s->l->unix_path ? peer->uid : -1;
+	s->pub.peer_pid = s->l->unix_path ? peer->pid : -1;
 	session_sync_pub(s);
 	return s;
 }
@@ -273,6 +279,9 @@ enum session_end session_run(const struct session_env *env, struct conn *conn,
 		log_info("sid=%s listener=%s event=connect client=%s port=%u via=%s via_port=%u "
 			 "proxy=%s", s->sid, s->l->name, peer->addr, peer->port, peer->via_addr,
 			 peer->via_port, peer->proxy);
+	else if (s->l->unix_path)
+		log_info("sid=%s listener=%s event=connect client=unix uid=%ld pid=%ld", s->sid,
+			 s->l->name, peer->uid, peer->pid);
 	else
 		log_info("sid=%s listener=%s event=connect client=%s port=%u", s->sid, s->l->name,
 			 peer->addr, peer->port);

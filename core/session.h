@@ -27,11 +27,13 @@ struct session_env {
 struct session_peer {
 	char addr[64];
 	unsigned int port;
-	char local_addr[64];
+	char local_addr[112];    /* an address, or a UNIX socket's path */
 	unsigned int local_port;
 	const char *proxy;       /* NULL: a direct connection */
 	char via_addr[64];
 	unsigned int via_port;
+	long uid, pid;           /* on a UNIX socket (addr "unix"): the client
+				    process's credentials (SO_PEERCRED); -1 on TCP */
 };
 
 /* How a session ended, for the worker's log and counters. */

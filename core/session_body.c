@@ -152,7 +152,10 @@ void session_body_end(struct session *s)
 			session_body_refuse(s, rc);
 	}
 	if (refusal_reply(s, &r)) {
-		session_chat_send(&s->chat, &r);
+		if (s->l->lmtp)
+			session_lmtp_each(s, &r); /* the same refusal for every recipient */
+		else
+			session_chat_send(&s->chat, &r);
 		log_message(s, &r, 0);
 		if (b->refusal == SESSION_BODY_PLUGIN && b->verdict == SMTPGATE_DISCONNECT)
 			session_close(s, SESSION_END_PLUGIN); /* on_reset runs there */
@@ -165,7 +168,8 @@ void session_body_end(struct session *s)
 		m = (struct smtpgate_message){ .data = NULL, .len = b->body.total, .streamed = 1 };
 	struct session_hook_args a = { .msg = &m };
 	s->messages++;
-	int sent = session_hook(s, SESSION_HOOK_MESSAGE, &a, &r);
+	int sent = s->l->lmtp ? session_lmtp_message(s, &m, &r) /* a reply per recipient */
+			      : session_hook(s, SESSION_HOOK_MESSAGE, &a, &r);
 	if (!sent && !r.code)
 		smtp_reply_set(&r, 250, NULL, "OK");
 	if (!sent)

@@ -23,7 +23,8 @@ struct session_chat {
 	int broken;                     /* a write failed: nothing more is written */
 	int errors;                     /* error replies to commands, all told */
 	int command_errors;             /* ... to the command being answered */
-	/* ENHANCEDSTATUSCODES (RFC 2034) was offered to the client's EHLO:
+	/* ENHANCEDSTATUSCODES (RFC 2034) was offered to the client's EHLO
+	   (always after LMTP's LHLO):
 	   each reply line from then on carries a code (smtp_enhanced.c),
 	   the one Postfix gives that reply to verb, the command answered. */
 	int enhanced;

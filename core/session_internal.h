@@ -11,6 +11,7 @@
  *                    pipelining check, DSN's parameters
  *   session_bdat.c   BDAT (RFC 3030): its row, its chunks, its delivery
  *   session_tls.c    STARTTLS and the implicit-TLS handshake
+ *   session_lmtp.c   LMTP: LHLO, and a reply per recipient after DATA
  *   session_state.c  entering a state, closing, the transaction, the
  *                    plugin's view and the call of a hook with its answer
  *   session_result.c what became of a message: its result and log line
@@ -194,6 +195,16 @@ int session_tls_implicit(struct session *s);
 /* With tls.mode "required", may this row run now?  0 after the 530. */
 int session_tls_allows(struct session *s, const struct session_verb *row);
 
+/* session_lmtp.c: an LMTP session's rows, from session_cmd_table()'s
+   (LHLO in HELO's place, no EHLO), in place. */
+void session_lmtp_table(struct session_verb *t, size_t *count);
+/* After the final dot of an LMTP transaction: the message hook with
+   m->rcpt_replies, then one reply per recipient, in RCPT order.  *r is
+   the message's own reply (for the log).  Returns 1: all replies sent. */
+int session_lmtp_message(struct session *s, struct smtpgate_message *m, struct smtpgate_reply *r);
+/* The same reply for every recipient (a message the core refused). */
+void session_lmtp_each(struct session *s, const struct smtpgate_reply *r);
+
 /* session_state.c: in a transaction (MAIL, RCPT or DATA)? */
 int session_has_tx(const struct session *s);
 /* Enter a state (logged at debug). */
@@ -235,11 +246,13 @@ enum session_hook {
 
 /* What a hook is given besides the session: text for HELO (the name),
    MAIL/RCPT (the address) and a plugin verb (its argument), msg for the
-   message hook, command for a plugin verb. */
+   message hook, command for a plugin verb.  caller_replies: the caller
+   sends the replies itself (LMTP's, one per recipient), even a refusal's. */
 struct session_hook_args {
 	const char *text;
 	const struct smtpgate_message *msg;
 	const struct smtpgate_command *command;
+	int caller_replies;
 };
 
 /* Call a hook (when the plugin has it), make its answer safe (a bad one

@@ -24,7 +24,8 @@ static const char *hook_name(enum session_hook h, const struct session_hook_args
 static enum smtpgate_verdict bad_answer(struct session *s, const char *hook,
 					enum smtpgate_verdict v, struct smtpgate_reply *r,
 					const char *why);
-static void answer(struct session *s, enum session_hook h, const struct smtpgate_reply *r);
+static void answer(struct session *s, enum session_hook h, const struct session_hook_args *a,
+		   const struct smtpgate_reply *r);
 static void tx_end(struct session *s);
 static int session_hook_answer(struct session *s, enum session_hook h,
 			       const struct session_hook_args *a, struct smtpgate_reply *r);
@@ -133,8 +134,10 @@ void session_reset_transaction(struct session *s, int abandoned)
    add their letters here. */
 const char *session_protocol(struct session *s)
 {
-	snprintf(s->protocol, sizeof(s->protocol), "%s%s", s->extended_smtp ? "ESMTP" : "SMTP",
-		 s->extended_smtp && s->tls_active ? "S" : "");
+	/* RFC 3848: LMTP's words, else SMTP's (ESMTP after EHLO). */
+	const char *base = s->l->lmtp ? "LMTP" : s->extended_smtp ? "ESMTP" : "SMTP";
+	snprintf(s->protocol, sizeof(s->protocol), "%s%s", base,
+		 (s->l->lmtp || s->extended_smtp) && s->tls_active ? "S" : "");
 	return s->protocol;
 }
 
@@ -245,9 +248,12 @@ static enum smtpgate_verdict bad_answer(struct session *s, const char *hook,
 }
 
 /* Send the hook's reply: the connect hook's is no command's reply (never
-   counted as a client error). */
-static void answer(struct session *s, enum session_hook h, const struct smtpgate_reply *r)
+   counted as a client error); LMTP's caller sends its own. */
+static void answer(struct session *s, enum session_hook h, const struct session_hook_args *a,
+		   const struct smtpgate_reply *r)
 {
+	if (a->caller_replies)
+		return;
 	if (h == SESSION_HOOK_CONNECT)
 		session_chat_notify_reply(&s->chat, r);
 	else
@@ -295,7 +301,7 @@ static int session_hook_answer(struct session *s, enum session_hook h,
 		return 0;
 	case SMTPGATE_REJECT:
 	case SMTPGATE_TEMPFAIL:
-		answer(s, h, r);
+		answer(s, h, a, r);
 		/* Refused at connect: the session ends there. */
 		if (h == SESSION_HOOK_CONNECT)
 			session_close(s, SESSION_END_PLUGIN);
@@ -303,7 +309,7 @@ static int session_hook_answer(struct session *s, enum session_hook h,
 	case SMTPGATE_DISCONNECT:
 		if (!r->code)
 			smtp_reply_set(r, 421, "4.3.0", "%s Error: closing connection", s->env->fqdn);
-		answer(s, h, r);
+		answer(s, h, a, r);
 		session_close(s, SESSION_END_PLUGIN);
 		return 1;
 	}

@@ -32,6 +32,7 @@
 
 #include "addr.h"
 #include "clock.h"
+#include "config_unix.h"
 #include "conn.h"
 #include "host.h"
 #include "log.h"
@@ -54,6 +55,7 @@ static int drop_privileges(const struct listener_config *l, const char *user, ui
 static int over_client_limit(const struct worker_args *a, struct conn *c, const char *sid,
 			     const char *client);
 static void close_session(int fd, enum session_end end);
+static void unix_peer(const struct listener_config *l, int fd, struct session_peer *peer);
 static void wake_master_if_short(const struct worker_args *a);
 static int load_tls(const struct listener_config *l, struct tls_server **srv_out);
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
@@ -240,7 +242,10 @@ static int over_client_limit(const struct worker_args *a, struct conn *c, const 
 {
 	int limit = a->listener->max_sessions_per_client;
 	const struct config_nets *spared = &a->listener->client_limit_exceptions;
-	if (limit <= 0 || addr_net_list_contains(spared->nets, spared->count, client))
+	/* A UNIX socket's clients are local processes the socket's mode let
+	   in: no client address to count by. */
+	if (limit <= 0 || a->listener->unix_path ||
+	    addr_net_list_contains(spared->nets, spared->count, client))
 		return 0;
 	size_t open = scoreboard_client_sessions(a->sb, a->slot->listener, a->slot->client);
 	if (open <= (size_t)limit)
@@ -287,6 +292,23 @@ static void wake_master_if_short(const struct worker_args *a)
 	}
 }
 
+/* The client of a UNIX socket: "unix", its uid and pid from the kernel
+   (SO_PEERCRED, fixed at its connect()); the local address is the path
+   (config_unix.c bounds it to fit local_addr). */
+static void unix_peer(const struct listener_config *l, int fd, struct session_peer *peer)
+{
+	_Static_assert(sizeof(peer->local_addr) >= CONFIG_UNIX_PATH_MAX_BYTES,
+		       "a UNIX socket's path fits the local address");
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	snprintf(peer->addr, sizeof(peer->addr), "unix");
+	snprintf(peer->local_addr, sizeof(peer->local_addr), "%s", l->unix_path);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof(cred)) {
+		peer->uid = (long)cred.uid;
+		peer->pid = (long)cred.pid;
+	}
+}
+
 /* One accepted client (TCP_NODELAY inherited from the listening socket;
    client is its address from accept): mark the worker busy, read its
    PROXY header when the listener wants one, run the session, close it. */
@@ -297,8 +319,12 @@ static void serve(const struct worker_args *a, const struct session_env *env, in
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	memset(&peer, 0, sizeof(peer));
-	addr_to_text(client, peer.addr, sizeof(peer.addr), &peer.port);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+	peer.uid = peer.pid = -1;
+	if (a->listener->unix_path)
+		unix_peer(a->listener, fd, &peer);
+	else
+		addr_to_text(client, peer.addr, sizeof(peer.addr), &peer.port);
+	if (!a->listener->unix_path && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		addr_to_text((struct sockaddr *)&ss, peer.local_addr, sizeof(peer.local_addr),
 			     &peer.local_port);
 
@@ -312,7 +338,7 @@ static void serve(const struct worker_args *a, const struct session_env *env, in
 	/* Behind a balancer the client is known after its PROXY header: till
 	   then the session counts for no client (never for the balancer). */
 	int proxied = a->listener->proxy_protocol != PROXY_PROTO_OFF;
-	scoreboard_set_busy(a->slot, proxied ? "" : peer.addr);
+	scoreboard_set_busy(a->slot, proxied || a->listener->unix_path ? "" : peer.addr);
 	wake_master_if_short(a);
 	enum session_end end = SESSION_END_LIMIT;
 	if (proxy_accept_header(a->listener, fd, wait_mask, &worker_stop, sid, &peer) == 0) {

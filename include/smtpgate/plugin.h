@@ -184,8 +184,9 @@ struct smtpgate_message {
 			     is then NULL and len is the total length */
 	/* LMTP: one reply per recipient, in rcpttos order, each to be set
 	   with host->reply() for a verdict per recipient (its code's class
-	   is the verdict); one left unset gets the message's verdict and
-	   reply.  NULL and 0 on SMTP listeners. */
+	   is the verdict: 2xx, 4xx or 5xx, anything else becomes 451); one
+	   left unset gets the message's verdict and reply.  NULL and 0 on
+	   SMTP listeners. */
 	struct smtpgate_reply *const *rcpt_replies;
 	size_t rcpt_reply_count;
 };

@@ -7,7 +7,10 @@
  * The first input byte picks listener settings (decode_data, smtputf8,
  * bare LF policy, a small size limit, low error and idle limits, and with
  * 0x80 the BDAT mode: every ESMTP extension of issue 18 offered, CHUNKING's
- * BDAT among them, reject_unauth_pipelining with the small size limit) so
+ * BDAT among them, reject_unauth_pipelining with the small size limit;
+ * with 0xC0 LMTP too, where the plugin gives some recipients replies of
+ * their own: a 452, a 550, or a 354 no recipient may get, which the core
+ * must turn into 451) so
  * every path of the channel is fed.  The rest are config.c's defaults but for
  * error_sleep and greet_pause (0: a fuzzer must not sleep).  A setting
  * left at 0 here can end every session at once, and fuzzing then covers
@@ -25,6 +28,7 @@
 #include "conn.h"
 #include "session.h"
 #include "smtp_ext.h"
+#include "smtp_reply.h"
 
 static unsigned long messages_seen; /* on_message calls, for the start-up check */
 
@@ -44,6 +48,16 @@ static enum smtpgate_verdict accept_message(void *priv, const struct smtpgate_se
 		sum += strlen(s->mail_options[i]);
 	if (m->len)
 		sum += (unsigned char)m->data[m->len - 1];
+	/* LMTP: a reply per recipient, chosen by its first byte. */
+	for (size_t i = 0; i < m->rcpt_reply_count; i++) {
+		char c = s->rcpttos[i][0];
+		if (c == 't')
+			smtp_reply_set(m->rcpt_replies[i], 452, "4.2.2", "full %zu", i);
+		else if (c == 'p')
+			smtp_reply_set(m->rcpt_replies[i], 550, "5.1.1", "unknown");
+		else if (c == 'b')
+			smtp_reply_set(m->rcpt_replies[i], 354, NULL, "not a recipient's reply");
+	}
 	return sum == (size_t)-1 ? SMTPGATE_REJECT : SMTPGATE_CONTINUE;
 }
 
@@ -64,14 +78,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 					 "DATA\r\nx\r\n.\r\nQUIT\r\n";
 	static const char bdat[] = "\x80" "EHLO a\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"
 				   "BDAT 3\r\nx\r\nBDAT 1 LAST\r\nyQUIT\r\n";
+	static const char lmtp[] = "\xC0" "LHLO a\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"
+				   "RCPT TO:<t@d>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n";
 	(void)argc;
 	(void)argv;
 	LLVMFuzzerTestOneInput((const uint8_t *)transcript, sizeof(transcript) - 1);
 	LLVMFuzzerTestOneInput((const uint8_t *)bdat, sizeof(bdat) - 1);
-	if (messages_seen != 2) {
+	LLVMFuzzerTestOneInput((const uint8_t *)lmtp, sizeof(lmtp) - 1);
+	if (messages_seen != 3) {
 		fprintf(stderr, "fuzz_session: invariant broken: a plain transaction delivers no "
-				"message (DATA and BDAT each deliver one); a listener setting left at 0 "
-				"here ends every session?\n");
+				"message (DATA, BDAT and LMTP each deliver one); a listener setting "
+				"left at 0 here ends every session?\n");
 		abort();
 	}
 	return 0;
@@ -106,6 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			       SMTP_EXT_DSN;
 		l.reject_unauth_pipelining = knobs & 1;
 	}
+	l.lmtp = (knobs & 0xC0) == 0xC0;
 	struct session_env env = { .listener = &l, .plugin = &accept_all, .fqdn = "fuzz.example" };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 1025,
 				     .local_addr = "127.0.0.1", .local_port = 25 };

@@ -28,6 +28,7 @@ PLUGINS = {
     "abi10": os.path.join(TOP, "tests/plugins/abi10/.libs/abi10.so"),
     "stream": os.path.join(TOP, "tests/plugins/.libs/stream.so"),
     "keywords": os.path.join(TOP, "tests/plugins/.libs/keywords.so"),
+    "lmtpverdict": os.path.join(TOP, "tests/plugins/.libs/lmtpverdict.so"),
     "proxy": os.path.join(TOP, "plugins/proxy/.libs/proxy.so"),
     "maildir": os.path.join(TOP, "plugins/maildir/.libs/maildir.so"),
     "mailman": os.path.join(TOP, "plugins/mailman/.libs/mailman.so"),

@@ -835,3 +835,17 @@ def test_existing_maildir_directory_is_synced_into_its_parent(ctx):
     delivered(base + "/dora", 1)
     for dirname in (base, base + "/dora", base + "/dora/new"):
         check(dirname in synced, "%s was not synced; synced: %r" % (dirname, synced))
+
+
+def test_a_maildir_half_made_by_another_worker(ctx):
+    """Two workers delivering a recipient's first messages at once: one
+    makes the Maildir (tmp/, then new/, then cur/), the other finds tmp/
+    already there and must not fail on a new/ not made yet.  The state
+    between the two mkdirs, made by hand: the delivery makes what is
+    missing and succeeds."""
+    base = ctx.path("mail")
+    d, port = maildir_daemon(ctx, base + "/%u", workers=1)
+    os.makedirs(base + "/bob/tmp")
+    eq(sendmail(port, "a@example.org", ["bob@x.org"], b"Subject: first\r\n\r\nx\r\n"), {},
+       "delivery into a Maildir without new/ yet")
+    delivered(base + "/bob", 1)

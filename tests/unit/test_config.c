@@ -393,10 +393,91 @@ static const struct {
 	{ "tls handshake_timeout 0",
 	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { handshake_timeout = 0; }; } );\n",
 	  "setting=handshake_timeout ", "outside" },
+	{ "bad protocol", "listeners = ( { address = \"127.0.0.1:1\"; protocol = \"esmtp\"; } );\n",
+	  "setting=protocol ", "expected \\\"smtp\\\" or \\\"lmtp\\\"" },
+	{ "unix: relative path", "listeners = ( { address = \"unix:run/x.sock\"; } );\n",
+	  "setting=address ", "absolute path" },
+	{ "unix: empty path", "listeners = ( { address = \"unix:\"; } );\n",
+	  "setting=address ", "absolute path" },
+	{ "unix: a directory", "listeners = ( { address = \"unix:/run/\"; } );\n",
+	  "setting=address ", "names a directory" },
+	{ "unix: path too long",
+	  "listeners = ( { name = \"u\"; address = \"unix:/" N64 N64 "\"; } );\n",
+	  "setting=address ", "at most 107" },
+	{ "unix: mode not octal", "listeners = ( { address = \"unix:/x.sock\"; socket_mode = \"rw\"; } );\n",
+	  "setting=socket_mode ", "octal mode" },
+	{ "unix: mode too big", "listeners = ( { address = \"unix:/x.sock\"; socket_mode = \"01777\"; } );\n",
+	  "setting=socket_mode ", "octal mode" },
+	{ "unix: mode not a string", "listeners = ( { address = \"unix:/x.sock\"; socket_mode = 438; } );\n",
+	  "setting=socket_mode ", "expected a string" },
+	{ "unix: unknown user",
+	  "listeners = ( { address = \"unix:/x.sock\"; socket_user = \"no-such-user-q\"; } );\n",
+	  "setting=socket_user ", "no such user" },
+	{ "unix: unknown group",
+	  "listeners = ( { address = \"unix:/x.sock\"; socket_group = \"no-such-group-q\"; } );\n",
+	  "setting=socket_group ", "no such group" },
+	{ "socket_mode on TCP", "listeners = ( { address = \"127.0.0.1:1\"; socket_mode = \"0600\"; } );\n",
+	  "setting=socket_mode ", "only for a UNIX socket" },
+	{ "socket_group on TCP", "listeners = ( { address = \"127.0.0.1:1\"; socket_group = \"root\"; } );\n",
+	  "setting=socket_group ", "only for a UNIX socket" },
+	{ "unix: PROXY protocol",
+	  "listeners = ( { address = \"unix:/x.sock\"; proxy_protocol = \"v1\";\n"
+	  "  proxy_trusted = [ \"127.0.0.1\" ]; } );\n",
+	  "setting=proxy_protocol ", "not on a UNIX socket" },
+	{ "unix: TLS",
+	  "listeners = ( { address = \"unix:/x.sock\";\n tls = { mode = \"may\"; cert = \"/c\"; key = \"/k\"; }; } );\n",
+	  "setting=tls ", "on a UNIX socket" },
 	{ "bad worker_scheduling",
 	  "worker_scheduling = \"fifo\";\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
 	  "worker_scheduling", "expected \\\"normal\\\" or \\\"batch\\\"" },
 };
+
+/* protocol and the unix: address with its socket settings, as loaded. */
+static const struct {
+	const char *name;
+	const char *listener; /* the settings inside { } */
+	int lmtp;
+	const char *unix_path; /* NULL: TCP */
+	int mode;
+	long uid, gid;
+} unix_rows[] = {
+	{ "TCP, SMTP by default", "address = \"127.0.0.1:1\";", 0, NULL, 0666, -1, -1 },
+	{ "TCP, LMTP", "address = \"127.0.0.1:1\"; protocol = \"lmtp\";", 1, NULL, 0666, -1, -1 },
+	{ "unix, defaults", "address = \"unix:/run/x.sock\";", 0, "/run/x.sock", 0666, -1, -1 },
+	{ "unix, LMTP, mode", "address = \"unix:/x\"; protocol = \"lmtp\"; socket_mode = \"660\";",
+	  1, "/x", 0660, -1, -1 },
+	{ "unix, owner", "address = \"unix:/x\"; socket_user = \"root\"; socket_group = \"root\";"
+	  " socket_mode = \"0\";", 0, "/x", 0, 0, 0 },
+	{ "unix, group only", "address = \"unix:/x\"; socket_group = \"root\";", 0, "/x", 0666, -1, 0 },
+	{ "unix: in a TCP-like name", "address = \"unix:/a:25\";", 0, "/a:25", 0666, -1, -1 },
+};
+
+static void test_unix_listeners(void)
+{
+	for (size_t i = 0; i < sizeof(unix_rows) / sizeof(unix_rows[0]); i++) {
+		const char *row = unix_rows[i].name;
+		char body[512], err[CONFIG_ERROR_MAX_BYTES];
+		struct config *cfg;
+		snprintf(body, sizeof(body), "listeners = ( { name = \"x\"; %s } );\n",
+			 unix_rows[i].listener);
+		if (!UNIT_CHECK(row, load(body, &cfg, err, sizeof(err)) == 0)) {
+			printf("    error: %s\n", err);
+			continue;
+		}
+		const struct listener_config *l = &cfg->listeners[0];
+		UNIT_CHECK(row, l->lmtp == unix_rows[i].lmtp);
+		if (unix_rows[i].unix_path)
+			UNIT_CHECK_STR(row, l->unix_path ? l->unix_path : "(null)", unix_rows[i].unix_path);
+		else
+			UNIT_CHECK(row, l->unix_path == NULL);
+		if (unix_rows[i].unix_path) {
+			UNIT_CHECK(row, l->socket_mode == unix_rows[i].mode);
+			UNIT_CHECK(row, l->socket_uid == unix_rows[i].uid);
+			UNIT_CHECK(row, l->socket_gid == unix_rows[i].gid);
+		}
+		config_free(cfg);
+	}
+}
 
 static void test_bad_configs(void)
 {
@@ -610,6 +691,7 @@ int test_config_register(void)
 	    !CU_add_test(s, "every setting", test_every_setting) ||
 	    !CU_add_test(s, "handler given as a path", test_handler_path) ||
 	    !CU_add_test(s, "bad configs table", test_bad_configs) ||
+	    !CU_add_test(s, "protocol and unix: listeners table", test_unix_listeners) ||
 	    !CU_add_test(s, "longest listener name", test_longest_name) ||
 	    !CU_add_test(s, "config_load_file", test_load_file) ||
 	    !CU_add_test(s, "file size and line limits table", test_file_limits) ||

@@ -48,6 +48,7 @@ enum {
 	CFG_TLS_MAY = 1 << 13,         /* tls.mode "may" (a memory conn has no TLS) */
 	CFG_TLS_REQUIRED = 1 << 14,    /* tls.mode "required" */
 	CFG_ESMTP = 1 << 15,           /* extensions PIPELINING ENHANCEDSTATUSCODES CHUNKING */
+	CFG_LMTP = 1 << 16,            /* protocol "lmtp" */
 };
 
 /* What the fake plugin answers. */
@@ -73,6 +74,9 @@ enum fake_mode {
 	FAKE_MSG_TEMPFAIL,     /* TEMPFAIL 452 4.3.1 */
 	FAKE_MSG_ACCEPT_451,   /* bad: ACCEPT with a 4xx */
 	FAKE_MSG_DISCONNECT,   /* DISCONNECT without a reply */
+	FAKE_MSG_PER_RCPT,     /* LMTP: recipients "t..." 452, "p..." 550, "b..." a
+				  bad 354; the others the message's CONTINUE */
+	FAKE_MSG_DISCONNECT_PER_RCPT, /* the same replies, then DISCONNECT */
 };
 
 struct fake {
@@ -223,6 +227,18 @@ static enum smtpgate_verdict fake_message(void *priv, const struct smtpgate_sess
 		return SMTPGATE_ACCEPT;
 	case FAKE_MSG_DISCONNECT:
 		return SMTPGATE_DISCONNECT;
+	case FAKE_MSG_PER_RCPT:
+	case FAKE_MSG_DISCONNECT_PER_RCPT:
+		for (size_t i = 0; i < msg->rcpt_reply_count; i++) {
+			char c = s->rcpttos[i][0];
+			if (c == 't')
+				smtp_reply_set(msg->rcpt_replies[i], 452, "4.2.2", "full");
+			else if (c == 'p')
+				smtp_reply_set(msg->rcpt_replies[i], 550, "5.1.1", "unknown");
+			else if (c == 'b')
+				smtp_reply_set(msg->rcpt_replies[i], 354, NULL, "go on");
+		}
+		return f->mode == FAKE_MSG_PER_RCPT ? SMTPGATE_CONTINUE : SMTPGATE_DISCONNECT;
 	default:
 		return SMTPGATE_CONTINUE;
 	}
@@ -355,6 +371,7 @@ static void make_listener(struct listener_config *l, unsigned int cfg)
 	l->tls.mode = cfg & CFG_TLS_MAY ? TLS_MODE_MAY
 		      : cfg & CFG_TLS_REQUIRED ? TLS_MODE_REQUIRED : TLS_MODE_OFF;
 	l->tls.handshake_timeout_sec = 30;
+	l->lmtp = (cfg & CFG_LMTP) != 0;
 }
 
 /* Expand "{N*c}"; with crlf, "\n" becomes "\r\n".  malloc'd. */
@@ -425,6 +442,16 @@ struct session_row {
 #define RCPT_SYNTAX "501 Syntax: RCPT TO: <address>\n"
 #define RCPT_SYNTAX_EXT "501 Syntax: RCPT TO: <address> [SP <mail-parameters>]\n"
 #define INTERNAL "451 4.3.0 Error: internal error in the message handler\n"
+/* LMTP: LHLO, MAIL, four RCPTs, DATA; and their replies. */
+#define LHLO_OK "250-" FQDN "\n250-PIPELINING\n250-SIZE 33554432\n250-8BITMIME\n" \
+		"250-ENHANCEDSTATUSCODES\n250 HELP\n"
+#define LMTP_TX4 "LHLO c\r\nMAIL FROM:<f@x>\r\nRCPT TO:<a@x>\r\nRCPT TO:<t@x>\r\n" \
+		 "RCPT TO:<p@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n"
+#define LMTP_TX4_REST "250 2.1.0 OK\n250 2.1.5 OK\n250 2.1.5 OK\n250 2.1.5 OK\n250 2.1.5 OK\n" \
+		      GO_AHEAD
+#define LMTP_TX4_OK LHLO_OK LMTP_TX4_REST
+#define LMTP_TX4_OK_32 "250-" FQDN "\n250-PIPELINING\n250-SIZE 32\n250-8BITMIME\n" \
+		       "250-ENHANCEDSTATUSCODES\n250 HELP\n" LMTP_TX4_REST
 /* HELO, MAIL, RCPT, DATA as test_smtpd.py's dialogs write them. */
 #define EHLO_TLS "250-" FQDN "\n250-SIZE 33554432\n250-8BITMIME\n250-STARTTLS\n250 HELP\n"
 #define MUST_TLS "530 5.7.0 Must issue a STARTTLS command first\n"
@@ -963,6 +990,26 @@ static const struct session_row session_rows[] = {
 	  FAKE_MSG_ACCEPT_451, .messages = 1, MSG("m") },
 	{ "on_message DISCONNECT", IN(TX "m\r\n.\r\nNOOP\r\n"),
 	  TX_OK "421 4.3.0 " FQDN " Error: closing connection\n", 0, FAKE_MSG_DISCONNECT,
+	  END(SESSION_END_PLUGIN), .messages = 1, MSG("m") },
+	{ "LMTP: HELO and EHLO unknown, LHLO offers its extensions",
+	  IN("HELO x\r\nEHLO x\r\nMAIL FROM:<a@x>\r\nLHLO c\r\nLHLO c\r\nHELO x\r\nQUIT\r\n"),
+	  "500 Error: command \"HELO\" not recognized\n500 Error: command \"EHLO\" not recognized\n"
+	  "503 5.5.1 Error: send LHLO first\n" LHLO_OK "503 5.5.1 Error: duplicate LHLO\n"
+	  "500 5.5.2 Error: command \"HELO\" not recognized\n221 2.0.0 Bye\n", CFG_LMTP,
+	  END(SESSION_END_QUIT) },
+	{ "LMTP: a reply per recipient, in RCPT order", IN(LMTP_TX4 "m\r\n.\r\nNOOP\r\n"),
+	  LMTP_TX4_OK "250 2.0.0 OK\n452 4.2.2 full\n550 5.1.1 unknown\n" INTERNAL "250 2.0.0 OK\n",
+	  CFG_LMTP, FAKE_MSG_PER_RCPT, .messages = 1, MSG("m"), .rcpts = "a@x,t@x,p@x,b@x" },
+	{ "LMTP: one verdict for every recipient", IN(LMTP_TX4 "m\r\n.\r\n"),
+	  LMTP_TX4_OK "554 5.7.1 Rejected\n554 5.7.1 Rejected\n554 5.7.1 Rejected\n"
+	  "554 5.7.1 Rejected\n", CFG_LMTP, FAKE_MSG_REJECT, .messages = 1, MSG("m") },
+	{ "LMTP: the message too big, each recipient told", IN(LMTP_TX4 "{40*x}\r\n.\r\n"),
+	  LMTP_TX4_OK_32 "552 5.3.4 Error: Too much mail data\n552 5.3.4 Error: Too much mail data\n"
+	  "552 5.3.4 Error: Too much mail data\n552 5.3.4 Error: Too much mail data\n",
+	  CFG_LMTP | CFG_LIMIT_32, .resets = 1 },
+	{ "LMTP: DISCONNECT, its reply to each recipient", IN(LMTP_TX4 "m\r\n.\r\nNOOP\r\n"),
+	  LMTP_TX4_OK "421 4.3.0 " FQDN " Error: closing connection\n452 4.2.2 full\n"
+	  "550 5.1.1 unknown\n" INTERNAL, CFG_LMTP, FAKE_MSG_DISCONNECT_PER_RCPT,
 	  END(SESSION_END_PLUGIN), .messages = 1, MSG("m") },
 	{ "plugin command", IN("XFOO hello world\r\nHELO h\r\nxfoo\r\nXFOO \r\n"),
 	  "250 XFOO arg=hello world greeting=-\n" HELO_OK "250 XFOO no arg greeting=h\n"
