@@ -74,7 +74,7 @@ def test_lhlo_replaces_helo_and_ehlo(ctx):
         eq(c.cmd("RCPT TO:<b@example.org>"), "503 5.5.1 Error: need MAIL command", "RCPT first")
         eq(c.cmd("MAIL FROM:<a@example.org> SIZE=99999999999"),
            "552 5.3.4 Error: message size exceeds fixed maximum message size", "SIZE")
-        eq(c.cmd("MAIL FROM:<a@example.org>"), "250 2.0.0 OK", "MAIL")
+        eq(c.cmd("MAIL FROM:<a@example.org>"), "250 2.1.0 OK", "MAIL")
         eq(c.cmd("RCPT TO:<b@example.org> NOTIFY=NEVER"),
            "555 5.5.4 RCPT TO parameters not recognized or not implemented", "RCPT params")
         eq(c.cmd("NOOP"), "250 2.0.0 OK", "NOOP")
@@ -110,7 +110,7 @@ def test_a_reply_per_recipient_in_rcpt_order(ctx):
     rcpts = ["one@x.org", "temp@x.org", "perm@x.org", "two@x.org", "bad@x.org"]
     with Client(port) as c:
         before, after = lmtp_session(c, rcpts, b"Subject: x\r\n\r\nhello")
-        eq(before[1:], ["250 2.0.0 OK"] * 6 + ["354 End data with <CR><LF>.<CR><LF>"],
+        eq(before[1:], ["250 2.1.0 OK"] + ["250 2.1.5 OK"] * 5 + ["354 End data with <CR><LF>.<CR><LF>"],
            "replies before the dot")
         eq(after, ["250 2.0.0 Ok: delivered", "452 4.2.2 <temp@x.org>: mailbox full",
                    "550 5.1.1 <perm@x.org>: no such user", "250 2.0.0 Ok: delivered",
