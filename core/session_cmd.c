@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "counters.h"
 #include "log.h"
 #include "mem.h"
 
@@ -368,6 +369,7 @@ static void smtp_rcpt(struct session *s, const char *arg, const struct session_v
 	}
 	if (s->rcpt_count >= (size_t)s->l->max_recipients) {
 		session_chat_reply(&s->chat, "452 4.5.3 Error: too many recipients");
+		counters_limit(CL_MAX_RECIPIENTS);
 		return;
 	}
 	struct smtpgate_reply r;
@@ -462,6 +464,7 @@ static void deliver(struct session *s, const struct smtp_data *d, long long star
 		 "delivered=%s ms=%lld%s", s->sid, s->l->name, log_quoted(s->mailfrom),
 		 s->rcpt_count, d->raw_bytes, log_quoted(reply), delivered ? "yes" : "no",
 		 clock_ms() - started_ms, s->tls_log);
+	counters_message(counters_result_of(r.code, d->over_limit), d->raw_bytes, s->rcpt_count);
 	session_reset_transaction(s, !delivered);
 }
 
