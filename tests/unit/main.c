@@ -244,6 +244,7 @@ int main(void)
 		test_plugin_load_register, test_debug_plugin_register, test_maildir_name_register,
 		test_scoreboard_register,
 		test_conn_register, test_log_register, test_proxy_proto_register,
+		test_metrics_register,
 	};
 
 	if (CU_initialize_registry() != CUE_SUCCESS) {
