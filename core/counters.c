@@ -20,7 +20,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -59,6 +58,10 @@ struct counters_board {
 const unsigned long long counters_hook_bounds_us[COUNTERS_HOOK_BUCKETS] = {
 	100, 500, 1000, 5000, 10000, 50000, 100000, 500000, 1000000, 5000000, 10000000, 30000000
 };
+
+#define COUNTERS_VERB_MAX_BYTES 8 /* STARTTLS */
+/* The lengths of the verbs' names, in enum counters_verb order. */
+static const unsigned char verb_lens[CV_OTHER] = { 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 8, 4 };
 
 static struct counters_board *board;
 static struct counter_set *mine;       /* a worker's own block */
@@ -252,15 +255,21 @@ void counters_command_begin(const char *line, size_t len)
 {
 	if (!mine)
 		return;
+	/* Upper-cased into a word, compared with each name's whole length:
+	   this runs for every command, so no strlen() or strcasecmp() here. */
+	char up[COUNTERS_VERB_MAX_BYTES];
 	size_t n = 0;
-	while (n < len && line[n] != ' ')
-		n++;
-	verb_pending = CV_OTHER;
-	for (int v = 0; v < CV_OTHER; v++) {
-		const char *name = counters_verb_name((enum counters_verb)v);
-		if (strlen(name) == n && strncasecmp(line, name, n) == 0)
-			verb_pending = v;
+	while (n < len && line[n] != ' ' && n < sizeof(up)) {
+		char c = line[n];
+		up[n++] = c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
 	}
+	verb_pending = CV_OTHER;
+	if (n == len || line[n] == ' ')
+		for (int v = 0; v < CV_OTHER; v++)
+			if (verb_lens[v] == n && memcmp(up, counters_verb_name((enum counters_verb)v), n) == 0) {
+				verb_pending = v;
+				break;
+			}
 }
 
 /* The first reply to the pending command gives its class; later replies
@@ -346,9 +355,13 @@ void counters_hook_end(int hook, long long began_us)
 		return;
 	long long d = now_us() - began_us;
 	unsigned long long us = d > 0 ? (unsigned long long)d : 0;
-	for (int b = 0; b < COUNTERS_HOOK_BUCKETS; b++)
-		if (us <= counters_hook_bounds_us[b])
-			word_add(&mine->hook_buckets[hook][b], 1); /* cumulative, as exposed */
+	/* One bucket per call (the exposition adds them up): the first
+	   whose bound it is within; past the last, only the count. */
+	int b = 0;
+	while (b < COUNTERS_HOOK_BUCKETS && us > counters_hook_bounds_us[b])
+		b++;
+	if (b < COUNTERS_HOOK_BUCKETS)
+		word_add(&mine->hook_buckets[hook][b], 1);
 	word_add(&mine->hook_count[hook], 1);
 	word_add(&mine->hook_sum_us[hook], us);
 }

@@ -51,7 +51,7 @@ struct counter_set {
 	unsigned long long limits[CL_COUNT];
 	unsigned long long tls[CT_COUNT];
 	unsigned long long proxy_errors[CP_COUNT];
-	unsigned long long hook_buckets[CH_COUNT][COUNTERS_HOOK_BUCKETS];
+	unsigned long long hook_buckets[CH_COUNT][COUNTERS_HOOK_BUCKETS]; /* not cumulative */
 	unsigned long long hook_count[CH_COUNT];
 	unsigned long long hook_sum_us[CH_COUNT];
 };

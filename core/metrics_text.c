@@ -203,11 +203,12 @@ static void render_hooks(struct metrics_text *t, const struct counters_view *v, 
 	for (size_t i = 0; i < n; i++)
 		for (int h = 0; h < CH_COUNT; h++) {
 			const char *hook = counters_hook_name((enum counters_hook)h);
+			unsigned long long below = 0; /* a bucket counts every call up to its bound */
 			for (int b = 0; b < COUNTERS_HOOK_BUCKETS; b++) {
+				below += v[i].c.hook_buckets[h][b];
 				snprintf(lab, sizeof(lab), ",hook=\"%s\",le=\"%g\"", hook,
 					 (double)counters_hook_bounds_us[b] / 1e6);
-				sample(t, "smtpgate_plugin_hook_duration_seconds_bucket", v[i].name, lab,
-				       v[i].c.hook_buckets[h][b]);
+				sample(t, "smtpgate_plugin_hook_duration_seconds_bucket", v[i].name, lab, below);
 			}
 			snprintf(lab, sizeof(lab), ",hook=\"%s\",le=\"+Inf\"", hook);
 			sample(t, "smtpgate_plugin_hook_duration_seconds_bucket", v[i].name, lab,

@@ -146,12 +146,19 @@ static void test_text_families(void)
 	snprintf(v[0].name, sizeof(v[0].name), "a\"b");
 	v[0].c.messages[CR_REFUSED] = 3;
 	v[0].stress_seconds = 1.5;
+	v[0].c.hook_buckets[CH_MESSAGE][0] = 1; /* up to 100 us */
+	v[0].c.hook_buckets[CH_MESSAGE][3] = 2; /* up to 5 ms */
+	v[0].c.hook_count[CH_MESSAGE] = 4;      /* one past 30 s */
 	struct metrics_text t = { 0 };
 	metrics_text_render(&t, v, 1);
 	UNIT_CHECK_CONTAINS(row, t.p, "# TYPE smtpgate_messages_total counter\n");
 	UNIT_CHECK_CONTAINS(row, t.p, "smtpgate_messages_total{listener=\"a\\\"b\",result=\"refused\"} 3\n");
 	UNIT_CHECK_CONTAINS(row, t.p, "smtpgate_stress_seconds_total{listener=\"a\\\"b\"} 1.500\n");
 	UNIT_CHECK_CONTAINS(row, t.p, "# TYPE smtpgate_plugin_hook_duration_seconds histogram\n");
+	UNIT_CHECK_CONTAINS(row, t.p, "hook=\"on_message\",le=\"0.001\"} 1\n");
+	UNIT_CHECK_CONTAINS(row, t.p, "hook=\"on_message\",le=\"0.005\"} 3\n");
+	UNIT_CHECK_CONTAINS(row, t.p, "hook=\"on_message\",le=\"30\"} 3\n");
+	UNIT_CHECK_CONTAINS(row, t.p, "hook=\"on_message\",le=\"+Inf\"} 4\n");
 	const char *p = t.p;
 	int helps = 0, types = 0;
 	while ((p = strstr(p, "\n# ")) != NULL) {
