@@ -92,9 +92,11 @@ enum metrics_route metrics_http_route(const char *req, size_t len, char *name_ou
 	if (line > 0 && req[line - 1] == '\r')
 		line--;
 	/* METHOD SP target SP HTTP/1.x, printable ASCII only. */
-	for (size_t i = 0; i < line; i++)
-		if ((unsigned char)req[i] < 0x21 && req[i] != ' ')
+	for (size_t i = 0; i < line; i++) {
+		unsigned char c = (unsigned char)req[i];
+		if ((c < 0x21 && c != ' ') || c >= 0x7f)
 			return METRICS_ROUTE_BAD_REQUEST;
+	}
 	const char *sp1 = memchr(req, ' ', line);
 	const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', line - (size_t)(sp1 + 1 - req)) : NULL;
 	if (!sp1 || !sp2 || sp1 == req || sp2 == sp1 + 1 || sp1[1] != '/')
@@ -202,8 +204,11 @@ static void read_client(struct hconn *c, const struct scoreboard *sb, struct met
 		close_client(c);
 		return;
 	}
+	/* Only the new bytes (and the 3 before them) can complete the blank
+	   line: a client sending a byte at a time costs no rescans. */
+	size_t from = c->len > 3 ? c->len - 3 : 0;
 	c->len += (size_t)n;
-	if (c->len == sizeof(c->buf) || find_end(c->buf, c->len))
+	if (c->len == sizeof(c->buf) || find_end(c->buf + from, c->len - from))
 		answer(c, sb, text);
 }
 

@@ -50,6 +50,8 @@ static const struct {
 	{ "no slash", UNIT_BYTES("GET metrics HTTP/1.1\r\n\r\n"), METRICS_ROUTE_BAD_REQUEST, NULL, 0 },
 	{ "two spaces", UNIT_BYTES("GET  /metrics HTTP/1.1\r\n\r\n"), METRICS_ROUTE_BAD_REQUEST, NULL, 0 },
 	{ "control byte", UNIT_BYTES("GET /me\x01trics HTTP/1.1\r\n\r\n"), METRICS_ROUTE_BAD_REQUEST, NULL, 0 },
+	{ "non-ASCII byte", UNIT_BYTES("GET /healthz/m\xc3\xa9 HTTP/1.1\r\n\r\n"), METRICS_ROUTE_BAD_REQUEST, NULL, 0 },
+	{ "DEL byte", UNIT_BYTES("GET /metrics\x7f HTTP/1.1\r\n\r\n"), METRICS_ROUTE_BAD_REQUEST, NULL, 0 },
 	{ "NUL byte", UNIT_BYTES("GET /me\0trics HTTP/1.1\r\n\r\n"), METRICS_ROUTE_BAD_REQUEST, NULL, 0 },
 	{ "no blank line", UNIT_BYTES("GET /metrics HTTP/1.1\r\nHost: x\r\n"), METRICS_ROUTE_INCOMPLETE, NULL, 0 },
 	{ "empty", UNIT_BYTES(""), METRICS_ROUTE_INCOMPLETE, NULL, 0 },
