@@ -288,3 +288,40 @@ def test_metrics_setting_checked_and_off_by_default(ctx):
     check("metrics" not in d.log(), "metrics without the setting:\n" + d.log())
     with Client(port) as c:
         eq(c.transaction("Subject: x\r\n\r\nno metrics")[:3], "250", "a message without metrics")
+
+
+def test_proxy_header_errors_and_limits_by_reason(ctx):
+    # A PROXY listener trusting 127.0.0.1 only: garbage from it is
+    # malformed, anything from 127.0.0.2 untrusted; a good header makes a
+    # session; a client talking before greet_pause ends is a pregreet hit.
+    _, port, mport = gate(ctx, extra='proxy_trusted = [ "127.0.0.1" ];', proxy_protocol="v2",
+                          greet_pause=300, pregreet="reject")
+    with socket.create_connection(("127.0.0.1", port), timeout=harness.WAIT) as s:
+        s.sendall(b"GARBAGE\r\n")
+        eq(s.recv(100), b"", "garbage instead of a header")
+    with socket.create_connection(("127.0.0.1", port), timeout=harness.WAIT,
+                                  source_address=("127.0.0.2", 0)) as s:
+        eq(s.recv(100), b"", "a connection from outside proxy_trusted")
+    sig = b"\r\n\r\n\x00\r\nQUIT\n"
+    local = sig + b"\x20\x00\x00\x00"
+    with socket.create_connection(("127.0.0.1", port), timeout=harness.WAIT) as s:
+        s.sendall(local + b"EHLO early.example\r\n")  # before the greeting
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        check(data.startswith(b"554 "), "talking early: %r" % data)
+    mx = 'listener="mx"'
+    want = {
+        'smtpgate_proxy_header_errors_total{%s,reason="malformed"}' % mx: 1,
+        'smtpgate_proxy_header_errors_total{%s,reason="untrusted"}' % mx: 1,
+        'smtpgate_proxy_header_errors_total{%s,reason="timeout"}' % mx: 0,
+        'smtpgate_limit_hits_total{%s,limit="pregreet"}' % mx: 1,
+        'smtpgate_sessions_started_total{%s}' % mx: 3,
+        'smtpgate_sessions_ended_total{%s,reason="limit"}' % mx: 3,
+    }
+    wait_until(lambda: all(samples(get(mport, "/metrics")[1]).get(k) == v
+                           for k, v in want.items()),
+               what="the PROXY and pregreet counters: %r" % want)
