@@ -16,7 +16,8 @@
 # is printed per tree and load.  Only the processes started here are
 # stopped, by PID; every run is under `timeout`.  Knobs: MSGS=500,
 # KEEP_WORK=1 keeps the callgrind files (callgrind_annotate FILE: where the
-# instructions go).
+# instructions go), INSTR_GLOBAL='metrics = "127.0.0.1:PORT";' adds global
+# settings to every tree's config (the rows are then marked "+global").
 set -u -o pipefail
 export LC_ALL=C
 bench=$(cd "$(dirname "$0")" && pwd)
@@ -39,11 +40,16 @@ instructions_of() {
 	awk '/^summary:/ { n += $2 } END { print n + 0 }' "$work"/cg.out."$1"*
 }
 
-# The worker: the one child of the master that is not a check process.
+# The worker: the child of the master holding the listening socket on
+# port $2 (not a check process, not the metrics child).
 worker_of() {
-	local master=$1 pid
+	local master=$1 hex inodes pid
+	hex=$(printf ':%04X' "$2")
+	inodes=$(awk -v p="$hex" '$2 ~ p"$" && $4 == "0A" { print "socket:[" $10 "]" }' /proc/net/tcp)
 	for pid in $(pgrep -P "$master"); do
-		grep -q "smtpgate" "/proc/$pid/cmdline" 2>/dev/null && { echo "$pid"; return; }
+		for fd in /proc/"$pid"/fd/*; do
+			grep -qxF "$(readlink "$fd" 2>/dev/null)" <<<"$inodes" && { echo "$pid"; return; }
+		done
 	done
 }
 
@@ -54,6 +60,7 @@ start() {
 	ln -sf "$tree/plugins/debug/.libs/debug.so" "$d/plugins/debug.so"
 	cat >"$d/smtpgate.conf" <<EOF
 plugin_dir = "$d/plugins";
+${INSTR_GLOBAL:-}
 listeners = ( { address = "127.0.0.1:$port"; handler = "debug"; workers = 1;
   max_sessions_per_worker = 0; debug = { output = "/dev/null"; }; } );
 EOF
@@ -80,14 +87,14 @@ for tree in "${trees[@]}"; do
 		sleep 0.1
 	done
 	load -d 20 "$port" || echo "warm-up failed" >&2
-	worker=$(worker_of "$master")
+	worker=$(worker_of "$master" "$port")
 	[ -n "$worker" ] || { echo "no worker for $tree" >&2; kill "$master"; continue; }
 	before=$(instructions_of "$worker")
 	for l in L1 L1n; do
 		flags=$([ "$l" = L1 ] && echo -d)
 		load "$flags" "$MSGS" "$port" || echo "$l: smtp-source failed" >&2
 		after=$(instructions_of "$worker")
-		printf '%-40s %-5s %14d\n' "$(git -C "$tree" describe --always --dirty 2>/dev/null || echo "$tree")" \
+		printf '%-40s %-5s %14d\n' "$(git -C "$tree" describe --always --dirty 2>/dev/null || echo "$tree")${INSTR_GLOBAL:++global}" \
 			"$l" $(((after - before) / MSGS))
 		before=$after
 	done

@@ -116,6 +116,7 @@ struct config {
 	const char *log_facility_name; /* ... and log_facility: log_facility from both */
 	int shutdown_timeout_sec;
 	int worker_sched_batch;  /* worker_scheduling = "batch": SCHED_BATCH */
+	const char *metrics;     /* host:port of the metrics listener; NULL: none */
 	struct listener_config *listeners;
 	size_t listener_count;
 };

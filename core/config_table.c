@@ -72,6 +72,7 @@ static const struct setting global_table[] = {
 	{ "log_facility", SET_STRING, G(log_facility_name), 0, 0, 0, "mail", NULL },
 	{ "shutdown_timeout", SET_INT, G(shutdown_timeout_sec), 1, DAY, 30, NULL, NULL },
 	{ "worker_scheduling", SET_CHOICE, G(worker_sched_batch), 0, 0, 1, NULL, schedulings },
+	{ "metrics", SET_STRING, G(metrics), 0, 0, 0, NULL, NULL }, /* NULL: off */
 };
 
 /* Defaults from smtpd.py, RFC 5321 and Postfix, as the comments say. */
@@ -447,6 +448,13 @@ int config_table_load_global(struct config_loader *ld)
 		return config_table_fail(ld, root, "log_facility", "unknown syslog facility \"%s\"",
 			    cfg->log_facility_name);
 	cfg->log_facility = cfg->log_syslog ? facility_code : -1;
+	/* "" is off, as no setting; an address is checked now, not at bind. */
+	struct hostport hp;
+	const char *why;
+	if (cfg->metrics && cfg->metrics[0] == '\0')
+		cfg->metrics = NULL;
+	if (cfg->metrics && addr_split(cfg->metrics, &hp, &why) < 0)
+		return config_table_fail(ld, root, "metrics", "\"%s\": %s", cfg->metrics, why);
 	return 0;
 }
 

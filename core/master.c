@@ -30,6 +30,7 @@
 #include "master_listen.h"
 #include "master_sig.h"
 #include "master_spawn.h"
+#include "metrics.h"
 
 #define MASTER_TICK_MS 1000
 
@@ -49,6 +50,8 @@ static int setup(struct master *m, struct config *cfg)
 	rc = master_listen_bind_all(cfg, NULL, 0, &m->bound);
 	if (rc != 0)
 		return rc;
+	if (metrics_setup(cfg) < 0)
+		return EX_CONFIG;
 	m->pools = calloc(cfg->listener_count, sizeof(*m->pools));
 	m->slots = calloc(SCOREBOARD_SLOTS, sizeof(*m->slots));
 	m->sb = scoreboard_create();
@@ -115,6 +118,7 @@ static void run_loop(struct master *m, const sigset_t *wait_mask)
 			master_sig_reload_start(m);
 		drain_wake_pipe(m);
 		master_avail_size_pools(m);
+		metrics_tick(m);
 		wait_for_work(m, wait_mask);
 	}
 }
@@ -125,6 +129,7 @@ static int shutdown_workers(struct master *m, const sigset_t *wait_mask)
 {
 	long long deadline = clock_ms() + (long long)m->cfg->shutdown_timeout_sec * 1000;
 	master_sig_reload_abort(m);
+	metrics_stop();
 	log_info("event=stopping workers=%zu timeout_sec=%d", master_spawn_live(m),
 		 m->cfg->shutdown_timeout_sec);
 	for (size_t i = 0; i < m->cfg->listener_count; i++)

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "counters.h"
 #include "log.h"
 #include "master_internal.h"
 #include "master_spawn.h"
@@ -79,6 +80,7 @@ static void retire(struct master *m, size_t slot, const char *reason)
 	struct worker_slot *w = &m->slots[slot];
 	w->retiring = 1;
 	kill(w->pid, SIGHUP);
+	counters_pool_event(w->name, CPOOL_RETIRE);
 	log_info("listener=%s event=worker-retire pid=%ld reason=%s", w->name, (long)w->pid, reason);
 }
 
@@ -89,6 +91,7 @@ static void set_stress(struct master *m, size_t listener, int on, const struct p
 {
 	const struct listener_config *l = &m->cfg->listeners[listener];
 	m->pools[listener].stress = on;
+	counters_stress(l->name, on);
 	for (size_t i = 0; i < m->nslots; i++) {
 		struct scoreboard_slot *s = &m->sb->slots[i];
 		if (!m->slots[i].pid || strcmp(m->slots[i].name, l->name) != 0)

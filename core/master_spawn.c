@@ -23,8 +23,10 @@
 
 #include "master_check.h"
 #include "clock.h"
+#include "counters.h"
 #include "log.h"
 #include "master_internal.h"
+#include "metrics.h"
 #include "worker.h"
 
 #define MASTER_MAX_BACKOFF_SEC 60
@@ -44,6 +46,8 @@ static void spawn_child(struct master *m, size_t listener, size_t index)
 		if (i != listener)
 			master_listen_close(&m->bound[i]);
 	close(m->wake_pipe[0]);
+	metrics_close_in_child();
+	counters_use_slot(index);
 	struct worker_args a = {
 		.listener = l,
 		.fds = m->bound[listener].fds,
@@ -77,6 +81,7 @@ void master_spawn(struct master *m, size_t listener)
 	struct worker_slot *slot = &m->slots[index];
 	memset(slot, 0, sizeof(*slot));
 	scoreboard_slot_claim(m->sb, index, l->name, m->generation, m->pools[listener].stress);
+	counters_slot_claim(index, l->name);
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_err("listener=%s call=fork error=%s", l->name, log_quoted(strerror(errno)));
@@ -86,6 +91,7 @@ void master_spawn(struct master *m, size_t listener)
 	}
 	if (pid == 0)
 		spawn_child(m, listener, index);
+	counters_pool_event(l->name, CPOOL_FORK);
 	slot->pid = pid;
 	slot->generation = m->generation;
 	slot->listener = listener;
@@ -123,6 +129,7 @@ static void start_failed(struct pool *p, const struct worker_slot *s, pid_t pid,
 	if (delay > MASTER_MAX_BACKOFF_SEC * 1000)
 		delay = MASTER_MAX_BACKOFF_SEC * 1000;
 	p->next_spawn_ms = p->failed_ms + delay;
+	counters_pool_event(s->name, CPOOL_BACKOFF);
 	log_err("listener=%s event=worker-failed pid=%ld %s lived_ms=%lld "
 		"start_failures=%d respawn_in_ms=%lld", s->name, (long)pid, how,
 		lived, p->start_failures, delay);
@@ -142,6 +149,7 @@ static void reaped(struct master *m, size_t i, pid_t pid, int status, int stoppi
 	   delayed as a start-up failure, or it would be a fork loop. */
 	int failed_idle = state == WORKER_IDLE && own_failure(status);
 	scoreboard_slot_release(m->sb, i);
+	counters_slot_fold(i);
 	long long lived = clock_ms() - s->started_ms;
 	/* Never ready is a failure whatever the status: a start-up that ends
 	   with exit(0) would otherwise loop. */
@@ -182,6 +190,8 @@ void master_spawn_reap(struct master *m, int stopping)
 			m->reload.status = status;
 			continue;
 		}
+		if (metrics_reaped(pid, status))
+			continue;
 		for (size_t i = 0; i < m->nslots; i++)
 			if (m->slots[i].pid == pid) {
 				reaped(m, i, pid, status, stopping);

@@ -24,6 +24,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "conn.h"
+#include "counters.h"
 #include "log.h"
 
 static const char *read_status_name(int rc);
@@ -101,6 +102,7 @@ int proxy_accept_header(const struct listener_config *l, int fd, const sigset_t 
 	if (!addr_net_list_contains(trusted->nets, trusted->count, peer->addr)) {
 		log_info("sid=%s listener=%s event=proxy-refused reason=untrusted client=%s port=%u",
 			 sid, l->name, peer->addr, peer->port);
+		counters_proxy_error("untrusted");
 		return -1;
 	}
 	int rc = proxy_accept_read(fd, (unsigned int)l->proxy_protocol,
@@ -108,6 +110,7 @@ int proxy_accept_header(const struct listener_config *l, int fd, const sigset_t 
 	if (rc != PROXY_PROTO_DONE) {
 		log_info("sid=%s listener=%s event=proxy-refused reason=%s client=%s port=%u", sid,
 			 l->name, read_status_name(rc), peer->addr, peer->port);
+		counters_proxy_error(read_status_name(rc));
 		return -1;
 	}
 	use_header(&h, peer);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counters.h"
 #include "linebuf.h"
 #include "log.h"
 #include "mem.h"
@@ -79,6 +80,7 @@ static int idle_command(struct session *s)
 		return 0;
 	log_info("sid=%s listener=%s event=limit limit=max_idle_commands commands=%d", s->sid,
 		 s->l->name, s->idle_commands);
+	counters_limit(CL_MAX_IDLE_COMMANDS);
 	session_chat_reply(&s->chat, "421 4.7.0 %s Error: too many commands without mail",
 			   s->env->fqdn);
 	session_close(s, SESSION_END_LIMIT);
@@ -97,6 +99,7 @@ static void end_command(struct session *s, int idle_counted)
 	if (s->chat.errors >= s->l->hard_error_limit) {
 		log_info("sid=%s listener=%s event=limit limit=hard_error_limit errors=%d", s->sid,
 			 s->l->name, s->chat.errors);
+		counters_limit(CL_HARD_ERROR_LIMIT);
 		session_chat_reply(&s->chat, "421 4.7.0 %s Error: too many errors", s->env->fqdn);
 		session_close(s, SESSION_END_LIMIT);
 	} else if (session_chat_command_failed(&s->chat) && !idle_counted) {
@@ -191,6 +194,7 @@ static int pregreet(struct session *s)
 		return 0;
 	log_info("sid=%s listener=%s event=pregreet action=%s", s->sid, s->l->name,
 		 s->l->pregreet_reject ? "reject" : "log");
+	counters_limit(CL_PREGREET);
 	if (!s->l->pregreet_reject)
 		return 0;
 	session_chat_notify(&s->chat, "554 5.5.1 %s Error: talking before the greeting",
@@ -238,6 +242,8 @@ static struct session *session_new(const struct session_env *env, struct conn *c
 	s->pub.peer_port = peer->port;
 	s->pub.local_addr = peer->local_addr;
 	s->pub.local_port = peer->local_port;
+	s->pub.via_addr = peer->proxy ? peer->via_addr : NULL;
+	s->pub.via_port = peer->proxy ? peer->via_port : 0;
 	s->pub.fqdn = env->fqdn;
 	s->pub.decode_data = s->l->decode_data;
 	s->pub.lmtp = s->l->lmtp;
@@ -309,6 +315,7 @@ enum session_end session_run(const struct session_env *env, struct conn *conn,
 			break;
 		}
 		s->commands += rc == LINEBUF_LINE;
+		counters_command_begin(rc == LINEBUF_LINE ? line : "", rc == LINEBUF_LINE ? len : 0);
 		session_chat_command_begin(&s->chat);
 		end_command(s, rc == LINEBUF_LINE ? dispatch(s, line, len) : refuse_line(s, rc));
 	}

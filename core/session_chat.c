@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "counters.h"
 #include "log.h"
 #include "smtp_enhanced.h"
 #include "smtp_reply.h"
@@ -100,9 +101,11 @@ static void count_error(struct session_chat *ch, const char *line)
 		return;
 	const struct listener_config *l = ch->l;
 	if (ch->errors >= l->soft_error_limit && ch->errors + 1 < l->hard_error_limit) {
-		if (ch->errors == l->soft_error_limit)
+		if (ch->errors == l->soft_error_limit) {
 			log_info("sid=%s listener=%s event=limit limit=soft_error_limit errors=%d "
 				 "delay=%d", ch->sid, l->name, ch->errors, l->error_sleep_sec);
+			counters_limit(CL_SOFT_ERROR_LIMIT);
+		}
 		/* The replies before this one were not delayed: out first,
 		   not held back behind the sleep. */
 		session_chat_flush(ch);
@@ -127,8 +130,10 @@ static void put(struct session_chat *ch, int command_reply, const char *fmt, va_
 {
 	char line[SMTP_REPLY_TEXT_MAX_BYTES + 64], coded[sizeof(line) + 16];
 	size_t len = format_line(line, sizeof(line), fmt, ap);
-	if (command_reply)
+	if (command_reply) {
 		count_error(ch, line);
+		counters_command_reply(line[0]);
+	}
 	if (ch->enhanced) {
 		len = smtp_enhanced_apply(ch->verb, line, len, coded, sizeof(coded));
 		queue(ch, coded, len);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counters.h"
 #include "log.h"
 #include "mem.h"
 
@@ -336,6 +337,7 @@ static void smtp_rcpt(struct session *s, const char *arg, const struct session_v
 		return;
 	if (s->rcpt_count >= (size_t)s->l->max_recipients) {
 		session_chat_reply(&s->chat, "452 4.5.3 Error: too many recipients");
+		counters_limit(CL_MAX_RECIPIENTS);
 		return;
 	}
 	struct smtpgate_reply r;

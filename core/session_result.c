@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "counters.h"
 #include "log.h"
 
 static const char *result_name(int size_limited, const struct smtpgate_reply *r);
@@ -66,6 +67,7 @@ void session_message_done(struct session *s, unsigned long long size, int size_l
 	   after the final dot never reach a 2xx. */
 	if (delivered && r->code / 100 == 2)
 		s->messages_accepted++;
+	counters_message(counters_result_of(r->code, size_limited), size, s->rcpt_count);
 	log_info("sid=%s listener=%s event=message plugin=%s from=%s nrcpt=%zu size=%llu "
 		 "result=%s code=%d enhanced=%s reply=%s ms=%lld%s", s->sid, s->l->name,
 		 log_quoted(s->env->plugin->name), log_quoted(s->mailfrom), s->rcpt_count,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counters.h"
 #include "log.h"
 
 static enum smtpgate_state session_state_public(const struct session *s);
@@ -282,7 +283,9 @@ static int session_hook_answer(struct session *s, enum session_hook h,
 			       const struct session_hook_args *a, struct smtpgate_reply *r)
 {
 	const char *why;
+	long long began = counters_hook_begin();
 	enum smtpgate_verdict v = call_hook(s, h, a, r);
+	counters_hook_end((int)h, began);
 	if (smtp_reply_check(v, r, &why) != 0)
 		v = bad_answer(s, hook_name(h, a), v, r, why);
 	/* A greeting of its own is a 220: a client takes any other code

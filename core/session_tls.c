@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "counters.h"
 #include "log.h"
 
 static int handshake(struct session *s);
@@ -45,6 +46,7 @@ static int handshake(struct session *s)
 	if (rc < 0) {
 		log_info("sid=%s listener=%s event=tls-failed reason=%s", s->sid, s->l->name,
 			 log_quoted(why));
+		counters_tls(NULL);
 		session_close(s, rc == CONN_TIMEOUT ? SESSION_END_TIMEOUT
 				 : rc == CONN_STOPPED ? SESSION_END_STOPPED : SESSION_END_TLS);
 		return -1;
@@ -52,6 +54,7 @@ static int handshake(struct session *s)
 	const char *cipher = "";
 	const char *protocol = conn_tls_info(s->conn, &cipher);
 	s->tls_active = 1;
+	counters_tls(protocol);
 	snprintf(s->tls_log, sizeof(s->tls_log), " tls=%s cipher=%s", protocol, cipher);
 	log_info("sid=%s listener=%s event=tls%s", s->sid, s->l->name, s->tls_log);
 	session_enter(s, before);

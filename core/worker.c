@@ -34,6 +34,7 @@
 #include "clock.h"
 #include "config_unix.h"
 #include "conn.h"
+#include "counters.h"
 #include "host.h"
 #include "log.h"
 #include "plugin_load.h"
@@ -252,6 +253,7 @@ static int over_client_limit(const struct worker_args *a, struct conn *c, const 
 		return 0;
 	log_info("sid=%s listener=%s event=limit limit=max_sessions_per_client client=%s "
 		 "sessions=%zu", sid, a->listener->name, client, open);
+	counters_limit(CL_MAX_SESSIONS_PER_CLIENT);
 	/* An implicit-TLS client expects a ClientHello's answer: a plaintext
 	   421 would be garbage to it, and a handshake is what the limit is
 	   there to spare.  It is closed unanswered, and tries again later. */
@@ -340,6 +342,7 @@ static void serve(const struct worker_args *a, const struct session_env *env, in
 	int proxied = a->listener->proxy_protocol != PROXY_PROTO_OFF;
 	scoreboard_set_busy(a->slot, proxied || a->listener->unix_path ? "" : peer.addr);
 	wake_master_if_short(a);
+	counters_session_start();
 	enum session_end end = SESSION_END_LIMIT;
 	if (proxy_accept_header(a->listener, fd, wait_mask, &worker_stop, sid, &peer) == 0) {
 		if (proxied) /* stored again before it is counted, as above */
@@ -347,6 +350,7 @@ static void serve(const struct worker_args *a, const struct session_env *env, in
 		if (!over_client_limit(a, &c.base, sid, peer.addr))
 			end = session_run(env, &c.base, &peer, sid);
 	}
+	counters_session_end(end);
 	conn_fd_end_tls(&c);
 	close_session(fd, end);
 	scoreboard_set_idle(a->slot, clock_ms());

@@ -155,8 +155,10 @@ struct smtpgate_session {
 	const char *auth_mechanism;/* "PLAIN", "LOGIN"; NULL before AUTH */
 	const char *via_addr;      /* with the PROXY protocol, the balancer's
 				      address (peer_addr is then the original
-				      client's); NULL without it */
-	unsigned int via_port;
+				      client's, or the balancer's too when
+				      the header names no client: v2 LOCAL,
+				      v1 UNKNOWN); NULL without it */
+	unsigned int via_port;     /* the balancer's port; 0 without it */
 	int lmtp;                  /* the listener speaks LMTP (RFC 2033) */
 	long peer_uid;             /* on a UNIX socket (peer_addr "unix"): the
 				      client's uid and pid (SO_PEERCRED); -1 on TCP */

@@ -276,6 +276,28 @@ def test_local_health_check_and_unknown(ctx):
         check(b"\nX-Peer: 127.0.0.1\n" in f, "peer of a connection without a client: %r" % f)
 
 
+def test_plugin_view_names_the_balancer_as_via(ctx):
+    # ABI 1.1's via_addr/via_port: the hooks plugin's XPING shows them.
+    d, port, _ = gate(ctx, handler="hooks")
+    c = Client(port, greeting=False)
+    c.send(v2("192.0.2.7", 4711) + b"EHLO far.example\r\n")
+    eq(c.reply()[0][:4], "220 ", "greeting")
+    c.reply()
+    eq(c.cmd("XPING"), "250 pong - from 192.0.2.7 via 127.0.0.1 port %d"
+       % c.sock.getsockname()[1], "the plugin's view behind a balancer")
+    c.close()
+    c = Client(port, greeting=False)
+    c.send(V2_LOCAL)
+    c.reply()
+    eq(c.cmd("XPING"), "250 pong - from 127.0.0.1 via 127.0.0.1 port %d"
+       % c.sock.getsockname()[1], "a LOCAL header: the balancer is both")
+    c.close()
+    text, direct, _ = ctx.listener(handler="hooks")
+    ctx.daemon(ctx.config([text], name="direct.conf"))
+    with Client(direct) as c:
+        eq(c.cmd("XPING"), "250 pong - from 127.0.0.1", "no via without the PROXY protocol")
+
+
 def test_per_client_limit_per_original_address(ctx):
     d, port, _ = gate(ctx, proto="v1", workers=8, max_sessions_per_client=2,
                       extra="client_limit_exceptions = [];")

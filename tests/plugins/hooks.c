@@ -4,7 +4,7 @@
  * get 550 5.1.1, "busy" get 450 4.2.1; a message starting "REJECT" gets
  * 554 5.7.1; others are accepted.  It also registers the command XPING,
  * and logs "hook=on_connect" and "hook=on_disconnect" so tests can pair
- * them.
+ * them.  XPING answers with the session's peer (and balancer) address.
  */
 #include <string.h>
 
@@ -71,7 +71,12 @@ static enum smtpgate_verdict xping(void *priv, const struct smtpgate_session *s,
 				   struct smtpgate_reply *reply)
 {
 	(void)priv;
-	hooks_host->reply(reply, 250, NULL, "pong %s from %s", arg ? arg : "-", s->peer_addr);
+	/* 1.1: behind a balancer, its address too (the PROXY protocol tests). */
+	if (hooks_host->abi_minor >= 1 && s->via_addr)
+		hooks_host->reply(reply, 250, NULL, "pong %s from %s via %s port %u", arg ? arg : "-",
+				  s->peer_addr, s->via_addr, s->via_port);
+	else
+		hooks_host->reply(reply, 250, NULL, "pong %s from %s", arg ? arg : "-", s->peer_addr);
 	return SMTPGATE_ACCEPT;
 }
 

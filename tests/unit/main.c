@@ -247,6 +247,7 @@ int main(void)
 		test_conn_register, test_log_register, test_proxy_proto_register,
 		test_plugin_settings_register, test_debug_json_register,
 		test_esmtp_register,
+		test_metrics_register,
 	};
 
 	if (CU_initialize_registry() != CUE_SUCCESS) {
