@@ -285,7 +285,7 @@ def test_metrics_setting_checked_and_off_by_default(ctx):
     check(re.search(r"bad\.conf line=\d+ setting=metrics ", out + err),
           "no file and line naming metrics:\n" + err)
     d = ctx.daemon(ctx.config([text]))
-    check("metrics" not in d.log(), "metrics without the setting:\n" + d.log())
+    check("event=metrics" not in d.log(), "metrics without the setting:\n" + d.log())
     with Client(port) as c:
         eq(c.transaction("Subject: x\r\n\r\nno metrics")[:3], "250", "a message without metrics")
 
