@@ -44,15 +44,15 @@ static ssize_t fd_tls_read(struct conn_fd *c, void *buf, size_t len, long long s
 static int fd_tls_write(struct conn_fd *c, const void *buf, size_t len, int timeout_ms);
 static int fd_start_tls(struct conn *base, struct tls_server *srv, int timeout_ms, char *why,
 			size_t why_size);
-static const char *fd_tls_info(struct conn *base, const char **cipher_out);
+static struct ssl_st *fd_tls(struct conn *base);
 static int mem_start_tls(struct conn *base, struct tls_server *srv, int timeout_ms, char *why,
 			 size_t why_size);
-static const char *mem_tls_info(struct conn *base, const char **cipher_out);
+static struct ssl_st *mem_tls(struct conn *base);
 
 static const struct conn_ops fd_ops = { fd_read,  fd_write,     fd_pending,
-					 fd_sleep, fd_start_tls, fd_tls_info };
+					 fd_sleep, fd_start_tls, fd_tls };
 static const struct conn_ops mem_ops = { mem_read,  mem_write,     mem_pending,
-					  mem_sleep, mem_start_tls, mem_tls_info };
+					  mem_sleep, mem_start_tls, mem_tls };
 
 
 void conn_fd_init(struct conn_fd *c, int fd, const sigset_t *wait_mask,
@@ -284,13 +284,9 @@ static int fd_start_tls(struct conn *base, struct tls_server *srv, int timeout_m
 	}
 }
 
-static const char *fd_tls_info(struct conn *base, const char **cipher_out)
+static struct ssl_st *fd_tls(struct conn *base)
 {
-	struct conn_fd *c = (struct conn_fd *)base;
-	if (!c->ssl)
-		return NULL;
-	*cipher_out = tls_conn_cipher(c->ssl);
-	return tls_conn_protocol(c->ssl);
+	return ((struct conn_fd *)base)->ssl;
 }
 
 void conn_fd_end_tls(struct conn_fd *c)
@@ -382,10 +378,9 @@ static int mem_start_tls(struct conn *base, struct tls_server *srv, int timeout_
 	return CONN_ERROR;
 }
 
-static const char *mem_tls_info(struct conn *base, const char **cipher_out)
+static struct ssl_st *mem_tls(struct conn *base)
 {
 	(void)base;
-	(void)cipher_out;
 	return NULL;
 }
 

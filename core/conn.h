@@ -49,8 +49,9 @@ struct conn_ops {
 	   written in plaintext then). */
 	int (*start_tls)(struct conn *c, struct tls_server *srv, int timeout_ms, char *why,
 			 size_t why_size);
-	/* The protocol and cipher in use, or NULL (no TLS). */
-	const char *(*tls_info)(struct conn *c, const char **cipher_out);
+	/* The connection's TLS state (tls.c reads what was agreed from it),
+	   or NULL without TLS. */
+	struct ssl_st *(*tls)(struct conn *c);
 };
 
 struct conn {
@@ -138,9 +139,9 @@ static inline int conn_start_tls(struct conn *c, struct tls_server *srv, int tim
 	return c->ops->start_tls(c, srv, timeout_ms, why, why_size);
 }
 
-static inline const char *conn_tls_info(struct conn *c, const char **cipher_out)
+static inline struct ssl_st *conn_tls(struct conn *c)
 {
-	return c->ops->tls_info(c, cipher_out);
+	return c->ops->tls(c);
 }
 
 

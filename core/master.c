@@ -30,6 +30,7 @@
 #include "master_listen.h"
 #include "master_sig.h"
 #include "master_spawn.h"
+#include "tls_ticket.h"
 
 #define MASTER_TICK_MS 1000
 
@@ -53,6 +54,8 @@ static int setup(struct master *m, struct config *cfg)
 	m->sb = scoreboard_create();
 	if (!m->pools || !m->slots || !m->sb)
 		abort();
+	/* The ticket keys' page, before any fork: every worker shares it. */
+	(void)tls_ticket_init(cfg->tls_ticket_rotation_sec);
 	if (pipe2(m->wake_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
 		log_err("call=pipe2 error=%s", log_quoted(strerror(errno)));
 		return EX_OSERR;
@@ -110,6 +113,7 @@ static void run_loop(struct master *m, const sigset_t *wait_mask)
 		master_sig_reload_finish(m);
 		if (master_sig_reload && !m->reload.pid)
 			master_sig_reload_start(m);
+		tls_ticket_tick(m->cfg->tls_ticket_rotation_sec);
 		drain_wake_pipe(m);
 		master_avail_size_pools(m);
 		wait_for_work(m, wait_mask);

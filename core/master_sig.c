@@ -20,6 +20,7 @@
 #include "config_error.h"
 #include "log.h"
 #include "master_check.h"
+#include "tls_ticket.h"
 #include "master_internal.h"
 #include "master_listen.h"
 #include "master_spawn.h"
@@ -89,6 +90,7 @@ static void reload_failed(void)
 void master_sig_reload_start(struct master *m)
 {
 	master_sig_reload = 0;
+	tls_ticket_rotate("reload"); /* the old key still reads for one rotation */
 	char line[CONFIG_ERROR_MAX_BYTES];
 	size_t used = 0;
 	config_error_field(line, sizeof(line), &used, "event", "reload");

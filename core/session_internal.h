@@ -21,6 +21,7 @@
 #include "smtp_data.h"
 #include "smtp_parse.h"
 #include "smtp_reply.h"
+#include "tls.h"
 
 #define SMTP_CMDLINE_MAX_BYTES 512   /* smtpd.SMTPChannel.command_size_limit */
 #define SMTP_SIZE_EXTRA_BYTES 26     /* MAIL grows by this when SIZE is offered */
@@ -105,6 +106,7 @@ struct session {
 	int idle_commands;           /* NOOP, RSET, ..., errors since MAIL */
 	int tls_active;              /* the handshake is done: all goes through TLS */
 	char tls_log[160];           /* " tls=... cipher=..." for log lines, or "" */
+	struct tls_info tls;         /* what the handshake agreed; the view's tls_* point here */
 };
 
 /* session_cmd.c: the table, built-in rows then one per plugin verb (made

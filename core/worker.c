@@ -200,7 +200,7 @@ static int load_tls(const struct listener_config *l, struct tls_server **srv_out
 	*srv_out = NULL;
 	if (l->tls.mode == TLS_MODE_OFF)
 		return 0;
-	*srv_out = tls_server_new(&l->tls, err, sizeof(err));
+	*srv_out = tls_server_new(&l->tls, l->name, err, sizeof(err));
 	if (*srv_out)
 		return 0;
 	char msg[CONFIG_ERROR_MAX_BYTES + sizeof(err)];
