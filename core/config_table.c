@@ -390,6 +390,12 @@ void config_table_describe_listener(const struct listener_config *l, char *out, 
 		describe_row(&listener_table[i], (const char *)l, out, size, &used, "");
 	for (size_t i = 0; i < TABLE_SIZE(tls_table); i++)
 		describe_row(&tls_table[i], (const char *)l, out, size, &used, "tls.");
+	/* tls.sni, a list of groups, as its names. */
+	char names[1024] = "";
+	for (size_t i = 0, n = 0; i < l->tls.sni_count && n < sizeof(names); i++)
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? "," : "",
+				      l->tls.sni[i].name);
+	config_error_field(out, size, &used, "tls.sni", names);
 }
 
 int config_table_load_global(struct config_loader *ld)

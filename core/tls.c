@@ -61,6 +61,8 @@ static SSL_CTX *context_new(const struct tls_config *t, const char *listener,
 			    char *err, size_t err_size);
 static SSL_CTX *sni_lookup(const struct tls_server *srv, const char *name);
 static int sni_pick(SSL *ssl, int *alert, void *arg);
+static void warn_keys(const struct listener_config *l, const struct config_strings *keys,
+		      const char *setting);
 static int step_result(SSL *ssl, int rc);
 
 /* OpenSSL's version numbers of config_tls_protocols, in its order. */
@@ -270,17 +272,25 @@ void tls_server_free(struct tls_server *srv)
 	free(srv);
 }
 
-void tls_server_warn(const struct listener_config *l)
+/* A private key others can read is a key anyone on the host has. */
+static void warn_keys(const struct listener_config *l, const struct config_strings *keys,
+		      const char *setting)
 {
 	struct stat st;
-	for (size_t i = 0; l->tls.mode != TLS_MODE_OFF && i < l->tls.key.count; i++) {
-		const char *key = l->tls.key.items[i];
-		/* A private key others can read is a key anyone on the host has. */
-		if (stat(key, &st) == 0 && (st.st_mode & S_IROTH))
-			log_warn("listener=%s setting=tls.key path=%s mode=%03o msg=\"readable by "
-				 "others: chmod o-r it\"", l->name, log_quoted(key),
-				 (unsigned int)(st.st_mode & 0777));
-	}
+	for (size_t i = 0; i < keys->count; i++)
+		if (stat(keys->items[i], &st) == 0 && (st.st_mode & S_IROTH))
+			log_warn("listener=%s setting=%s path=%s mode=%03o msg=\"readable by "
+				 "others: chmod o-r it\"", l->name, setting,
+				 log_quoted(keys->items[i]), (unsigned int)(st.st_mode & 0777));
+}
+
+void tls_server_warn(const struct listener_config *l)
+{
+	if (l->tls.mode == TLS_MODE_OFF)
+		return;
+	warn_keys(l, &l->tls.key, "tls.key");
+	for (size_t i = 0; i < l->tls.sni_count; i++)
+		warn_keys(l, &l->tls.sni[i].key, "tls.sni.key");
 }
 
 struct ssl_st *tls_conn_new(struct tls_server *srv, int fd)

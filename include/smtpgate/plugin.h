@@ -149,8 +149,9 @@ struct smtpgate_session {
 				      "LMTPS", ... */
 	const char *tls_protocol;  /* "TLSv1.3"; NULL without TLS */
 	const char *tls_cipher;    /* "TLS_AES_256_GCM_SHA384"; NULL without TLS */
-	const char *tls_sni;       /* the server name the client asked for;
-				      NULL if it asked for none */
+	const char *tls_sni;       /* the server name the client asked for,
+				      lower-cased, a byte no host name has
+				      as '?'; NULL if it asked for none */
 	const char *tls_peer_subject;     /* the client certificate's subject
 					     (RFC 2253); NULL if none */
 	const char *tls_peer_fingerprint; /* its SHA-256, hex pairs joined by
