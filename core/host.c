@@ -54,6 +54,11 @@ static int client_message(struct smtpgate_client *c, const struct smtpgate_data_
 			  size_t nparts, struct smtpgate_upstream_reply *replies, size_t nreplies);
 static int client_usable(const struct smtpgate_client *c);
 static void client_close(struct smtpgate_client *c);
+static struct smtpgate_client *client_open_tls(const char *hostport, int lmtp,
+					       int connect_timeout_sec, int reply_timeout_sec,
+					       int tls, const char *ca_file,
+					       struct smtpgate_upstream_reply *r);
+static const char *client_tls(const struct smtpgate_client *c, const char **cipher_out);
 
 static const struct smtpgate_host host_table = {
 	.abi_major = SMTPGATE_ABI_MAJOR,
@@ -80,6 +85,8 @@ static const struct smtpgate_host host_table = {
 	.client_message = client_message,
 	.client_usable = client_usable,
 	.client_close = client_close,
+	.client_open_tls = client_open_tls,
+	.client_tls = client_tls,
 };
 
 void host_set_fqdn(const char *name)
@@ -349,4 +356,21 @@ static int client_usable(const struct smtpgate_client *c)
 static void client_close(struct smtpgate_client *c)
 {
 	smtp_client_close((struct smtp_client *)c);
+}
+
+/* client_open with relay_tls's STARTTLS (smtp_client_tls.c). */
+static struct smtpgate_client *client_open_tls(const char *hostport, int lmtp,
+					       int connect_timeout_sec, int reply_timeout_sec,
+					       int tls, const char *ca_file,
+					       struct smtpgate_upstream_reply *r)
+{
+	return (struct smtpgate_client *)smtp_client_open_tls(hostport, lmtp, host_fqdn,
+							      connect_timeout_sec * 1000,
+							      reply_timeout_sec * 1000, tls,
+							      ca_file, r);
+}
+
+static const char *client_tls(const struct smtpgate_client *c, const char **cipher_out)
+{
+	return smtp_client_tls((const struct smtp_client *)c, cipher_out);
 }

@@ -50,6 +50,16 @@ int tls_conn_pending(struct ssl_st *ssl);
 /* Why the last step failed, in words (OpenSSL's reason, or the socket's). */
 void tls_conn_why(struct ssl_st *ssl, char *why, size_t why_size);
 
+/* tls_client.c: a client connection over fd to the server name (a host
+   name, sent as SNI, or an address); with verify its certificate must
+   verify against ca_file (NULL: the system's CAs) and be for name.  NULL
+   with the reason in err. */
+struct ssl_st *tls_client_conn_new(int fd, const char *name, int verify, const char *ca_file,
+				   char *err, size_t err_size);
+/* Why a client handshake failed: the certificate check's reason, or
+   tls_conn_why()'s. */
+void tls_client_why(struct ssl_st *ssl, char *why, size_t why_size);
+
 /* What a handshake agreed (tls_info.c). */
 struct tls_info {
 	const char *protocol;      /* "TLSv1.3" (OpenSSL's, static) */

@@ -38,7 +38,9 @@
  *                      rcpt_reply_count;
  *                    smtpgate_plugin: settings, ehlo_keywords,
  *                      stream_flags, on_body, on_tx_end, on_auth;
- *                    new types smtpgate_setting, smtpgate_auth.
+ *                    smtpgate_host: client_open_tls, client_tls;
+ *                    new types smtpgate_setting, smtpgate_auth,
+ *                      enum smtpgate_relay_tls.
  *
  * How to bump: appending fields to the end of a structure the core
  * allocates and passes by pointer (smtpgate_host, smtpgate_session,
@@ -341,6 +343,32 @@ struct smtpgate_host {
 	int (*client_usable)(const struct smtpgate_client *c);
 	/* QUIT if usable, then close and free. */
 	void (*client_close)(struct smtpgate_client *c);
+
+	/* Appended in 1.1: check size (offsetof(struct smtpgate_host,
+	   client_open_tls) < host->size) before use. */
+	/* client_open with STARTTLS to the upstream (RFC 3207) at tls, an
+	   enum smtpgate_relay_tls; with VERIFY the certificate must verify
+	   against ca_file (NULL: the system's CAs) and be for the host part
+	   of hostport.  When ENCRYPT or VERIFY cannot have TLS, NULL with
+	   code 0 in *reply_out (answer 451); MAY falls back to plaintext:
+	   after a failed handshake it connects once more without TLS. */
+	struct smtpgate_client *(*client_open_tls)(const char *hostport, int lmtp,
+						   int connect_timeout_sec,
+						   int reply_timeout_sec, int tls,
+						   const char *ca_file,
+						   struct smtpgate_upstream_reply *reply_out);
+	/* The connection's TLS protocol ("TLSv1.3") and, in *cipher_out, its
+	   cipher; NULL (and *cipher_out NULL) in plaintext. */
+	const char *(*client_tls)(const struct smtpgate_client *c, const char **cipher_out);
+};
+
+/* client_open_tls's levels: the relay_tls setting of the proxy's and
+   mailman's groups. */
+enum smtpgate_relay_tls {
+	SMTPGATE_RELAY_TLS_NONE = 0, /* never STARTTLS */
+	SMTPGATE_RELAY_TLS_MAY,      /* when offered; plaintext if it fails */
+	SMTPGATE_RELAY_TLS_ENCRYPT,  /* TLS or no relay; no certificate check */
+	SMTPGATE_RELAY_TLS_VERIFY    /* TLS to a verified certificate of that name */
 };
 
 /* A command a plugin adds, as an smtp_<VERB> method of a channel_class. */

@@ -64,6 +64,7 @@ struct relay {
 	size_t nnetworks;
 	struct domain_list domains;
 	int allow_untrusted_routing;  /* relay_domains take u%x@, "u@x"@, x!u@ */
+	struct relay_tls tls;         /* relay_tls: STARTTLS on the hop */
 	int client_in_networks;       /* for the session in progress */
 	struct smtpgate_client *up;   /* kept per worker, reused across sessions */
 	int up_reused;                /* up served an earlier transaction */
@@ -215,6 +216,8 @@ static int read_settings(struct relay *st, const struct smtpgate_cfg *cfg)
 			return -1;
 		}
 	}
+	if (relay_tls_read(host, cfg, &st->tls) < 0)
+		return -1;
 	return domain_list_read(host, cfg, "relay_domains", RELAY_DOMAINS_MAX, &st->domains);
 }
 
@@ -304,8 +307,8 @@ static struct smtpgate_client *upstream(struct relay *st, struct smtpgate_upstre
 		return st->up;
 	}
 	drop_upstream(st);
-	st->up = st->host->client_open(st->remote, 0, st->connect_timeout_sec, st->reply_timeout_sec,
-				       u);
+	st->up = relay_tls_open(st->host, &st->tls, st->remote, st->connect_timeout_sec,
+				st->reply_timeout_sec, u);
 	return st->up;
 }
 
@@ -559,6 +562,7 @@ enum smtpgate_verdict relay_message(struct relay *st, const struct smtpgate_sess
 		{ d + split, len - split },
 	};
 	st->host->client_message(st->up, parts, 3, &u, 1);
+	relay_tls_log(st->host, s, st->remote, st->up, &u);
 	if (!st->host->client_usable(st->up))
 		drop_upstream(st);
 	return relay_answer(st, s, "message", &u, reply);
