@@ -153,9 +153,11 @@ static int set_keys(EVP_CIPHER_CTX *c, EVP_MAC_CTX *h, const struct ticket_key *
 }
 
 /* OpenSSL's ticket key callback.  enc: a new ticket under the current
-   key (1; -1 on failure, OpenSSL then sends none).  Decryption: 1 with
-   the current key, 2 with the previous one (OpenSSL then issues a fresh
-   ticket), 0 for a name we no longer know (a full handshake). */
+   key (1; -1 on failure, OpenSSL then sends none).  Decryption: 2 with
+   either key we hold, which has OpenSSL issue a fresh ticket after the
+   resumption (with 1 a TLS 1.3 client gets none, and its next session
+   would have to reuse a ticket it already showed, or start over); 0 for
+   a name we no longer know (a full handshake). */
 static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *c,
 		     EVP_MAC_CTX *h, int enc)
 {
@@ -169,7 +171,7 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
 		rc = RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) == 1 &&
 		     set_keys(c, h, &keys.current, iv, 1) ? 1 : -1;
 	} else if (memcmp(name, keys.current.name, sizeof(keys.current.name)) == 0) {
-		rc = set_keys(c, h, &keys.current, iv, 0) ? 1 : 0;
+		rc = set_keys(c, h, &keys.current, iv, 0) ? 2 : 0;
 	} else if (keys.has_previous &&
 		   memcmp(name, keys.previous.name, sizeof(keys.previous.name)) == 0) {
 		rc = set_keys(c, h, &keys.previous, iv, 0) ? 2 : 0;

@@ -56,6 +56,14 @@ def test_tls_ticket_resumes_on_another_worker(ctx):
         check(reused, "session %d: a full handshake on worker %d" % (i + 1, pid))
         check(pid not in pids, "worker %d served twice (max_sessions_per_worker 1)" % pid)
         pids.add(pid)
+    # A resumed session gets a fresh ticket, which resumes in turn (a TLS
+    # 1.3 client need not show one ticket twice).
+    for i in range(3):
+        fresh = ctx.path("sess%d.pem" % i)
+        reused, pid = session(ctx, d, port, sess_in=sess, sess_out=fresh)
+        check(reused, "chained session %d: a full handshake" % (i + 1))
+        check(os.path.exists(fresh), "no new ticket after resumption %d" % (i + 1))
+        sess = fresh
 
 
 def test_tls_ticket_keys_rotate_at_sighup(ctx):
