@@ -1,7 +1,8 @@
 /*
- * tls.c - everything that calls OpenSSL: the listener's server context
- * (tls_server_new: certificate and key read once, by the worker before it
- * drops its privileges, so a key readable only by root works), and one
+ * tls.c - the server side of OpenSSL: the listener's contexts
+ * (tls_server_new: certificates and keys read once per generation by the
+ * master, as root, so a key readable only by root works; its SNI map and
+ * client-certificate checks), and one
  * connection's handshake, reads and writes as non-blocking steps that say
  * what they wait for.  conn.c does the waiting, so the deadlines, the
  * stress flag and SIGTERM work over TLS as over a plain socket.

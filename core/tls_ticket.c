@@ -182,13 +182,18 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
 	return rc;
 }
 
+void tls_ticket_readonly(void)
+{
+	/* A worker only reads the page: it cannot change another's keys. */
+	if (page)
+		(void)mprotect(page, sizeof(*page), PROT_READ);
+}
+
 int tls_ticket_setup(struct ssl_ctx_st *ctx, char *err, size_t err_size)
 {
 	struct ticket_page keys;
 	if (!page)
 		return 0;
-	/* A worker only reads the page: it cannot change another's keys. */
-	(void)mprotect(page, sizeof(*page), PROT_READ);
 	if (snapshot(&keys) < 0 ||
 	    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1) {
 		snprintf(err, err_size, "tls: cannot set up the shared session tickets");

@@ -94,7 +94,9 @@ def test_tls_ticket_keys_rotate_on_schedule(ctx):
 
 
 def test_tls_reload_rereads_certificates_and_keeps_sessions(ctx):
-    d, port, cert, key = ticket_daemon(ctx)
+    # One session per worker: the workers forked after the failed reload
+    # below serve with the contexts the master kept.
+    d, port, cert, key = ticket_daemon(ctx, max_sessions_per_worker=1)
     old_der = read_file(cert)
     # A session open across both reloads below, and a message after them.
     s = smtplib.SMTP("127.0.0.1", port, timeout=10)
@@ -108,9 +110,11 @@ def test_tls_reload_rereads_certificates_and_keeps_sessions(ctx):
     d.signal(signal.SIGHUP)
     d.wait_log(r"event=reload-failed")
     check("generation=1" not in d.log(), "a reload with a broken certificate went through")
-    with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
-        c.starttls(context=client_context(ctx.write("old.pem", old_der.decode())))
-        eq(c.noop()[0], 250, "a session with the certificate loaded before")
+    old_ctx = client_context(ctx.write("old.pem", old_der.decode()))
+    for i in range(4):  # more sessions than workers: new workers serve some
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
+            c.starttls(context=old_ctx)
+            eq(c.noop()[0], 250, "session %d with the certificate loaded before" % (i + 1))
     # A good new certificate: new workers serve it; the open session goes on.
     os.remove(cert)
     os.remove(key)
