@@ -24,6 +24,7 @@
 #include "config_limits.h"
 #include "config_table.h"
 #include "config_unix.h"
+#include "config_tls.h"
 #include "scoreboard.h"
 
 static const char *name_setting(const config_setting_t *s);
@@ -186,6 +187,8 @@ static int check_tls(struct config_loader *ld, const config_setting_t *s, struct
 	}
 	if (t->mode == TLS_MODE_OFF)
 		return 0;
+	if (config_tls_check(ld, g, t) < 0)
+		return -1;
 	if (t->cert.count == 0)
 		return config_table_fail(ld, g, "mode", "mode \"%s\" needs a certificate: set tls.cert",
 			    t->mode == TLS_MODE_MAY ? "may" : t->mode == TLS_MODE_REQUIRED ? "required" : "implicit");

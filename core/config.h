@@ -25,6 +25,18 @@ struct config_strings {
 	size_t count;
 };
 
+/* tls.verify_client: no certificate asked for; asked for and shown to
+   plugins, verified or not; asked for and required to verify. */
+enum tls_verify { TLS_VERIFY_NONE, TLS_VERIFY_OPTIONAL, TLS_VERIFY_REQUIRED };
+
+#define TLS_SNI_MAX 64 /* entries of tls.sni per listener */
+
+/* One entry of tls.sni: the pairs served to a client asking for name. */
+struct tls_sni_config {
+	const char *name;        /* "mail.example.org", or "*.example.org" */
+	struct config_strings cert, key;
+};
+
 /* A listener's tls group. */
 struct tls_config {
 	int mode;                /* enum tls_mode */
@@ -35,6 +47,10 @@ struct tls_config {
 	const char *ciphers;     /* TLS 1.2 and below, OpenSSL's cipher list syntax */
 	const char *ciphersuites; /* TLS 1.3 */
 	int handshake_timeout_sec;
+	int verify_client;       /* enum tls_verify */
+	const char *ca_file;     /* PEM: the CAs client certificates verify against */
+	struct tls_sni_config sni[TLS_SNI_MAX]; /* tls.sni, in the file's order */
+	size_t sni_count;
 };
 
 /* The TLS protocol names tls.protocols knows, oldest first, NULL-ended. */
@@ -117,6 +133,7 @@ struct config {
 	int shutdown_timeout_sec;
 	int worker_sched_batch;  /* worker_scheduling = "batch": SCHED_BATCH */
 	const char *metrics;     /* host:port of the metrics listener; NULL: none */
+	int tls_ticket_rotation_sec; /* a new session-ticket key this often */
 	struct listener_config *listeners;
 	size_t listener_count;
 };

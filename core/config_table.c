@@ -60,6 +60,8 @@ static const char *const proxy_choices[] = { "off", "v1", "v2", "any", NULL };
 static const char *const tls_mode_choices[] = { "off", "may", "required", "implicit", NULL };
 /* The index is listener_config.lmtp. */
 static const char *const protocol_choices[] = { "smtp", "lmtp", NULL };
+/* In the order of enum tls_verify. */
+static const char *const tls_verify_choices[] = { "none", "optional", "required", NULL };
 
 #define G(field) offsetof(struct config, field)
 #define L(field) offsetof(struct listener_config, field)
@@ -73,6 +75,9 @@ static const struct setting global_table[] = {
 	{ "shutdown_timeout", SET_INT, G(shutdown_timeout_sec), 1, DAY, 30, NULL, NULL },
 	{ "worker_scheduling", SET_CHOICE, G(worker_sched_batch), 0, 0, 1, NULL, schedulings },
 	{ "metrics", SET_STRING, G(metrics), 0, 0, 0, NULL, NULL }, /* NULL: off */
+	/* a key lives two rotations: one to issue tickets, one to read them */
+	{ "tls_ticket_rotation", SET_INT, G(tls_ticket_rotation_sec), 1, 7 * DAY, 3600, NULL,
+	  NULL },
 };
 
 /* Defaults from smtpd.py, RFC 5321 and Postfix, as the comments say. */
@@ -144,6 +149,9 @@ static const struct setting tls_table[] = {
 	{ "ciphersuites", SET_STRING, L(tls.ciphersuites), 0, 0, 0,
 	  "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256", NULL },
 	{ "handshake_timeout", SET_INT, L(tls.handshake_timeout_sec), 1, 3600, 30, NULL, NULL },
+	{ "verify_client", SET_CHOICE, L(tls.verify_client), 0, 0, TLS_VERIFY_NONE, NULL,
+	  tls_verify_choices },
+	{ "ca_file", SET_STRING, L(tls.ca_file), 0, 0, 0, NULL, NULL },
 };
 
 #define TABLE_SIZE(t) (sizeof(t) / sizeof((t)[0]))
@@ -430,6 +438,12 @@ void config_table_describe_listener(const struct listener_config *l, char *out, 
 		describe_row(&listener_table[i], (const char *)l, out, size, &used, "");
 	for (size_t i = 0; i < TABLE_SIZE(tls_table); i++)
 		describe_row(&tls_table[i], (const char *)l, out, size, &used, "tls.");
+	/* tls.sni, a list of groups, as its names. */
+	char names[1024] = "";
+	for (size_t i = 0, n = 0; i < l->tls.sni_count && n < sizeof(names); i++)
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? "," : "",
+				      l->tls.sni[i].name);
+	config_error_field(out, size, &used, "tls.sni", names);
 }
 
 int config_table_load_global(struct config_loader *ld)
@@ -468,9 +482,18 @@ int config_table_load_listener(struct config_loader *ld, const config_setting_t 
 		return load_table(ld, NULL, tls_table, TABLE_SIZE(tls_table), l);
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return config_table_fail(ld, s, "tls", "the tls settings must be a group { ... }");
-	if (check_known(ld, g, tls_table, TABLE_SIZE(tls_table), NULL, NULL) < 0)
+	if (check_known(ld, g, tls_table, TABLE_SIZE(tls_table), "sni", NULL) < 0)
 		return -1;
 	return load_table(ld, g, tls_table, TABLE_SIZE(tls_table), l);
+}
+
+int config_table_strings(struct config_loader *ld, const config_setting_t *g, const char *name,
+			 int max, struct config_strings *out)
+{
+	const struct setting row = { name, SET_STRINGS, 0, 0, max, 0, NULL, NULL };
+	const config_setting_t *m = config_setting_get_member(g, name);
+	memset(out, 0, sizeof(*out));
+	return m ? parse_strings(ld, g, &row, m, out) : 0;
 }
 
 int config_table_check_listener_known(struct config_loader *ld, const config_setting_t *s,

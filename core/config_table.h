@@ -30,6 +30,11 @@ int config_table_load_listener(struct config_loader *ld, const config_setting_t 
 int config_table_check_listener_known(struct config_loader *ld, const config_setting_t *s,
 				      const char *extra);
 
+/* A string or a list of at most max of them, member name of group g,
+   into out (count 0 when absent): 0, or -1 after the error. */
+int config_table_strings(struct config_loader *ld, const config_setting_t *g, const char *name,
+			 int max, struct config_strings *out);
+
 /* Every listener setting as name=value fields into out (-t lists them):
    the values in effect, defaults included. */
 void config_table_describe_listener(const struct listener_config *l, char *out, size_t size);

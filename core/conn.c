@@ -42,17 +42,18 @@ static int tls_wait(struct conn_fd *c, int step, long long start_ms, int timeout
 static ssize_t fd_tls_read(struct conn_fd *c, void *buf, size_t len, long long start_ms,
 			   int timeout_ms, int interruptible);
 static int fd_tls_write(struct conn_fd *c, const void *buf, size_t len, int timeout_ms);
+static int fd_handshake(struct conn_fd *c, int timeout_ms, char *why, size_t why_size);
 static int fd_start_tls(struct conn *base, struct tls_server *srv, int timeout_ms, char *why,
 			size_t why_size);
-static const char *fd_tls_info(struct conn *base, const char **cipher_out);
+static struct ssl_st *fd_tls(struct conn *base);
 static int mem_start_tls(struct conn *base, struct tls_server *srv, int timeout_ms, char *why,
 			 size_t why_size);
-static const char *mem_tls_info(struct conn *base, const char **cipher_out);
+static struct ssl_st *mem_tls(struct conn *base);
 
 static const struct conn_ops fd_ops = { fd_read,  fd_write,     fd_pending,
-					 fd_sleep, fd_start_tls, fd_tls_info };
+					 fd_sleep, fd_start_tls, fd_tls };
 static const struct conn_ops mem_ops = { mem_read,  mem_write,     mem_pending,
-					  mem_sleep, mem_start_tls, mem_tls_info };
+					  mem_sleep, mem_start_tls, mem_tls };
 
 
 void conn_fd_init(struct conn_fd *c, int fd, const sigset_t *wait_mask,
@@ -222,8 +223,7 @@ static int tls_wait(struct conn_fd *c, int step, long long start_ms, int timeout
 	return step == TLS_CLOSED ? CONN_EOF : CONN_ERROR;
 }
 
-/* fd_read over TLS: OpenSSL's buffered bytes first, then waits.  A wait
-   mask is always there (only the client's sessions start TLS). */
+/* fd_read over TLS: OpenSSL's buffered bytes first, then waits. */
 static ssize_t fd_tls_read(struct conn_fd *c, void *buf, size_t len, long long start_ms,
 			   int timeout_ms, int interruptible)
 {
@@ -256,17 +256,11 @@ static int fd_tls_write(struct conn_fd *c, const void *buf, size_t len, int time
 	return 0;
 }
 
-/* The handshake, step by step within timeout_ms; a stop ends it (a
-   stopping worker does not wait for a slow client's handshake). */
-static int fd_start_tls(struct conn *base, struct tls_server *srv, int timeout_ms, char *why,
-			size_t why_size)
+/* The handshake on c->ssl, step by step within timeout_ms; a stop ends
+   it (a stopping worker does not wait for a slow client's handshake). */
+static int fd_handshake(struct conn_fd *c, int timeout_ms, char *why, size_t why_size)
 {
-	struct conn_fd *c = (struct conn_fd *)base;
 	long long start = clock_ms();
-	if (c->ssl || !(c->ssl = tls_conn_new(srv, c->fd))) {
-		snprintf(why, why_size, "%s", c->ssl ? "TLS already active" : "cannot set up TLS");
-		return CONN_ERROR;
-	}
 	for (;;) {
 		int step = tls_conn_handshake(c->ssl);
 		if (step == 0)
@@ -279,18 +273,38 @@ static int fd_start_tls(struct conn *base, struct tls_server *srv, int timeout_m
 		else if (w == CONN_STOPPED)
 			snprintf(why, why_size, "server shutting down");
 		else
-			tls_conn_why(c->ssl, why, why_size);
+			tls_client_why(c->ssl, why, why_size);
 		return w;
 	}
 }
 
-static const char *fd_tls_info(struct conn *base, const char **cipher_out)
+/* The server's handshake (STARTTLS, implicit TLS). */
+static int fd_start_tls(struct conn *base, struct tls_server *srv, int timeout_ms, char *why,
+			size_t why_size)
 {
 	struct conn_fd *c = (struct conn_fd *)base;
-	if (!c->ssl)
-		return NULL;
-	*cipher_out = tls_conn_cipher(c->ssl);
-	return tls_conn_protocol(c->ssl);
+	if (c->ssl || !(c->ssl = tls_conn_new(srv, c->fd))) {
+		snprintf(why, why_size, "%s", c->ssl ? "TLS already active" : "cannot set up TLS");
+		return CONN_ERROR;
+	}
+	return fd_handshake(c, timeout_ms, why, why_size);
+}
+
+int conn_fd_start_tls_client(struct conn_fd *c, struct ssl_st *ssl, int timeout_ms, char *why,
+			     size_t why_size)
+{
+	if (c->ssl) {
+		tls_conn_free(ssl);
+		snprintf(why, why_size, "TLS already active");
+		return CONN_ERROR;
+	}
+	c->ssl = ssl;
+	return fd_handshake(c, timeout_ms, why, why_size);
+}
+
+static struct ssl_st *fd_tls(struct conn *base)
+{
+	return ((struct conn_fd *)base)->ssl;
 }
 
 void conn_fd_end_tls(struct conn_fd *c)
@@ -382,10 +396,9 @@ static int mem_start_tls(struct conn *base, struct tls_server *srv, int timeout_
 	return CONN_ERROR;
 }
 
-static const char *mem_tls_info(struct conn *base, const char **cipher_out)
+static struct ssl_st *mem_tls(struct conn *base)
 {
 	(void)base;
-	(void)cipher_out;
 	return NULL;
 }
 

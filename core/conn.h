@@ -49,8 +49,9 @@ struct conn_ops {
 	   written in plaintext then). */
 	int (*start_tls)(struct conn *c, struct tls_server *srv, int timeout_ms, char *why,
 			 size_t why_size);
-	/* The protocol and cipher in use, or NULL (no TLS). */
-	const char *(*tls_info)(struct conn *c, const char **cipher_out);
+	/* The connection's TLS state (tls.c reads what was agreed from it),
+	   or NULL without TLS. */
+	struct ssl_st *(*tls)(struct conn *c);
 };
 
 struct conn {
@@ -85,6 +86,11 @@ int conn_poll_until(int fd, short events, long long deadline_ms, const sigset_t 
 void conn_fd_init(struct conn_fd *c, int fd, const sigset_t *wait_mask,
 		  volatile sig_atomic_t *stop_flag);
 void conn_fd_set_stress(struct conn_fd *c, const _Atomic int *stress, int stress_timeout_ms);
+/* The client's side of a handshake (STARTTLS to an upstream) with ssl
+   from tls_client_conn_new(), which c owns from now on: 0, or an enum
+   conn_status with the reason in why. */
+int conn_fd_start_tls_client(struct conn_fd *c, struct ssl_st *ssl, int timeout_ms, char *why,
+			     size_t why_size);
 /* TLS over: close_notify sent when it can be at once, OpenSSL's state
    freed (the caller then closes the socket). */
 void conn_fd_end_tls(struct conn_fd *c);
@@ -138,9 +144,9 @@ static inline int conn_start_tls(struct conn *c, struct tls_server *srv, int tim
 	return c->ops->start_tls(c, srv, timeout_ms, why, why_size);
 }
 
-static inline const char *conn_tls_info(struct conn *c, const char **cipher_out)
+static inline struct ssl_st *conn_tls(struct conn *c)
 {
-	return c->ops->tls_info(c, cipher_out);
+	return c->ops->tls(c);
 }
 
 

@@ -62,6 +62,11 @@ static int client_stream_begin(struct smtpgate_client *c);
 static int client_stream_write(struct smtpgate_client *c, const char *data, size_t len);
 static int client_stream_end(struct smtpgate_client *c, struct smtpgate_upstream_reply *replies,
 			     size_t nreplies);
+static struct smtpgate_client *client_open_tls(const char *hostport, int lmtp,
+					       int connect_timeout_sec, int reply_timeout_sec,
+					       int tls, const char *ca_file,
+					       struct smtpgate_upstream_reply *r);
+static const char *client_tls(const struct smtpgate_client *c, const char **cipher_out);
 
 static const struct smtpgate_host host_table = {
 	.abi_major = SMTPGATE_ABI_MAJOR,
@@ -96,6 +101,8 @@ static const struct smtpgate_host host_table = {
 	.client_stream_begin = client_stream_begin,
 	.client_stream_write = client_stream_write,
 	.client_stream_end = client_stream_end,
+	.client_open_tls = client_open_tls,
+	.client_tls = client_tls,
 };
 
 void host_set_fqdn(const char *name)
@@ -390,4 +397,21 @@ static int client_stream_end(struct smtpgate_client *c, struct smtpgate_upstream
 			     size_t nreplies)
 {
 	return smtp_client_stream_end((struct smtp_client *)c, replies, nreplies);
+}
+
+/* client_open with relay_tls's STARTTLS (smtp_client_tls.c). */
+static struct smtpgate_client *client_open_tls(const char *hostport, int lmtp,
+					       int connect_timeout_sec, int reply_timeout_sec,
+					       int tls, const char *ca_file,
+					       struct smtpgate_upstream_reply *r)
+{
+	return (struct smtpgate_client *)smtp_client_open_tls(hostport, lmtp, host_fqdn,
+							      connect_timeout_sec * 1000,
+							      reply_timeout_sec * 1000, tls,
+							      ca_file, r);
+}
+
+static const char *client_tls(const struct smtpgate_client *c, const char **cipher_out)
+{
+	return smtp_client_tls((const struct smtp_client *)c, cipher_out);
 }

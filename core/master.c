@@ -31,6 +31,8 @@
 #include "master_sig.h"
 #include "master_spawn.h"
 #include "metrics.h"
+#include "master_tls.h"
+#include "tls_ticket.h"
 
 #define MASTER_TICK_MS 1000
 
@@ -57,6 +59,11 @@ static int setup(struct master *m, struct config *cfg)
 	m->sb = scoreboard_create();
 	if (!m->pools || !m->slots || !m->sb)
 		abort();
+	/* The ticket keys' page, before any fork and before the contexts
+	   that use it: every worker shares it. */
+	(void)tls_ticket_init(cfg->tls_ticket_rotation_sec);
+	if (master_tls_load(cfg, &m->tls) < 0)
+		return EX_CONFIG;
 	if (pipe2(m->wake_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
 		log_err("call=pipe2 error=%s", log_quoted(strerror(errno)));
 		return EX_OSERR;
@@ -116,6 +123,7 @@ static void run_loop(struct master *m, const sigset_t *wait_mask)
 		master_sig_reload_finish(m);
 		if (master_sig_reload && !m->reload.pid)
 			master_sig_reload_start(m);
+		tls_ticket_tick(m->cfg->tls_ticket_rotation_sec);
 		drain_wake_pipe(m);
 		master_avail_size_pools(m);
 		metrics_tick(m);
@@ -175,6 +183,7 @@ int master_run(struct config *cfg, const struct master_options *opts)
 	close(m.wake_pipe[0]);
 	close(m.wake_pipe[1]);
 	scoreboard_destroy(m.sb);
+	master_tls_free(m.tls, m.cfg->listener_count);
 	free(m.bound);
 	free(m.pools);
 	free(m.slots);

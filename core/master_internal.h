@@ -13,6 +13,8 @@
 #include "master_listen.h"
 #include "scoreboard.h"
 
+struct tls_server;
+
 /* A listener's pool: its back-off and stress state. */
 struct pool {
 	int start_failures;     /* consecutive workers that died before ready */
@@ -52,6 +54,7 @@ struct master {
 	uid_t uid;
 	gid_t gid;
 	struct master_reload reload;
+	struct tls_server **tls;   /* per cfg->listeners entry: its contexts, or NULL */
 };
 
 #endif

@@ -20,6 +20,8 @@
 #include "config_error.h"
 #include "log.h"
 #include "master_check.h"
+#include "master_tls.h"
+#include "tls_ticket.h"
 #include "master_internal.h"
 #include "master_listen.h"
 #include "master_spawn.h"
@@ -89,6 +91,7 @@ static void reload_failed(void)
 void master_sig_reload_start(struct master *m)
 {
 	master_sig_reload = 0;
+	tls_ticket_rotate("reload"); /* the old key still reads for one rotation */
 	char line[CONFIG_ERROR_MAX_BYTES];
 	size_t used = 0;
 	config_error_field(line, sizeof(line), &used, "event", "reload");
@@ -182,13 +185,22 @@ void master_sig_reload_finish(struct master *m)
 		reload_failed();
 		return;
 	}
-	if (master_check_user(m->opts, cfg, &uid, &gid) != 0 ||
-	    master_listen_bind_all(cfg, m->bound, m->cfg->listener_count, &nb) != 0) {
+	struct tls_server **tls;
+	if (master_check_user(m->opts, cfg, &uid, &gid) != 0 || master_tls_load(cfg, &tls) < 0) {
+		config_free(cfg);
+		reload_failed();
+		return;
+	}
+	if (master_listen_bind_all(cfg, m->bound, m->cfg->listener_count, &nb) != 0) {
+		master_tls_free(tls, cfg->listener_count);
 		config_free(cfg);
 		reload_failed();
 		return;
 	}
 	m->uid = uid;
 	m->gid = gid;
+	/* The old generation's workers hold their own copies. */
+	master_tls_free(m->tls, m->cfg->listener_count);
+	m->tls = tls;
 	reload_apply(m, cfg, nb);
 }

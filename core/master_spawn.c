@@ -60,6 +60,7 @@ static void spawn_child(struct master *m, size_t listener, size_t index)
 		.slot = &m->sb->slots[index],
 		.wake_fd = m->wake_pipe[1],
 		.sched_batch = m->cfg->worker_sched_batch,
+		.tls = m->tls[listener],
 	};
 	worker_main(&a);
 }

@@ -30,6 +30,7 @@
 #include "smtp_ext.h"
 #include "smtp_parse.h"
 #include "smtp_reply.h"
+#include "tls.h"
 
 #define SMTP_CMDLINE_MAX_BYTES 512   /* smtpd.SMTPChannel.command_size_limit */
 #define SMTP_SIZE_EXTRA_BYTES 26     /* MAIL grows by this when SIZE is offered */
@@ -138,6 +139,7 @@ struct session {
 	int pipelining_logged;       /* event=pipelining was logged */
 	struct session_bdat bdat;
 	struct smtp_params rcpt_params; /* DSN's NOTIFY, ORCPT of the last RCPT */
+	struct tls_info tls;         /* what the handshake agreed; the view's tls_* point here */
 };
 
 /* session_cmd.c: the table, built-in rows then one per plugin verb (made

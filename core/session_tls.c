@@ -22,6 +22,7 @@
 #include "log.h"
 
 static int handshake(struct session *s);
+static void show_tls(struct session *s);
 
 /* STARTTLS takes no argument (RFC 3207 4): 0, or -1 after the 501. */
 int session_tls_syntax(struct session *s, const char *arg, const struct session_verb *row)
@@ -51,14 +52,36 @@ static int handshake(struct session *s)
 				 : rc == CONN_STOPPED ? SESSION_END_STOPPED : SESSION_END_TLS);
 		return -1;
 	}
-	const char *cipher = "";
-	const char *protocol = conn_tls_info(s->conn, &cipher);
-	s->tls_active = 1;
-	counters_tls(protocol);
-	snprintf(s->tls_log, sizeof(s->tls_log), " tls=%s cipher=%s", protocol, cipher);
-	log_info("sid=%s listener=%s event=tls%s", s->sid, s->l->name, s->tls_log);
+	show_tls(s);
+	counters_tls(s->tls.protocol);
 	session_enter(s, before);
 	return 0;
+}
+
+/* What the handshake agreed, into the plugins' view (ABI 1.1's tls_*
+   fields) and the log: tls= and cipher= on every later line of the
+   session, the SNI name and the client certificate on this one. */
+static void show_tls(struct session *s)
+{
+	struct tls_info *t = &s->tls;
+	tls_conn_info(conn_tls(s->conn), t);
+	s->tls_active = 1;
+	s->pub.tls_protocol = t->protocol;
+	s->pub.tls_cipher = t->cipher;
+	s->pub.tls_sni = t->sni[0] ? t->sni : NULL;
+	s->pub.tls_peer_subject = t->peer_fingerprint[0] ? t->peer_subject : NULL;
+	s->pub.tls_peer_fingerprint = t->peer_fingerprint[0] ? t->peer_fingerprint : NULL;
+	s->pub.tls_peer_verified = t->peer_verified;
+	snprintf(s->tls_log, sizeof(s->tls_log), " tls=%s cipher=%s", t->protocol, t->cipher);
+	if (!t->peer_fingerprint[0]) {
+		log_info("sid=%s listener=%s event=tls%s sni=%s client_cert=none", s->sid,
+			 s->l->name, s->tls_log, log_quoted(t->sni));
+		return;
+	}
+	log_info("sid=%s listener=%s event=tls%s sni=%s client_cert=%s client_subject=%s "
+		 "client_fingerprint=%s", s->sid, s->l->name, s->tls_log, log_quoted(t->sni),
+		 t->peer_verified ? "verified" : "unverified", log_quoted(t->peer_subject),
+		 t->peer_fingerprint);
 }
 
 /* STARTTLS: 220, the pipelined plaintext dropped, the handshake, then the

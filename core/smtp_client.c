@@ -32,6 +32,7 @@
 #include "conn.h"
 #include "linebuf.h"
 #include "log.h"
+#include "tls.h"
 
 #define CLIENT_REPLY_LINE_MAX_BYTES 2048
 #define CLIENT_REPLY_MAX_LINES 100
@@ -52,6 +53,7 @@ struct smtp_client {
 	int cr_pending;         /* ... a CR came last; the next byte says if bare */
 	enum { STREAM_OK = 0, STREAM_LOST, STREAM_NUL } stream_failed;
 	char peer[300];
+	const char *tls_protocol, *tls_cipher; /* after STARTTLS; NULL before */
 	struct smtp_client_extensions extensions; /* of the EHLO/LHLO reply */
 	char out[CLIENT_OUT_BUF_BYTES];
 	size_t out_len;
@@ -562,6 +564,45 @@ int smtp_client_extensions_find(const struct smtp_client_extensions *ext, const 
 	return 0;
 }
 
+int smtp_client_starttls(struct smtp_client *c, const char *fqdn, const char *name, int verify,
+			 const char *ca_file, struct smtpgate_upstream_reply *r)
+{
+	char why[256];
+	if (smtp_client_command(c, r, "STARTTLS") != 220)
+		return -1;
+	/* Bytes after the 220 came before TLS: read as replies later, they
+	   would be a plaintext injection (CVE-2011-0411, seen from here). */
+	if (linebuf_discard(&c->lb) > 0) {
+		failure(c, r, "plaintext after the 220 to STARTTLS");
+		return -1;
+	}
+	struct ssl_st *ssl = tls_client_conn_new(c->fd, name, verify, ca_file, why, sizeof(why));
+	if (!ssl) {
+		failure(c, r, "%s", why);
+		return -1;
+	}
+	if (conn_fd_start_tls_client(&c->conn, ssl, c->reply_timeout_ms, why, sizeof(why)) < 0) {
+		failure(c, r, "TLS handshake failed: %s", why);
+		return -1;
+	}
+	struct tls_info info;
+	tls_conn_info(ssl, &info);
+	c->tls_protocol = info.protocol;
+	c->tls_cipher = info.cipher;
+	c->extensions.count = 0; /* RFC 3207 4.2: what the server said before is void */
+	if (introduce(c, fqdn, r) < 0) {
+		c->usable = 0;
+		return -1;
+	}
+	return 0;
+}
+
+const char *smtp_client_tls(const struct smtp_client *c, const char **cipher_out)
+{
+	*cipher_out = c->tls_cipher;
+	return c->tls_protocol;
+}
+
 int smtp_client_usable(const struct smtp_client *c)
 {
 	return c && c->usable;
@@ -580,6 +621,7 @@ void smtp_client_close(struct smtp_client *c)
 		c->reply_timeout_ms = saved < 5000 ? saved : 5000; /* QUIT is a courtesy */
 		smtp_client_command(c, &r, "QUIT");
 	}
+	conn_fd_end_tls(&c->conn);
 	close(c->fd);
 	free(c);
 }

@@ -57,6 +57,23 @@ int smtp_client_reply_read(struct linebuf *lb, int timeout_ms, struct smtpgate_u
 /* 1 if ext holds keyword (case-insensitive), its parameters in *param_out. */
 int smtp_client_extensions_find(const struct smtp_client_extensions *ext, const char *keyword,
 				const char **param_out);
+/* smtp_client_tls.c: smtp_client_open() with relay_tls's level
+   (SMTPGATE_RELAY_TLS_*) of STARTTLS; ca_file for "verify" (NULL: the
+   system's CAs).  "may" after a failed handshake connects once more
+   without TLS (logged). */
+struct smtp_client *smtp_client_open_tls(const char *hostport, int lmtp, const char *fqdn,
+					 int connect_timeout_ms, int reply_timeout_ms, int level,
+					 const char *ca_file, struct smtpgate_upstream_reply *r);
+/* STARTTLS on an open connection to the server name (the host part of
+   its address), then EHLO again (RFC 3207 4.2); with verify its
+   certificate must verify against ca_file (NULL: the system's CAs) and
+   be for name.  0, or -1 with *r saying why (the server's refusal, or
+   code 0 when TLS failed: the connection is then unusable). */
+int smtp_client_starttls(struct smtp_client *c, const char *fqdn, const char *name, int verify,
+			 const char *ca_file, struct smtpgate_upstream_reply *r);
+/* The TLS protocol ("TLSv1.3") and cipher of the connection; NULL in
+   plaintext. */
+const char *smtp_client_tls(const struct smtp_client *c, const char **cipher_out);
 int smtp_client_usable(const struct smtp_client *c);
 void smtp_client_close(struct smtp_client *c);
 

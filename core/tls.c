@@ -1,7 +1,8 @@
 /*
- * tls.c - everything that calls OpenSSL: the listener's server context
- * (tls_server_new: certificate and key read once, by the worker before it
- * drops its privileges, so a key readable only by root works), and one
+ * tls.c - the server side of OpenSSL: the listener's contexts
+ * (tls_server_new: certificates and keys read once per generation by the
+ * master, as root, so a key readable only by root works; its SNI map and
+ * client-certificate checks), and one
  * connection's handshake, reads and writes as non-blocking steps that say
  * what they wait for.  conn.c does the waiting, so the deadlines, the
  * stress flag and SIGTERM work over TLS as over a plain socket.
@@ -12,6 +13,7 @@
  */
 #include "tls.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,13 +23,22 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "log.h"
+#include "tls_ticket.h"
 
+/* A listener's contexts: the default pairs, and one context per tls.sni
+   entry that a client's server name switches to. */
 struct tls_server {
 	SSL_CTX *ctx;
+	struct {
+		char *name;           /* "mail.example.org" or "*.example.org" */
+		SSL_CTX *ctx;
+	} sni[TLS_SNI_MAX];
+	size_t sni_count;
 };
 
 /* How the last step failed.  A worker serves one connection at a time and
@@ -42,7 +53,17 @@ static int fail(char *err, size_t err_size, const char *what, const char *file);
 static int setup_protocols(SSL_CTX *ctx, const struct tls_config *t, char *err, size_t err_size);
 static int setup_pair(SSL_CTX *ctx, const char *cert, const char *key, int *types, size_t i,
 		      char *err, size_t err_size);
-static int setup_keys(SSL_CTX *ctx, const struct tls_config *t, char *err, size_t err_size);
+static int setup_keys(SSL_CTX *ctx, const struct config_strings *cert,
+		      const struct config_strings *key, char *err, size_t err_size);
+static int setup_clients(SSL_CTX *ctx, const struct tls_config *t, char *err, size_t err_size);
+static int accept_unverified(int ok, X509_STORE_CTX *store);
+static SSL_CTX *context_new(const struct tls_config *t, const char *listener,
+			    const struct config_strings *cert, const struct config_strings *key,
+			    char *err, size_t err_size);
+static SSL_CTX *sni_lookup(const struct tls_server *srv, const char *name);
+static int sni_pick(SSL *ssl, int *alert, void *arg);
+static void warn_keys(const struct listener_config *l, const struct config_strings *keys,
+		      const char *setting);
 static int step_result(SSL *ssl, int rc);
 
 /* OpenSSL's version numbers of config_tls_protocols, in its order. */
@@ -79,8 +100,6 @@ static int setup_protocols(SSL_CTX *ctx, const struct tls_config *t, char *err, 
 	   chat's queue is rewritten between flushes only once all is sent,
 	   but conn.c's loop advances its pointer). */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
-	static const unsigned char sid_ctx[] = "smtpgate";
-	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	return 0;
 }
 
@@ -113,30 +132,131 @@ static int setup_pair(SSL_CTX *ctx, const char *cert, const char *key, int *type
 
 /* Every certificate/key pair, paired by position; the client's offer
    (signature algorithms, ciphers) picks among them. */
-static int setup_keys(SSL_CTX *ctx, const struct tls_config *t, char *err, size_t err_size)
+static int setup_keys(SSL_CTX *ctx, const struct config_strings *cert,
+		      const struct config_strings *key, char *err, size_t err_size)
 {
 	int types[TLS_PAIRS_MAX];
-	for (size_t i = 0; i < t->cert.count; i++)
-		if (setup_pair(ctx, t->cert.items[i], t->key.items[i], types, i, err, err_size) < 0)
+	for (size_t i = 0; i < cert->count; i++)
+		if (setup_pair(ctx, cert->items[i], key->items[i], types, i, err, err_size) < 0)
 			return -1;
 	return 0;
 }
 
-struct tls_server *tls_server_new(const struct tls_config *t, char *err, size_t err_size)
+/* tls.verify_client "optional": a certificate that does not verify is
+   still taken (the session shows it as unverified, as Postfix's "ask"). */
+static int accept_unverified(int ok, X509_STORE_CTX *store)
+{
+	(void)ok;
+	(void)store;
+	return 1;
+}
+
+/* Client certificates: asked for (the CA names of tls.ca_file sent as
+   the acceptable issuers), and with "required" one must come and
+   verify (an expired one does not) or the handshake fails. */
+static int setup_clients(SSL_CTX *ctx, const struct tls_config *t, char *err, size_t err_size)
+{
+	if (t->verify_client == TLS_VERIFY_NONE)
+		return 0;
+	if (SSL_CTX_load_verify_locations(ctx, t->ca_file, NULL) != 1)
+		return fail(err, err_size, "tls.ca_file: cannot load the CAs", t->ca_file);
+	STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(t->ca_file);
+	if (!names)
+		return fail(err, err_size, "tls.ca_file: no CA certificate in", t->ca_file);
+	SSL_CTX_set_client_CA_list(ctx, names);
+	if (t->verify_client == TLS_VERIFY_REQUIRED)
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	else
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_unverified);
+	return 0;
+}
+
+/* One context: the listener's protocols, ciphers and client checks, with
+   the pairs given.  Sessions carry the listener's name as their context,
+   so a ticket from one listener never resumes on another. */
+static SSL_CTX *context_new(const struct tls_config *t, const char *listener,
+			    const struct config_strings *cert, const struct config_strings *key,
+			    char *err, size_t err_size)
+{
+	unsigned char sid_ctx[SHA256_DIGEST_LENGTH];
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		fail(err, err_size, "tls: cannot make a context", NULL);
+		return NULL;
+	}
+	SHA256((const unsigned char *)listener, strlen(listener), sid_ctx);
+	if (!SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx)) ||
+	    setup_protocols(ctx, t, err, err_size) < 0 || setup_keys(ctx, cert, key, err, err_size) < 0 ||
+	    setup_clients(ctx, t, err, err_size) < 0 || tls_ticket_setup(ctx, err, err_size) < 0) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* The context of the tls.sni entry for name (already folded to lower
+   case): the exact name first, then "*." and the name less its first
+   label; NULL for the default. */
+static SSL_CTX *sni_lookup(const struct tls_server *srv, const char *name)
+{
+	const char *parent = strchr(name, '.');
+	for (size_t i = 0; i < srv->sni_count; i++)
+		if (strcmp(srv->sni[i].name, name) == 0)
+			return srv->sni[i].ctx;
+	for (size_t i = 0; parent && i < srv->sni_count; i++)
+		if (strncmp(srv->sni[i].name, "*.", 2) == 0 && strcmp(srv->sni[i].name + 1, parent) == 0)
+			return srv->sni[i].ctx;
+	return NULL;
+}
+
+/* OpenSSL's server-name callback: the client's name picks its pairs (a
+   name with a byte no host name has picks none: the default pairs). */
+static int sni_pick(SSL *ssl, int *alert, void *arg)
+{
+	(void)alert;
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	char folded[256];
+	size_t n = 0;
+	for (; name && name[n] && n + 1 < sizeof(folded); n++) {
+		unsigned char c = (unsigned char)name[n];
+		if (!(isalnum(c) || c == '-' || c == '.' || c == '_'))
+			return SSL_TLSEXT_ERR_OK;
+		folded[n] = (char)tolower(c);
+	}
+	folded[n] = '\0';
+	SSL_CTX *ctx = n ? sni_lookup(arg, folded) : NULL;
+	if (ctx && SSL_set_SSL_CTX(ssl, ctx) != ctx)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+struct tls_server *tls_server_new(const struct tls_config *t, const char *listener, char *err,
+				  size_t err_size)
 {
 	struct tls_server *srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		abort();
-	srv->ctx = SSL_CTX_new(TLS_server_method());
-	if (!srv->ctx) {
-		fail(err, err_size, "tls: cannot make a context", NULL);
-		free(srv);
-		return NULL;
+	srv->ctx = context_new(t, listener, &t->cert, &t->key, err, err_size);
+	for (size_t i = 0; srv->ctx && i < t->sni_count; i++) {
+		char what[300];
+		srv->sni[i].ctx = context_new(t, listener, &t->sni[i].cert, &t->sni[i].key, what,
+					      sizeof(what));
+		if (!srv->sni[i].ctx) {
+			snprintf(err, err_size, "tls.sni \"%s\": %s", t->sni[i].name, what);
+			break;
+		}
+		srv->sni[i].name = strdup(t->sni[i].name);
+		srv->sni_count++;
+		if (!srv->sni[i].name)
+			abort();
 	}
-	if (setup_protocols(srv->ctx, t, err, err_size) < 0 ||
-	    setup_keys(srv->ctx, t, err, err_size) < 0) {
+	if (!srv->ctx || srv->sni_count < t->sni_count) {
 		tls_server_free(srv);
 		return NULL;
+	}
+	if (t->sni_count) {
+		SSL_CTX_set_tlsext_servername_callback(srv->ctx, sni_pick);
+		SSL_CTX_set_tlsext_servername_arg(srv->ctx, srv);
 	}
 	return srv;
 }
@@ -146,20 +266,32 @@ void tls_server_free(struct tls_server *srv)
 	if (!srv)
 		return;
 	SSL_CTX_free(srv->ctx);
+	for (size_t i = 0; i < srv->sni_count; i++) {
+		SSL_CTX_free(srv->sni[i].ctx);
+		free(srv->sni[i].name);
+	}
 	free(srv);
+}
+
+/* A private key others can read is a key anyone on the host has. */
+static void warn_keys(const struct listener_config *l, const struct config_strings *keys,
+		      const char *setting)
+{
+	struct stat st;
+	for (size_t i = 0; i < keys->count; i++)
+		if (stat(keys->items[i], &st) == 0 && (st.st_mode & S_IROTH))
+			log_warn("listener=%s setting=%s path=%s mode=%03o msg=\"readable by "
+				 "others: chmod o-r it\"", l->name, setting,
+				 log_quoted(keys->items[i]), (unsigned int)(st.st_mode & 0777));
 }
 
 void tls_server_warn(const struct listener_config *l)
 {
-	struct stat st;
-	for (size_t i = 0; l->tls.mode != TLS_MODE_OFF && i < l->tls.key.count; i++) {
-		const char *key = l->tls.key.items[i];
-		/* A private key others can read is a key anyone on the host has. */
-		if (stat(key, &st) == 0 && (st.st_mode & S_IROTH))
-			log_warn("listener=%s setting=tls.key path=%s mode=%03o msg=\"readable by "
-				 "others: chmod o-r it\"", l->name, log_quoted(key),
-				 (unsigned int)(st.st_mode & 0777));
-	}
+	if (l->tls.mode == TLS_MODE_OFF)
+		return;
+	warn_keys(l, &l->tls.key, "tls.key");
+	for (size_t i = 0; i < l->tls.sni_count; i++)
+		warn_keys(l, &l->tls.sni[i].key, "tls.sni.key");
 }
 
 struct ssl_st *tls_conn_new(struct tls_server *srv, int fd)
@@ -254,14 +386,4 @@ void tls_conn_why(struct ssl_st *ssl, char *why, size_t why_size)
 	} else {
 		snprintf(why, why_size, "TLS error %d", last_failure.kind);
 	}
-}
-
-const char *tls_conn_protocol(struct ssl_st *ssl)
-{
-	return SSL_get_version(ssl);
-}
-
-const char *tls_conn_cipher(struct ssl_st *ssl)
-{
-	return SSL_get_cipher_name(ssl);
 }

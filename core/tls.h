@@ -23,11 +23,13 @@ enum tls_step {
 	TLS_FAILED = -4      /* a protocol or socket error: the connection is over */
 };
 
-/* The listener's context, built with the privileges of the caller (root
-   before the privilege drop: a key only root can read works).  NULL with
-   a message naming the file or setting in err when a file does not load,
-   the key does not match the certificate, or a cipher list is empty. */
-struct tls_server *tls_server_new(const struct tls_config *t, char *err, size_t err_size);
+/* The listener's contexts (its default pairs and one per tls.sni entry),
+   built with the privileges of the caller (root before the privilege
+   drop: a key only root can read works).  NULL with a message naming the
+   file or setting in err when a file does not load, a key does not match
+   its certificate, or a cipher list is empty. */
+struct tls_server *tls_server_new(const struct tls_config *t, const char *listener, char *err,
+				  size_t err_size);
 void tls_server_free(struct tls_server *srv);
 /* -t's warnings about the tls group (a key others can read), logged with
    the listener's name. */
@@ -47,8 +49,28 @@ ssize_t tls_conn_write(struct ssl_st *ssl, const void *buf, size_t len);
 int tls_conn_pending(struct ssl_st *ssl);
 /* Why the last step failed, in words (OpenSSL's reason, or the socket's). */
 void tls_conn_why(struct ssl_st *ssl, char *why, size_t why_size);
-/* The protocol and cipher agreed ("TLSv1.3", "TLS_AES_256_GCM_SHA384"). */
-const char *tls_conn_protocol(struct ssl_st *ssl);
-const char *tls_conn_cipher(struct ssl_st *ssl);
+
+/* tls_client.c: a client connection over fd to the server name (a host
+   name, sent as SNI, or an address); with verify its certificate must
+   verify against ca_file (NULL: the system's CAs) and be for name.  NULL
+   with the reason in err. */
+struct ssl_st *tls_client_conn_new(int fd, const char *name, int verify, const char *ca_file,
+				   char *err, size_t err_size);
+/* Why a client handshake failed: the certificate check's reason, or
+   tls_conn_why()'s. */
+void tls_client_why(struct ssl_st *ssl, char *why, size_t why_size);
+
+/* What a handshake agreed (tls_info.c). */
+struct tls_info {
+	const char *protocol;      /* "TLSv1.3" (OpenSSL's, static) */
+	const char *cipher;        /* "TLS_AES_256_GCM_SHA384" */
+	char sni[256];             /* the name the client asked for, host-name
+				      characters only (others '?'); "" for none */
+	char peer_subject[512];    /* the client certificate's subject, RFC 2253;
+				      "" without a certificate */
+	char peer_fingerprint[96]; /* its SHA-256, "AB:CD:..."; "" without */
+	int peer_verified;         /* 1: it verified against tls.ca_file */
+};
+void tls_conn_info(struct ssl_st *ssl, struct tls_info *out);
 
 #endif

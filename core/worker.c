@@ -1,6 +1,7 @@
 /*
- * worker.c - a prefork worker: loads its listener's plugin and TLS
- * context, drops privileges, then accepts one client at a time and runs its session.
+ * worker.c - a prefork worker: loads its listener's plugin, takes the TLS
+ * contexts the master read (master_tls.c), drops privileges, then accepts
+ * one client at a time and runs its session.
  *
  * Signals: SIGTERM/SIGINT stop (an idle session gets 421, a transaction in
  * progress is finished first); SIGHUP retires (the session in progress
@@ -42,6 +43,7 @@
 #include "session.h"
 #include "session_chat.h"
 #include "tls.h"
+#include "tls_ticket.h"
 
 static volatile sig_atomic_t worker_stop;
 static volatile sig_atomic_t worker_retire;
@@ -58,7 +60,6 @@ static int over_client_limit(const struct worker_args *a, struct conn *c, const 
 static void close_session(int fd, enum session_end end);
 static void unix_peer(const struct listener_config *l, int fd, struct session_peer *peer);
 static void wake_master_if_short(const struct worker_args *a);
-static int load_tls(const struct listener_config *l, struct tls_server **srv_out);
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
 		  const struct sockaddr *client, const sigset_t *wait_mask, unsigned long n);
 static void become_worker(const struct worker_args *a, sigset_t *wait_mask_out);
@@ -200,16 +201,13 @@ int worker_check_plugin(const struct listener_config *l, const struct smtpgate_p
 	return 0;
 }
 
-/* The listener's TLS context, read now (as root, before the privilege
-   drop: a key only root can read works); NULL with tls.mode "off".  -1
-   after the error naming the file. */
-static int load_tls(const struct listener_config *l, struct tls_server **srv_out)
+int worker_load_tls(const struct listener_config *l, struct tls_server **srv_out)
 {
 	char err[2048];
 	*srv_out = NULL;
 	if (l->tls.mode == TLS_MODE_OFF)
 		return 0;
-	*srv_out = tls_server_new(&l->tls, err, sizeof(err));
+	*srv_out = tls_server_new(&l->tls, l->name, err, sizeof(err));
 	if (*srv_out)
 		return 0;
 	char msg[CONFIG_ERROR_MAX_BYTES + sizeof(err)];
@@ -223,7 +221,7 @@ int worker_check_start(const struct listener_config *l, const char *user, uid_t 
 		       const struct smtpgate_plugin **desc_out)
 {
 	struct tls_server *tls;
-	if (worker_check_plugin(l, desc_out) < 0 || load_tls(l, &tls) < 0)
+	if (worker_check_plugin(l, desc_out) < 0 || worker_load_tls(l, &tls) < 0)
 		return -1;
 	tls_server_warn(l);
 	tls_server_free(tls);
@@ -383,8 +381,8 @@ static void become_worker(const struct worker_args *a, sigset_t *wait_mask_out)
 }
 
 /* What needs root, in order: the plugin's init (it may open files
-   outside the chroot), the TLS context (keys only root may read), the
-   chroot, then the switch to the unprivileged user.  A failure ends the
+   outside the chroot), the chroot, then the switch to the unprivileged
+   user (the TLS context came from the master, keys read as root).  A failure ends the
    worker with its exit status. */
 static void start_as_root(const struct worker_args *a, struct plugin *p_out, void **priv_out,
 			  struct tls_server **tls_out)
@@ -398,8 +396,8 @@ static void start_as_root(const struct worker_args *a, struct plugin *p_out, voi
 			  log_quoted(err));
 	if (host_plugin_init(p_out->desc, a->listener, priv_out) < 0)
 		_exit(EX_CONFIG); /* host_plugin_init() logged why */
-	if (load_tls(a->listener, tls_out) < 0)
-		_exit(EX_CONFIG); /* logged by load_tls() */
+	*tls_out = a->tls; /* the master read it: see master_tls.c */
+	tls_ticket_readonly();
 	if (enter_chroot(a->listener) < 0 ||
 	    drop_privileges(a->listener, a->user, a->uid, a->gid) < 0)
 		_exit(EX_NOPERM); /* logged by either */

@@ -41,9 +41,9 @@
  *                    smtpgate_host: file_create, file_write,
  *                      file_commit, file_abort, file_close,
  *                      client_stream_begin, client_stream_write,
- *                      client_stream_end;
+ *                      client_stream_end, client_open_tls, client_tls;
  *                    new types smtpgate_setting, smtpgate_auth,
- *                      smtpgate_file.
+ *                      smtpgate_file, enum smtpgate_relay_tls.
  *
  * A plugin built for an older minor still loads: the hooks appended since
  * read as NULL for it.
@@ -144,8 +144,9 @@ struct smtpgate_session {
 				      "LMTPS", ... */
 	const char *tls_protocol;  /* "TLSv1.3"; NULL without TLS */
 	const char *tls_cipher;    /* "TLS_AES_256_GCM_SHA384"; NULL without TLS */
-	const char *tls_sni;       /* the server name the client asked for;
-				      NULL if it asked for none */
+	const char *tls_sni;       /* the server name the client asked for,
+				      lower-cased, a byte no host name has
+				      as '?'; NULL if it asked for none */
 	const char *tls_peer_subject;     /* the client certificate's subject
 					     (RFC 2253); NULL if none */
 	const char *tls_peer_fingerprint; /* its SHA-256, hex pairs joined by
@@ -379,6 +380,29 @@ struct smtpgate_host {
 	int (*client_stream_write)(struct smtpgate_client *c, const char *data, size_t len);
 	int (*client_stream_end)(struct smtpgate_client *c,
 				 struct smtpgate_upstream_reply *replies, size_t nreplies);
+	/* client_open with STARTTLS to the upstream (RFC 3207) at tls, an
+	   enum smtpgate_relay_tls; with VERIFY the certificate must verify
+	   against ca_file (NULL: the system's CAs) and be for the host part
+	   of hostport.  When ENCRYPT or VERIFY cannot have TLS, NULL with
+	   code 0 in *reply_out (answer 451); MAY falls back to plaintext:
+	   after a failed handshake it connects once more without TLS. */
+	struct smtpgate_client *(*client_open_tls)(const char *hostport, int lmtp,
+						   int connect_timeout_sec,
+						   int reply_timeout_sec, int tls,
+						   const char *ca_file,
+						   struct smtpgate_upstream_reply *reply_out);
+	/* The connection's TLS protocol ("TLSv1.3") and, in *cipher_out, its
+	   cipher; NULL (and *cipher_out NULL) in plaintext. */
+	const char *(*client_tls)(const struct smtpgate_client *c, const char **cipher_out);
+};
+
+/* client_open_tls's levels: the relay_tls setting of the proxy's and
+   mailman's groups. */
+enum smtpgate_relay_tls {
+	SMTPGATE_RELAY_TLS_NONE = 0, /* never STARTTLS */
+	SMTPGATE_RELAY_TLS_MAY,      /* when offered; plaintext if it fails */
+	SMTPGATE_RELAY_TLS_ENCRYPT,  /* TLS or no relay; no certificate check */
+	SMTPGATE_RELAY_TLS_VERIFY    /* TLS to a verified certificate of that name */
 };
 
 /* A command a plugin adds, as an smtp_<VERB> method of a channel_class. */

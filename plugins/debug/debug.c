@@ -143,6 +143,28 @@ static void append_options(struct debug_state *st, const char *label,
 	append_str(st, "]\n");
 }
 
+/* The TLS the message came over (ABI 1.1), one line per field, after the
+   options; nothing without TLS, so a plaintext frame stays smtpd.py's. */
+static void append_tls(struct debug_state *st, const struct smtpgate_session *s)
+{
+	if (st->host->abi_minor < 1 || !s->tls_protocol)
+		return;
+	const char *const fields[][2] = {
+		{ "tls protocol: ", s->tls_protocol }, { "tls cipher: ", s->tls_cipher },
+		{ "tls sni: ", s->tls_sni }, { "tls peer subject: ", s->tls_peer_subject },
+		{ "tls peer fingerprint: ", s->tls_peer_fingerprint },
+	};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (fields[i][1]) {
+			append_str(st, fields[i][0]);
+			append_str(st, fields[i][1]);
+			append_str(st, "\n");
+		}
+	if (s->tls_peer_fingerprint)
+		append_str(st, s->tls_peer_verified ? "tls peer verified: yes\n"
+			   : "tls peer verified: no\n");
+}
+
 static int debug_init(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
 		      void **priv_out)
 {
@@ -224,6 +246,7 @@ static void frame_start(struct debug_state *st, const struct smtpgate_session *s
 		append_options(st, "rcpt options", s->rcpt_options, s->rcpt_option_count);
 		append_str(st, "\n");
 	}
+	append_tls(st, s);
 }
 
 /* A piece of the message.  The first one holds the whole header block

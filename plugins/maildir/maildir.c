@@ -219,6 +219,21 @@ static void header_safe(char *out, size_t size, const char *in)
 	out[n] = '\0';
 }
 
+/* Received's "with" word (RFC 3848/6531: the core's, else our own with an
+   S over TLS) and over TLS Postfix's "(using TLSv1.3 with cipher ...)". */
+static void received_with(const struct maildir_state *st, const struct smtpgate_session *s,
+			  char *with, size_t with_size, char *using, size_t using_size)
+{
+	const char *tls = st->host->abi_minor >= 1 ? s->tls_protocol : NULL;
+	if (st->host->abi_minor >= 1 && s->protocol && s->protocol[0])
+		snprintf(with, with_size, "%s", s->protocol);
+	else
+		snprintf(with, with_size, "%s%s", s->smtputf8 ? "UTF8SMTP" : s->extended_smtp ?
+			 "ESMTP" : "SMTP", tls ? "S" : "");
+	if (tls)
+		snprintf(using, using_size, "\t(using %s with cipher %s)\n", tls, s->tls_cipher);
+}
+
 size_t maildir_headers(const struct maildir_state *st, const struct smtpgate_session *s,
 		       const char *rcpt, int shared, char *out, size_t size)
 {
@@ -239,17 +254,17 @@ size_t maildir_headers(const struct maildir_state *st, const struct smtpgate_ses
 		for (size_t i = 0; i < s->rcpt_count; i++)
 			ADD("X-Original-To: %s\n", s->rcpttos[i]);
 	if (st->received) {
-		char helo[256], date[64];
+		char helo[256], date[64], with[32], using[160] = "";
 		time_t now = time(NULL);
 		struct tm tm;
 		localtime_r(&now, &tm);
 		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
 		header_safe(helo, sizeof(helo), s->seen_greeting[0] ? s->seen_greeting : "unknown");
-		const char *with = s->smtputf8 ? "UTF8SMTP" : s->extended_smtp ? "ESMTP" : "SMTP";
+		received_with(st, s, with, sizeof(with), using, sizeof(using));
 		const char *one = rcpt ? rcpt : s->rcpt_count == 1 && !shared ? s->rcpttos[0] : NULL;
-		ADD("Received: from %s ([%s])\n\tby %s (smtpgate) with %s id %s%s%s%s;\n\t%s\n", helo,
-		    s->peer_addr, s->fqdn, with, s->id, one ? "\n\tfor <" : "", one ? one : "",
-		    one ? ">" : "", date);
+		ADD("Received: from %s ([%s])\n%s\tby %s (smtpgate) with %s id %s%s%s%s;\n\t%s\n",
+		    helo, s->peer_addr, using, s->fqdn, with, s->id, one ? "\n\tfor <" : "",
+		    one ? one : "", one ? ">" : "", date);
 	}
 #undef ADD
 	return n;

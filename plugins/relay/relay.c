@@ -181,6 +181,8 @@ static int read_settings(struct relay *st, const struct smtpgate_cfg *cfg)
 			return -1;
 		}
 	}
+	if (relay_tls_read(host, cfg, &st->tls) < 0)
+		return -1;
 	return domain_list_read(host, cfg, "relay_domains", RELAY_DOMAINS_MAX, &st->domains);
 }
 
@@ -270,8 +272,8 @@ static struct smtpgate_client *upstream(struct relay *st, struct smtpgate_upstre
 		return st->up;
 	}
 	relay_drop_upstream(st);
-	st->up = st->host->client_open(st->remote, 0, st->connect_timeout_sec, st->reply_timeout_sec,
-				       u);
+	st->up = relay_tls_open(st->host, &st->tls, st->remote, st->connect_timeout_sec,
+				st->reply_timeout_sec, u);
 	return st->up;
 }
 

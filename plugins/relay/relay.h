@@ -19,6 +19,27 @@ int domain_list_read(const struct smtpgate_host *host, const struct smtpgate_cfg
 int domain_list_match(const struct domain_list *l, const char *address);
 void domain_list_free(struct domain_list *l);
 
+/* relay_tls.c: the hop's STARTTLS level (enum smtpgate_relay_tls) and
+   the CAs "verify" checks against ("": the system's). */
+struct relay_tls {
+	int level;
+	char ca_file[4096];
+};
+/* relay_tls ("may" when unset) and relay_ca_file of cfg: 0, or -1 after
+   a cfg_error. */
+int relay_tls_read(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
+		   struct relay_tls *out);
+/* A new upstream connection at t's level (NULL with *u saying why). */
+struct smtpgate_client *relay_tls_open(const struct smtpgate_host *host,
+				       const struct relay_tls *t, const char *remote,
+				       int connect_timeout_sec, int reply_timeout_sec,
+				       struct smtpgate_upstream_reply *u);
+/* The relay's line for a message sent over up: the upstream's reply and
+   whether the hop was encrypted (hop=tls tls= cipher=, or hop=plaintext). */
+void relay_tls_log(const struct smtpgate_host *host, const struct smtpgate_session *s,
+		   const char *remote, const struct smtpgate_client *up,
+		   const struct smtpgate_upstream_reply *u);
+
 /* Read relay_networks, relay_domains, allow_untrusted_routing,
    connect_timeout and timeout from
    cfg (the plugin's group, named `group` in messages).  NULL after a

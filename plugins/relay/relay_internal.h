@@ -34,6 +34,7 @@ struct relay {
 	size_t nnetworks;
 	struct domain_list domains;
 	int allow_untrusted_routing;  /* relay_domains take u%x@, "u@x"@, x!u@ */
+	struct relay_tls tls;         /* relay_tls: STARTTLS on the hop */
 	int client_in_networks;       /* for the session in progress */
 	struct smtpgate_client *up;   /* kept per worker, reused across sessions */
 	int up_reused;                /* up served an earlier transaction */

@@ -67,6 +67,7 @@ enum smtpgate_verdict relay_message(struct relay *st, const struct smtpgate_sess
 		};
 		st->host->client_message(st->up, parts, 3, &u, 1);
 	}
+	relay_tls_log(st->host, s, st->remote, st->up, &u);
 	if (!st->host->client_usable(st->up))
 		relay_drop_upstream(st);
 	return relay_answer(st, s, "message", &u, reply);

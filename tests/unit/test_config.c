@@ -101,7 +101,7 @@ static void test_every_setting(void)
 	char err[CONFIG_ERROR_MAX_BYTES];
 	const char *row = "every setting";
 	int rc = load("user = \"\";\nlog = \"syslog\";\nlog_facility = \"local3\";\n"
-		      "shutdown_timeout = 5; worker_scheduling = \"normal\";\n"
+		      "shutdown_timeout = 5; worker_scheduling = \"normal\"; tls_ticket_rotation = 60;\n"
 		      "listeners = ( {\n"
 		      "  name = \"mx\"; address = \"[::1]:2525\"; handler = \"DebuggingServer\";\n"
 		      "  remote = \"relay.example:587\"; data_size_limit = 0; smtputf8 = true;\n"
@@ -111,7 +111,10 @@ static void test_every_setting(void)
 		      "  tls = { mode = \"implicit\"; cert = [\"/rsa.pem\", \"/ec.pem\"];\n"
 		      "    key = (\"/rsa.key\", \"/ec.key\");\n"
 		      "    protocols = \"TLSv1.1 TLSv1.2\"; ciphers = \"ECDHE+AESGCM\";\n"
-		      "    ciphersuites = \"TLS_AES_128_GCM_SHA256\"; handshake_timeout = 5; };\n"
+		      "    ciphersuites = \"TLS_AES_128_GCM_SHA256\"; handshake_timeout = 5;\n"
+		      "    verify_client = \"required\"; ca_file = \"/ca.pem\";\n"
+		      "    sni = ( { name = \"mx.a.example\"; cert = \"/a.pem\"; key = \"/a.key\"; },\n"
+		      "      { name = \"*.b.example\"; cert = [\"/b1\", \"/b2\"]; key = [\"/k1\", \"/k2\"]; } ); };\n"
 		      "}, {\n"
 		      "  address = \":2526\"; decode_data = true; bare_lf = \"normalize\";\n"
 		      "  data_size_limit = 1048576L; min_spare = 3; max_spare = 5; max_workers = 7;\n"
@@ -158,6 +161,15 @@ static void test_every_setting(void)
 	UNIT_CHECK_STR(row, l->tls.ciphers, "ECDHE+AESGCM");
 	UNIT_CHECK_STR(row, l->tls.ciphersuites, "TLS_AES_128_GCM_SHA256");
 	UNIT_CHECK(row, l->tls.handshake_timeout_sec == 5);
+	UNIT_CHECK(row, l->tls.verify_client == TLS_VERIFY_REQUIRED);
+	UNIT_CHECK_STR(row, l->tls.ca_file, "/ca.pem");
+	UNIT_CHECK(row, l->tls.sni_count == 2);
+	UNIT_CHECK_STR(row, l->tls.sni[0].name, "mx.a.example");
+	UNIT_CHECK_STR(row, l->tls.sni[0].key.items[0], "/a.key");
+	UNIT_CHECK_STR(row, l->tls.sni[1].name, "*.b.example");
+	UNIT_CHECK(row, l->tls.sni[1].cert.count == 2 && l->tls.sni[1].key.count == 2);
+	UNIT_CHECK_STR(row, l->tls.sni[1].cert.items[1], "/b2");
+	UNIT_CHECK(row, cfg->tls_ticket_rotation_sec == 60);
 	l = &cfg->listeners[1];
 	UNIT_CHECK_STR(row, l->name, ":2526");
 	UNIT_CHECK(row, l->decode_data == 1);
@@ -173,7 +185,7 @@ static void test_every_setting(void)
 					       "10.1.2.3"));
 	UNIT_CHECK(row, !addr_net_list_contains(l->proxy_trusted.nets, l->proxy_trusted.count,
 						"2001:db8::2"));
-	UNIT_CHECK(row, l->line == 16); /* where its "{" is */
+	UNIT_CHECK(row, l->line == 19); /* where its "{" is */
 	config_free(cfg);
 }
 
@@ -427,6 +439,46 @@ static const struct {
 	{ "unix: TLS",
 	  "listeners = ( { address = \"unix:/x.sock\";\n tls = { mode = \"may\"; cert = \"/c\"; key = \"/k\"; }; } );\n",
 	  "setting=tls ", "on a UNIX socket" },
+	{ "tls verify_client without ca_file",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { mode = \"may\"; cert = \"/c\";\n"
+	  " key = \"/k\"; verify_client = \"optional\"; }; } );\n",
+	  "setting=verify_client ", "set tls.ca_file" },
+	{ "tls verify_client unknown",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { verify_client = \"ask\"; }; } );\n",
+	  "setting=verify_client ", "not \\\"ask\\\"" },
+	{ "tls sni not a list",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { mode = \"may\"; cert = \"/c\";\n"
+	  " key = \"/k\"; sni = \"mx.example\"; }; } );\n",
+	  "setting=sni ", "expected a list of groups" },
+	{ "tls sni entry not a group",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { mode = \"may\"; cert = \"/c\";\n"
+	  " key = \"/k\"; sni = ( \"mx.example\" ); }; } );\n",
+	  "line=3 ", "each entry is a group" },
+	{ "tls sni name upper case",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { mode = \"may\"; cert = \"/c\";\n"
+	  " key = \"/k\"; sni = ( { name = \"MX.example\"; cert = \"/c\"; key = \"/k\"; } ); }; } );\n",
+	  "setting=name ", "lower-case host name" },
+	{ "tls sni name with an empty label",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { mode = \"may\"; cert = \"/c\";\n"
+	  " key = \"/k\"; sni = ( { name = \"mx..example\"; cert = \"/c\"; key = \"/k\"; } ); }; } );\n",
+	  "setting=name ", "lower-case host name" },
+	{ "tls sni name twice",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { mode = \"may\"; cert = \"/c\";\n"
+	  " key = \"/k\"; sni = ( { name = \"a.example\"; cert = \"/c\"; key = \"/k\"; },\n"
+	  " { name = \"a.example\"; cert = \"/c\"; key = \"/k\"; } ); }; } );\n",
+	  "setting=name ", "\\\"a.example\\\" is named twice" },
+	{ "tls sni entry without a key",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { mode = \"may\"; cert = \"/c\";\n"
+	  " key = \"/k\"; sni = ( { name = \"a.example\"; cert = \"/c\"; } ); }; } );\n",
+	  "setting=key ", "1 certificates, 0 keys" },
+	{ "tls sni unknown setting",
+	  "listeners = ( { address = \"127.0.0.1:1\"; tls = { mode = \"may\"; cert = \"/c\";\n"
+	  " key = \"/k\"; sni = ( { name = \"a.example\"; cert = \"/c\"; key = \"/k\"; ca = 1; } );\n"
+	  " }; } );\n",
+	  "setting=ca ", "unknown setting in a tls.sni entry" },
+	{ "tls_ticket_rotation 0",
+	  "tls_ticket_rotation = 0;\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
+	  "tls_ticket_rotation", "outside" },
 	{ "bad worker_scheduling",
 	  "worker_scheduling = \"fifo\";\nlisteners = ( { address = \"127.0.0.1:1\"; } );\n",
 	  "worker_scheduling", "expected \\\"normal\\\" or \\\"batch\\\"" },
