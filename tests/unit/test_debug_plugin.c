@@ -206,7 +206,7 @@ static void test_messages(void)
 			opts[nopts++] = t;
 		struct smtpgate_session s;
 		session_for(&s, opts, nopts);
-		struct smtpgate_message m = { debug_rows[i].data, debug_rows[i].len };
+		struct smtpgate_message m = { .data = debug_rows[i].data, .len = debug_rows[i].len };
 		struct smtpgate_reply r;
 		smtp_reply_clear(&r);
 		enum smtpgate_verdict v = d->on_message(priv, &s, &m, &r);
@@ -240,8 +240,8 @@ static void test_two_messages(void)
 	struct smtpgate_session s;
 	session_for(&s, NULL, 0);
 	struct smtpgate_reply r;
-	struct smtpgate_message m1 = { "A: 1\n\none", 9 };
-	struct smtpgate_message m2 = { "two", 3 };
+	struct smtpgate_message m1 = { .data = "A: 1\n\none", .len = 9 };
+	struct smtpgate_message m2 = { .data = "two", .len = 3 };
 	smtp_reply_clear(&r);
 	d->on_message(priv, &s, &m1, &r);
 	s.peer_addr = "::1";
@@ -273,7 +273,7 @@ static void test_large_message(void)
 	memset(data + 6, 'q', body);
 	struct smtpgate_session s;
 	session_for(&s, NULL, 0);
-	struct smtpgate_message m = { data, body + 6 };
+	struct smtpgate_message m = { .data = data, .len = body + 6 };
 	struct smtpgate_reply r;
 	smtp_reply_clear(&r);
 	UNIT_CHECK("large", d->on_message(priv, &s, &m, &r) == SMTPGATE_CONTINUE);
@@ -315,7 +315,7 @@ static void test_write_failure(void)
 		return;
 	struct smtpgate_session s;
 	session_for(&s, NULL, 0);
-	struct smtpgate_message m = { "x", 1 };
+	struct smtpgate_message m = { .data = "x", .len = 1 };
 	struct smtpgate_reply r;
 	smtp_reply_clear(&r);
 	enum smtpgate_verdict v = d->on_message(priv, &s, &m, &r);
