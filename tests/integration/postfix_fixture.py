@@ -13,8 +13,10 @@ its pid file) to go, SIGKILL to that PID only if it outlives the bound.
 
 What it must never do: touch the system's instance (/etc/postfix, its
 queue), listen beyond loopback, deliver anywhere but relay_port, or
-signal a process other than the master it started.
+signal a process other than the master it started, or outlive the test
+run: stop() also runs at exit, for a test that run.py gave up on.
 """
+import atexit
 import os
 import shutil
 import signal
@@ -98,6 +100,9 @@ class PostfixInstance:
         return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
 
     def start(self):
+        # A test that hangs past run.py's bound never reaches its finally:
+        # the atexit handlers (run.py runs them before it exits) stop it.
+        atexit.register(self.stop)
         os.makedirs(self.conf)
         os.mkdir(os.path.join(self.dir, "queue"))  # root's; postfix makes its subdirs
         os.mkdir(os.path.join(self.dir, "data"))
@@ -140,7 +145,8 @@ class PostfixInstance:
             return ""
 
     def stop(self):
-        """postfix stop, then the master's PID gone (SIGKILL past the bound)."""
+        """postfix stop, then the master's PID gone (SIGKILL past the
+        bound), and the directory removed; idempotent."""
         if self.pid is None:
             shutil.rmtree(self.dir, ignore_errors=True)
             return
