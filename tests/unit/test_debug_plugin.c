@@ -289,6 +289,50 @@ static void test_large_message(void)
 	free(data);
 }
 
+/* A message given piece by piece (on_body, the header block first) is
+   framed as the whole one is, through the temporary file past 1 MiB; one
+   abandoned (on_reset) leaves nothing in the output. */
+static void test_streamed_message(void)
+{
+	const struct smtpgate_plugin *d = smtpgate_plugin_entry();
+	const size_t body = 3 * 1024 * 1024, piece = 65536;
+	char path[512];
+	unit_tmppath(path, sizeof(path), "debug-streamed.out");
+	void *priv;
+	if (!UNIT_CHECK("init", start(path, &priv) == 0))
+		return;
+	char *q = malloc(piece);
+	if (!q)
+		abort();
+	memset(q, 'q', piece);
+	struct smtpgate_session s;
+	session_for(&s, NULL, 0);
+	struct smtpgate_reply r;
+	smtp_reply_clear(&r);
+	d->on_body(priv, &s, "H: dropped\n\n", 13, &r);
+	d->on_body(priv, &s, q, piece, &r);
+	d->on_reset(priv, &s);
+	UNIT_CHECK("header piece", d->on_body(priv, &s, "H: v\n\n", 6, &r) == SMTPGATE_CONTINUE);
+	for (size_t off = 0; off < body; off += piece)
+		d->on_body(priv, &s, q, piece, &r);
+	struct smtpgate_message m = { .data = NULL, .len = body + 6, .streamed = 1 };
+	UNIT_CHECK("streamed", d->on_message(priv, &s, &m, &r) == SMTPGATE_CONTINUE);
+	d->fini(priv);
+	size_t len;
+	char *got = unit_read_file(path, &len);
+	size_t one = strlen(HEAD) + 5 + strlen(PEER) + 1 + body + 1 + strlen(TAIL);
+	UNIT_CHECK("streamed: one frame", got != NULL && len == one);
+	if (got && len == one) {
+		UNIT_CHECK_BYTES("streamed: head", got, strlen(HEAD) + 5 + strlen(PEER) + 1,
+				 HEAD "H: v\n" PEER "\n", strlen(HEAD) + 5 + strlen(PEER) + 1);
+		UNIT_CHECK("streamed: tail", memcmp(got + one - strlen(TAIL) - 2, "q\n" TAIL,
+						   2 + strlen(TAIL)) == 0);
+		UNIT_CHECK("streamed: no dropped message", !strstr(got, "dropped"));
+	}
+	free(got);
+	free(q);
+}
+
 static void test_init_failures(void)
 {
 	void *priv;
@@ -335,6 +379,7 @@ int test_debug_plugin_register(void)
 	    !CU_add_test(s, "message table", test_messages) ||
 	    !CU_add_test(s, "two messages appended", test_two_messages) ||
 	    !CU_add_test(s, "large message", test_large_message) ||
+	    !CU_add_test(s, "streamed message", test_streamed_message) ||
 	    !CU_add_test(s, "init failures", test_init_failures) ||
 	    !CU_add_test(s, "write failure", test_write_failure))
 		return -1;
