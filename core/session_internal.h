@@ -7,6 +7,7 @@
  *                    through the table, the limits between commands
  *   session_cmd.c    the table's rows and one handler per verb, DATA
  *   session_tls.c    STARTTLS and the implicit-TLS handshake
+ *   session_auth.c   AUTH (RFC 4954) and what it changes for MAIL
  *   session_state.c  entering a state, closing, the transaction, the
  *                    plugin's view and the call of a hook with its answer
  *   session_chat.c   the only writer to the client (session_chat.h)
@@ -14,6 +15,7 @@
 #ifndef SMTPGATE_SESSION_INTERNAL_H
 #define SMTPGATE_SESSION_INTERNAL_H
 
+#include "auth.h"
 #include "clock.h"
 #include "linebuf.h"
 #include "session.h"
@@ -39,6 +41,7 @@ enum session_state {
 	SESSION_RCPT,          /* in a transaction with at least one recipient */
 	SESSION_DATA,          /* reading the message after 354 */
 	SESSION_TLS_HANDSHAKE, /* TLS being negotiated: no command is read */
+	SESSION_AUTH,          /* an AUTH exchange: lines are responses, not commands */
 	SESSION_CLOSING,       /* the last reply is queued: nothing more is read */
 	SESSION_STATE_COUNT
 };
@@ -105,12 +108,16 @@ struct session {
 	int idle_commands;           /* NOOP, RSET, ..., errors since MAIL */
 	int tls_active;              /* the handshake is done: all goes through TLS */
 	char tls_log[160];           /* " tls=... cipher=..." for log lines, or "" */
+	char auth_user[AUTH_USER_MAX_BYTES]; /* the authenticated name; "" before AUTH */
+	const char *auth_mechanism;  /* "PLAIN", "LOGIN"; NULL before AUTH */
+	int auth_failures;           /* 535s in this session (auth.max_failures) */
+	char auth_log[AUTH_USER_MAX_BYTES * 4 + 16]; /* " user=..." for log lines, or "" */
 };
 
 /* session_cmd.c: the table, built-in rows then one per plugin verb (made
    at session start; freed with free()). */
 struct session_verb *session_cmd_table(const struct smtpgate_plugin *plugin, int starttls,
-				       size_t *count_out);
+				       int auth, size_t *count_out);
 
 /* session_tls.c: STARTTLS's argument check and handler (a row of the
    table when tls.mode offers it). */
@@ -121,6 +128,24 @@ void session_tls_starttls(struct session *s, const char *arg, const struct sessi
 int session_tls_implicit(struct session *s);
 /* With tls.mode "required", may this row run now?  0 after the 530. */
 int session_tls_allows(struct session *s, const struct session_verb *row);
+
+/* session_auth.c: AUTH's row and argument check (a row of the table
+   when auth.backend is set). */
+int session_auth_syntax(struct session *s, const char *arg, const struct session_verb *row);
+void session_auth_command(struct session *s, const char *arg, const struct session_verb *row);
+/* The EHLO line offering AUTH, when it is offered now. */
+void session_auth_ehlo(struct session *s);
+/* The longest command line to read: limit, or longer for an AUTH
+   command with its initial response (where AUTH is offered). */
+size_t session_auth_line_max(const struct session *s, size_t limit);
+/* The -d trace of a command line, an AUTH's initial response hidden. */
+void session_auth_trace(const struct session *s, const char *line, size_t len);
+/* auth.required: may this row run before AUTH?  0 after the 530. */
+int session_auth_allows(struct session *s, const struct session_verb *row);
+/* MAIL: is parameter k AUTH= (RFC 4954 5), taken?  And may the client
+   use this sender (auth.sender_must_match)?  0 after the 553. */
+int session_auth_mail_param(const struct session *s, const struct smtp_params *p, size_t k);
+int session_auth_sender_ok(struct session *s, const char *sender);
 
 /* session_state.c: in a transaction (MAIL, RCPT or DATA)? */
 int session_has_tx(const struct session *s);

@@ -28,7 +28,7 @@ static void answer(struct session *s, enum session_hook h, const struct smtpgate
 const char *session_state_name(enum session_state st)
 {
 	static const char *const names[SESSION_STATE_COUNT] = {
-		"connected", "greeted", "mail", "rcpt", "data", "tls-handshake", "closing"
+		"connected", "greeted", "mail", "rcpt", "data", "tls-handshake", "auth", "closing"
 	};
 	return (unsigned int)st < SESSION_STATE_COUNT ? names[st] : "invalid";
 }
@@ -45,6 +45,7 @@ static enum smtpgate_state session_state_public(const struct session *s)
 		[SESSION_RCPT] = SMTPGATE_STATE_MAIL,
 		[SESSION_DATA] = SMTPGATE_STATE_DATA,
 		[SESSION_TLS_HANDSHAKE] = SMTPGATE_STATE_CONNECTED,
+		[SESSION_AUTH] = SMTPGATE_STATE_GREETED,
 		[SESSION_CLOSING] = SMTPGATE_STATE_CONNECTED,
 	};
 	if (s->state == SESSION_CLOSING && s->greeting[0])
@@ -118,6 +119,8 @@ void session_sync_pub(struct session *s)
 	p->rcpt_count = s->rcpt_count;
 	p->smtputf8 = s->require_smtputf8;
 	p->state = session_state_public(s);
+	p->auth_user = s->auth_user[0] ? s->auth_user : NULL;
+	p->auth_mechanism = s->auth_mechanism;
 	if (!s->l->decode_data) { /* set while MAIL is checked, for on_mail */
 		p->mail_options = s->mail_params.param;
 		p->mail_option_count = s->mail_params.count;

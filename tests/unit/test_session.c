@@ -956,7 +956,7 @@ static void check_row(const struct session_row *r, size_t chunk)
 	struct conn_mem cm;
 	conn_mem_init(&cm, in, in_len, chunk);
 	cm.eof_is_timeout = r->timeout;
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL, NULL, NULL };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
 				     .local_port = 25 };
 
@@ -1024,7 +1024,7 @@ static void test_session_greeting(void)
 	memset(&fake, 0, sizeof(fake));
 	struct conn_mem cm;
 	conn_mem_init(&cm, "", 0, 0);
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL, NULL, NULL };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
 				     .local_port = 25 };
 	unit_log_quiet();
@@ -1046,7 +1046,7 @@ static void test_session_error_sleep(void)
 	static const char in[] = "FOO\r\nFOO\r\nQUIT\r\n";
 	struct conn_mem cm;
 	conn_mem_init(&cm, in, sizeof(in) - 1, 0);
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL, NULL, NULL };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
 				     .local_port = 25 };
 	struct timespec t0, t1;
@@ -1076,7 +1076,7 @@ static void test_session_stop_flag(void)
 	struct conn_mem cm;
 	conn_mem_init(&cm, in, sizeof(in) - 1, 0);
 	volatile sig_atomic_t stop = 1;
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, &stop, NULL };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, &stop, NULL, NULL, NULL };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
 				     .local_port = 25 };
 	unit_log_quiet();
@@ -1113,7 +1113,7 @@ static void test_session_public_states(void)
 		fake.state_at_reset = fake.state_at_disconnect = -1;
 		struct conn_mem cm;
 		conn_mem_init(&cm, rows[i].input, strlen(rows[i].input), 0);
-		struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
+		struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL, NULL, NULL };
 		struct session_peer peer = { .addr = "127.0.0.1", .port = 40025,
 					     .local_addr = "127.0.0.2", .local_port = 25 };
 		unit_log_quiet();
