@@ -24,6 +24,7 @@ PLUGINS = {
     "nomessage": os.path.join(TOP, "tests/plugins/.libs/nomessage.so"),
     "crash": os.path.join(TOP, "tests/plugins/.libs/crash.so"),
     "hooks": os.path.join(TOP, "tests/plugins/.libs/hooks.so"),
+    "authcheck": os.path.join(TOP, "tests/plugins/.libs/authcheck.so"),
     "proxy": os.path.join(TOP, "plugins/proxy/.libs/proxy.so"),
     "maildir": os.path.join(TOP, "plugins/maildir/.libs/maildir.so"),
     "mailman": os.path.join(TOP, "plugins/mailman/.libs/mailman.so"),
