@@ -48,6 +48,7 @@ struct maildir_state {
 	struct maildir_dir_mode dirs;
 	int crlf;
 	int return_path, original_to, delivered_to, received;
+	int hide_client;   /* Received: no address for an AUTH'd client */
 	char hostname[128];
 	unsigned long seq;
 };
@@ -198,7 +199,8 @@ static int maildir_init(const struct smtpgate_host *host, const struct smtpgate_
 	    host->cfg_bool(cfg, "return_path", &st->return_path) < 0 ||
 	    host->cfg_bool(cfg, "original_to", &st->original_to) < 0 ||
 	    host->cfg_bool(cfg, "delivered_to", &st->delivered_to) < 0 ||
-	    host->cfg_bool(cfg, "received", &st->received) < 0)
+	    host->cfg_bool(cfg, "received", &st->received) < 0 ||
+	    host->cfg_bool(cfg, "hide_client", &st->hide_client) < 0)
 		goto fail;
 	if (!path) {
 		host->cfg_error(cfg, "path", "the maildir handler needs a path");
@@ -291,9 +293,10 @@ static size_t build_headers(const struct maildir_state *st, const struct smtpgat
 		header_safe(helo, sizeof(helo), s->seen_greeting[0] ? s->seen_greeting : "unknown");
 		const char *with = s->smtputf8 ? "UTF8SMTP" : s->extended_smtp ? "ESMTP" : "SMTP";
 		const char *one = rcpt ? rcpt : s->rcpt_count == 1 ? s->rcpttos[0] : NULL;
-		ADD("Received: from %s ([%s])\n\tby %s (smtpgate) with %s id %s%s%s%s;\n\t%s\n", helo,
-		    s->peer_addr, s->fqdn, with, s->id, one ? "\n\tfor <" : "", one ? one : "",
-		    one ? ">" : "", date);
+		int hide = st->hide_client && s->auth_user;
+		ADD("Received: from %s%s%s%s\n\tby %s (smtpgate) with %s id %s%s%s%s;\n\t%s\n", helo,
+		    hide ? "" : " ([", hide ? "" : s->peer_addr, hide ? "" : "])", s->fqdn, with, s->id,
+		    one ? "\n\tfor <" : "", one ? one : "", one ? ">" : "", date);
 	}
 #undef ADD
 	return n;

@@ -21,7 +21,10 @@
  * (a '%', '!' or '@' in the local part: u%evil.com@example.org,
  * "u@evil.com"@example.org, evil.com!u@example.org) even in relay_domains:
  * an upstream that honours the percent hack or a bang path would relay it
- * on to anywhere.  `allow_untrusted_routing` lets them through.
+ * on to anywhere.  `allow_untrusted_routing` lets them through.  A client
+ * that authenticated (AUTH) relays as one in relay_networks, unless
+ * `relay_authenticated` is off (Postfix's permit_sasl_authenticated);
+ * `hide_client` leaves its address out of X-Peer.
  *
  * It uses only the public header: the SMTP client is the host's.  It
  * never sends a 2xx the upstream did not send.
@@ -65,6 +68,8 @@ struct relay {
 	struct domain_list domains;
 	int allow_untrusted_routing;  /* relay_domains take u%x@, "u@x"@, x!u@ */
 	int client_in_networks;       /* for the session in progress */
+	int relay_authenticated;      /* an AUTH'd client relays anywhere */
+	int hide_client;              /* no X-Peer for an AUTH'd client */
 	struct smtpgate_client *up;   /* kept per worker, reused across sessions */
 	int up_reused;                /* up served an earlier transaction */
 	enum upstream_txn txn;
@@ -188,7 +193,9 @@ static int read_settings(struct relay *st, const struct smtpgate_cfg *cfg)
 	long long connect_timeout = 30, timeout = 300;
 	if (host->cfg_int(cfg, "connect_timeout", &connect_timeout) < 0 ||
 	    host->cfg_int(cfg, "timeout", &timeout) < 0 ||
-	    host->cfg_bool(cfg, "allow_untrusted_routing", &st->allow_untrusted_routing) < 0)
+	    host->cfg_bool(cfg, "allow_untrusted_routing", &st->allow_untrusted_routing) < 0 ||
+	    host->cfg_bool(cfg, "relay_authenticated", &st->relay_authenticated) < 0 ||
+	    host->cfg_bool(cfg, "hide_client", &st->hide_client) < 0)
 		return -1;
 	if (connect_timeout < 1 || connect_timeout > 3600) {
 		host->cfg_error(cfg, "connect_timeout", "expected 1..3600 seconds");
@@ -231,6 +238,7 @@ struct relay *relay_new(const struct smtpgate_host *host, const struct smtpgate_
 	if (!st)
 		return NULL;
 	st->host = host;
+	st->relay_authenticated = 1;
 	snprintf(st->remote, sizeof(st->remote), "%s", host->listener_remote());
 	if (read_settings(st, cfg) < 0) {
 		free_state(st);
@@ -441,9 +449,10 @@ static int has_routing(const char *address)
 	return 0;
 }
 
-int relay_allowed(const struct relay *st, const char *address)
+int relay_allowed(const struct relay *st, const struct smtpgate_session *s, const char *address)
 {
-	if ((!st->nnetworks && !st->domains.count) || st->client_in_networks)
+	if ((!st->nnetworks && !st->domains.count) || st->client_in_networks ||
+	    (st->relay_authenticated && s->auth_user))
 		return 1;
 	return domain_list_match(&st->domains, address) &&
 	       (st->allow_untrusted_routing || !has_routing(address));
@@ -453,7 +462,7 @@ enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session
 				 const char *address, struct smtpgate_reply *reply)
 {
 	struct smtpgate_upstream_reply u, mail_u;
-	if (!relay_allowed(st, address)) {
+	if (!relay_allowed(st, s, address)) {
 		st->host->log(SMTPGATE_LOG_INFO, s, "relay refused: client=%s rcpt=<%s>%s", s->peer_addr,
 			      address,
 			      /* refused although its domain is listed: only its routing */
@@ -552,6 +561,8 @@ enum smtpgate_verdict relay_message(struct relay *st, const struct smtpgate_sess
 		snprintf(peer, sizeof(peer), "X-Peer: %s\n", s->peer_addr);
 	else
 		snprintf(peer, sizeof(peer), "\nX-Peer: %s", s->peer_addr);
+	if (st->hide_client && s->auth_user)
+		peer[0] = '\0'; /* a roaming user's address stays out of the mail */
 	size_t split = p <= len ? p : len;
 	struct smtpgate_data_part parts[3] = {
 		{ d, split },

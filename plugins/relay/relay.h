@@ -20,7 +20,7 @@ int domain_list_match(const struct domain_list *l, const char *address);
 void domain_list_free(struct domain_list *l);
 
 /* Read relay_networks, relay_domains, allow_untrusted_routing,
-   connect_timeout and timeout from
+   relay_authenticated, hide_client, connect_timeout and timeout from
    cfg (the plugin's group, named `group` in messages).  NULL after a
    cfg_error. */
 struct relay *relay_new(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
@@ -29,10 +29,11 @@ void relay_free(struct relay *r);
 
 /* A client connected: decide whether it is in relay_networks. */
 void relay_session_start(struct relay *r, const struct smtpgate_session *s);
-/* 1 if this client may relay to address: in relay_networks, or address in
+/* 1 if this client may relay to address: in relay_networks, or
+   authenticated (AUTH) with relay_authenticated on, or address in
    relay_domains without sender-specified routing in its local part (unless
    allow_untrusted_routing). */
-int relay_allowed(const struct relay *r, const char *address);
+int relay_allowed(const struct relay *r, const struct smtpgate_session *s, const char *address);
 
 /* The hooks' work: each answers as the upstream did (451 when it could
    not be asked). */

@@ -25,6 +25,7 @@ import ctypes
 import ctypes.util
 import os
 import socket
+import threading
 
 from harness import Proc, TestFailure, children, wait_until
 
@@ -37,15 +38,19 @@ _libcrypt.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_ch
                                     ctypes.c_int]
 _libcrypt.crypt.restype = ctypes.c_char_p
 _libcrypt.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+_crypt_lock = threading.Lock()
 
 
 def hash_password(password, prefix="$6$"):
     """password hashed by libcrypt: "$6$" sha512-crypt, "$y$" yescrypt,
     "$2b$" bcrypt (each at libcrypt's default cost)."""
-    salt = _libcrypt.crypt_gensalt(prefix.encode(), 0, None, 0)
-    if not salt:
-        raise TestFailure("crypt_gensalt(%s) failed" % prefix)
-    h = _libcrypt.crypt(password.encode(), salt)
+    # crypt() and crypt_gensalt() return static buffers, and tests run in
+    # threads: one at a time, the result copied before the lock is let go.
+    with _crypt_lock:
+        salt = _libcrypt.crypt_gensalt(prefix.encode(), 0, None, 0)
+        if not salt:
+            raise TestFailure("crypt_gensalt(%s) failed" % prefix)
+        h = _libcrypt.crypt(password.encode(), salt)
     if not h or h.startswith(b"*"):
         raise TestFailure("crypt() failed for %s" % prefix)
     return h.decode()

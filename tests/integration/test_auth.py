@@ -424,3 +424,68 @@ def test_auth_credentials_never_in_output(ctx):
         check(sec not in everything, "a credential (%s...) appears in the output" % sec[:4])
     check("trace sid=" in everything and "<hidden>" in everything,
           "the -d trace ran and hid the responses")
+
+
+def test_auth_relay_and_hide_client_proxy(ctx):
+    """An authenticated client relays through the proxy from outside
+    relay_networks (relay_authenticated), without X-Peer (hide_client)."""
+    pwfile = ctx.write("passwd", "alice:%s\n" % hash_password(PASSWORDS["alice"], "$6$"))
+    up_text, up_port, up_out = ctx.listener()
+    text, port, _ = ctx.listener(
+        handler="proxy", remote="127.0.0.1:%d" % up_port, error_sleep=0,
+        extra='proxy = { relay_networks = [ "192.0.2.0/24" ]; hide_client = true; };' +
+        auth_group(backend="file", file=pwfile, plaintext_allowed=True))
+    d = ctx.daemon(ctx.config([text, up_text]))
+    c = Client(port, source="127.0.0.9")
+    c.cmd("EHLO client.example")
+    eq(c.code("MAIL FROM:<alice@example.org>"), 250, "MAIL")
+    check(c.cmd("RCPT TO:<bob@example.net>").startswith("5"), "relay refused before AUTH")
+    eq(c.cmd("RSET"), "250 OK", "RSET")
+    eq(c.code("AUTH PLAIN " + plain("alice", PASSWORDS["alice"])), 235, "AUTH")
+    r = c.transaction("Subject: relayed\n\nhello\n", mail="MAIL FROM:<alice@example.org>",
+                      rcpt="RCPT TO:<bob@example.net>", helo=None)
+    check(r.startswith("250"), "relayed after AUTH: %r" % r)
+    c.close()
+    wait_until(lambda: b"relayed" in read_file(up_out), what="the relayed message")
+    # The upstream (debug) adds its own X-Peer, of the proxy's connection.
+    check(b"127.0.0.9" not in read_file(up_out),
+          "the client's address with hide_client: %r" % read_file(up_out))
+    # Without hide_client, and relay_authenticated off: refused even after AUTH.
+    up2_text, up2_port, up2_out = ctx.listener()
+    text2, port2, _ = ctx.listener(
+        handler="proxy", remote="127.0.0.1:%d" % up2_port, error_sleep=0,
+        extra='proxy = { relay_networks = [ "192.0.2.0/24" ]; relay_authenticated = false; };' +
+        auth_group(backend="file", file=pwfile, plaintext_allowed=True))
+    d.stop()
+    ctx.daemon(ctx.config([text2, up2_text], name="second.conf"))
+    c = Client(port2)
+    c.cmd("EHLO client.example")
+    eq(c.code("AUTH PLAIN " + plain("alice", PASSWORDS["alice"])), 235, "AUTH")
+    eq(c.code("MAIL FROM:<alice@example.org>"), 250, "MAIL")
+    check(c.cmd("RCPT TO:<bob@example.net>").startswith("5"),
+          "relay refused with relay_authenticated = false")
+    c.close()
+
+
+def test_auth_hide_client_maildir(ctx):
+    pwfile = ctx.write("passwd", "alice:%s\n" % hash_password(PASSWORDS["alice"], "$6$"))
+    box = ctx.path("Maildir")
+    text, port, _ = ctx.listener(handler="maildir", error_sleep=0, extra=(
+        'maildir = { path = "%s"; hide_client = true; };' % box) +
+        auth_group(backend="file", file=pwfile, plaintext_allowed=True))
+    ctx.daemon(ctx.config([text]))
+    for authenticated in (False, True):
+        c = Client(port, source="127.0.0.5")
+        c.cmd("EHLO laptop.example")
+        if authenticated:
+            eq(c.code("AUTH PLAIN " + plain("alice", PASSWORDS["alice"])), 235, "AUTH")
+        r = c.transaction("Subject: %s\n\nx\n" % authenticated, helo=None)
+        check(r.startswith("250"), "message: %r" % r)
+        c.close()
+    msgs = {}
+    for name in os.listdir(os.path.join(box, "new")):
+        data = read_file(os.path.join(box, "new", name)).decode()
+        msgs["Subject: True" in data] = data
+    check("([127.0.0.5])" in msgs[False], "Received of an anonymous client: %s" % msgs[False])
+    check("127.0.0.5" not in msgs[True] and "Received: from laptop.example\n" in msgs[True],
+          "Received of an authenticated client with hide_client: %s" % msgs[True])
