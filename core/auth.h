@@ -54,7 +54,4 @@ enum auth_result auth_verify(struct auth_backend *b, const struct auth_request *
    when the listener has no map. */
 int auth_sender_allowed(const struct auth_backend *b, const char *user, const char *sender);
 
-/* Wipe a secret in memory (never optimized away). */
-void auth_wipe(void *p, size_t len);
-
 #endif

@@ -284,13 +284,13 @@ static int request_line(struct auth_dovecot *d, const struct auth_request *r, un
 	plain[zl + 1 + cl] = '\0';
 	memcpy(plain + zl + cl + 2, r->password, pl);
 	base64_encode(plain, zl + cl + pl + 2, resp, sizeof(resp));
-	auth_wipe(plain, zl + cl + pl + 2);
+	auth_util_wipe(plain, zl + cl + pl + 2);
 	/* The addresses are the session's own text (inet_ntop's), never
 	   holding a TAB or LF. */
 	int n = snprintf(out, out_size, "AUTH\t%lu\tPLAIN\tservice=smtp\tnologin%s\trip=%s\tlip=%s"
 			 "\tresp=%s\n", id, r->secured ? "\tsecured" : "", r->client_addr,
 			 r->local_addr, resp);
-	auth_wipe(resp, strlen(resp));
+	auth_util_wipe(resp, strlen(resp));
 	return n > 0 && (size_t)n < out_size ? 0 : -1;
 }
 
@@ -319,6 +319,6 @@ enum auth_result auth_dovecot_verify(struct auth_dovecot *d, const struct auth_r
 		if (!lost || fresh)
 			break;
 	}
-	auth_wipe(request, strlen(request));
+	auth_util_wipe(request, strlen(request));
 	return res;
 }

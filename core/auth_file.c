@@ -96,7 +96,7 @@ struct auth_file *auth_file_load(const char *path, int report, char *err, size_t
 {
 	struct stat st;
 	struct auth_file *f = mem_calloc(1, sizeof(*f));
-	if (auth_read_lines(path, add_line, f, err, err_size) < 0) {
+	if (auth_util_read_lines(path, add_line, f, err, err_size) < 0) {
 		auth_file_free(f);
 		return NULL;
 	}
@@ -128,14 +128,14 @@ void auth_file_free(struct auth_file *f)
 	if (!f)
 		return;
 	for (size_t i = 0; i < f->count; i++) {
-		auth_wipe(f->users[i].hash, strlen(f->users[i].hash));
+		auth_util_wipe(f->users[i].hash, strlen(f->users[i].hash));
 		free(f->users[i].name);
 		free(f->users[i].hash);
 	}
 	free(f->users);
 	free(f->dummy_hash);
 	if (f->work)
-		auth_wipe(f->work, sizeof(*f->work));
+		auth_util_wipe(f->work, sizeof(*f->work));
 	free(f->work);
 	free(f);
 }
@@ -157,6 +157,6 @@ enum auth_result auth_file_verify(struct auth_file *f, const char *user, const c
 	const char *hash = u ? u->hash : f->dummy_hash;
 	const char *out = crypt_rn(password, hash, f->work, (int)sizeof(*f->work));
 	int ok = out && same_string(out, hash) && u != NULL;
-	auth_wipe(f->work, sizeof(f->work->output)); /* the computed hash */
+	auth_util_wipe(f->work, sizeof(f->work->output)); /* the computed hash */
 	return ok ? AUTH_OK : AUTH_FAIL;
 }

@@ -3,6 +3,7 @@
 #define SMTPGATE_AUTH_INTERNAL_H
 
 #include "auth.h"
+#include "auth_util.h"
 
 struct auth_file;
 struct auth_dovecot;
@@ -34,12 +35,5 @@ enum auth_result auth_dovecot_verify(struct auth_dovecot *d, const struct auth_r
 struct auth_senders *auth_senders_load(const char *path, char *err, size_t err_size);
 void auth_senders_free(struct auth_senders *m);
 int auth_senders_allowed(const struct auth_senders *m, const char *user, const char *sender);
-
-/* auth.c: a file's lines for the loaders: line(ctx, text, lineno, err,
-   err_size) for each line that is neither empty nor a # comment (the
-   line end removed), which returns 0 or -1 after writing err.  0, or -1
-   with err (cannot open, or a line's error, with its file:line). */
-typedef int (*auth_line_fn)(void *ctx, char *text, int lineno, char *err, size_t err_size);
-int auth_read_lines(const char *path, auth_line_fn line, void *ctx, char *err, size_t err_size);
 
 #endif

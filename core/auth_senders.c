@@ -63,7 +63,7 @@ static int add_line(void *ctx, char *text, int lineno, char *err, size_t err_siz
 struct auth_senders *auth_senders_load(const char *path, char *err, size_t err_size)
 {
 	struct auth_senders *m = mem_calloc(1, sizeof(*m));
-	if (auth_read_lines(path, add_line, m, err, err_size) < 0) {
+	if (auth_util_read_lines(path, add_line, m, err, err_size) < 0) {
 		auth_senders_free(m);
 		return NULL;
 	}

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth_util.h"
 #include "base64.h"
 #include "log.h"
 #include "scoreboard.h"
@@ -241,7 +242,7 @@ static enum exchange exchange_plain(struct session *s, const char *initial,
 	if (rc < 0)
 		return lost_or_refused(s);
 	rc = split_plain(response, len, c);
-	auth_wipe(response, len);
+	auth_util_wipe(response, len);
 	if (rc == 0)
 		return EXCHANGE_DONE;
 	session_chat_reply(&s->chat, "501 5.5.2 Malformed PLAIN response");
@@ -260,7 +261,7 @@ static enum exchange exchange_login(struct session *s, const char *initial,
 	if (rc < 0)
 		return lost_or_refused(s);
 	rc = len == 0 ? -1 : copy_field(c->authcid, sizeof(c->authcid), response, len, 1);
-	auth_wipe(response, len);
+	auth_util_wipe(response, len);
 	if (rc < 0) {
 		session_chat_reply(&s->chat, "501 5.5.2 Malformed LOGIN user name");
 		return EXCHANGE_REFUSED;
@@ -268,7 +269,7 @@ static enum exchange exchange_login(struct session *s, const char *initial,
 	if (read_response(s, "UGFzc3dvcmQ6", response, &len) < 0)
 		return lost_or_refused(s);
 	rc = copy_field(c->password, sizeof(c->password), response, len, 0);
-	auth_wipe(response, len);
+	auth_util_wipe(response, len);
 	if (rc == 0)
 		return EXCHANGE_DONE;
 	session_chat_reply(&s->chat, "501 5.5.2 Malformed LOGIN password");
@@ -386,7 +387,7 @@ static void attempt(struct session *s, const char *mech, const char *initial)
 	enum auth_result res = e == EXCHANGE_DONE ? verdict(s, &c, user, sizeof(user), why,
 							    sizeof(why))
 						  : AUTH_FAIL;
-	auth_wipe(c.password, sizeof(c.password));
+	auth_util_wipe(c.password, sizeof(c.password));
 	if (reserved)
 		scoreboard_auth_end(&s->env->sb->auth, s->l->name, s->pub.peer_addr,
 				    e == EXCHANGE_DONE && res == AUTH_FAIL,
@@ -405,7 +406,7 @@ static void attempt(struct session *s, const char *mech, const char *initial)
 			 s->sid, s->l->name, mech, log_quoted(why));
 		session_chat_reply(&s->chat, "454 4.7.0 Temporary authentication failure");
 	}
-	auth_wipe(&c, sizeof(c));
+	auth_util_wipe(&c, sizeof(c));
 }
 
 void session_auth_command(struct session *s, const char *arg, const struct session_verb *row)
