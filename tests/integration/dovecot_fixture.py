@@ -11,7 +11,7 @@ switched to nobody reaches it).  Dovecot's own failure delays are off
 (auth_failure_delay 0, no anvil penalty): smtpgate's error_sleep and
 limits are what the tests measure.
 
-start() returns once the socket takes connections (bounded).  stop() ends the master
+start() returns once its auth process answers a handshake (bounded).  stop() ends the master
 it started, by PID (harness.Proc: SIGTERM, then SIGKILL, and its direct
 children by PID); ctx.cleanup() does the same for an instance a test left
 running.  auth_pid() is the PID of its auth process (a test may SIGSTOP
@@ -129,10 +129,19 @@ class Dovecot:
         return self
 
     def _answers(self):
-        """True once the socket takes a connection."""
+        """True once the auth process itself answers a handshake (the
+        master takes connections before its auth process is up)."""
         s = socket.socket(socket.AF_UNIX)
+        s.settimeout(2)
         try:
             s.connect(self.socket)
+            s.sendall(b"VERSION\t1\t2\nCPID\t%d\n" % os.getpid())
+            got = b""
+            while b"\nDONE\n" not in got:
+                chunk = s.recv(4096)
+                if not chunk:
+                    return False
+                got += chunk
             return True
         except OSError:
             return False

@@ -243,7 +243,7 @@ int main(void)
 		test_smtp_reply_register, test_session_register, test_config_register,
 		test_plugin_load_register, test_debug_plugin_register, test_maildir_name_register,
 		test_scoreboard_register,
-		test_conn_register, test_log_register, test_proxy_proto_register,
+		test_conn_register, test_log_register, test_proxy_proto_register, test_auth_register,
 	};
 
 	if (CU_initialize_registry() != CUE_SUCCESS) {

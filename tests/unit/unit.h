@@ -73,5 +73,6 @@ int test_maildir_name_register(void);
 int test_scoreboard_register(void);
 int test_log_register(void);
 int test_proxy_proto_register(void);
+int test_auth_register(void);
 
 #endif
