@@ -69,6 +69,13 @@ static int offered(const struct session *s)
 	       (s->tls_active || s->l->auth.plaintext_allowed);
 }
 
+void session_auth_forget(struct session *s)
+{
+	s->auth_user[0] = '\0';
+	s->auth_mechanism = NULL;
+	s->auth_log[0] = '\0';
+}
+
 void session_auth_ehlo(struct session *s)
 {
 	unsigned int m = s->l->auth.mech_mask;

@@ -133,6 +133,9 @@ int session_tls_allows(struct session *s, const struct session_verb *row);
    when auth.backend is set). */
 int session_auth_syntax(struct session *s, const char *arg, const struct session_verb *row);
 void session_auth_command(struct session *s, const char *arg, const struct session_verb *row);
+/* STARTTLS: an identity from before the handshake is forgotten (RFC
+   3207 4.2: nothing learnt in plaintext counts after it). */
+void session_auth_forget(struct session *s);
 /* The EHLO line offering AUTH, when it is offered now. */
 void session_auth_ehlo(struct session *s);
 /* The longest command line to read: limit, or longer for an AUTH

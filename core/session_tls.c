@@ -83,6 +83,7 @@ void session_tls_starttls(struct session *s, const char *arg, const struct sessi
 	s->greeting[0] = '\0';
 	s->extended_smtp = 0;
 	s->mail_extra_bytes = 0;
+	session_auth_forget(s);
 	session_enter(s, SESSION_CONNECTED);
 }
 

@@ -489,3 +489,21 @@ def test_auth_hide_client_maildir(ctx):
     check("([127.0.0.5])" in msgs[False], "Received of an anonymous client: %s" % msgs[False])
     check("127.0.0.5" not in msgs[True] and "Received: from laptop.example\n" in msgs[True],
           "Received of an authenticated client with hide_client: %s" % msgs[True])
+
+
+def test_auth_forgotten_at_starttls(ctx):
+    """An identity from before STARTTLS (plaintext_allowed) does not
+    survive the handshake (RFC 3207 4.2)."""
+    pwfile = ctx.write("passwd", "alice:%s\n" % hash_password(PASSWORDS["alice"], "$6$"))
+    d, port, out, cert = submission(ctx, "may", dict(backend="file", file=pwfile,
+                                                     plaintext_allowed=True, required=True))
+    c = Client(port)
+    c.cmd("EHLO client.example")
+    eq(c.code("AUTH PLAIN " + plain("alice", PASSWORDS["alice"])), 235, "AUTH in plaintext")
+    starttls(c, cert)
+    c.cmd("EHLO client.example")
+    eq(c.cmd("MAIL FROM:<alice@example.org>"), "530 5.7.0 Authentication required",
+       "MAIL after STARTTLS without a new AUTH")
+    eq(c.code("AUTH PLAIN " + plain("alice", PASSWORDS["alice"])), 235, "AUTH again over TLS")
+    eq(c.cmd("MAIL FROM:<alice@example.org>"), "250 OK", "MAIL")
+    c.close()
