@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "addr.h"
+#include "config_auth.h"
 #include "config_error.h"
 #include "config_limits.h"
 #include "config_table.h"
@@ -208,7 +209,8 @@ static int check_listener(struct config_loader *ld, const config_setting_t *s,
 {
 	struct hostport hp;
 	const char *why;
-	if (check_chroot(ld, s, l->chroot_dir) < 0 || check_tls(ld, s, &l->tls) < 0)
+	if (check_chroot(ld, s, l->chroot_dir) < 0 || check_tls(ld, s, &l->tls) < 0 ||
+	    config_auth_check(ld, s, l) < 0)
 		return -1;
 	if (config_unix_check(ld, s, l) < 0)
 		return -1;

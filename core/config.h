@@ -62,6 +62,28 @@ struct config_nets {
 	size_t count;
 };
 
+/* A listener's auth group (AUTH, RFC 4954; core/auth.c).  backend
+   "none" (the default) offers no AUTH. */
+enum auth_backend_type { AUTH_BACKEND_NONE, AUTH_BACKEND_DOVECOT, AUTH_BACKEND_FILE,
+		    AUTH_BACKEND_PLUGIN };
+#define AUTH_MECH_PLAIN 0x1u
+#define AUTH_MECH_LOGIN 0x2u
+struct auth_config {
+	int backend;                 /* enum auth_backend_type */
+	struct config_strings mechanisms; /* as written; checked into mech_mask */
+	unsigned int mech_mask;      /* AUTH_MECH_* */
+	const char *dovecot_socket;  /* Dovecot's auth-client socket */
+	int dovecot_timeout_sec;     /* one answer of Dovecot's */
+	const char *file;            /* user:crypt-hash lines */
+	int required;                /* MAIL before AUTH: 530 */
+	int plaintext_allowed;       /* offered before TLS */
+	int authzid_allowed;         /* PLAIN with an authzid not the user */
+	int max_failures;            /* per session, then 421 */
+	int client_failure_limit;    /* per client IP in the window, then 454 */
+	int client_failure_window_sec;
+	const char *sender_must_match; /* the map file (auth_senders.c); NULL: off */
+};
+
 struct listener_config {
 	const char *name;        /* "name", or the address */
 	const char *address;     /* as written: host:port or [v6]:port */
@@ -115,6 +137,7 @@ struct listener_config {
 	const char *socket_mode_text, *socket_user, *socket_group; /* as written */
 	int socket_mode;
 	long socket_uid, socket_gid; /* -1: left as the master creates it */
+	struct auth_config auth; /* the auth group */
 	const config_setting_t *handler_group; /* NULL if absent */
 	const char *source;      /* the file (or "command line") it comes from */
 	int line;                /* where the listener is defined */

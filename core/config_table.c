@@ -62,6 +62,8 @@ static const char *const tls_mode_choices[] = { "off", "may", "required", "impli
 static const char *const protocol_choices[] = { "smtp", "lmtp", NULL };
 /* In the order of enum tls_verify. */
 static const char *const tls_verify_choices[] = { "none", "optional", "required", NULL };
+/* In the order of enum auth_backend_type. */
+static const char *const auth_backend_choices[] = { "none", "dovecot", "file", "plugin", NULL };
 
 #define G(field) offsetof(struct config, field)
 #define L(field) offsetof(struct listener_config, field)
@@ -154,6 +156,28 @@ static const struct setting tls_table[] = {
 	{ "ca_file", SET_STRING, L(tls.ca_file), 0, 0, 0, NULL, NULL },
 };
 
+/* The listener's auth group (auth.NAME).  Limits as Postfix's
+   smtpd_sasl defaults and anvil's spirit: a few tries per session, ten
+   per client address in ten minutes. */
+static const struct setting auth_table[] = {
+	{ "backend", SET_CHOICE, L(auth.backend), 0, 0, AUTH_BACKEND_NONE, NULL,
+	  auth_backend_choices },
+	{ "mechanisms", SET_STRINGS, L(auth.mechanisms), 0, TLS_PAIRS_MAX, 0, NULL, NULL },
+	{ "dovecot_socket", SET_STRING, L(auth.dovecot_socket), 0, 0, 0,
+	  "/run/dovecot/auth-client", NULL },
+	{ "dovecot_timeout", SET_INT, L(auth.dovecot_timeout_sec), 1, 300, 10, NULL, NULL },
+	{ "file", SET_STRING, L(auth.file), 0, 0, 0, "", NULL },
+	{ "required", SET_BOOL, L(auth.required), 0, 0, 0, NULL, NULL },
+	{ "plaintext_allowed", SET_BOOL, L(auth.plaintext_allowed), 0, 0, 0, NULL, NULL },
+	{ "authzid_allowed", SET_BOOL, L(auth.authzid_allowed), 0, 0, 0, NULL, NULL },
+	{ "max_failures", SET_INT, L(auth.max_failures), 1, 1000, 3, NULL, NULL },
+	{ "client_failure_limit", SET_INT, L(auth.client_failure_limit), 0, 1000000, 10, NULL,
+	  NULL },
+	{ "client_failure_window", SET_INT, L(auth.client_failure_window_sec), 1, DAY, 600, NULL,
+	  NULL },
+	{ "sender_must_match", SET_STRING, L(auth.sender_must_match), 0, 0, 0, "", NULL },
+};
+
 #define TABLE_SIZE(t) (sizeof(t) / sizeof((t)[0]))
 
 static int check_known(struct config_loader *ld, const config_setting_t *group,
@@ -176,6 +200,9 @@ static int load_table(struct config_loader *ld, const config_setting_t *g,
 		      const struct setting *table, size_t n, void *base);
 static void describe_row(const struct setting *row, const char *base, char *out, size_t size,
 			 size_t *used, const char *prefix);
+static int load_subgroup(struct config_loader *ld, const config_setting_t *s, const char *name,
+			 const struct setting *table, size_t n, const char *extra,
+			 struct listener_config *l);
 
 /* The error about setting name of group s (or s itself) into the loader's
    buffer, with the line of the setting, else of the group. */
@@ -204,7 +231,8 @@ static int check_known(struct config_loader *ld, const config_setting_t *group,
 	for (int i = 0; i < count; i++) {
 		const config_setting_t *m = config_setting_get_elem(group, (unsigned int)i);
 		const char *name = config_setting_name(m);
-		int ok = (extra && strcmp(name, extra) == 0) || (extra2 && strcmp(name, extra2) == 0);
+		int ok = (extra && strcmp(name, extra) == 0) || (extra2 && strcmp(name, extra2) == 0) ||
+			 (extra2 && strcmp(name, "auth") == 0); /* the listener's other group */
 		for (size_t k = 0; !ok && k < n; k++)
 			ok = strcmp(name, table[k].name) == 0;
 		if (!ok)
@@ -444,6 +472,8 @@ void config_table_describe_listener(const struct listener_config *l, char *out, 
 		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? "," : "",
 				      l->tls.sni[i].name);
 	config_error_field(out, size, &used, "tls.sni", names);
+	for (size_t i = 0; i < TABLE_SIZE(auth_table); i++)
+		describe_row(&auth_table[i], (const char *)l, out, size, &used, "auth.");
 }
 
 int config_table_load_global(struct config_loader *ld)
@@ -472,19 +502,30 @@ int config_table_load_global(struct config_loader *ld)
 	return 0;
 }
 
+/* A subgroup of the listener (tls, auth) through its table: defaults
+   when absent, unknown names refused but extra (a group of its own,
+   read elsewhere: tls.sni). */
+static int load_subgroup(struct config_loader *ld, const config_setting_t *s, const char *name,
+			 const struct setting *table, size_t n, const char *extra,
+			 struct listener_config *l)
+{
+	const config_setting_t *g = config_setting_get_member(s, name);
+	if (!g)
+		return load_table(ld, NULL, table, n, l);
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return config_table_fail(ld, s, name, "the %s settings must be a group { ... }", name);
+	if (check_known(ld, g, table, n, extra, NULL) < 0)
+		return -1;
+	return load_table(ld, g, table, n, l);
+}
+
 int config_table_load_listener(struct config_loader *ld, const config_setting_t *s,
 			       struct listener_config *l)
 {
-	if (load_table(ld, s, listener_table, TABLE_SIZE(listener_table), l) < 0)
+	if (load_table(ld, s, listener_table, TABLE_SIZE(listener_table), l) < 0 ||
+	    load_subgroup(ld, s, "tls", tls_table, TABLE_SIZE(tls_table), "sni", l) < 0)
 		return -1;
-	const config_setting_t *g = config_setting_get_member(s, "tls");
-	if (!g)
-		return load_table(ld, NULL, tls_table, TABLE_SIZE(tls_table), l);
-	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-		return config_table_fail(ld, s, "tls", "the tls settings must be a group { ... }");
-	if (check_known(ld, g, tls_table, TABLE_SIZE(tls_table), "sni", NULL) < 0)
-		return -1;
-	return load_table(ld, g, tls_table, TABLE_SIZE(tls_table), l);
+	return load_subgroup(ld, s, "auth", auth_table, TABLE_SIZE(auth_table), NULL, l);
 }
 
 int config_table_strings(struct config_loader *ld, const config_setting_t *g, const char *name,

@@ -7,9 +7,10 @@
 #include "conn.h"
 #include "smtp_data.h"
 
-/* Larger than the longest command line (512 + 26 + 10 + CRLF), so a
-   command always fits whole; DATA is read through it in pieces. */
-#define LINEBUF_SIZE_BYTES 8192
+/* Larger than the longest command line (512 + 26 + 10 + CRLF) and the
+   longest AUTH response (RFC 4954 4: 12288 + CRLF), so either always
+   fits whole; DATA is read through it in pieces. */
+#define LINEBUF_SIZE_BYTES 16384
 
 enum linebuf_result {
 	LINEBUF_LINE = 0,     /* a line (or a DATA piece) is ready */

@@ -23,7 +23,14 @@ struct scoreboard *scoreboard_create(void)
 {
 	void *p = mmap(NULL, sizeof(struct scoreboard), PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p; /* zero-filled: every slot WORKER_FREE */
+	if (p == MAP_FAILED)
+		return NULL;
+	/* Zero-filled: every slot WORKER_FREE, every auth entry free. */
+	if (scoreboard_auth_init(&((struct scoreboard *)p)->auth) < 0) {
+		munmap(p, sizeof(struct scoreboard));
+		return NULL;
+	}
+	return p;
 }
 
 void scoreboard_destroy(struct scoreboard *sb)

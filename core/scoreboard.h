@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "scoreboard_auth.h"
+
 /* Room for every worker of every listener, old generations included
    (their workers finish their sessions after a reload). */
 #define SCOREBOARD_SLOTS 4096
@@ -41,6 +43,7 @@ struct scoreboard_slot {
 struct scoreboard {
 	_Atomic size_t used; /* slots at and above this were never claimed */
 	struct scoreboard_slot slots[SCOREBOARD_SLOTS];
+	struct scoreboard_auth auth; /* AUTH failures per client (scoreboard_auth.c) */
 };
 
 /* A shared anonymous mapping, inherited by every fork; NULL on failure. */

@@ -56,7 +56,7 @@ const char *session_end_name(enum session_end end)
    LINEBUF_BARE_CR, or < 0 (an enum conn_status). */
 static int read_command(struct session *s, const char **line_out, size_t *len_out)
 {
-	size_t max = SMTP_CMDLINE_MAX_BYTES + s->mail_extra_bytes;
+	size_t max = session_auth_line_max(s, SMTP_CMDLINE_MAX_BYTES + s->mail_extra_bytes);
 	/* Write pending replies unless a whole pipelined command is waiting. */
 	if (!linebuf_has_line(&s->lb))
 		session_chat_flush(&s->chat);
@@ -68,7 +68,7 @@ static int read_command(struct session *s, const char **line_out, size_t *len_ou
 				     session_chat_timeout_ms(&s->chat, s->l->command_timeout_sec),
 				     !session_has_tx(s), line_out, len_out);
 	if (r == LINEBUF_LINE && log_trace_enabled())
-		log_trace(s->sid, "<", *line_out, *len_out);
+		session_auth_trace(s, *line_out, *len_out);
 	return r;
 }
 
@@ -120,7 +120,7 @@ static const struct session_verb *find_verb(const struct session *s, const char 
    it was counted toward max_idle_commands. */
 static int run_verb(struct session *s, const struct session_verb *row, const char *arg)
 {
-	if (!session_tls_allows(s, row))
+	if (!session_tls_allows(s, row) || !session_auth_allows(s, row))
 		return 0;
 	if (s->state == SESSION_CONNECTED && !row->before_helo) {
 		session_chat_reply(&s->chat, s->l->lmtp ? "503 5.5.1 Error: send LHLO first"
@@ -155,6 +155,8 @@ static int dispatch(struct session *s, const char *line, size_t len)
 	size_t limit = SMTP_CMDLINE_MAX_BYTES;
 	if (s->extended_smtp && strcmp(cmd.verb, "MAIL") == 0)
 		limit += s->mail_extra_bytes;
+	if (strcmp(cmd.verb, "AUTH") == 0)
+		limit = session_auth_line_max(s, limit);
 	if (len > limit) {
 		if (!idle_command(s))
 			session_chat_reply(&s->chat, "500 Error: line too long");
@@ -232,7 +234,8 @@ static struct session *session_new(const struct session_env *env, struct conn *c
 	session_chat_init(&s->chat, conn, s->sid, s->l);
 	linebuf_init(&s->lb, conn);
 	linebuf_set_bare_lf(&s->lb, s->l->bare_lf);
-	s->verbs = session_cmd_table(env->plugin, s->l->tls.mode != TLS_MODE_OFF, &s->verb_count);
+	s->verbs = session_cmd_table(env->plugin, s->l->tls.mode != TLS_MODE_OFF,
+				     s->l->auth.backend != AUTH_BACKEND_NONE, &s->verb_count);
 	session_bdat_table_add(s);
 	if (s->l->lmtp)
 		session_lmtp_table(s->verbs, &s->verb_count);
@@ -267,8 +270,9 @@ static enum session_end session_end_and_free(struct session *s)
 		session_sync_pub(s);
 		s->env->plugin->on_disconnect(s->env->priv, &s->pub);
 	}
-	log_info("sid=%s listener=%s event=disconnect reason=%s commands=%lu messages=%lu%s",
-		 s->sid, s->l->name, session_end_name(s->end), s->commands, s->messages, s->tls_log);
+	log_info("sid=%s listener=%s event=disconnect reason=%s commands=%lu messages=%lu%s%s",
+		 s->sid, s->l->name, session_end_name(s->end), s->commands, s->messages, s->tls_log,
+		 s->auth_log);
 	enum session_end end = s->end;
 	free(s->rcpttos);
 	free(s->verbs);

@@ -4,10 +4,13 @@
 
 #include <signal.h>
 
+#include "auth.h"
 #include "config.h"
 #include "conn.h"
 #include "tls.h"
 #include "smtpgate/plugin.h"
+
+struct scoreboard;
 
 /* What a worker gives every session it runs. */
 struct session_env {
@@ -17,6 +20,8 @@ struct session_env {
 	const char *fqdn;
 	volatile sig_atomic_t *stop_flag; /* set: finish the transaction, then 421 */
 	struct tls_server *tls;  /* the listener's TLS context; NULL: tls.mode "off" */
+	struct auth_backend *auth; /* auth.backend dovecot/file; NULL: none or plugin */
+	struct scoreboard *sb;   /* the shared scoreboard (AUTH failures per client) */
 };
 
 /* The client as the session sees it.  Behind a balancer speaking the

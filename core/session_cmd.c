@@ -78,18 +78,27 @@ static const struct session_verb starttls_verb = {
 	"503 5.5.1 Error: MAIL transaction in progress", 0, 0, NULL, 1
 };
 
-/* The table of one session: the built-in rows (and STARTTLS's), then the
-   plugin's verbs. */
+/* AUTH (RFC 4954), a row only where auth.backend is set.  Not in a
+   transaction (RFC 4954 4). */
+static const struct session_verb auth_verb = {
+	"AUTH", session_auth_command, session_auth_syntax, IN(GREETED),
+	"503 5.5.1 Error: MAIL transaction in progress", 0, 0, NULL, 0
+};
+
+/* The table of one session: the built-in rows (and STARTTLS's and
+   AUTH's), then the plugin's verbs. */
 struct session_verb *session_cmd_table(const struct smtpgate_plugin *plugin, int starttls,
-				       size_t *count_out)
+				       int auth, size_t *count_out)
 {
 	size_t builtin = sizeof(builtin_verbs) / sizeof(builtin_verbs[0]), extra = 0;
 	for (const struct smtpgate_command *c = plugin->commands; c && c->verb; c++)
 		extra++;
-	struct session_verb *t = mem_malloc((builtin + 1 + extra) * sizeof(*t));
+	struct session_verb *t = mem_malloc((builtin + 2 + extra) * sizeof(*t));
 	memcpy(t, builtin_verbs, sizeof(builtin_verbs));
 	if (starttls)
 		t[builtin++] = starttls_verb;
+	if (auth)
+		t[builtin++] = auth_verb;
 	/* A plugin's verbs run in any state, before HELO too (plugin.h); the
 	   built-in rows come first, so a plugin cannot take over HELO. */
 	for (size_t i = 0; i < extra; i++)
@@ -149,6 +158,7 @@ static void smtp_ehlo(struct session *s, const char *arg, const struct session_v
 	}
 	if ((s->l->tls.mode == TLS_MODE_MAY || s->l->tls.mode == TLS_MODE_REQUIRED) && !s->tls_active)
 		session_chat_reply(&s->chat, "250-STARTTLS");
+	session_auth_ehlo(s);
 	session_ehlo_offer(s);
 }
 
@@ -236,7 +246,7 @@ static int mail_params_acceptable(struct session *s, const char *syntaxerr)
 	if (session_ehlo_dsn_mail(s, consumed) < 0)
 		return -1;
 	for (size_t k = 0; k < p->count; k++)
-		if (!consumed[k]) {
+		if (!consumed[k] && !session_auth_mail_param(s, p, k)) {
 			session_chat_reply(&s->chat, "555 MAIL FROM parameters not recognized or not implemented");
 			return -1;
 		}
@@ -278,7 +288,7 @@ static void smtp_mail(struct session *s, const char *arg, const struct session_v
 	const char *params;
 	(void)row;
 
-	if (mail_path(s, arg, address, &params) < 0)
+	if (mail_path(s, arg, address, &params) < 0 || !session_auth_sender_ok(s, address))
 		return;
 	s->require_smtputf8 = 0;
 	if (smtp_parse_params(params, &s->mail_params) < 0) {

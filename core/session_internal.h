@@ -12,6 +12,7 @@
  *   session_bdat.c   BDAT (RFC 3030): its row, its chunks, its delivery
  *   session_tls.c    STARTTLS and the implicit-TLS handshake
  *   session_lmtp.c   LMTP: LHLO, and a reply per recipient after DATA
+ *   session_auth.c   AUTH (RFC 4954) and what it changes for MAIL
  *   session_state.c  entering a state, closing, the transaction, the
  *                    plugin's view and the call of a hook with its answer
  *   session_result.c what became of a message: its result and log line
@@ -20,6 +21,7 @@
 #ifndef SMTPGATE_SESSION_INTERNAL_H
 #define SMTPGATE_SESSION_INTERNAL_H
 
+#include "auth.h"
 #include "clock.h"
 #include "linebuf.h"
 #include "session_body.h"
@@ -51,6 +53,7 @@ enum session_state {
 	SESSION_BDAT,          /* in a transaction whose message comes in BDAT
 				  chunks, between two of them */
 	SESSION_TLS_HANDSHAKE, /* TLS being negotiated: no command is read */
+	SESSION_AUTH,          /* an AUTH exchange: lines are responses, not commands */
 	SESSION_CLOSING,       /* the last reply is queued: nothing more is read */
 	SESSION_STATE_COUNT
 };
@@ -140,12 +143,16 @@ struct session {
 	struct session_bdat bdat;
 	struct smtp_params rcpt_params; /* DSN's NOTIFY, ORCPT of the last RCPT */
 	struct tls_info tls;         /* what the handshake agreed; the view's tls_* point here */
+	char auth_user[AUTH_USER_MAX_BYTES]; /* the authenticated name; "" before AUTH */
+	const char *auth_mechanism;  /* "PLAIN", "LOGIN"; NULL before AUTH */
+	int auth_failures;           /* 535s in this session (auth.max_failures) */
+	char auth_log[AUTH_USER_MAX_BYTES * 4 + 16]; /* " user=..." for log lines, or "" */
 };
 
 /* session_cmd.c: the table, built-in rows then one per plugin verb (made
    at session start; freed with free()). */
 struct session_verb *session_cmd_table(const struct smtpgate_plugin *plugin, int starttls,
-				       size_t *count_out);
+				       int auth, size_t *count_out);
 
 /* session_body.c: a transaction's message.  begin: 1 when the plugin
    takes it piece by piece (on_body), 0 when it is gathered for on_message.
@@ -206,6 +213,26 @@ void session_lmtp_table(struct session_verb *t, size_t *count);
 int session_lmtp_message(struct session *s, struct smtpgate_message *m, struct smtpgate_reply *r);
 /* The same reply for every recipient (a message the core refused). */
 void session_lmtp_each(struct session *s, const struct smtpgate_reply *r);
+/* session_auth.c: AUTH's row and argument check (a row of the table
+   when auth.backend is set). */
+int session_auth_syntax(struct session *s, const char *arg, const struct session_verb *row);
+void session_auth_command(struct session *s, const char *arg, const struct session_verb *row);
+/* STARTTLS: an identity from before the handshake is forgotten (RFC
+   3207 4.2: nothing learnt in plaintext counts after it). */
+void session_auth_forget(struct session *s);
+/* The EHLO line offering AUTH, when it is offered now. */
+void session_auth_ehlo(struct session *s);
+/* The longest command line to read: limit, or longer for an AUTH
+   command with its initial response (where AUTH is offered). */
+size_t session_auth_line_max(const struct session *s, size_t limit);
+/* The -d trace of a command line, an AUTH's initial response hidden. */
+void session_auth_trace(const struct session *s, const char *line, size_t len);
+/* auth.required: may this row run before AUTH?  0 after the 530. */
+int session_auth_allows(struct session *s, const struct session_verb *row);
+/* MAIL: is parameter k AUTH= (RFC 4954 5), taken?  And may the client
+   use this sender (auth.sender_must_match)?  0 after the 553. */
+int session_auth_mail_param(const struct session *s, const struct smtp_params *p, size_t k);
+int session_auth_sender_ok(struct session *s, const char *sender);
 
 /* session_state.c: in a transaction (MAIL, RCPT or DATA)? */
 int session_has_tx(const struct session *s);

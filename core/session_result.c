@@ -69,8 +69,8 @@ void session_message_done(struct session *s, unsigned long long size, int size_l
 		s->messages_accepted++;
 	counters_message(counters_result_of(r->code, size_limited), size, s->rcpt_count);
 	log_info("sid=%s listener=%s event=message plugin=%s from=%s nrcpt=%zu size=%llu "
-		 "result=%s code=%d enhanced=%s reply=%s ms=%lld%s", s->sid, s->l->name,
+		 "result=%s code=%d enhanced=%s reply=%s ms=%lld%s%s", s->sid, s->l->name,
 		 log_quoted(s->env->plugin->name), log_quoted(s->mailfrom), s->rcpt_count,
 		 size, result_name(size_limited, r), r->code, enhanced_sent(r, enhanced, sizeof(enhanced)),
-		 log_quoted(line), clock_ms() - started_ms, s->tls_log);
+		 log_quoted(line), clock_ms() - started_ms, s->tls_log, s->auth_log);
 }

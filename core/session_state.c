@@ -34,7 +34,8 @@ static int session_hook_answer(struct session *s, enum session_hook h,
 const char *session_state_name(enum session_state st)
 {
 	static const char *const names[SESSION_STATE_COUNT] = {
-		"connected", "greeted", "mail", "rcpt", "data", "bdat", "tls-handshake", "closing"
+		"connected", "greeted", "mail", "rcpt", "data", "bdat", "tls-handshake", "auth",
+		"closing"
 	};
 	return (unsigned int)st < SESSION_STATE_COUNT ? names[st] : "invalid";
 }
@@ -52,6 +53,7 @@ static enum smtpgate_state session_state_public(const struct session *s)
 		[SESSION_DATA] = SMTPGATE_STATE_DATA,
 		[SESSION_BDAT] = SMTPGATE_STATE_DATA,
 		[SESSION_TLS_HANDSHAKE] = SMTPGATE_STATE_CONNECTED,
+		[SESSION_AUTH] = SMTPGATE_STATE_GREETED,
 		[SESSION_CLOSING] = SMTPGATE_STATE_CONNECTED,
 	};
 	if (s->state == SESSION_CLOSING && s->greeting[0])
@@ -131,14 +133,15 @@ void session_reset_transaction(struct session *s, int abandoned)
 }
 
 /* RFC 3848's registered words only: TLS after HELO has none of its own
-   ("SMTPS" is not one), so it stays "SMTP".  The AUTH and LMTP features
-   add their letters here. */
+   ("SMTPS" is not one), so it stays "SMTP".  LMTP and AUTH (its A)
+   are here too. */
 const char *session_protocol(struct session *s)
 {
 	/* RFC 3848: LMTP's words, else SMTP's (ESMTP after EHLO). */
 	const char *base = s->l->lmtp ? "LMTP" : s->extended_smtp ? "ESMTP" : "SMTP";
-	snprintf(s->protocol, sizeof(s->protocol), "%s%s", base,
-		 (s->l->lmtp || s->extended_smtp) && s->tls_active ? "S" : "");
+	int ext = s->l->lmtp || s->extended_smtp;
+	snprintf(s->protocol, sizeof(s->protocol), "%s%s%s", base, ext && s->tls_active ? "S" : "",
+		 ext && s->auth_user[0] ? "A" : ""); /* RFC 3848: ESMTPA, ESMTPSA */
 	return s->protocol;
 }
 
@@ -160,6 +163,8 @@ void session_sync_pub(struct session *s)
 	p->rcpt_count = s->rcpt_count;
 	p->smtputf8 = s->require_smtputf8;
 	p->state = session_state_public(s);
+	p->auth_user = s->auth_user[0] ? s->auth_user : NULL;
+	p->auth_mechanism = s->auth_mechanism;
 	if (!s->l->decode_data) { /* set while MAIL is checked, for on_mail */
 		p->mail_options = s->mail_params.param;
 		p->mail_option_count = s->mail_params.count;

@@ -111,6 +111,7 @@ void session_tls_starttls(struct session *s, const char *arg, const struct sessi
 	s->mail_extra_bytes = 0;
 	s->ext = 0; /* what EHLO offered is offered again to the next EHLO */
 	s->chat.enhanced = 0;
+	session_auth_forget(s);
 	session_enter(s, SESSION_CONNECTED);
 }
 

@@ -91,7 +91,7 @@ int smtp_parse_command(const char *line, size_t len, struct smtp_command *out)
 		a++;
 	while (end > a && is_space(end[-1]))
 		end--;
-	/* The line limit (at most 548 bytes) keeps this within arg. */
+	/* The line limit (548 bytes, AUTH's 12299) keeps this within arg. */
 	size_t alen = (size_t)(end - a);
 	if (alen >= sizeof(out->arg))
 		alen = sizeof(out->arg) - 1;

@@ -11,6 +11,9 @@
    unknown verb is echoed whole, as smtpd.py does). */
 #define SMTP_VERB_MAX_BYTES 600
 #define SMTP_ARG_MAX_BYTES 600
+/* The argument of a command line as read: AUTH's may carry a 12288-octet
+   initial response (RFC 4954 4); other verbs' lines stop at 548 bytes. */
+#define SMTP_COMMAND_ARG_MAX_BYTES 12400
 /* As many parameters as an argument can hold ("K K K ..."): no limit of
    our own, as smtpd.py had none. */
 #define SMTP_PARAMS_MAX (SMTP_ARG_MAX_BYTES / 2)
@@ -28,7 +31,7 @@ struct smtp_command {
 	char verb[SMTP_VERB_MAX_BYTES]; /* printable ASCII, '?' elsewhere, cut */
 	int verb_truncated;
 	int has_arg;
-	char arg[SMTP_ARG_MAX_BYTES]; /* NUL-terminated: the line had no NUL */
+	char arg[SMTP_COMMAND_ARG_MAX_BYTES]; /* NUL-terminated: the line had no NUL */
 };
 
 int smtp_parse_command(const char *line, size_t len, struct smtp_command *out);

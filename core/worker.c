@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "auth.h"
 #include "clock.h"
 #include "config_unix.h"
 #include "conn.h"
@@ -60,11 +61,13 @@ static int over_client_limit(const struct worker_args *a, struct conn *c, const 
 static void close_session(int fd, enum session_end end);
 static void unix_peer(const struct listener_config *l, int fd, struct session_peer *peer);
 static void wake_master_if_short(const struct worker_args *a);
+static int load_auth(const struct listener_config *l, int report, struct auth_backend **out);
+static int check_auth_reachable(const struct listener_config *l, struct auth_backend *auth);
 static void serve(const struct worker_args *a, const struct session_env *env, int fd,
 		  const struct sockaddr *client, const sigset_t *wait_mask, unsigned long n);
 static void become_worker(const struct worker_args *a, sigset_t *wait_mask_out);
 static void start_as_root(const struct worker_args *a, struct plugin *p_out, void **priv_out,
-			  struct tls_server **tls_out);
+			  struct tls_server **tls_out, struct auth_backend **auth_out);
 static int open_epoll(const struct worker_args *a);
 static void note_pending_signals(void);
 static void accept_loop(const struct worker_args *a, const struct session_env *env, int ep,
@@ -190,6 +193,12 @@ int worker_check_plugin(const struct listener_config *l, const struct smtpgate_p
 			l->line, l->name, log_quoted(l->handler), log_quoted(err));
 		return -1;
 	}
+	if (l->auth.backend == AUTH_BACKEND_PLUGIN && !p.desc->on_auth) {
+		log_err("file=%s line=%d listener=%s handler=%s error=%s", log_quoted(l->source),
+			l->line, l->name, log_quoted(l->handler),
+			log_quoted("auth.backend is \"plugin\" but the plugin has no on_auth hook"));
+		return -1;
+	}
 	if (host_plugin_init(p.desc, l, &priv) < 0)
 		return -1;
 	if (p.desc->fini)
@@ -217,17 +226,54 @@ int worker_load_tls(const struct listener_config *l, struct tls_server **srv_out
 	return -1;
 }
 
+/* The listener's AUTH backend, its files read now (as root, before the
+   chroot); NULL without one.  -1 after the error naming the file.
+   report: the warnings of -t too. */
+static int load_auth(const struct listener_config *l, int report, struct auth_backend **out)
+{
+	char err[1024];
+	*out = NULL;
+	if (l->auth.backend == AUTH_BACKEND_NONE || l->auth.backend == AUTH_BACKEND_PLUGIN)
+		return 0;
+	if ((*out = auth_open(l, report, err, sizeof(err))))
+		return 0;
+	char msg[CONFIG_ERROR_MAX_BYTES + sizeof(err)];
+	config_error_format(msg, sizeof(msg), l->source, l->line, "auth", "listener %s: %s",
+			    l->name, err);
+	log_err("%s", msg);
+	return -1;
+}
+
+/* After the chroot and the user switch, as a worker will be: can it
+   still reach Dovecot's socket?  (smtpgate.conf(5), auth.dovecot_socket.) */
+static int check_auth_reachable(const struct listener_config *l, struct auth_backend *auth)
+{
+	char err[1024];
+	if (!auth || auth_check_reachable(auth, err, sizeof(err)) == 0)
+		return 0;
+	char msg[CONFIG_ERROR_MAX_BYTES + sizeof(err)];
+	config_error_format(msg, sizeof(msg), l->source, l->line, "auth.dovecot_socket",
+			    "listener %s: as the worker (after chroot and user switch): %s",
+			    l->name, err);
+	log_err("%s", msg);
+	return -1;
+}
+
 int worker_check_start(const struct listener_config *l, const char *user, uid_t uid, gid_t gid,
 		       const struct smtpgate_plugin **desc_out)
 {
 	struct tls_server *tls;
+	struct auth_backend *auth;
 	if (worker_check_plugin(l, desc_out) < 0 || worker_load_tls(l, &tls) < 0)
 		return -1;
 	tls_server_warn(l);
 	tls_server_free(tls);
-	if (enter_chroot(l) < 0 || drop_privileges(l, user, uid, gid) < 0)
+	if (load_auth(l, 1, &auth) < 0)
 		return -1;
-	return 0;
+	int rc = enter_chroot(l) < 0 || drop_privileges(l, user, uid, gid) < 0 ||
+		 check_auth_reachable(l, auth) < 0;
+	auth_free(auth);
+	return rc ? -1 : 0;
 }
 
 /* max_sessions_per_client: Postfix's 421 when this client already has
@@ -385,7 +431,7 @@ static void become_worker(const struct worker_args *a, sigset_t *wait_mask_out)
    user (the TLS context came from the master, keys read as root).  A failure ends the
    worker with its exit status. */
 static void start_as_root(const struct worker_args *a, struct plugin *p_out, void **priv_out,
-			  struct tls_server **tls_out)
+			  struct tls_server **tls_out, struct auth_backend **auth_out)
 {
 	char err[1024];
 	if (plugin_load(a->listener->plugin_path, p_out, err, sizeof(err)) < 0)
@@ -398,6 +444,8 @@ static void start_as_root(const struct worker_args *a, struct plugin *p_out, voi
 		_exit(EX_CONFIG); /* host_plugin_init() logged why */
 	*tls_out = a->tls; /* the master read it: see master_tls.c */
 	tls_ticket_readonly();
+	if (load_auth(a->listener, 0, auth_out) < 0)
+		_exit(EX_CONFIG); /* load_auth() logged why */
 	if (enter_chroot(a->listener) < 0 ||
 	    drop_privileges(a->listener, a->user, a->uid, a->gid) < 0)
 		_exit(EX_NOPERM); /* logged by either */
@@ -478,8 +526,9 @@ void worker_main(const struct worker_args *a)
 	struct plugin p;
 	void *priv = NULL;
 	struct tls_server *tls;
+	struct auth_backend *auth;
 	become_worker(a, &wait_mask);
-	start_as_root(a, &p, &priv, &tls);
+	start_as_root(a, &p, &priv, &tls, &auth);
 	int ep = open_epoll(a);
 	scoreboard_set_idle(a->slot, clock_ms());
 	struct session_env env = {
@@ -489,10 +538,13 @@ void worker_main(const struct worker_args *a)
 		.fqdn = a->fqdn,
 		.stop_flag = &worker_stop,
 		.tls = tls,
+		.auth = auth,
+		.sb = a->sb,
 	};
 	accept_loop(a, &env, ep, &wait_mask);
 	if (p.desc->fini)
 		p.desc->fini(priv);
 	tls_server_free(tls);
+	auth_free(auth);
 	exit(0);
 }

@@ -532,7 +532,9 @@ struct smtpgate_plugin {
 			  void *tx_data);
 	/* auth.backend "plugin": check the credentials.  ACCEPT: 235;
 	   REJECT: 535 (a reply set here is not sent: every refusal looks the
-	   same to the client); TEMPFAIL: 454. */
+	   same to the client); TEMPFAIL: 454; CONTINUE and DISCONNECT count
+	   as REJECT.  The core refuses an authzid that is not the authcid
+	   before calling it, unless auth.authzid_allowed is set. */
 	enum smtpgate_verdict (*on_auth)(void *priv,
 					 const struct smtpgate_session *s,
 					 const struct smtpgate_auth *cred,

@@ -154,7 +154,8 @@ static int maildir_init(const struct smtpgate_host *host, const struct smtpgate_
 	    host->cfg_bool(cfg, "return_path", &st->return_path) < 0 ||
 	    host->cfg_bool(cfg, "original_to", &st->original_to) < 0 ||
 	    host->cfg_bool(cfg, "delivered_to", &st->delivered_to) < 0 ||
-	    host->cfg_bool(cfg, "received", &st->received) < 0)
+	    host->cfg_bool(cfg, "received", &st->received) < 0 ||
+	    host->cfg_bool(cfg, "hide_client", &st->hide_client) < 0)
 		goto fail;
 	if (!path) {
 		host->cfg_error(cfg, "path", "the maildir handler needs a path");
@@ -262,9 +263,11 @@ size_t maildir_headers(const struct maildir_state *st, const struct smtpgate_ses
 		header_safe(helo, sizeof(helo), s->seen_greeting[0] ? s->seen_greeting : "unknown");
 		received_with(st, s, with, sizeof(with), using, sizeof(using));
 		const char *one = rcpt ? rcpt : s->rcpt_count == 1 && !shared ? s->rcpttos[0] : NULL;
-		ADD("Received: from %s ([%s])\n%s\tby %s (smtpgate) with %s id %s%s%s%s;\n\t%s\n",
-		    helo, s->peer_addr, using, s->fqdn, with, s->id, one ? "\n\tfor <" : "",
-		    one ? one : "", one ? ">" : "", date);
+		/* hide_client: a roaming user's address stays out of the mail */
+		int hide = st->hide_client && st->host->abi_minor >= 1 && s->auth_user;
+		ADD("Received: from %s%s%s%s\n%s\tby %s (smtpgate) with %s id %s%s%s%s;\n\t%s\n",
+		    helo, hide ? "" : " ([", hide ? "" : s->peer_addr, hide ? "" : "])", using,
+		    s->fqdn, with, s->id, one ? "\n\tfor <" : "", one ? one : "", one ? ">" : "", date);
 	}
 #undef ADD
 	return n;

@@ -29,6 +29,7 @@ struct maildir_state {
 	struct maildir_dir_mode dirs;
 	int crlf;
 	int return_path, original_to, delivered_to, received;
+	int hide_client; /* Received: no address for an AUTH'd client */
 	char hostname[128];
 	unsigned long seq;
 	struct maildir_tx *tx; /* the message being received, or NULL */

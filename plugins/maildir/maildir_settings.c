@@ -22,5 +22,7 @@ const struct smtpgate_setting maildir_settings[] = {
 	{ "original_to", SMTPGATE_SETTING_BOOL, 0, 0, "true", "add X-Original-To:" },
 	{ "delivered_to", SMTPGATE_SETTING_BOOL, 0, 0, "true", "add Delivered-To:" },
 	{ "received", SMTPGATE_SETTING_BOOL, 0, 0, "true", "add Received:" },
+	{ "hide_client", SMTPGATE_SETTING_BOOL, 0, 0, "false",
+	  "no client address in Received: for a client that authenticated" },
 	{ NULL, 0, 0, 0, NULL, NULL },
 };

@@ -288,7 +288,7 @@ static enum smtpgate_verdict mailman_rcpt(void *priv, const struct smtpgate_sess
 		}
 		return v;
 	}
-	if (!st->relay_mail_sent && relay_allowed(st->relay, address)) {
+	if (!st->relay_mail_sent && relay_allowed(st->relay, s, address)) {
 		enum smtpgate_verdict v = relay_mail(st->relay, s, st->mailfrom, reply);
 		if (v != SMTPGATE_CONTINUE && v != SMTPGATE_ACCEPT)
 			return v;

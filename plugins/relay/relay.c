@@ -22,7 +22,10 @@
  * (a '%', '!' or '@' in the local part: u%evil.com@example.org,
  * "u@evil.com"@example.org, evil.com!u@example.org) even in relay_domains:
  * an upstream that honours the percent hack or a bang path would relay it
- * on to anywhere.  `allow_untrusted_routing` lets them through.
+ * on to anywhere.  `allow_untrusted_routing` lets them through.  A client
+ * that authenticated (AUTH) relays as one in relay_networks, unless
+ * `relay_authenticated` is off (Postfix's permit_sasl_authenticated);
+ * `hide_client` leaves its address out of X-Peer.
  *
  * It uses only the public header: the SMTP client is the host's.  It
  * never sends a 2xx the upstream did not send.
@@ -154,7 +157,9 @@ static int read_settings(struct relay *st, const struct smtpgate_cfg *cfg)
 	long long connect_timeout = 30, timeout = 300;
 	if (host->cfg_int(cfg, "connect_timeout", &connect_timeout) < 0 ||
 	    host->cfg_int(cfg, "timeout", &timeout) < 0 ||
-	    host->cfg_bool(cfg, "allow_untrusted_routing", &st->allow_untrusted_routing) < 0)
+	    host->cfg_bool(cfg, "allow_untrusted_routing", &st->allow_untrusted_routing) < 0 ||
+	    host->cfg_bool(cfg, "relay_authenticated", &st->relay_authenticated) < 0 ||
+	    host->cfg_bool(cfg, "hide_client", &st->hide_client) < 0)
 		return -1;
 	if (connect_timeout < 1 || connect_timeout > 3600) {
 		host->cfg_error(cfg, "connect_timeout", "expected 1..3600 seconds");
@@ -199,6 +204,7 @@ struct relay *relay_new(const struct smtpgate_host *host, const struct smtpgate_
 	if (!st)
 		return NULL;
 	st->host = host;
+	st->relay_authenticated = 1;
 	snprintf(st->remote, sizeof(st->remote), "%s", host->listener_remote());
 	if (read_settings(st, cfg) < 0) {
 		free_state(st);
@@ -411,9 +417,10 @@ static int has_routing(const char *address)
 	return 0;
 }
 
-int relay_allowed(const struct relay *st, const char *address)
+int relay_allowed(const struct relay *st, const struct smtpgate_session *s, const char *address)
 {
-	if ((!st->nnetworks && !st->domains.count) || st->client_in_networks)
+	if ((!st->nnetworks && !st->domains.count) || st->client_in_networks ||
+	    (st->relay_authenticated && s->auth_user))
 		return 1;
 	return domain_list_match(&st->domains, address) &&
 	       (st->allow_untrusted_routing || !has_routing(address));
@@ -424,7 +431,7 @@ enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session
 {
 	struct smtpgate_upstream_reply u, mail_u;
 	char params[RELAY_MAIL_LINE_MAX_BYTES];
-	if (!relay_allowed(st, address)) {
+	if (!relay_allowed(st, s, address)) {
 		st->host->log(SMTPGATE_LOG_INFO, s, "relay refused: client=%s rcpt=<%s>%s", s->peer_addr,
 			      address,
 			      /* refused although its domain is listed: only its routing */

@@ -41,7 +41,7 @@ void relay_tls_log(const struct smtpgate_host *host, const struct smtpgate_sessi
 		   const struct smtpgate_upstream_reply *u);
 
 /* Read relay_networks, relay_domains, allow_untrusted_routing,
-   connect_timeout and timeout from
+   relay_authenticated, hide_client, connect_timeout and timeout from
    cfg (the plugin's group, named `group` in messages).  NULL after a
    cfg_error. */
 struct relay *relay_new(const struct smtpgate_host *host, const struct smtpgate_cfg *cfg,
@@ -50,10 +50,11 @@ void relay_free(struct relay *r);
 
 /* A client connected: decide whether it is in relay_networks. */
 void relay_session_start(struct relay *r, const struct smtpgate_session *s);
-/* 1 if this client may relay to address: in relay_networks, or address in
+/* 1 if this client may relay to address: in relay_networks, or
+   authenticated (AUTH) with relay_authenticated on, or address in
    relay_domains without sender-specified routing in its local part (unless
    allow_untrusted_routing). */
-int relay_allowed(const struct relay *r, const char *address);
+int relay_allowed(const struct relay *r, const struct smtpgate_session *s, const char *address);
 
 /* The hooks' work: each answers as the upstream did (451 when it could
    not be asked). */
@@ -106,7 +107,15 @@ enum smtpgate_verdict upstream_answer(const struct smtpgate_host *host,
 	{ "connect_timeout", SMTPGATE_SETTING_INT, 1, 3600, "30",                     \
 	  "seconds to connect to remote" },                                             \
 	{ "timeout", SMTPGATE_SETTING_INT, 1, 3600, "300",                            \
-	  "seconds per reply of remote" }
+	  "seconds per reply of remote" },                                              \
+	{ "relay_authenticated", SMTPGATE_SETTING_BOOL, 0, 0, "true",                 \
+	  "a client that authenticated (AUTH) relays anywhere" },                       \
+	{ "hide_client", SMTPGATE_SETTING_BOOL, 0, 0, "false",                        \
+	  "no X-Peer for a client that authenticated" },                                \
+	{ "relay_tls", SMTPGATE_SETTING_STRING, 0, 0, "\"may\"",                      \
+	  "STARTTLS to remote: none, may, encrypt or verify" },                         \
+	{ "relay_ca_file", SMTPGATE_SETTING_STRING, 0, 0, "the system's CAs",         \
+	  "CA certificates for relay_tls \"verify\"" }
 
 /* relay_dsn.c: a DSN parameter (RFC 3461) the core accepted, "KEY=VALUE":
    opt itself when the upstream up offers DSN; NULL, logged, otherwise

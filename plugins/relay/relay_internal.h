@@ -35,6 +35,8 @@ struct relay {
 	struct domain_list domains;
 	int allow_untrusted_routing;  /* relay_domains take u%x@, "u@x"@, x!u@ */
 	struct relay_tls tls;         /* relay_tls: STARTTLS on the hop */
+	int relay_authenticated;      /* an AUTH'd client relays anywhere */
+	int hide_client;              /* no X-Peer for an AUTH'd client */
 	int client_in_networks;       /* for the session in progress */
 	struct smtpgate_client *up;   /* kept per worker, reused across sessions */
 	int up_reused;                /* up served an earlier transaction */

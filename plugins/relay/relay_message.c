@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static size_t x_peer(const struct smtpgate_session *s, const char *d, size_t len, char *peer,
-		     size_t size);
+static size_t x_peer(const struct relay *st, const struct smtpgate_session *s, const char *d,
+		     size_t len, char *peer, size_t size);
 static enum smtpgate_verdict first_piece(struct relay *st, const struct smtpgate_session *s,
 					 const char *d, size_t len, struct smtpgate_reply *reply);
 static enum smtpgate_verdict stream_failed(struct relay *st, const struct smtpgate_session *s,
@@ -25,15 +25,18 @@ static enum smtpgate_verdict stream_failed(struct relay *st, const struct smtpga
 
 /* PureProxy's X-Peer: before the first empty line (the headers' end), or
    as a last line when there is none.  The X-Peer text in peer, and where
-   in d it goes. */
-static size_t x_peer(const struct smtpgate_session *s, const char *d, size_t len, char *peer,
-		     size_t size)
+   in d it goes; none (hide_client) for a client that authenticated: a
+   roaming user's address stays out of the mail. */
+static size_t x_peer(const struct relay *st, const struct smtpgate_session *s, const char *d,
+		     size_t len, char *peer, size_t size)
 {
 	size_t p;
 	for (p = 0; p <= len; p++)
 		if ((p == 0 || d[p - 1] == '\n') && (p == len || d[p] == '\n'))
 			break;
-	if (p <= len)
+	if (st->hide_client && s->auth_user)
+		peer[0] = '\0';
+	else if (p <= len)
 		snprintf(peer, size, "X-Peer: %s\n", s->peer_addr);
 	else
 		snprintf(peer, size, "\nX-Peer: %s", s->peer_addr);
@@ -59,7 +62,7 @@ enum smtpgate_verdict relay_message(struct relay *st, const struct smtpgate_sess
 			return ready;
 		st->txn = TXN_NONE;
 		char peer[96];
-		size_t split = x_peer(s, msg->data, msg->len, peer, sizeof(peer));
+		size_t split = x_peer(st, s, msg->data, msg->len, peer, sizeof(peer));
 		struct smtpgate_data_part parts[3] = {
 			{ msg->data, split },
 			{ peer, strlen(peer) },
@@ -101,7 +104,7 @@ static enum smtpgate_verdict first_piece(struct relay *st, const struct smtpgate
 		return stream_failed(st, s, reply);
 	st->txn = TXN_STREAMING;
 	char peer[96];
-	size_t split = x_peer(s, d, len, peer, sizeof(peer));
+	size_t split = x_peer(st, s, d, len, peer, sizeof(peer));
 	if (st->host->client_stream_write(st->up, d, split) < 0 ||
 	    st->host->client_stream_write(st->up, peer, strlen(peer)) < 0 ||
 	    st->host->client_stream_write(st->up, d + split, len - split) < 0)

@@ -62,7 +62,7 @@ build() {
 		ar rcs "$out/libcore.a" "$out"/*.o >>"$out/build.log" 2>&1 || return 1
 	for t in $targets; do
 		clang $flags -fsanitize=fuzzer -Iinclude -Icore -D_GNU_SOURCE "tests/fuzz/fuzz_$t.c" \
-			"$out/libcore.a" $(pkg-config --libs libconfig openssl) -o "$out/fuzz_$t" \
+			"$out/libcore.a" $(pkg-config --libs libconfig openssl libxcrypt) -o "$out/fuzz_$t" \
 			>>"$out/build.log" 2>&1 || return 1
 	done
 }

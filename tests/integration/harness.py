@@ -29,6 +29,7 @@ PLUGINS = {
     "stream": os.path.join(TOP, "tests/plugins/.libs/stream.so"),
     "keywords": os.path.join(TOP, "tests/plugins/.libs/keywords.so"),
     "lmtpverdict": os.path.join(TOP, "tests/plugins/.libs/lmtpverdict.so"),
+    "authcheck": os.path.join(TOP, "tests/plugins/.libs/authcheck.so"),
     "proxy": os.path.join(TOP, "plugins/proxy/.libs/proxy.so"),
     "maildir": os.path.join(TOP, "plugins/maildir/.libs/maildir.so"),
     "mailman": os.path.join(TOP, "plugins/mailman/.libs/mailman.so"),

@@ -248,6 +248,7 @@ int main(void)
 		test_plugin_settings_register, test_debug_json_register,
 		test_esmtp_register,
 		test_metrics_register,
+		test_auth_register,
 	};
 
 	if (CU_initialize_registry() != CUE_SUCCESS) {

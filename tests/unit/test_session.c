@@ -49,6 +49,9 @@ enum {
 	CFG_TLS_REQUIRED = 1 << 14,    /* tls.mode "required" */
 	CFG_ESMTP = 1 << 15,           /* extensions PIPELINING ENHANCEDSTATUSCODES CHUNKING */
 	CFG_LMTP = 1 << 16,            /* protocol "lmtp" */
+	CFG_AUTH = 1 << 17,            /* auth.backend "plugin", plaintext_allowed */
+	CFG_AUTH_REQUIRED = 1 << 18,   /* ... and auth.required */
+	CFG_AUTH_TLS_ONLY = 1 << 19,   /* auth.backend "plugin", not without TLS */
 };
 
 /* What the fake plugin answers. */
@@ -95,6 +98,7 @@ struct fake {
 	   comes back once in on_tx_end; session_data lives to disconnect. */
 	int mail_hooks, tx_ends, bad_state;
 	char tx_token, session_token;
+	char auth_user[64];    /* s->auth_user at on_message, "-" for NULL */
 };
 
 static struct fake fake;
@@ -212,6 +216,7 @@ static enum smtpgate_verdict fake_message(void *priv, const struct smtpgate_sess
 	join(f->options, sizeof(f->options), s->mail_options, s->mail_option_count, " ");
 	f->smtputf8 = s->smtputf8;
 	f->state_at_message = (int)s->state;
+	snprintf(f->auth_user, sizeof(f->auth_user), "%s", s->auth_user ? s->auth_user : "-");
 	switch (f->mode) {
 	case FAKE_MSG_REPLY:
 		smtp_reply_set(reply, 250, NULL, "Okish");
@@ -296,6 +301,21 @@ static enum smtpgate_verdict cmd_xnop(void *priv, const struct smtpgate_session 
 	return SMTPGATE_CONTINUE;
 }
 
+/* on_auth: user "u" with password "p" is accepted, user "t" gets a
+   temporary failure, anyone else is refused (with a reply that must not
+   be sent). */
+static enum smtpgate_verdict fake_auth(void *priv, const struct smtpgate_session *s,
+				       const struct smtpgate_auth *cred, struct smtpgate_reply *reply)
+{
+	(void)priv;
+	(void)s;
+	(void)reply;
+	if (strcmp(cred->authcid, "t") == 0)
+		return SMTPGATE_TEMPFAIL;
+	return strcmp(cred->authcid, "u") == 0 && strcmp(cred->password, "p") == 0
+		       ? SMTPGATE_ACCEPT : SMTPGATE_REJECT;
+}
+
 static const struct smtpgate_command fake_commands[] = {
 	{ "XFOO", cmd_xfoo },
 	{ "XBAD", cmd_xbad },
@@ -316,6 +336,7 @@ static const struct smtpgate_plugin fake_plugin = {
 	.on_disconnect = fake_disconnect,
 	.commands = fake_commands,
 	.on_tx_end = fake_tx_end,
+	.on_auth = fake_auth,
 };
 
 /* config.c's defaults (but error_sleep 0: no row sleeps), then the
@@ -372,6 +393,14 @@ static void make_listener(struct listener_config *l, unsigned int cfg)
 		      : cfg & CFG_TLS_REQUIRED ? TLS_MODE_REQUIRED : TLS_MODE_OFF;
 	l->tls.handshake_timeout_sec = 30;
 	l->lmtp = (cfg & CFG_LMTP) != 0;
+	if (cfg & (CFG_AUTH | CFG_AUTH_REQUIRED | CFG_AUTH_TLS_ONLY)) {
+		l->auth.backend = AUTH_BACKEND_PLUGIN;
+		l->auth.mech_mask = AUTH_MECH_PLAIN | AUTH_MECH_LOGIN;
+		l->auth.plaintext_allowed = !(cfg & CFG_AUTH_TLS_ONLY);
+		l->auth.required = (cfg & CFG_AUTH_REQUIRED) != 0;
+		l->auth.max_failures = 3;
+		l->auth.client_failure_window_sec = 600;
+	}
 }
 
 /* Expand "{N*c}"; with crlf, "\n" becomes "\r\n".  malloc'd. */
@@ -425,6 +454,7 @@ struct session_row {
 	const char *message;   /* the last message (template); NULL: not checked */
 	size_t message_len;
 	const char *from, *rcpts, *options; /* at on_message; NULL: not checked */
+	const char *auth_user; /* s->auth_user at on_message; NULL: not checked */
 	int smtputf8;
 };
 
@@ -455,6 +485,9 @@ struct session_row {
 /* HELO, MAIL, RCPT, DATA as test_smtpd.py's dialogs write them. */
 #define EHLO_TLS "250-" FQDN "\n250-SIZE 33554432\n250-8BITMIME\n250-STARTTLS\n250 HELP\n"
 #define MUST_TLS "530 5.7.0 Must issue a STARTTLS command first\n"
+#define EHLO_AUTH "250-" FQDN "\n250-SIZE 33554432\n250-8BITMIME\n250-AUTH PLAIN LOGIN\n250 HELP\n"
+#define AUTH_OK "235 2.7.0 Authentication successful\n"
+#define AUTH_BAD "535 5.7.8 Authentication credentials invalid\n"
 #define TX "HELO example\r\nMAIL From:eggs@example\r\nRCPT To:spam@example\r\nDATA\r\n"
 #define TX_OK HELO_OK "250 OK\n250 OK\n" GO_AHEAD
 #define ETX "EHLO example\r\nMAIL From:eggs@example\r\nRCPT To:spam@example\r\nDATA\r\n"
@@ -1016,6 +1049,57 @@ static const struct session_row session_rows[] = {
 	  "250 XFOO no arg greeting=h\n" },
 	{ "plugin command with a bad answer", IN("XBAD\r\n"), INTERNAL },
 	{ "plugin command CONTINUE", IN("XNOP x\r\n"), "250 OK\n" },
+	/* AUTH (RFC 4954) with the plugin backend: "\0u\0p" is AHUAcA==,
+	   "\0u\0x" AHUAeA==, "\0t\0p" AHQAcA==, "z\0u\0p" egB1AHA=, "u" dQ==,
+	   "p" cA==. */
+	{ "AUTH PLAIN, initial response, then a message with AUTH=<>",
+	  IN("EHLO e\r\nAUTH PLAIN AHUAcA==\r\nMAIL FROM:<a@b> AUTH=<>\r\nRCPT TO:<c@d>\r\n"
+	     "DATA\r\nm\r\n.\r\n"),
+	  EHLO_AUTH AUTH_OK "250 OK\n250 OK\n" GO_AHEAD "250 OK\n", CFG_AUTH, .messages = 1,
+	  MSG("m"), .options = "AUTH=<>", .auth_user = "u" },
+	{ "AUTH PLAIN after a 334", IN("EHLO e\r\nAUTH PLAIN\r\nAHUAcA==\r\n"),
+	  EHLO_AUTH "334 \n" AUTH_OK, CFG_AUTH },
+	{ "AUTH LOGIN", IN("EHLO e\r\nAUTH LOGIN\r\ndQ==\r\ncA==\r\n"),
+	  EHLO_AUTH "334 VXNlcm5hbWU6\n334 UGFzc3dvcmQ6\n" AUTH_OK, CFG_AUTH },
+	{ "AUTH LOGIN, the user as initial response", IN("EHLO e\r\nauth login dQ==\r\ncA==\r\n"),
+	  EHLO_AUTH "334 UGFzc3dvcmQ6\n" AUTH_OK, CFG_AUTH },
+	{ "AUTH failures: 535, 535, then 421",
+	  IN("EHLO e\r\nAUTH PLAIN AHUAeA==\r\nAUTH PLAIN AHUAeA==\r\nAUTH PLAIN AHUAeA==\r\nNOOP\r\n"),
+	  EHLO_AUTH AUTH_BAD AUTH_BAD "421 4.7.0 " FQDN " Error: too many failed authentication "
+	  "attempts\n", CFG_AUTH, END(SESSION_END_LIMIT) },
+	{ "AUTH TEMPFAIL: 454", IN("EHLO e\r\nAUTH PLAIN AHQAcA==\r\n"),
+	  EHLO_AUTH "454 4.7.0 Temporary authentication failure\n", CFG_AUTH },
+	{ "AUTH cancelled", IN("EHLO e\r\nAUTH PLAIN\r\n*\r\nNOOP\r\n"),
+	  EHLO_AUTH "334 \n501 5.0.0 Authentication cancelled\n250 OK\n", CFG_AUTH },
+	{ "AUTH bad base64", IN("EHLO e\r\nAUTH PLAIN ab$c\r\n"),
+	  EHLO_AUTH "501 5.5.2 Cannot decode response\n", CFG_AUTH },
+	{ "AUTH authzid not the user", IN("EHLO e\r\nAUTH PLAIN egB1AHA=\r\n"), EHLO_AUTH AUTH_BAD,
+	  CFG_AUTH },
+	{ "AUTH twice", IN("EHLO e\r\nAUTH PLAIN AHUAcA==\r\nAUTH PLAIN AHUAcA==\r\n"),
+	  EHLO_AUTH AUTH_OK "503 5.5.1 Error: already authenticated\n", CFG_AUTH },
+	{ "AUTH in a transaction", IN("EHLO e\r\nMAIL FROM:<a@b>\r\nAUTH PLAIN AHUAcA==\r\n"),
+	  EHLO_AUTH "250 OK\n503 5.5.1 Error: MAIL transaction in progress\n", CFG_AUTH,
+	  .resets = 1 },
+	{ "AUTH before HELO", IN("AUTH PLAIN AHUAcA==\r\n"), "503 Error: send HELO first\n",
+	  CFG_AUTH },
+	{ "AUTH mechanism unknown", IN("EHLO e\r\nAUTH CRAM-MD5\r\n"),
+	  EHLO_AUTH "504 5.5.4 Unrecognized authentication type\n", CFG_AUTH },
+	{ "auth.required: MAIL before AUTH",
+	  IN("EHLO e\r\nMAIL FROM:<a@b>\r\nAUTH PLAIN AHUAcA==\r\nMAIL FROM:<a@b>\r\n"),
+	  EHLO_AUTH "530 5.7.0 Authentication required\n" AUTH_OK "250 OK\n", CFG_AUTH_REQUIRED,
+	  .resets = 1 },
+	{ "AUTH not offered without TLS", IN("EHLO e\r\nAUTH PLAIN AHUAcA==\r\n"),
+	  EHLO_OK "538 5.7.11 Encryption required for requested authentication mechanism\n",
+	  CFG_AUTH_TLS_ONLY },
+	{ "AUTH unknown where no backend is set", IN("EHLO e\r\nAUTH PLAIN AHUAcA==\r\n"),
+	  EHLO_OK "500 Error: command \"AUTH\" not recognized\n" },
+	{ "MAIL AUTH= refused where no backend is set", IN("EHLO e\r\nMAIL FROM:<a@b> AUTH=<>\r\n"),
+	  EHLO_OK "555 MAIL FROM parameters not recognized or not implemented\n" },
+	{ "AUTH: no answer to the 334", IN("EHLO e\r\nAUTH LOGIN\r\n"),
+	  EHLO_AUTH "334 VXNlcm5hbWU6\n421 4.4.2 " FQDN " Error: timeout exceeded\n", CFG_AUTH,
+	  .timeout = 1, END(SESSION_END_TIMEOUT) },
+	{ "AUTH response of 12289 octets", IN("EHLO e\r\nAUTH PLAIN\r\n{12289*A}\r\nNOOP\r\n"),
+	  EHLO_AUTH "334 \n500 5.5.6 Authentication Exchange line is too long\n250 OK\n", CFG_AUTH },
 	{ "plugin command prefix is not the command", IN("XFOOBAR\r\n"),
 	  "500 Error: command \"XFOOBAR\" not recognized\n" },
 
@@ -1097,7 +1181,7 @@ static void check_row(const struct session_row *r, size_t chunk)
 	struct conn_mem cm;
 	conn_mem_init(&cm, in, in_len, chunk);
 	cm.eof_is_timeout = r->timeout;
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL, NULL, NULL };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
 				     .local_port = 25 };
 
@@ -1142,6 +1226,8 @@ static void check_row(const struct session_row *r, size_t chunk)
 			UNIT_CHECK_STR(row, fake.rcpts, r->rcpts);
 		if (r->options)
 			UNIT_CHECK_STR(row, fake.options, r->options);
+		if (r->auth_user)
+			UNIT_CHECK_STR(row, fake.auth_user, r->auth_user);
 		UNIT_CHECK(row, fake.smtputf8 == r->smtputf8);
 	}
 	conn_mem_free(&cm);
@@ -1167,7 +1253,7 @@ static void test_session_greeting(void)
 	memset(&fake, 0, sizeof(fake));
 	struct conn_mem cm;
 	conn_mem_init(&cm, "", 0, 0);
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL, NULL, NULL };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
 				     .local_port = 25 };
 	unit_log_quiet();
@@ -1189,7 +1275,7 @@ static void test_session_error_sleep(void)
 	static const char in[] = "FOO\r\nFOO\r\nQUIT\r\n";
 	struct conn_mem cm;
 	conn_mem_init(&cm, in, sizeof(in) - 1, 0);
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL, NULL, NULL };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
 				     .local_port = 25 };
 	struct timespec t0, t1;
@@ -1219,7 +1305,7 @@ static void test_session_stop_flag(void)
 	struct conn_mem cm;
 	conn_mem_init(&cm, in, sizeof(in) - 1, 0);
 	volatile sig_atomic_t stop = 1;
-	struct session_env env = { &l, &fake_plugin, &fake, FQDN, &stop, NULL };
+	struct session_env env = { &l, &fake_plugin, &fake, FQDN, &stop, NULL, NULL, NULL };
 	struct session_peer peer = { .addr = "127.0.0.1", .port = 40025, .local_addr = "127.0.0.2",
 				     .local_port = 25 };
 	unit_log_quiet();
@@ -1256,7 +1342,7 @@ static void test_session_public_states(void)
 		fake.state_at_reset = fake.state_at_disconnect = -1;
 		struct conn_mem cm;
 		conn_mem_init(&cm, rows[i].input, strlen(rows[i].input), 0);
-		struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL };
+		struct session_env env = { &l, &fake_plugin, &fake, FQDN, NULL, NULL, NULL, NULL };
 		struct session_peer peer = { .addr = "127.0.0.1", .port = 40025,
 					     .local_addr = "127.0.0.2", .local_port = 25 };
 		unit_log_quiet();

@@ -78,5 +78,6 @@ int test_proxy_proto_register(void);
 int test_plugin_settings_register(void);
 int test_debug_json_register(void);
 int test_metrics_register(void);
+int test_auth_register(void);
 
 #endif
