@@ -137,8 +137,10 @@ void session_reset_transaction(struct session *s, int abandoned)
    are here too. */
 const char *session_protocol(struct session *s)
 {
-	/* RFC 3848: LMTP's words, else SMTP's (ESMTP after EHLO). */
-	const char *base = s->l->lmtp ? "LMTP" : s->extended_smtp ? "ESMTP" : "SMTP";
+	/* RFC 3848: LMTP's words, else SMTP's (ESMTP after EHLO); RFC 6531's
+	   UTF8SMTP and UTF8LMTP for a transaction with SMTPUTF8. */
+	const char *base = s->require_smtputf8 ? (s->l->lmtp ? "UTF8LMTP" : "UTF8SMTP")
+			 : s->l->lmtp ? "LMTP" : s->extended_smtp ? "ESMTP" : "SMTP";
 	int ext = s->l->lmtp || s->extended_smtp;
 	snprintf(s->protocol, sizeof(s->protocol), "%s%s%s", base, ext && s->tls_active ? "S" : "",
 		 ext && s->auth_user[0] ? "A" : ""); /* RFC 3848: ESMTPA, ESMTPSA */
