@@ -6,7 +6,11 @@
  * fsync'd; only then does the client get its 250.
  * A reader never sees a partial file in new/.  One message to several
  * recipients is all or nothing: if any copy fails, the copies already in
- * new/ are removed again and the client gets a 4xx to retry.
+ * new/ are removed again and the client gets a 4xx to retry.  On an LMTP
+ * listener, which answers each recipient, each copy stands alone: a
+ * failed one is its recipients' 4xx, the others are kept and get 250.
+ * The Received line names the session's protocol (ESMTP, LMTP, ...) and
+ * a client on a UNIX socket by its uid, "via UNIX socket".
  *
  * `path` names one Maildir for every message, or one per recipient with
  * %u (local part), %d (domain), %a (address), lower-cased; an address that
@@ -220,19 +224,42 @@ static void header_safe(char *out, size_t size, const char *in)
 	out[n] = '\0';
 }
 
-/* Received's "with" word (RFC 3848/6531: the core's, else our own with an
-   S over TLS) and over TLS Postfix's "(using TLSv1.3 with cipher ...)". */
-static void received_with(const struct maildir_state *st, const struct smtpgate_session *s,
-			  char *with, size_t with_size, char *using, size_t using_size)
+/* The Received line's "with" word: the session's own (RFC 3848: ESMTP,
+   ESMTPS, LMTP, ...; plugin ABI 1.1), from an older host what it can
+   tell; with SMTPUTF8, RFC 6531's word for it (UTF8SMTP, UTF8SMTPS,
+   UTF8LMTP, ...: the protocol's without ESMTP's E). */
+static const char *with_word(const struct maildir_state *st, const struct smtpgate_session *s,
+			     char *out, size_t size)
+{
+	const char *p = st->host->abi_minor >= 1 && s->protocol ? s->protocol
+			: s->extended_smtp ? "ESMTP" : "SMTP";
+	if (!s->smtputf8 || strncmp(p, "UTF8", 4) == 0) /* the core's has it */
+		return p;
+	snprintf(out, size, "UTF8%s", p + (p[0] == 'E'));
+	return out;
+}
+
+/* Where the message came from, for the Received comment: the client's
+   address, or on a UNIX socket (no address) the uid it runs as. */
+static void from_comment(const struct maildir_state *st, const struct smtpgate_session *s,
+			 char *out, size_t size)
+{
+	if (strcmp(s->peer_addr, "unix"))
+		snprintf(out, size, "[%s]", s->peer_addr);
+	else if (st->host->abi_minor >= 1 && s->peer_uid >= 0)
+		snprintf(out, size, "uid %ld", s->peer_uid);
+	else
+		snprintf(out, size, "unknown uid");
+}
+
+/* Over TLS, Postfix's "(using TLSv1.3 with cipher ...)" line; "" without. */
+static void received_using(const struct maildir_state *st, const struct smtpgate_session *s,
+			   char *out, size_t size)
 {
 	const char *tls = st->host->abi_minor >= 1 ? s->tls_protocol : NULL;
-	if (st->host->abi_minor >= 1 && s->protocol && s->protocol[0])
-		snprintf(with, with_size, "%s", s->protocol);
-	else
-		snprintf(with, with_size, "%s%s", s->smtputf8 ? "UTF8SMTP" : s->extended_smtp ?
-			 "ESMTP" : "SMTP", tls ? "S" : "");
+	out[0] = '\0';
 	if (tls)
-		snprintf(using, using_size, "\t(using %s with cipher %s)\n", tls, s->tls_cipher);
+		snprintf(out, size, "\t(using %s with cipher %s)\n", tls, s->tls_cipher);
 }
 
 size_t maildir_headers(const struct maildir_state *st, const struct smtpgate_session *s,
@@ -255,19 +282,22 @@ size_t maildir_headers(const struct maildir_state *st, const struct smtpgate_ses
 		for (size_t i = 0; i < s->rcpt_count; i++)
 			ADD("X-Original-To: %s\n", s->rcpttos[i]);
 	if (st->received) {
-		char helo[256], date[64], with[32], using[160] = "";
+		char helo[256], date[64], from[64], with[32], using[160];
 		time_t now = time(NULL);
 		struct tm tm;
 		localtime_r(&now, &tm);
 		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
 		header_safe(helo, sizeof(helo), s->seen_greeting[0] ? s->seen_greeting : "unknown");
-		received_with(st, s, with, sizeof(with), using, sizeof(using));
-		const char *one = rcpt ? rcpt : s->rcpt_count == 1 && !shared ? s->rcpttos[0] : NULL;
+		from_comment(st, s, from, sizeof(from));
+		received_using(st, s, using, sizeof(using));
 		/* hide_client: a roaming user's address stays out of the mail */
 		int hide = st->hide_client && st->host->abi_minor >= 1 && s->auth_user;
-		ADD("Received: from %s%s%s%s\n%s\tby %s (smtpgate) with %s id %s%s%s%s;\n\t%s\n",
-		    helo, hide ? "" : " ([", hide ? "" : s->peer_addr, hide ? "" : "])", using,
-		    s->fqdn, with, s->id, one ? "\n\tfor <" : "", one ? one : "", one ? ">" : "", date);
+		const char *via = strcmp(s->peer_addr, "unix") ? "" : " via UNIX socket";
+		const char *one = rcpt ? rcpt : s->rcpt_count == 1 && !shared ? s->rcpttos[0] : NULL;
+		ADD("Received: from %s%s%s%s\n%s\tby %s (smtpgate)%s with %s id %s%s%s%s;\n\t%s\n",
+		    helo, hide ? "" : " (", hide ? "" : from, hide ? "" : ")", using, s->fqdn, via,
+		    with_word(st, s, with, sizeof(with)), s->id, one ? "\n\tfor <" : "",
+		    one ? one : "", one ? ">" : "", date);
 	}
 #undef ADD
 	return n;
@@ -287,7 +317,8 @@ static enum smtpgate_verdict maildir_body(void *priv, const struct smtpgate_sess
 	return SMTPGATE_CONTINUE;
 }
 
-/* The final dot: every copy into its new/, or none (4xx). */
+/* The final dot: every copy into its new/, or none (4xx); on LMTP, each
+   recipient's copy on its own, with its own reply. */
 static enum smtpgate_verdict maildir_message(void *priv, const struct smtpgate_session *s,
 					     const struct smtpgate_message *m,
 					     struct smtpgate_reply *reply)
@@ -296,8 +327,7 @@ static enum smtpgate_verdict maildir_message(void *priv, const struct smtpgate_s
 	/* An empty message gives no piece: its files are made now. */
 	if (!st->tx)
 		maildir_tx_begin(st, s);
-	(void)m;
-	return maildir_tx_finish(st, s, reply);
+	return maildir_tx_finish(st, s, m, reply);
 }
 
 /* The message was refused or the client left: no file of it stays. */

@@ -10,7 +10,12 @@
  * reader never sees a partial file there.  All or nothing: if any copy
  * fails, the copies already in new/ are taken back and the client gets a
  * 4xx; a refused message or a client gone (on_reset) leaves no file in
- * any tmp/.  The first MAILDIR_STREAM_FILES_MAX distinct Maildirs get a
+ * any tmp/.  On an LMTP listener with a Maildir per recipient, which
+ * answers each recipient (msg->rcpt_replies), each copy stands alone
+ * instead: one that fails (a full quota, a broken Maildir) loses its
+ * tmp/ file at once and gets its own 4xx, while the others go on and are
+ * committed with their 250; recipients sharing a Maildir share its
+ * outcome.  The first MAILDIR_STREAM_FILES_MAX distinct Maildirs get a
  * file each, with their own headers; any further ones share one more
  * file, hard-linked into each, whose headers name no recipient: so never
  * more than 2 * (MAILDIR_STREAM_FILES_MAX + 1) descriptors while the
@@ -41,9 +46,13 @@ struct copy {
 	char name[MAILDIR_NAME_MAX_BYTES];     /* own file: its final name */
 	char tmp_path[MAILDIR_PATH_MAX_BYTES + MAILDIR_NAME_MAX_BYTES + 8];
 	int new_made;
+	int err;           /* LMTP, each on its own: errno of its failure; 0 */
 };
 
 struct maildir_tx {
+	const struct smtpgate_host *host;
+	const struct smtpgate_session *s;
+	int each;              /* LMTP: an outcome per copy, not per message */
 	size_t ncopies;
 	struct copy *copies;
 	char *headers;         /* MAILDIR_HEADERS_MAX_BYTES per own file */
@@ -57,8 +66,10 @@ struct maildir_tx {
 	char conv[2 * CONV_IN_BYTES];
 };
 
-static int tx_fail(struct maildir_tx *tx, const char *what, const char *base, const char *rel);
-static int open_sub(struct maildir_state *st, const struct copy *c, const char *sub, int make,
+static int tx_fail(struct maildir_tx *tx, struct copy *c, const char *what, const char *base,
+		   const char *rel);
+static void drop_file(struct maildir_tx *tx, struct copy *c);
+static int open_sub(struct maildir_state *st, struct copy *c, const char *sub, int make,
 		    struct maildir_tx *tx);
 static size_t convert(const struct maildir_state *st, struct maildir_tx *tx, const char *p,
 		      size_t len);
@@ -70,26 +81,59 @@ static int plan_copy(struct maildir_state *st, const struct smtpgate_session *s,
 static int show_copy(struct maildir_state *st, struct maildir_tx *tx, struct copy *c);
 static void take_back(struct maildir_state *st, const struct smtpgate_session *s,
 		      struct maildir_tx *tx);
+static enum smtpgate_verdict fail_reply(struct maildir_state *st, int err,
+					struct smtpgate_reply *reply);
 static enum smtpgate_verdict failure(struct maildir_state *st, const struct smtpgate_session *s,
 				     struct maildir_tx *tx, struct smtpgate_reply *reply);
+static void name_files(struct maildir_state *st, struct maildir_tx *tx);
+static enum smtpgate_verdict answer_each(struct maildir_state *st,
+					 const struct smtpgate_session *s,
+					 const struct smtpgate_message *m,
+					 struct smtpgate_reply *reply);
 static void tx_end(struct maildir_state *st, int keep);
 
-/* Record what failed, where (base, then rel), with errno; -1. */
-static int tx_fail(struct maildir_tx *tx, const char *what, const char *base, const char *rel)
+/* Record what failed, where (base, then rel), with errno; -1.  Copy c's
+   own failure (NULL: the message's) when each copy stands alone: kept in
+   c and logged now, as only its recipients' replies will tell it. */
+static int tx_fail(struct maildir_tx *tx, struct copy *c, const char *what, const char *base,
+		   const char *rel)
 {
-	if (tx->failed)
+	int err = errno ? errno : EIO;
+	if (tx->failed || (tx->each && c && c->err))
 		return -1; /* the first failure is the one to tell */
-	tx->failed = 1;
-	tx->err = errno;
-	tx->what = tx->err == ELOOP ? "not following symlink" : what;
+	what = err == ELOOP ? "not following symlink" : what;
 	snprintf(tx->path, sizeof(tx->path), "%s%s%s", base,
 		 rel[0] && base[0] && base[strlen(base) - 1] != '/' ? "/" : "", rel);
+	if (tx->each && c) {
+		c->err = err;
+		tx->host->log(SMTPGATE_LOG_WARNING, tx->s, "delivery failed: %s %s: %s (errno %d)",
+			      what, tx->path, strerror(err), err);
+		return -1;
+	}
+	tx->failed = 1;
+	tx->err = err;
+	tx->what = what;
 	return -1;
+}
+
+/* Each copy on its own: c's file failed, so it goes now (its tmp/ name
+   with it), and every copy that was to get that file fails with c. */
+static void drop_file(struct maildir_tx *tx, struct copy *c)
+{
+	if (!tx->each || !c->file)
+		return;
+	tx->host->file_abort(c->file);
+	c->file = NULL;
+	for (size_t k = 0; k < tx->ncopies; k++) {
+		struct copy *o = &tx->copies[k];
+		if (o->same_as < 0 && &tx->copies[o->file_of] == c && !o->err)
+			o->err = c->err;
+	}
 }
 
 /* The copy's tmp/ (or new/), opened from the fixed part without following
    a symlink; with make, a missing Maildir is made first.  fd or -1. */
-static int open_sub(struct maildir_state *st, const struct copy *c, const char *sub, int make,
+static int open_sub(struct maildir_state *st, struct copy *c, const char *sub, int make,
 		    struct maildir_tx *tx)
 {
 	char rel[MAILDIR_PATH_MAX_BYTES + 8], bad[MAILDIR_PATH_MAX_BYTES + 8];
@@ -100,10 +144,10 @@ static int open_sub(struct maildir_state *st, const struct copy *c, const char *
 	if (fd < 0 && errno == ENOENT && make) {
 		/* A recipient's first message: make the Maildir. */
 		if (maildir_dir_make_maildir(tx->base_fd, md, &st->dirs, bad, sizeof(bad)) < 0)
-			return tx_fail(tx, "mkdir", st->base, bad);
+			return tx_fail(tx, c, "mkdir", st->base, bad);
 		fd = maildir_dir_open(tx->base_fd, rel, &st->dirs, 0, bad, sizeof(bad));
 	}
-	return fd < 0 ? tx_fail(tx, "open", st->base, bad) : fd;
+	return fd < 0 ? tx_fail(tx, c, "open", st->base, bad) : fd;
 }
 
 /* Text with LF line ends as it goes in the file (LF or CR LF) in
@@ -126,8 +170,11 @@ static int file_put(struct maildir_state *st, struct maildir_tx *tx, struct copy
 {
 	while (len > 0) {
 		size_t in = len < CONV_IN_BYTES ? len : CONV_IN_BYTES;
-		if (st->host->file_write(c->file, tx->conv, convert(st, tx, p, in)) < 0)
-			return tx_fail(tx, "write", c->tmp_path, "");
+		if (st->host->file_write(c->file, tx->conv, convert(st, tx, p, in)) < 0) {
+			tx_fail(tx, c, "write", c->tmp_path, "");
+			drop_file(tx, c);
+			return -1;
+		}
 		p += in;
 		len -= in;
 	}
@@ -146,7 +193,7 @@ static int make_file(struct maildir_state *st, struct maildir_tx *tx, struct cop
 	if (maildir_unique_name(c->name, sizeof(c->name), (long long)tv.tv_sec, (long)tv.tv_usec,
 				(long)getpid(), ++st->seq, rnd, st->hostname, 0) < 0) {
 		errno = ENAMETOOLONG;
-		return tx_fail(tx, "name", c->maildir, "");
+		return tx_fail(tx, c, "name", c->maildir, "");
 	}
 	*strrchr(c->name, ',') = '\0'; /* ",S=0": the stem is the tmp/ name */
 	snprintf(c->tmp_path, sizeof(c->tmp_path), "%s/tmp/%s", c->maildir, c->name);
@@ -157,7 +204,7 @@ static int make_file(struct maildir_state *st, struct maildir_tx *tx, struct cop
 	int saved = errno;
 	close(tmp);
 	if (!c->file)
-		return errno = saved, tx_fail(tx, "write", c->tmp_path, "");
+		return errno = saved, tx_fail(tx, c, "write", c->tmp_path, "");
 	return file_put(st, tx, c, c->headers, c->headers_len);
 }
 
@@ -172,7 +219,7 @@ static int plan_copy(struct maildir_state *st, const struct smtpgate_session *s,
 	if (!st->per_recipient)
 		snprintf(c->maildir, sizeof(c->maildir), "%s", st->path);
 	else if (maildir_expand(st->path, rcpt, c->maildir, sizeof(c->maildir), &why) < 0)
-		return errno = EINVAL, tx_fail(tx, "address", rcpt, "");
+		return c->maildir[0] = '\0', errno = EINVAL, tx_fail(tx, c, "address", rcpt, "");
 	/* Recipients that name the same Maildir (Bob@ and bob@) get one
 	   copy, with the first one's Delivered-To. */
 	for (size_t k = 0; k < i && c->same_as < 0; k++)
@@ -183,12 +230,17 @@ static int plan_copy(struct maildir_state *st, const struct smtpgate_session *s,
 	if (tx->nfiles < MAILDIR_STREAM_FILES_MAX || *shared < 0) {
 		int share = tx->nfiles == MAILDIR_STREAM_FILES_MAX;
 		c->file_of = (int)i;
-		c->headers = tx->headers + tx->nfiles++ * MAILDIR_HEADERS_MAX_BYTES;
+		c->headers = tx->headers + tx->nfiles * MAILDIR_HEADERS_MAX_BYTES;
 		c->headers_len = maildir_headers(st, s, share ? NULL : rcpt, share, c->headers,
 						 MAILDIR_HEADERS_MAX_BYTES);
+		/* A copy whose file could not be made (each on its own) holds
+		   no descriptor: the next one takes its place. */
+		if (make_file(st, tx, c) < 0)
+			return -1;
+		tx->nfiles++;
 		if (share)
 			*shared = (int)i;
-		return make_file(st, tx, c);
+		return 0;
 	}
 	/* A share of the common file: its Maildir must be there at the dot. */
 	c->file_of = *shared;
@@ -205,6 +257,10 @@ int maildir_tx_begin(struct maildir_state *st, const struct smtpgate_session *s)
 	if (!tx)
 		abort(); /* as the core does: allocation failure ends the worker */
 	st->tx = tx;
+	tx->host = st->host;
+	tx->s = s;
+	/* LMTP answers each recipient (plugin ABI 1.1). */
+	tx->each = st->per_recipient && st->host->abi_minor >= 1 && s->lmtp && s->rcpt_count > 1;
 	tx->ncopies = st->per_recipient ? s->rcpt_count : 1;
 	tx->copies = calloc(tx->ncopies, sizeof(*tx->copies));
 	tx->headers = malloc((MAILDIR_STREAM_FILES_MAX + 1) * MAILDIR_HEADERS_MAX_BYTES);
@@ -213,12 +269,12 @@ int maildir_tx_begin(struct maildir_state *st, const struct smtpgate_session *s)
 	/* The fixed part is the sysadmin's: a symlink in it is followed. */
 	tx->base_fd = open(st->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tx->base_fd < 0)
-		return tx_fail(tx, "open", st->base, "");
+		return tx_fail(tx, NULL, "open", st->base, "");
 	int shared = -1;
-	for (size_t i = 0; i < tx->ncopies; i++)
-		if (plan_copy(st, s, tx, i, &shared) < 0)
+	for (size_t i = 0; i < tx->ncopies && !tx->failed; i++)
+		if (plan_copy(st, s, tx, i, &shared) < 0 && !tx->each)
 			return -1;
-	return 0;
+	return tx->failed ? -1 : 0;
 }
 
 void maildir_tx_write(struct maildir_state *st, const char *p, size_t len)
@@ -235,11 +291,15 @@ void maildir_tx_write(struct maildir_state *st, const char *p, size_t len)
 }
 
 /* The copy's name in its new/: a link to the file it gets, the file
-   fsync'd first and new/ after (host->file_commit). */
+   fsync'd first and new/ after (host->file_commit).  A missing new/ is
+   made: another worker delivering a recipient's first message may have
+   made tmp/ and not yet new/ when this one found tmp/. */
 static int show_copy(struct maildir_state *st, struct maildir_tx *tx, struct copy *c)
 {
 	const struct copy *f = &tx->copies[c->file_of];
-	int new_fd = open_sub(st, c, "new", 0, tx);
+	if (c->err)
+		return -1; /* its own failure, already told */
+	int new_fd = open_sub(st, c, "new", 1, tx);
 	if (new_fd < 0)
 		return -1;
 	int rc = st->host->file_commit(f->file, new_fd, f->name);
@@ -248,7 +308,7 @@ static int show_copy(struct maildir_state *st, struct maildir_tx *tx, struct cop
 	if (rc < 0) {
 		char where[MAILDIR_PATH_MAX_BYTES + 8];
 		snprintf(where, sizeof(where), "%s/new", c->maildir);
-		return errno = saved, tx_fail(tx, "link", where, f->name);
+		return errno = saved, tx_fail(tx, c, "link", where, f->name);
 	}
 	c->new_made = 1;
 	return 0;
@@ -279,25 +339,30 @@ static void take_back(struct maildir_state *st, const struct smtpgate_session *s
 	}
 }
 
-static enum smtpgate_verdict failure(struct maildir_state *st, const struct smtpgate_session *s,
-				     struct maildir_tx *tx, struct smtpgate_reply *reply)
+/* The reply for a delivery that failed with err: 452 when out of room. */
+static enum smtpgate_verdict fail_reply(struct maildir_state *st, int err,
+					struct smtpgate_reply *reply)
 {
-	st->host->log(SMTPGATE_LOG_WARNING, s, "delivery failed: %s %s: %s (errno %d)", tx->what,
-		      tx->path, strerror(tx->err), tx->err);
-	if (tx->err == ENOSPC || tx->err == EDQUOT)
+	if (err == ENOSPC || err == EDQUOT)
 		st->host->reply(reply, 452, "4.3.1", "Error: insufficient system storage");
 	else
 		st->host->reply(reply, 451, "4.3.0", "Error: local delivery failed");
 	return SMTPGATE_TEMPFAIL;
 }
 
-enum smtpgate_verdict maildir_tx_finish(struct maildir_state *st,
-					const struct smtpgate_session *s,
-					struct smtpgate_reply *reply)
+/* The message's failure, logged and answered. */
+static enum smtpgate_verdict failure(struct maildir_state *st, const struct smtpgate_session *s,
+				     struct maildir_tx *tx, struct smtpgate_reply *reply)
 {
-	struct maildir_tx *tx = st->tx;
-	/* The last line's end; then each own file's final name, with the
-	   size of what it holds. */
+	st->host->log(SMTPGATE_LOG_WARNING, s, "delivery failed: %s %s: %s (errno %d)", tx->what,
+		      tx->path, strerror(tx->err), tx->err);
+	return fail_reply(st, tx->err, reply);
+}
+
+/* The last line's end into each own file; then its final name, with the
+   size of what it holds. */
+static void name_files(struct maildir_state *st, struct maildir_tx *tx)
+{
 	for (size_t i = 0; i < tx->ncopies && !tx->failed; i++) {
 		struct copy *c = &tx->copies[i];
 		if (!c->file || file_put(st, tx, c, "\n", 1) < 0)
@@ -312,6 +377,46 @@ enum smtpgate_verdict maildir_tx_finish(struct maildir_state *st,
 		size_t n = strlen(c->name);
 		snprintf(c->name + n, sizeof(c->name) - n, ",S=%llu", size);
 	}
+}
+
+/* Each copy on its own (LMTP): a failed one's recipients get its 4xx,
+   the others the message's 250; a recipient sharing an earlier one's
+   Maildir shares its outcome.  With every copy failed, the message fails
+   too; with no reply per recipient to give (never from an LMTP
+   listener), any failure is the message's and what was shown goes. */
+static enum smtpgate_verdict answer_each(struct maildir_state *st,
+					 const struct smtpgate_session *s,
+					 const struct smtpgate_message *m,
+					 struct smtpgate_reply *reply)
+{
+	struct maildir_tx *tx = st->tx;
+	int per_rcpt = st->host->abi_minor >= 1 && m && m->rcpt_reply_count == tx->ncopies;
+	int first_err = 0;
+	size_t made = 0;
+	for (size_t i = 0; i < tx->ncopies; i++) {
+		struct copy *c = &tx->copies[i];
+		int err = c->same_as >= 0 ? tx->copies[c->same_as].err : c->err;
+		made += c->new_made;
+		if (!err)
+			continue;
+		first_err = first_err ? first_err : err;
+		if (per_rcpt)
+			fail_reply(st, err, m->rcpt_replies[i]);
+	}
+	if (!first_err)
+		return SMTPGATE_CONTINUE;
+	if (!per_rcpt)
+		take_back(st, s, tx);
+	return per_rcpt && made ? SMTPGATE_CONTINUE : fail_reply(st, first_err, reply);
+}
+
+enum smtpgate_verdict maildir_tx_finish(struct maildir_state *st,
+					const struct smtpgate_session *s,
+					const struct smtpgate_message *m,
+					struct smtpgate_reply *reply)
+{
+	struct maildir_tx *tx = st->tx;
+	name_files(st, tx);
 	/* Each recipient's copy, in rcpttos order. */
 	for (size_t i = 0; i < tx->ncopies && !tx->failed; i++)
 		if (tx->copies[i].same_as < 0)
@@ -320,13 +425,13 @@ enum smtpgate_verdict maildir_tx_finish(struct maildir_state *st,
 	if (tx->failed) {
 		v = failure(st, s, tx, reply);
 		take_back(st, s, tx);
-	} else {
-		for (size_t i = 0; i < tx->ncopies; i++)
-			if (tx->copies[i].new_made)
-				st->host->log(SMTPGATE_LOG_INFO, s, "delivered=%s/new/%s",
-					      tx->copies[i].maildir,
-					      tx->copies[tx->copies[i].file_of].name);
+	} else if (tx->each) {
+		v = answer_each(st, s, m, reply);
 	}
+	for (size_t i = 0; i < tx->ncopies; i++)
+		if (tx->copies[i].new_made)
+			st->host->log(SMTPGATE_LOG_INFO, s, "delivered=%s/new/%s",
+				      tx->copies[i].maildir, tx->copies[tx->copies[i].file_of].name);
 	tx_end(st, !tx->failed);
 	return v;
 }

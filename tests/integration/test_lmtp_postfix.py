@@ -176,7 +176,7 @@ def test_postfix_defers_only_the_failed_recipient(ctx):
                         r"\(host \S+ said: %s \(in reply to end of DATA command\)\)"
                         % re.escape(want), log), "bob not deferred in:\n%s" % log)
         # One LMTP transaction carried all three, with a reply each.
-        d.wait_log(r"event=message from=sender@example\.org nrcpt=3 ")
+        d.wait_log(r"event=message plugin=maildir from=sender@example\.org nrcpt=3 ")
         d.wait_log(r"event=rcpt-reply rcpt=bob@example\.test reply=\"%s\"" % want)
         d.wait_log(r"event=connect client=unix uid=%d pid=\d+" % harness_uid("postfix"))
         # Room for bob: the flush delivers his copy, and only his.

@@ -849,3 +849,25 @@ def test_a_maildir_half_made_by_another_worker(ctx):
     eq(sendmail(port, "a@example.org", ["bob@x.org"], b"Subject: first\r\n\r\nx\r\n"), {},
        "delivery into a Maildir without new/ yet")
     delivered(base + "/bob", 1)
+
+
+def test_received_names_the_protocol_over_tls(ctx):
+    """After STARTTLS the Received line says ESMTPS (RFC 3848), and with
+    SMTPUTF8 RFC 6531's UTF8SMTPS."""
+    from test_tls import client_context, make_cert, tls_listener
+    md = ctx.path("Maildir")
+    cert, key = make_cert(ctx)
+    text, port, _ = tls_listener(ctx, "may", cert, key, handler="maildir", smtputf8=True,
+                                 extra_tls=' maildir = { path = "%s"; };' % md)
+    ctx.daemon(ctx.config([text]))
+    rows = [([], "ESMTPS"), (["SMTPUTF8"], "UTF8SMTPS")]
+    for opts, _ in rows:
+        with smtplib.SMTP("127.0.0.1", port, local_hostname="tls.example", timeout=30) as s:
+            s.starttls(context=client_context(cert))
+            eq(s.sendmail("a@example.org", ["b@example.org"], b"Subject: tls\r\n\r\nx\r\n",
+                          mail_options=opts), {}, "refused with %r" % opts)
+    copies = [content for _, content in delivered(md, 2)]
+    for opts, word in rows:
+        rx = received_rx("tls.example", word, "b@example.org")
+        eq(len([c for c in copies if re.search(rx, c)]), 1,
+           "copies with %s: %r" % (word, [c[:300] for c in copies]))

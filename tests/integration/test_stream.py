@@ -12,7 +12,7 @@ import time
 
 import harness
 from harness import Client, check, eq, wait_until
-from test_maildir import delivered, listdir, maildir_daemon, server_worker
+from test_maildir import ROOT, Mount, delivered, listdir, maildir_daemon, server_worker
 
 PIECE_MAX = 64 * 1024
 HWM_MAX_KB = 16 * 1024
@@ -226,11 +226,14 @@ def test_maildir_many_maildirs_all_or_nothing(ctx):
         eq(has_delivered_to, i < 32, "%s: Delivered-To" % r)
         inodes.add(os.stat(os.path.join(md, "new", name)).st_ino)
     eq(len(inodes), 33, "files: one per streamed Maildir, one shared")
-    # One broken Maildir (new/ missing) among them: no copy anywhere.
+    # One broken Maildir (its new/ a file; a missing one would be made)
+    # among them: no copy anywhere.
     for i in range(40):
         for n in listdir(os.path.join(base, "u%02d" % i, "Maildir", "new")):
             os.unlink(os.path.join(base, "u%02d" % i, "Maildir", "new", n))
-    os.rmdir(os.path.join(base, "u37", "Maildir", "new"))
+    broken = os.path.join(base, "u37", "Maildir", "new")
+    os.rmdir(broken)
+    open(broken, "w").close()
     with Client(port) as c:
         c.cmd("EHLO x")
         c.cmd("MAIL FROM:<a@example.org>")
@@ -242,7 +245,85 @@ def test_maildir_many_maildirs_all_or_nothing(ctx):
     for i in range(40):
         md = os.path.join(base, "u%02d" % i, "Maildir")
         eq(listdir(os.path.join(md, "tmp")), [], "tmp/ of u%02d" % i)
-        eq(listdir(os.path.join(md, "new")), [], "new/ of u%02d" % i)
+        if i != 37:
+            eq(listdir(os.path.join(md, "new")), [], "new/ of u%02d" % i)
+    eq(os.path.getsize(broken), 0, "u37's new/, a file")
+
+
+def broken_maildirs(ctx, base):
+    """For the LMTP test below: u05 on a full tmpfs (as root; its tmp/ a
+    file otherwise), u32's tmp/ a file, u36's new/ a file.  The Mount or
+    None, and u05's reply."""
+    mount, u05 = None, base + "/u05/Maildir"
+    if ROOT:
+        mount = Mount(ctx, u05, "64k")
+        for sub in ("tmp", "new", "cur"):
+            os.mkdir(u05 + "/" + sub, 0o700)
+        fd = os.open(u05 + "/filler", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\0" * 4096) > 0:
+                pass
+        except OSError:
+            pass  # ENOSPC: full
+        finally:
+            os.close(fd)
+        want = "452 4.3.1 Error: insufficient system storage"
+    else:
+        os.makedirs(u05)
+        open(u05 + "/tmp", "w").close()
+        want = "451 4.3.0 Error: local delivery failed"
+    os.makedirs(base + "/u32/Maildir")
+    open(base + "/u32/Maildir/tmp", "w").close()
+    for sub in ("tmp", "cur"):
+        os.makedirs(base + "/u36/Maildir/" + sub)
+    open(base + "/u36/Maildir/new", "w").close()
+    return mount, want
+
+
+def test_maildir_lmtp_each_copy_on_its_own(ctx):
+    """LMTP into 40 Maildirs (32 own files, 8 sharing one) and U05, u05's
+    Maildir again: u05 runs out of room mid-message (as root), u32 cannot
+    make the common file (u33 makes it instead), u36 cannot show it.
+    Those and U05 get their 4xx and keep nothing, not even in tmp/; every
+    other recipient gets 250 and its one copy."""
+    base = ctx.path("mail")
+    d, port = maildir_daemon(ctx, base + "/%u/Maildir", protocol="lmtp")
+    rcpts = ["u%02d@example.org" % i for i in range(40)] + ["U05@example.org"]
+    mount, want05 = broken_maildirs(ctx, base)
+    try:
+        with Client(port) as c:
+            eq(c.cmd("LHLO x")[:4], "250-", "LHLO")
+            eq(c.cmd("MAIL FROM:<a@example.org>"), "250 2.1.0 OK", "MAIL")
+            for r in rcpts:
+                eq(c.cmd("RCPT TO:<%s>" % r), "250 2.1.5 OK", "RCPT " + r)
+            eq(c.cmd("DATA")[:3], "354", "DATA")
+            c.send(b"Subject: each\r\n\r\n" + BLOCK + b".\r\n")
+            replies = ["\n".join(c.reply()) for _ in rcpts]
+        failed = {5: want05, 32: "451 4.3.0 Error: local delivery failed",
+                  36: "451 4.3.0 Error: local delivery failed", 40: want05}
+        eq(replies, [failed.get(i, "250 2.0.0 OK") for i in range(len(rcpts))], "replies")
+        inodes = set()
+        for i in range(40):
+            md = os.path.join(base, "u%02d" % i, "Maildir")
+            if i in failed:
+                continue
+            (name, data), = delivered(md, 1)
+            check(data.endswith(BLOCK_DECODED), "u%02d: the message" % i)
+            eq(b"Delivered-To: u%02d@example.org\n" % i in data, i < 32,
+               "u%02d: Delivered-To" % i)
+            inodes.add(os.stat(os.path.join(md, "new", name)).st_ino)
+        eq(len(inodes), 32, "files: one per streamed Maildir but u05's, one shared")
+        if ROOT:
+            eq((listdir(base + "/u05/Maildir/tmp"), listdir(base + "/u05/Maildir/new")),
+               ([], []), "u05's tmp/ and new/")
+            d.wait_log(r"delivery failed: write \S*/u05/Maildir/tmp/\S+: No space left")
+        eq(sorted(os.listdir(base + "/u32/Maildir")), ["tmp"], "u32's Maildir")
+        eq(listdir(base + "/u36/Maildir/tmp"), [], "u36's tmp/")
+        d.wait_log(r"delivery failed: open \S*/u32/Maildir/tmp: Not a directory")
+        d.wait_log(r"delivery failed: open \S*/u36/Maildir/new: Not a directory")
+    finally:
+        if mount:
+            mount.umount()
 
 
 def test_big_message_through_maildir_in_constant_memory(ctx):
