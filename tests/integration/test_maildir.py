@@ -73,8 +73,11 @@ def smtpd_data(body):
 
 
 def received_rx(helo, with_="ESMTP", rcpt=None):
-    return (rb"Received: from " + re.escape(helo.encode()) + rb" \(\[127\.0\.0\.1\]\)\n"
-            rb"\tby (\S+) \(smtpgate\) with " + with_.encode() + rb" id (\S+)" +
+    """Over TLS (a with-word with S) Postfix's "(using ... with cipher ...)"
+    line follows the from line."""
+    using = rb"\t\(using TLSv1\.[23] with cipher \S+\)\n" if with_.rstrip("A").endswith("S") else b""
+    return (rb"Received: from " + re.escape(helo.encode()) + rb" \(\[127\.0\.0\.1\]\)\n" +
+            using + rb"\tby (\S+) \(smtpgate\) with " + with_.encode() + rb" id (\S+)" +
             (rb"\n\tfor <" + re.escape(rcpt.encode()) + rb">" if rcpt else b"") +
             rb";\n\t" + DATE.encode() + rb"\n")
 
