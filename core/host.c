@@ -62,6 +62,7 @@ static int client_stream_begin(struct smtpgate_client *c);
 static int client_stream_write(struct smtpgate_client *c, const char *data, size_t len);
 static int client_stream_end(struct smtpgate_client *c, struct smtpgate_upstream_reply *replies,
 			     size_t nreplies);
+static int client_stream_begin_chunks(struct smtpgate_client *c);
 
 static const struct smtpgate_host host_table = {
 	.abi_major = SMTPGATE_ABI_MAJOR,
@@ -96,6 +97,7 @@ static const struct smtpgate_host host_table = {
 	.client_stream_begin = client_stream_begin,
 	.client_stream_write = client_stream_write,
 	.client_stream_end = client_stream_end,
+	.client_stream_begin_chunks = client_stream_begin_chunks,
 };
 
 void host_set_fqdn(const char *name)
@@ -390,4 +392,9 @@ static int client_stream_end(struct smtpgate_client *c, struct smtpgate_upstream
 			     size_t nreplies)
 {
 	return smtp_client_stream_end((struct smtp_client *)c, replies, nreplies);
+}
+
+static int client_stream_begin_chunks(struct smtpgate_client *c)
+{
+	return smtp_client_stream_begin_chunks((struct smtp_client *)c);
 }

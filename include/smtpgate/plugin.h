@@ -41,7 +41,7 @@
  *                    smtpgate_host: file_create, file_write,
  *                      file_commit, file_abort, file_close,
  *                      client_stream_begin, client_stream_write,
- *                      client_stream_end;
+ *                      client_stream_end, client_stream_begin_chunks;
  *                    new types smtpgate_setting, smtpgate_auth,
  *                      smtpgate_file.
  *
@@ -376,6 +376,15 @@ struct smtpgate_host {
 	int (*client_stream_write)(struct smtpgate_client *c, const char *data, size_t len);
 	int (*client_stream_end)(struct smtpgate_client *c,
 				 struct smtpgate_upstream_reply *replies, size_t nreplies);
+	/* Instead of the caller's DATA and client_stream_begin, to a server
+	   that offers CHUNKING: the message goes as BDAT chunks (RFC 3030),
+	   one or more per client_stream_write (its octets as client_message
+	   would send them, no dot doubled), pipelined when PIPELINING is
+	   offered; client_stream_end sends "BDAT n LAST" and returns the
+	   replies as after DATA, or a refused chunk's reply (the connection
+	   is then unusable).  0, or -1 when the server offers no CHUNKING or
+	   the connection is unusable: then DATA as before. */
+	int (*client_stream_begin_chunks)(struct smtpgate_client *c);
 };
 
 /* A command a plugin adds, as an smtp_<VERB> method of a channel_class. */

@@ -246,7 +246,7 @@ int main(void)
 		test_scoreboard_register,
 		test_conn_register, test_log_register, test_proxy_proto_register,
 		test_plugin_settings_register, test_debug_json_register,
-		test_esmtp_register,
+		test_esmtp_register, test_smtp_client_chunk_register,
 	};
 
 	if (CU_initialize_registry() != CUE_SUCCESS) {

@@ -77,5 +77,6 @@ int test_esmtp_register(void);
 int test_proxy_proto_register(void);
 int test_plugin_settings_register(void);
 int test_debug_json_register(void);
+int test_smtp_client_chunk_register(void);
 
 #endif
