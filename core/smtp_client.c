@@ -449,7 +449,8 @@ static int chunk_reply(struct smtp_client *c)
 	int code = out_flush(c) < 0
 			   ? reply_after_lost_send(c, &r, "connection lost while sending the message")
 			   : read_reply(c, &r, c->reply_timeout_ms);
-	c->chunks_in_flight--;
+	if (c->chunks_in_flight > 0)
+		c->chunks_in_flight--;
 	if (code / 100 == 2)
 		return 0;
 	if (code != 0 && code / 100 != 4 && code / 100 != 5) {
