@@ -11,9 +11,10 @@
  * dots whatever the client sent (a bare CR or LF becomes CR LF): nothing
  * can reach the upstream as an end-of-data it was not meant to be.  A
  * message streamed to a server offering CHUNKING goes as BDAT chunks
- * instead (RFC 3030: no DATA round trip, no dots doubled), each encoded
- * first so its size can lead it, at most CLIENT_CHUNKS_IN_FLIGHT awaiting
- * their replies; a refused chunk fails the message.  A message with a NUL
+ * instead (RFC 3030: no DATA round trip, no dots doubled), encoded into
+ * a bounded buffer first so its size can lead it (small pieces gathered:
+ * a short message is one BDAT LAST), at most CLIENT_CHUNKS_IN_FLIGHT
+ * awaiting their replies; a refused chunk fails the message.  A message with a NUL
  * byte is never sent (554).
  */
 #include "smtp_client.h"
@@ -31,7 +32,7 @@
 
 #define CLIENT_OUT_BUF_BYTES 65536
 #define CLIENT_LATE_REPLY_MS 1000 /* for a reply sent before the server closed */
-#define CLIENT_CHUNK_IN_BYTES 32768 /* message text per BDAT chunk, before encoding */
+#define CLIENT_CHUNK_BYTES 65536    /* the most octets of one BDAT chunk */
 #define CLIENT_CHUNKS_IN_FLIGHT 8   /* BDAT chunks pipelined before a reply is read */
 
 struct smtp_client {
@@ -55,7 +56,8 @@ struct smtp_client {
 	struct smtp_client_extensions extensions; /* of the EHLO/LHLO reply */
 	char out[CLIENT_OUT_BUF_BYTES];
 	size_t out_len;
-	char chunk[2 * CLIENT_CHUNK_IN_BYTES + 2]; /* one encoded chunk */
+	char chunk[CLIENT_CHUNK_BYTES]; /* the next chunk's octets, gathered */
+	size_t chunk_len;
 };
 
 static void failure(struct smtp_client *c, struct smtpgate_upstream_reply *r,
@@ -435,6 +437,7 @@ int smtp_client_stream_begin_chunks(struct smtp_client *c)
 	c->chunking = 1;
 	c->chunk_window = smtp_client_extension(c, "PIPELINING", NULL) ? CLIENT_CHUNKS_IN_FLIGHT : 1;
 	c->chunks_in_flight = 0;
+	c->chunk_len = 0;
 	c->cr_pending = 0;
 	c->stream_failed = STREAM_OK;
 	return 0;
@@ -483,34 +486,46 @@ static int chunk_send(struct smtp_client *c, const char *data, size_t n, int las
 	return 0;
 }
 
-/* A piece as chunks: each slice encoded first, as its size leads it. */
+/* A piece into the chunk being gathered, encoded as it goes in (a slice
+   of len bytes needs at most 2 * len + 2); a full chunk goes out. */
 static int chunks_write(struct smtp_client *c, const char *data, size_t len)
 {
 	while (len > 0) {
-		size_t take = len < CLIENT_CHUNK_IN_BYTES ? len : CLIENT_CHUNK_IN_BYTES;
-		size_t n = smtp_client_chunk_encode(&c->cr_pending, data, take, c->chunk);
-		if (n > 0 && chunk_send(c, c->chunk, n, 0) < 0)
-			return -1;
+		size_t room = sizeof(c->chunk) - c->chunk_len;
+		if (room < 4) {
+			if (chunk_send(c, c->chunk, c->chunk_len, 0) < 0)
+				return -1;
+			c->chunk_len = 0;
+			continue;
+		}
+		size_t take = len < (room - 2) / 2 ? len : (room - 2) / 2;
+		c->chunk_len += smtp_client_chunk_encode(&c->cr_pending, data, take,
+							 c->chunk + c->chunk_len);
 		data += take;
 		len -= take;
 	}
 	return 0;
 }
 
-/* BDAT m LAST with a bare CR's line end and the last line's end (the
-   text has none, as for DATA), then the replies of the chunks still in
-   flight: all 2xx, or the message failed (stream_failed says how). */
+/* BDAT m LAST: what is gathered, a bare CR's line end and the last
+   line's end (the text has none, as for DATA); then the replies of the
+   chunks still in flight: all 2xx, or the message failed (stream_failed
+   says how). */
 static void chunks_end(struct smtp_client *c)
 {
-	char last[4];
-	size_t n = 0;
-	if (c->cr_pending) {
-		last[n++] = '\r';
-		last[n++] = '\n';
+	if (sizeof(c->chunk) - c->chunk_len < 4) {
+		if (chunk_send(c, c->chunk, c->chunk_len, 0) < 0)
+			return;
+		c->chunk_len = 0;
 	}
-	last[n++] = '\r';
-	last[n++] = '\n';
-	if (chunk_send(c, last, n, 1) < 0)
+	if (c->cr_pending) {
+		memcpy(c->chunk + c->chunk_len, "\r\n", 2);
+		c->chunk_len += 2;
+		c->cr_pending = 0;
+	}
+	memcpy(c->chunk + c->chunk_len, "\r\n", 2);
+	c->chunk_len += 2;
+	if (chunk_send(c, c->chunk, c->chunk_len, 1) < 0)
 		return;
 	while (c->chunks_in_flight > 0 && chunk_reply(c) == 0)
 		;

@@ -52,9 +52,10 @@ int smtp_client_stream_end(struct smtp_client *c, struct smtpgate_upstream_reply
 			   size_t nreplies);
 /* The same message as BDAT chunks (RFC 3030) instead, to a server that
    offers CHUNKING, with no DATA sent: 0, or -1 (no CHUNKING, a message in
-   progress, the connection unusable; then DATA it is).  Each write goes
-   as chunks of its encoded octets, pipelined when PIPELINING is offered;
-   the end is "BDAT m LAST" with the last line end, then the replies.  A
+   progress, the connection unusable; then DATA it is).  The writes'
+   encoded octets are gathered into chunks of at most 64 KiB, pipelined
+   when PIPELINING is offered; the end is "BDAT m LAST" with the rest and
+   the last line end, then the replies (a short message: one BDAT).  A
    chunk refused fails the message with that refusal (end's reply). */
 int smtp_client_stream_begin_chunks(struct smtp_client *c);
 /* BDAT octets of a piece of message text (pure): LF, CR LF and a bare CR

@@ -377,10 +377,11 @@ struct smtpgate_host {
 	int (*client_stream_end)(struct smtpgate_client *c,
 				 struct smtpgate_upstream_reply *replies, size_t nreplies);
 	/* Instead of the caller's DATA and client_stream_begin, to a server
-	   that offers CHUNKING: the message goes as BDAT chunks (RFC 3030),
-	   one or more per client_stream_write (its octets as client_message
-	   would send them, no dot doubled), pipelined when PIPELINING is
-	   offered; client_stream_end sends "BDAT n LAST" and returns the
+	   that offers CHUNKING: the message goes as BDAT chunks (RFC 3030)
+	   of at most 64 KiB, the pieces of client_stream_write gathered
+	   into them (their octets as client_message would send them, no dot
+	   doubled), pipelined when PIPELINING is offered; client_stream_end
+	   sends the rest as "BDAT n LAST" and returns the
 	   replies as after DATA, or a refused chunk's reply (the connection
 	   is then unusable).  0, or -1 when the server offers no CHUNKING or
 	   the connection is unusable: then DATA as before. */
