@@ -67,6 +67,7 @@ static struct smtpgate_client *client_open_tls(const char *hostport, int lmtp,
 					       int tls, const char *ca_file,
 					       struct smtpgate_upstream_reply *r);
 static const char *client_tls(const struct smtpgate_client *c, const char **cipher_out);
+static int client_stream_begin_chunks(struct smtpgate_client *c);
 
 static const struct smtpgate_host host_table = {
 	.abi_major = SMTPGATE_ABI_MAJOR,
@@ -103,6 +104,7 @@ static const struct smtpgate_host host_table = {
 	.client_stream_end = client_stream_end,
 	.client_open_tls = client_open_tls,
 	.client_tls = client_tls,
+	.client_stream_begin_chunks = client_stream_begin_chunks,
 };
 
 void host_set_fqdn(const char *name)
@@ -414,4 +416,10 @@ static struct smtpgate_client *client_open_tls(const char *hostport, int lmtp,
 static const char *client_tls(const struct smtpgate_client *c, const char **cipher_out)
 {
 	return smtp_client_tls((const struct smtp_client *)c, cipher_out);
+}
+
+/* BDAT chunks to a CHUNKING upstream instead of DATA (smtp_client.c). */
+static int client_stream_begin_chunks(struct smtpgate_client *c)
+{
+	return smtp_client_stream_begin_chunks((struct smtp_client *)c);
 }

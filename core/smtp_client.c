@@ -2,42 +2,39 @@
  * smtp_client.c - the SMTP/LMTP client plugins relay with (proxy, mailman).
  *
  * Entry points: smtp_client_open(), smtp_client_command(), _send(),
- * _read_reply(), _data(), _close(); smtp_client_reply_read() is the reply
- * parser over a bare line reader (the fuzz target feeds it from memory).
+ * _read_reply(), _data(), _stream_*(), _close(); the reply parser is
+ * smtp_client_reply.c's, the connect smtp_client_connect.c's.
  * Every failure - refused connection, timeout, a reply that is not SMTP, a
  * connection lost - becomes a reply with code 0 and a text saying what
  * happened, so a plugin maps it to a 4xx and never mistakes silence for
  * success.  Message text goes out with CR LF line ends and doubled leading
  * dots whatever the client sent (a bare CR or LF becomes CR LF): nothing
  * can reach the upstream as an end-of-data it was not meant to be.  A
- * message with a NUL byte is never sent (554).
+ * message streamed to a server offering CHUNKING goes as BDAT chunks
+ * instead (RFC 3030: no DATA round trip, no dots doubled), encoded into
+ * a bounded buffer first so its size can lead it (small pieces gathered:
+ * a short message is one BDAT LAST), at most CLIENT_CHUNKS_IN_FLIGHT
+ * awaiting their replies; a refused chunk fails the message.  A message with a NUL
+ * byte is never sent (554).
  */
 #include "smtp_client.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include "addr.h"
 #include "conn.h"
 #include "linebuf.h"
 #include "log.h"
 #include "tls.h"
 
-#define CLIENT_REPLY_LINE_MAX_BYTES 2048
-#define CLIENT_REPLY_MAX_LINES 100
 #define CLIENT_OUT_BUF_BYTES 65536
 #define CLIENT_LATE_REPLY_MS 1000 /* for a reply sent before the server closed */
+#define CLIENT_CHUNK_BYTES 65536    /* the most octets of one BDAT chunk */
+#define CLIENT_CHUNKS_IN_FLIGHT 8   /* BDAT chunks pipelined before a reply is read */
 
 struct smtp_client {
 	struct conn_fd conn;
@@ -51,17 +48,22 @@ struct smtp_client {
 	int in_data;            /* a 354 was read and the end of data not yet sent */
 	int line_start;         /* message text: the next byte starts a line */
 	int cr_pending;         /* ... a CR came last; the next byte says if bare */
-	enum { STREAM_OK = 0, STREAM_LOST, STREAM_NUL } stream_failed;
+	enum { STREAM_OK = 0, STREAM_LOST, STREAM_NUL, STREAM_REFUSED } stream_failed;
+	int chunking;           /* the message streams as BDAT chunks */
+	int chunk_window;       /* chunks that may await a reply: 1 without PIPELINING */
+	int chunks_in_flight;   /* chunks sent whose replies are not read yet */
+	struct smtpgate_upstream_reply chunk_refusal; /* STREAM_REFUSED: the reason */
 	char peer[300];
 	const char *tls_protocol, *tls_cipher; /* after STARTTLS; NULL before */
 	struct smtp_client_extensions extensions; /* of the EHLO/LHLO reply */
 	char out[CLIENT_OUT_BUF_BYTES];
 	size_t out_len;
+	char chunk[CLIENT_CHUNK_BYTES]; /* the next chunk's octets, gathered */
+	size_t chunk_len;
 };
 
 static void failure(struct smtp_client *c, struct smtpgate_upstream_reply *r,
 		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int connect_with_timeout(const char *hostport, int timeout_ms, char *why, size_t why_size);
 static int out_append(struct smtp_client *c, const char *p, size_t len);
 static int out_flush(struct smtp_client *c);
 static int introduce(struct smtp_client *c, const char *fqdn, struct smtpgate_upstream_reply *r);
@@ -75,8 +77,11 @@ static int write_message(struct smtp_client *c, const struct smtpgate_data_part 
 static int read_message_replies(struct smtp_client *c, struct smtpgate_upstream_reply *replies,
 				size_t nreplies);
 static int has_nul(const struct smtpgate_data_part *parts, size_t nparts);
+static int chunk_reply(struct smtp_client *c);
+static int chunk_send(struct smtp_client *c, const char *data, size_t n, int last);
+static int chunks_write(struct smtp_client *c, const char *data, size_t len);
+static void chunks_end(struct smtp_client *c);
 static int read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r, int timeout_ms);
-static int is_reply_line(const char *line, size_t len);
 
 /* The connection is no longer usable; say why in the reply. */
 static void failure(struct smtp_client *c, struct smtpgate_upstream_reply *r,
@@ -91,65 +96,6 @@ static void failure(struct smtp_client *c, struct smtpgate_upstream_reply *r,
 		c->usable = 0;
 	r->code = 0;
 	snprintf(r->text, sizeof(r->text), "%s%s%s", c ? c->peer : "", c ? ": " : "", why);
-}
-
-/* A connected (blocking) socket to the first address that answers. */
-static int connect_with_timeout(const char *hostport, int timeout_ms, char *why, size_t why_size)
-{
-	struct hostport hp;
-	const char *err;
-	if (addr_split(hostport, &hp, &err) < 0) {
-		snprintf(why, why_size, "bad upstream address \"%s\": %s", hostport, err);
-		return -1;
-	}
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV }, *res;
-	int rc = getaddrinfo(hp.host[0] ? hp.host : NULL, hp.port, &hints, &res);
-	if (rc != 0) {
-		snprintf(why, why_size, "cannot resolve \"%s\": %s", hp.host, gai_strerror(rc));
-		return -1;
-	}
-	int fd = -1, saved = ECONNREFUSED;
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			    ai->ai_protocol);
-		if (fd < 0) {
-			saved = errno;
-			continue;
-		}
-		/* Commands are small and each waits for its answer: no Nagle delay. */
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		if (errno == EINPROGRESS) {
-			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-			int n;
-			while ((n = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR)
-				;
-			int soerr = 0;
-			socklen_t sl = sizeof(soerr);
-			if (n > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
-				break;
-			saved = n == 0 ? ETIMEDOUT : soerr ? soerr : errno;
-		} else {
-			saved = errno;
-		}
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	/* Non-blocking only to bound connect(): struct conn_fd waits for
-	   replies in a blocking recv() (one syscall per wait, not two). */
-	int fl;
-	if (fd >= 0 && ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
-		saved = errno;
-		close(fd);
-		fd = -1;
-	}
-	if (fd < 0)
-		snprintf(why, why_size, "cannot connect: %s", strerror(saved));
-	return fd;
 }
 
 static int out_flush(struct smtp_client *c)
@@ -203,6 +149,11 @@ static int reply_after_lost_send(struct smtp_client *c, struct smtpgate_upstream
 				 const char *why)
 {
 	int code = read_reply(c, r, CLIENT_LATE_REPLY_MS);
+	/* BDAT: the replies of chunks that got through come first. */
+	while (code / 100 == 2 && c->chunks_in_flight > 0) {
+		c->chunks_in_flight--;
+		code = read_reply(c, r, CLIENT_LATE_REPLY_MS);
+	}
 	c->usable = 0;
 	if (code / 100 == 4 || code / 100 == 5)
 		return code;
@@ -225,61 +176,6 @@ static int read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r, 
 	if (code == 354)
 		c->in_data = 1;
 	return code;
-}
-
-/* True if a line of len bytes starts as an SMTP reply line must: three
-   digits (2xx to 5xx), then the end, a space (last line) or '-'. */
-static int is_reply_line(const char *line, size_t len)
-{
-	return len >= 3 && line[0] >= '2' && line[0] <= '5' && line[1] >= '0' && line[1] <= '9' &&
-	       line[2] >= '0' && line[2] <= '9' && (len == 3 || line[3] == ' ' || line[3] == '-');
-}
-
-/* The reply loop without the socket: lines from lb until the last one. */
-int smtp_client_reply_read(struct linebuf *lb, int timeout_ms, struct smtpgate_upstream_reply *r,
-			   struct smtp_client_extensions *ext, const char **why_out)
-{
-	size_t used = 0;
-	r->code = 0;
-	r->text[0] = '\0';
-	for (int lines = 0; lines < CLIENT_REPLY_MAX_LINES; lines++) {
-		const char *line;
-		size_t len;
-		int rc = linebuf_read_command(lb, CLIENT_REPLY_LINE_MAX_BYTES, timeout_ms, 0, &line, &len);
-		if (rc == CONN_TIMEOUT) {
-			*why_out = "timeout waiting for a reply";
-			return 0;
-		}
-		if (rc < 0) {
-			*why_out = "connection closed";
-			return 0;
-		}
-		if (rc == LINEBUF_TOO_LONG || !is_reply_line(line, len)) {
-			*why_out = "not an SMTP reply";
-			return 0;
-		}
-		int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-		if (lines > 0 && code != r->code) {
-			*why_out = "reply lines with different codes";
-			return 0;
-		}
-		r->code = code;
-		if (ext && lines > 0 && len > 4 && ext->count < SMTP_CLIENT_EXTENSIONS_MAX) {
-			size_t n = len - 4 < sizeof(ext->line[0]) - 1 ? len - 4 : sizeof(ext->line[0]) - 1;
-			memcpy(ext->line[ext->count], line + 4, n);
-			ext->line[ext->count++][n] = '\0';
-		}
-		if (len > 4) {
-			int n = snprintf(r->text + used, sizeof(r->text) - used, "%s%.*s", used ? " " : "",
-					 (int)(len - 4), line + 4);
-			used = n < 0 ? used : used + (size_t)n >= sizeof(r->text) ? sizeof(r->text) - 1
-										  : used + (size_t)n;
-		}
-		if (len == 3 || line[3] == ' ')
-			return code;
-	}
-	*why_out = "reply too long";
-	return 0;
 }
 
 int smtp_client_vsend(struct smtp_client *c, const char *fmt, va_list ap)
@@ -337,7 +233,7 @@ struct smtp_client *smtp_client_open(const char *hostport, int lmtp, const char 
 				     struct smtpgate_upstream_reply *r)
 {
 	char why[300];
-	int fd = connect_with_timeout(hostport, connect_timeout_ms, why, sizeof(why));
+	int fd = smtp_client_connect(hostport, connect_timeout_ms, why, sizeof(why));
 	if (fd < 0) {
 		r->code = 0;
 		snprintf(r->text, sizeof(r->text), "%s: %s", hostport, why);
@@ -499,6 +395,8 @@ int smtp_client_stream_write(struct smtp_client *c, const char *data, size_t len
 		c->stream_failed = STREAM_NUL;
 		return -1;
 	}
+	if (c->chunking)
+		return chunks_write(c, data, len);
 	if (write_text(c, data, len) < 0) {
 		c->stream_failed = STREAM_LOST;
 		return -1;
@@ -511,21 +409,128 @@ int smtp_client_stream_end(struct smtp_client *c, struct smtpgate_upstream_reply
 {
 	if (nreplies == 0)
 		return 0;
+	if (c->chunking && c->stream_failed == STREAM_OK && c->usable)
+		chunks_end(c);
 	if (c->stream_failed == STREAM_NUL) {
 		replies[0].code = 554;
 		snprintf(replies[0].text, sizeof(replies[0].text),
 			 "5.6.0 Error: the message has a NUL byte, which is not relayed");
+	} else if (c->stream_failed == STREAM_REFUSED) {
+		replies[0] = c->chunk_refusal; /* a chunk refused, or its reply lost */
 	} else if (c->stream_failed == STREAM_LOST) {
 		/* The server may have refused and closed first (552): its reply. */
 		reply_after_lost_send(c, &replies[0], "connection lost while sending the message");
-	} else if (!c->usable || !c->in_data) {
+	} else if (!c->usable || (!c->in_data && !c->chunking)) {
 		/* No 354 before: an end of data would be a command to it. */
 		failure(c, &replies[0], c->usable ? "no message in progress" : "connection not usable");
-	} else if (write_end(c) < 0) {
+	} else if (!c->chunking && write_end(c) < 0) {
 		reply_after_lost_send(c, &replies[0], "connection lost while sending the message");
 	}
 	c->stream_failed = STREAM_OK;
+	c->chunking = 0;
+	c->chunks_in_flight = 0;
 	return read_message_replies(c, replies, nreplies);
+}
+
+int smtp_client_stream_begin_chunks(struct smtp_client *c)
+{
+	if (!c->usable || c->in_data || !smtp_client_extension(c, "CHUNKING", NULL))
+		return -1;
+	c->chunking = 1;
+	c->chunk_window = smtp_client_extension(c, "PIPELINING", NULL) ? CLIENT_CHUNKS_IN_FLIGHT : 1;
+	c->chunks_in_flight = 0;
+	c->chunk_len = 0;
+	c->cr_pending = 0;
+	c->stream_failed = STREAM_OK;
+	return 0;
+}
+
+/* The oldest chunk's reply: 0 for a 2xx; else -1, the message failed with
+   the refusal (or why there was none) kept for the end, and the
+   connection, out of step now, not to be used again. */
+static int chunk_reply(struct smtp_client *c)
+{
+	struct smtpgate_upstream_reply r;
+	int code = out_flush(c) < 0
+			   ? reply_after_lost_send(c, &r, "connection lost while sending the message")
+			   : read_reply(c, &r, c->reply_timeout_ms);
+	if (c->chunks_in_flight > 0)
+		c->chunks_in_flight--;
+	if (code / 100 == 2)
+		return 0;
+	if (code != 0 && code / 100 != 4 && code / 100 != 5) {
+		r.code = 0;
+		snprintf(r.text, sizeof(r.text), "%s: unexpected reply %d to BDAT", c->peer, code);
+	}
+	c->chunk_refusal = r;
+	c->stream_failed = STREAM_REFUSED;
+	c->usable = 0;
+	return -1;
+}
+
+/* "BDAT n" (LAST at the end) and its n octets; when the window is full,
+   the oldest chunk's reply is read first (RFC 3030 4.2: no chunk after a
+   refused one). */
+static int chunk_send(struct smtp_client *c, const char *data, size_t n, int last)
+{
+	char line[64];
+	if (c->chunks_in_flight >= c->chunk_window && chunk_reply(c) < 0)
+		return -1;
+	int k = snprintf(line, sizeof(line), "BDAT %zu%s\r\n", n, last ? " LAST" : "");
+	if (out_append(c, line, (size_t)k) < 0 || out_append(c, data, n) < 0) {
+		c->stream_failed = STREAM_LOST;
+		return -1;
+	}
+	if (!last) { /* LAST's replies are read_message_replies()' */
+		c->chunks_in_flight++;
+		c->unanswered++;
+	}
+	return 0;
+}
+
+/* A piece into the chunk being gathered, encoded as it goes in (a slice
+   of len bytes needs at most 2 * len + 2); a full chunk goes out. */
+static int chunks_write(struct smtp_client *c, const char *data, size_t len)
+{
+	while (len > 0) {
+		size_t room = sizeof(c->chunk) - c->chunk_len;
+		if (room < 4) {
+			if (chunk_send(c, c->chunk, c->chunk_len, 0) < 0)
+				return -1;
+			c->chunk_len = 0;
+			continue;
+		}
+		size_t take = len < (room - 2) / 2 ? len : (room - 2) / 2;
+		c->chunk_len += smtp_client_chunk_encode(&c->cr_pending, data, take,
+							 c->chunk + c->chunk_len);
+		data += take;
+		len -= take;
+	}
+	return 0;
+}
+
+/* BDAT m LAST: what is gathered, a bare CR's line end and the last
+   line's end (the text has none, as for DATA); then the replies of the
+   chunks still in flight: all 2xx, or the message failed (stream_failed
+   says how). */
+static void chunks_end(struct smtp_client *c)
+{
+	if (sizeof(c->chunk) - c->chunk_len < 4) {
+		if (chunk_send(c, c->chunk, c->chunk_len, 0) < 0)
+			return;
+		c->chunk_len = 0;
+	}
+	if (c->cr_pending) {
+		memcpy(c->chunk + c->chunk_len, "\r\n", 2);
+		c->chunk_len += 2;
+		c->cr_pending = 0;
+	}
+	memcpy(c->chunk + c->chunk_len, "\r\n", 2);
+	c->chunk_len += 2;
+	if (chunk_send(c, c->chunk, c->chunk_len, 1) < 0)
+		return;
+	while (c->chunks_in_flight > 0 && chunk_reply(c) == 0)
+		;
 }
 
 int smtp_client_data(struct smtp_client *c, const struct smtpgate_data_part *parts,

@@ -20,6 +20,9 @@ struct smtp_client_extensions {
 	char line[SMTP_CLIENT_EXTENSIONS_MAX][SMTP_CLIENT_EXTENSION_BYTES];
 };
 
+/* A connected blocking socket to hostport (smtp_client_connect.c), or -1
+   with the reason in why. */
+int smtp_client_connect(const char *hostport, int timeout_ms, char *why, size_t why_size);
 /* Connect, read the greeting, EHLO/HELO (or LHLO).  NULL on failure with
    the reason in *r (code 0, or the server's refusal). */
 struct smtp_client *smtp_client_open(const char *hostport, int lmtp, const char *fqdn,
@@ -47,6 +50,19 @@ int smtp_client_stream_begin(struct smtp_client *c);
 int smtp_client_stream_write(struct smtp_client *c, const char *data, size_t len);
 int smtp_client_stream_end(struct smtp_client *c, struct smtpgate_upstream_reply *replies,
 			   size_t nreplies);
+/* The same message as BDAT chunks (RFC 3030) instead, to a server that
+   offers CHUNKING, with no DATA sent: 0, or -1 (no CHUNKING, a message in
+   progress, the connection unusable; then DATA it is).  The writes'
+   encoded octets are gathered into chunks of at most 64 KiB, pipelined
+   when PIPELINING is offered; the end is "BDAT m LAST" with the rest and
+   the last line end, then the replies (a short message: one BDAT).  A
+   chunk refused fails the message with that refusal (end's reply). */
+int smtp_client_stream_begin_chunks(struct smtp_client *c);
+/* BDAT octets of a piece of message text (pure): LF, CR LF and a bare CR
+   each become CR LF, no dot doubled; *cr_pending carries a CR that ended
+   the piece before.  Into out (room for 2 * len + 2 bytes) unless it is
+   NULL; returns the octet count. */
+size_t smtp_client_chunk_encode(int *cr_pending, const char *in, size_t len, char *out);
 /* One reply read from lb, all its lines (at most 100 of 2048 bytes): its
    code (200-599) with the lines' texts joined by a space in r->text, or 0
    with *why_out saying why there is none (timeout, closed, not an SMTP

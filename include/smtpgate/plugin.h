@@ -41,7 +41,8 @@
  *                    smtpgate_host: file_create, file_write,
  *                      file_commit, file_abort, file_close,
  *                      client_stream_begin, client_stream_write,
- *                      client_stream_end, client_open_tls, client_tls;
+ *                      client_stream_end, client_open_tls, client_tls,
+ *                      client_stream_begin_chunks;
  *                    new types smtpgate_setting, smtpgate_auth,
  *                      smtpgate_file, enum smtpgate_relay_tls.
  *
@@ -394,6 +395,16 @@ struct smtpgate_host {
 	/* The connection's TLS protocol ("TLSv1.3") and, in *cipher_out, its
 	   cipher; NULL (and *cipher_out NULL) in plaintext. */
 	const char *(*client_tls)(const struct smtpgate_client *c, const char **cipher_out);
+	/* Instead of the caller's DATA and client_stream_begin, to a server
+	   that offers CHUNKING: the message goes as BDAT chunks (RFC 3030)
+	   of at most 64 KiB, the pieces of client_stream_write gathered
+	   into them (their octets as client_message would send them, no dot
+	   doubled), pipelined when PIPELINING is offered; client_stream_end
+	   sends the rest as "BDAT n LAST" and returns the
+	   replies as after DATA, or a refused chunk's reply (the connection
+	   is then unusable).  0, or -1 when the server offers no CHUNKING or
+	   the connection is unusable: then DATA as before. */
+	int (*client_stream_begin_chunks)(struct smtpgate_client *c);
 };
 
 /* client_open_tls's levels: the relay_tls setting of the proxy's and

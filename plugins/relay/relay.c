@@ -6,7 +6,9 @@
  * MAIL checks what the upstream offers and goes out with the first RCPT
  * (pipelined when offered), each RCPT is answered with the upstream's own
  * reply for that recipient, the upstream's DATA goes out when the client's
- * comes and the message follows as it arrives, DSN's parameters go on to
+ * comes and the message follows as it arrives (to an upstream offering
+ * CHUNKING no DATA: the message goes as BDAT chunks, pipelined when
+ * offered, a round trip less), DSN's parameters go on to
  * an upstream offering DSN (dropped and logged otherwise), and the reply
  * to the final dot is the upstream's reply to the message, which carries an X-Peer header where PureProxy put it.  When the
  * upstream cannot be reached, times out, answers garbage or drops the
@@ -34,6 +36,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -470,12 +473,25 @@ enum smtpgate_verdict relay_rcpt(struct relay *st, const struct smtpgate_session
 	return relay_answer(st, s, "RCPT", &u, reply);
 }
 
+int relay_uses_chunks(const struct relay *st)
+{
+	const struct smtpgate_host *h = st->host;
+	return h->size >= offsetof(struct smtpgate_host, client_stream_begin_chunks) +
+				  sizeof(h->client_stream_begin_chunks) &&
+	       h->client_stream_begin_chunks && h->client_extension(st->up, "CHUNKING", NULL);
+}
+
 /* The upstream's DATA goes out now; its 354 is read at the final dot, so
-   its round trip overlaps the client sending the message. */
+   its round trip overlaps the client sending the message.  To an upstream
+   offering CHUNKING nothing goes yet: BDAT needs no 354. */
 enum smtpgate_verdict relay_data(struct relay *st, const struct smtpgate_session *s,
 				 struct smtpgate_reply *reply)
 {
 	struct smtpgate_upstream_reply u = { 0, "connection lost" };
+	if (st->txn == TXN_OPEN && relay_uses_chunks(st)) {
+		st->txn = TXN_CHUNKS_READY;
+		return SMTPGATE_CONTINUE;
+	}
 	if (st->txn != TXN_OPEN || st->host->client_send(st->up, "DATA") < 0 ||
 	    st->host->client_flush(st->up) < 0) {
 		relay_drop_upstream(st);
@@ -489,8 +505,8 @@ enum smtpgate_verdict relay_data_answer(struct relay *st, const struct smtpgate_
 					struct smtpgate_reply *reply)
 {
 	struct smtpgate_upstream_reply u = { 0, "connection lost" };
-	if (st->txn == TXN_DATA_READY)
-		return SMTPGATE_CONTINUE;
+	if (st->txn == TXN_DATA_READY || st->txn == TXN_CHUNKS_READY)
+		return SMTPGATE_CONTINUE; /* the 354 read, or none to read (BDAT) */
 	if (st->txn != TXN_DATA_SENT) {
 		relay_drop_upstream(st);
 		return relay_answer(st, s, "DATA", &u, reply);
@@ -515,7 +531,8 @@ void relay_reset(struct relay *st)
 	struct smtpgate_upstream_reply u;
 	if (st->txn == TXN_DATA_SENT || st->txn == TXN_DATA_READY || st->txn == TXN_STREAMING)
 		relay_drop_upstream(st); /* no way back from DATA: dropping aborts it */
-	else if (st->txn == TXN_OPEN && st->host->client_command(st->up, &u, "RSET") / 100 != 2)
+	else if ((st->txn == TXN_OPEN || st->txn == TXN_CHUNKS_READY) &&
+		 st->host->client_command(st->up, &u, "RSET") / 100 != 2)
 		relay_drop_upstream(st);
 	st->txn = TXN_NONE;
 }

@@ -22,6 +22,7 @@ enum upstream_txn {
 	TXN_OPEN,         /* MAIL accepted upstream */
 	TXN_DATA_SENT,    /* DATA sent; its 354 is read at the final dot */
 	TXN_DATA_READY,   /* the 354 read: the message goes next */
+	TXN_CHUNKS_READY, /* CHUNKING: nothing sent at DATA; the message goes as BDAT */
 	TXN_STREAMING     /* the message is going out as it arrives */
 };
 
@@ -49,6 +50,9 @@ struct relay {
 enum smtpgate_verdict relay_answer(struct relay *st, const struct smtpgate_session *s,
 				   const char *what, const struct smtpgate_upstream_reply *u,
 				   struct smtpgate_reply *reply);
+/* 1 if the message goes to the upstream as BDAT chunks: it offers
+   CHUNKING and the host can send them. */
+int relay_uses_chunks(const struct relay *st);
 /* Close the upstream connection: its transaction, if any, is aborted. */
 void relay_drop_upstream(struct relay *st);
 

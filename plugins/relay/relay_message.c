@@ -6,6 +6,9 @@
  * its first piece is the header block, so X-Peer goes where it would in
  * the whole message).
  *
+ * To an upstream offering CHUNKING the message goes as BDAT chunks, no
+ * DATA before it (relay_data sent none); a refused chunk is the refusal.
+ *
  * The reply to the final dot is the upstream's reply to the message; a
  * connection lost on the way is a 451 (the upstream's own refusal when it
  * sent one first).  It never sends a 2xx the upstream did not send, and
@@ -20,6 +23,8 @@ static size_t x_peer(const struct relay *st, const struct smtpgate_session *s, c
 		     size_t len, char *peer, size_t size);
 static enum smtpgate_verdict first_piece(struct relay *st, const struct smtpgate_session *s,
 					 const char *d, size_t len, struct smtpgate_reply *reply);
+static void whole_as_chunks(struct relay *st, const struct smtpgate_data_part *parts,
+			    size_t nparts, struct smtpgate_upstream_reply *u);
 static enum smtpgate_verdict stream_failed(struct relay *st, const struct smtpgate_session *s,
 					   struct smtpgate_reply *reply);
 
@@ -60,6 +65,7 @@ enum smtpgate_verdict relay_message(struct relay *st, const struct smtpgate_sess
 		enum smtpgate_verdict ready = relay_data_answer(st, s, reply);
 		if (ready != SMTPGATE_CONTINUE)
 			return ready;
+		int chunks = st->txn == TXN_CHUNKS_READY;
 		st->txn = TXN_NONE;
 		char peer[96];
 		size_t split = x_peer(st, s, msg->data, msg->len, peer, sizeof(peer));
@@ -68,12 +74,27 @@ enum smtpgate_verdict relay_message(struct relay *st, const struct smtpgate_sess
 			{ peer, strlen(peer) },
 			{ msg->data + split, msg->len - split },
 		};
-		st->host->client_message(st->up, parts, 3, &u, 1);
+		if (chunks)
+			whole_as_chunks(st, parts, 3, &u);
+		else
+			st->host->client_message(st->up, parts, 3, &u, 1);
 	}
 	relay_tls_log(st->host, s, st->remote, st->up, &u);
 	if (!st->host->client_usable(st->up))
 		relay_drop_upstream(st);
 	return relay_answer(st, s, "message", &u, reply);
+}
+
+/* A whole message as BDAT chunks: its parts streamed, then the end,
+   whose reply (the refusal of a chunk if one was) is in *u. */
+static void whole_as_chunks(struct relay *st, const struct smtpgate_data_part *parts,
+			    size_t nparts, struct smtpgate_upstream_reply *u)
+{
+	if (st->host->client_stream_begin_chunks(st->up) == 0)
+		for (size_t i = 0; i < nparts; i++)
+			if (st->host->client_stream_write(st->up, parts[i].data, parts[i].len) < 0)
+				break;
+	st->host->client_stream_end(st->up, u, 1);
 }
 
 /* The message could not go on: the upstream's reply to it (its refusal
@@ -100,7 +121,8 @@ static enum smtpgate_verdict first_piece(struct relay *st, const struct smtpgate
 	enum smtpgate_verdict ready = relay_data_answer(st, s, reply);
 	if (ready != SMTPGATE_CONTINUE)
 		return ready;
-	if (st->host->client_stream_begin(st->up) < 0)
+	if ((st->txn == TXN_CHUNKS_READY ? st->host->client_stream_begin_chunks(st->up)
+					 : st->host->client_stream_begin(st->up)) < 0)
 		return stream_failed(st, s, reply);
 	st->txn = TXN_STREAMING;
 	char peer[96];

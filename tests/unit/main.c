@@ -249,6 +249,7 @@ int main(void)
 		test_esmtp_register,
 		test_metrics_register,
 		test_auth_register,
+		test_smtp_client_chunk_register,
 	};
 
 	if (CU_initialize_registry() != CUE_SUCCESS) {

@@ -79,5 +79,6 @@ int test_plugin_settings_register(void);
 int test_debug_json_register(void);
 int test_metrics_register(void);
 int test_auth_register(void);
+int test_smtp_client_chunk_register(void);
 
 #endif
