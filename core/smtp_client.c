@@ -17,7 +17,7 @@
  * awaiting their replies; a refused chunk fails the message.  A message with a NUL
  * byte is never sent (554).
  */
-#include "smtp_client.h"
+#include "smtp_client_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,42 +31,8 @@
 #include "log.h"
 #include "tls.h"
 
-#define CLIENT_OUT_BUF_BYTES 65536
-#define CLIENT_LATE_REPLY_MS 1000 /* for a reply sent before the server closed */
-#define CLIENT_CHUNK_BYTES 65536    /* the most octets of one BDAT chunk */
-#define CLIENT_CHUNKS_IN_FLIGHT 8   /* BDAT chunks pipelined before a reply is read */
-
-struct smtp_client {
-	struct conn_fd conn;
-	struct linebuf lb;
-	int fd;
-	int usable;
-	int lmtp;
-	int reply_timeout_ms;
-	int collect_extensions; /* store the lines of the next reply after its first */
-	int unanswered;         /* commands sent whose replies are not read yet */
-	int in_data;            /* a 354 was read and the end of data not yet sent */
-	int line_start;         /* message text: the next byte starts a line */
-	int cr_pending;         /* ... a CR came last; the next byte says if bare */
-	enum { STREAM_OK = 0, STREAM_LOST, STREAM_NUL, STREAM_REFUSED } stream_failed;
-	int chunking;           /* the message streams as BDAT chunks */
-	int chunk_window;       /* chunks that may await a reply: 1 without PIPELINING */
-	int chunks_in_flight;   /* chunks sent whose replies are not read yet */
-	struct smtpgate_upstream_reply chunk_refusal; /* STREAM_REFUSED: the reason */
-	char peer[300];
-	const char *tls_protocol, *tls_cipher; /* after STARTTLS; NULL before */
-	struct smtp_client_extensions extensions; /* of the EHLO/LHLO reply */
-	char out[CLIENT_OUT_BUF_BYTES];
-	size_t out_len;
-	char chunk[CLIENT_CHUNK_BYTES]; /* the next chunk's octets, gathered */
-	size_t chunk_len;
-};
-
-static void failure(struct smtp_client *c, struct smtpgate_upstream_reply *r,
-		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int out_append(struct smtp_client *c, const char *p, size_t len);
 static int out_flush(struct smtp_client *c);
-static int introduce(struct smtp_client *c, const char *fqdn, struct smtpgate_upstream_reply *r);
 static int reply_after_lost_send(struct smtp_client *c, struct smtpgate_upstream_reply *r,
 				 const char *why);
 static size_t line_run(const char *p, const char *end);
@@ -84,8 +50,8 @@ static void chunks_end(struct smtp_client *c);
 static int read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r, int timeout_ms);
 
 /* The connection is no longer usable; say why in the reply. */
-static void failure(struct smtp_client *c, struct smtpgate_upstream_reply *r,
-		    const char *fmt, ...)
+void smtp_client_failure(struct smtp_client *c, struct smtpgate_upstream_reply *r,
+			 const char *fmt, ...)
 {
 	char why[200];
 	va_list ap;
@@ -133,7 +99,7 @@ static int out_append(struct smtp_client *c, const char *p, size_t len)
 int smtp_client_read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r)
 {
 	if (!c->usable) {
-		failure(c, r, "connection not usable");
+		smtp_client_failure(c, r, "connection not usable");
 		return 0;
 	}
 	if (out_flush(c) < 0)
@@ -157,7 +123,7 @@ static int reply_after_lost_send(struct smtp_client *c, struct smtpgate_upstream
 	c->usable = 0;
 	if (code / 100 == 4 || code / 100 == 5)
 		return code;
-	failure(c, r, "%s", why);
+	smtp_client_failure(c, r, "%s", why);
 	return 0;
 }
 
@@ -168,7 +134,7 @@ static int read_reply(struct smtp_client *c, struct smtpgate_upstream_reply *r, 
 	int code = smtp_client_reply_read(&c->lb, timeout_ms, r,
 					  c->collect_extensions ? &c->extensions : NULL, &why);
 	if (code == 0) {
-		failure(c, r, "%s", why);
+		smtp_client_failure(c, r, "%s", why);
 		return 0;
 	}
 	if (c->unanswered > 0)
@@ -199,7 +165,7 @@ int smtp_client_vcommand(struct smtp_client *c, struct smtpgate_upstream_reply *
 			 const char *fmt, va_list ap)
 {
 	if (smtp_client_vsend(c, fmt, ap) < 0) {
-		failure(c, r, c->usable ? "command refused: too long or has CR/LF" : "connection lost");
+		smtp_client_failure(c, r, c->usable ? "command refused: too long or has CR/LF" : "connection lost");
 		return 0;
 	}
 	return smtp_client_read_reply(c, r);
@@ -216,7 +182,8 @@ int smtp_client_command(struct smtp_client *c, struct smtpgate_upstream_reply *r
 }
 
 /* EHLO (HELO when refused) or LHLO; remember the extensions. */
-static int introduce(struct smtp_client *c, const char *fqdn, struct smtpgate_upstream_reply *r)
+int smtp_client_introduce(struct smtp_client *c, const char *fqdn,
+			  struct smtpgate_upstream_reply *r)
 {
 	c->collect_extensions = 1;
 	int code = smtp_client_command(c, r, "%s %s", c->lmtp ? "LHLO" : "EHLO", fqdn);
@@ -250,7 +217,7 @@ struct smtp_client *smtp_client_open(const char *hostport, int lmtp, const char 
 	conn_fd_init(&c->conn, fd, NULL, NULL);
 	linebuf_init(&c->lb, &c->conn.base);
 
-	if (smtp_client_read_reply(c, r) / 100 != 2 || introduce(c, fqdn, r) < 0) {
+	if (smtp_client_read_reply(c, r) / 100 != 2 || smtp_client_introduce(c, fqdn, r) < 0) {
 		smtp_client_close(c);
 		return NULL;
 	}
@@ -341,7 +308,7 @@ int smtp_client_message(struct smtp_client *c, const struct smtpgate_data_part *
 	if (nreplies == 0)
 		return 0;
 	if (!c->usable) {
-		failure(c, &replies[0], "connection not usable");
+		smtp_client_failure(c, &replies[0], "connection not usable");
 	} else if (has_nul(parts, nparts)) {
 		/* After the 354 nothing but the message may follow: closing the
 		   connection (unusable now) aborts the upstream's transaction. */
@@ -422,7 +389,7 @@ int smtp_client_stream_end(struct smtp_client *c, struct smtpgate_upstream_reply
 		reply_after_lost_send(c, &replies[0], "connection lost while sending the message");
 	} else if (!c->usable || (!c->in_data && !c->chunking)) {
 		/* No 354 before: an end of data would be a command to it. */
-		failure(c, &replies[0], c->usable ? "no message in progress" : "connection not usable");
+		smtp_client_failure(c, &replies[0], c->usable ? "no message in progress" : "connection not usable");
 	} else if (!c->chunking && write_end(c) < 0) {
 		reply_after_lost_send(c, &replies[0], "connection lost while sending the message");
 	}
@@ -542,7 +509,7 @@ int smtp_client_data(struct smtp_client *c, const struct smtpgate_data_part *par
 	if (code != 354) {
 		/* A 2xx or 3xx other than 354 leaves us out of step with it. */
 		if (code / 100 == 2 || code / 100 == 3)
-			failure(c, &replies[0], "unexpected reply %d to DATA", code);
+			smtp_client_failure(c, &replies[0], "unexpected reply %d to DATA", code);
 		return 0;
 	}
 	return smtp_client_message(c, parts, nparts, replies, nreplies);
@@ -567,45 +534,6 @@ int smtp_client_extensions_find(const struct smtp_client_extensions *ext, const 
 		}
 	}
 	return 0;
-}
-
-int smtp_client_starttls(struct smtp_client *c, const char *fqdn, const char *name, int verify,
-			 const char *ca_file, struct smtpgate_upstream_reply *r)
-{
-	char why[256];
-	if (smtp_client_command(c, r, "STARTTLS") != 220)
-		return -1;
-	/* Bytes after the 220 came before TLS: read as replies later, they
-	   would be a plaintext injection (CVE-2011-0411, seen from here). */
-	if (linebuf_discard(&c->lb) > 0) {
-		failure(c, r, "plaintext after the 220 to STARTTLS");
-		return -1;
-	}
-	struct ssl_st *ssl = tls_client_conn_new(c->fd, name, verify, ca_file, why, sizeof(why));
-	if (!ssl) {
-		failure(c, r, "%s", why);
-		return -1;
-	}
-	if (conn_fd_start_tls_client(&c->conn, ssl, c->reply_timeout_ms, why, sizeof(why)) < 0) {
-		failure(c, r, "TLS handshake failed: %s", why);
-		return -1;
-	}
-	struct tls_info info;
-	tls_conn_info(ssl, &info);
-	c->tls_protocol = info.protocol;
-	c->tls_cipher = info.cipher;
-	c->extensions.count = 0; /* RFC 3207 4.2: what the server said before is void */
-	if (introduce(c, fqdn, r) < 0) {
-		c->usable = 0;
-		return -1;
-	}
-	return 0;
-}
-
-const char *smtp_client_tls(const struct smtp_client *c, const char **cipher_out)
-{
-	*cipher_out = c->tls_cipher;
-	return c->tls_protocol;
 }
 
 int smtp_client_usable(const struct smtp_client *c)

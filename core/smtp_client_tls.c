@@ -11,13 +11,14 @@
  * A failure comes back as a reply with code 0 (the plugin answers 451),
  * never as a plaintext hop that "encrypt" or "verify" forbade.
  */
-#include "smtp_client.h"
+#include "smtp_client_internal.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "addr.h"
 #include "log.h"
+#include "tls.h"
 
 static const char *level_name(int level);
 
@@ -66,4 +67,45 @@ struct smtp_client *smtp_client_open_tls(const char *hostport, int lmtp, const c
 	log_warn("upstream=%s event=starttls-failed reason=%s action=retry-plaintext",
 		 log_quoted(hostport), log_quoted(r->text));
 	return smtp_client_open(hostport, lmtp, fqdn, connect_timeout_ms, reply_timeout_ms, r);
+}
+
+/* STARTTLS on an open connection, then EHLO again (RFC 3207 4.2). */
+int smtp_client_starttls(struct smtp_client *c, const char *fqdn, const char *name, int verify,
+			 const char *ca_file, struct smtpgate_upstream_reply *r)
+{
+	char why[256];
+	if (smtp_client_command(c, r, "STARTTLS") != 220)
+		return -1;
+	/* Bytes after the 220 came before TLS: read as replies later, they
+	   would be a plaintext injection (CVE-2011-0411, seen from here). */
+	if (linebuf_discard(&c->lb) > 0) {
+		smtp_client_failure(c, r, "plaintext after the 220 to STARTTLS");
+		return -1;
+	}
+	struct ssl_st *ssl = tls_client_conn_new(c->fd, name, verify, ca_file, why, sizeof(why));
+	if (!ssl) {
+		smtp_client_failure(c, r, "%s", why);
+		return -1;
+	}
+	if (conn_fd_start_tls_client(&c->conn, ssl, c->reply_timeout_ms, why, sizeof(why)) < 0) {
+		smtp_client_failure(c, r, "TLS handshake failed: %s", why);
+		return -1;
+	}
+	struct tls_info info;
+	tls_conn_info(ssl, &info);
+	c->tls_protocol = info.protocol;
+	c->tls_cipher = info.cipher;
+	c->extensions.count = 0; /* RFC 3207 4.2: what the server said before is void */
+	if (smtp_client_introduce(c, fqdn, r) < 0) {
+		c->usable = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* The hop's TLS protocol and cipher; NULL in plaintext. */
+const char *smtp_client_tls(const struct smtp_client *c, const char **cipher_out)
+{
+	*cipher_out = c->tls_cipher;
+	return c->tls_protocol;
 }
