@@ -16,11 +16,12 @@ debug_peers makes its smtp client and smtpd log every command (BDAT,
 pipelined MAIL/RCPT).  Deferred mail is retried after 1-2 s.
 
 It runs Debian's postfix (scripts/deps.sh installs it) as
-`postfix -c DIR/etc start-fg`, a Proc of the test: the harness stops its
-master by PID when the test ends, and when run.py is interrupted by a
-signal.  stop() is `postfix -c DIR/etc stop`, a bounded wait for the
-master to go (then SIGTERM/SIGKILL to that PID), and the directory
-removed; it is idempotent and also runs at exit.
+`postfix -c DIR/etc start-fg`, a Proc of the test whose stop() is
+`postfix -c DIR/etc stop`, a bounded wait for the master to go (then
+SIGTERM/SIGKILL to that PID only), and the directory removed.  The
+harness calls it when the test ends and when run.py is interrupted by a
+signal; Postfix.stop() calls it too (idempotent), and so does an atexit
+handler.
 
 What it must never do: touch the system's instance (/etc/postfix, its
 queue) - every path is under DIR -, listen beyond loopback, deliver
