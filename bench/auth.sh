@@ -46,7 +46,7 @@ pids=()
 postfix_dir=
 
 cleanup() {
-  [ -n "$postfix_dir" ] && postfix -c "$postfix_dir/etc" stop >/dev/null 2>&1
+  [ -n "$postfix_dir" ] && lib_postfix_stop "$postfix_dir"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   sleep 1
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -132,14 +132,11 @@ wait_for grep -q "event=ready" "$sg/smtpgate.log" || die "smtpgate did not start
 . "$bench/peers.sh"
 pf="$work/postfix"
 pf_port=$(free_port)
-mkdir -p "$pf/etc" "$pf/queue" "$pf/data" "$pf/log" "$pf/mail"
-chmod 755 "$pf" "$pf/etc" "$pf/queue" "$pf/log"
-chown postfix "$pf/data" && chmod 700 "$pf/data"
-peers_postfix_conf "$pf" "$pf_port"
+peers_postfix_conf "$pf" "$pf_port" || die "postfix: cannot write its config"
+mkdir -p "$pf/mail"
 sed -i "s|^127.0.0.1:$pf_port inet n - n - - smtpd\$|& -o smtpd_tls_wrappermode=yes|" "$pf/etc/master.cf"
 grep -q wrappermode "$pf/etc/master.cf" || die "master.cf: no smtpd line to edit"
-printf '%s\n' "discard    unix  - - n - - discard" "tlsmgr     unix  - - n 1000? 1 tlsmgr" \
-  >>"$pf/etc/master.cf"
+echo "tlsmgr     unix  - - n 1000? 1 tlsmgr" >>"$pf/etc/master.cf"
 postconf -c "$pf/etc" -e \
   "smtpd_tls_cert_file = $work/cert.pem" "smtpd_tls_key_file = $work/key.pem" \
   "smtpd_tls_security_level = encrypt" "smtpd_tls_auth_only = yes" \
@@ -150,8 +147,7 @@ postconf -c "$pf/etc" -e \
   "smtpd_client_connection_rate_limit = 0" "smtpd_client_connection_count_limit = 0" \
   "smtpd_client_auth_rate_limit = 0" || die "postconf failed"
 postfix_dir=$pf
-postfix -c "$pf/etc" start >"$pf/start.log" 2>&1 ||
-  die "postfix start: $(tail -3 "$pf/log/maillog" 2>/dev/null)"
+lib_postfix_start "$pf" || die "postfix did not start"
 
 # --- the rounds -------------------------------------------------------------
 client() {  # PORT [COUNT CONC]: one run; prints its result line

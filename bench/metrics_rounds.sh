@@ -18,16 +18,14 @@
 # Results: bench/RESULTS.md.
 set -u -o pipefail
 export LC_ALL=C
-if [ -z "${METRICS_ROUNDS_NETNS:-}" ] && unshare -n true 2>/dev/null; then
-  exec unshare -n -- env METRICS_ROUNDS_NETNS=1 bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
-fi
+. "$(dirname "$0")/lib_rounds.sh" # rounds_*: the netns, the loads, the rounds
+rounds_netns METRICS_ROUNDS_NETNS "$@"
 tree=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=${1:-9}
 MSGS=${MSGS:-5000}
 SESSIONS=${SESSIONS:-20}
 WORKERS=${WORKERS:-24}
 RUN_TIMEOUT=${RUN_TIMEOUT:-60}
-SOURCE=/usr/sbin/smtp-source
 HAPROXY=/usr/sbin/haproxy
 for b in "$SOURCE" "$HAPROXY" /usr/bin/curl; do
   [ -x "$b" ] || { echo "missing $b (postfix, haproxy, curl)" >&2; exit 1; }
@@ -36,12 +34,7 @@ done
 work=$(mktemp -d /tmp/smtpgate-metrics-rounds.XXXXXX)
 chmod 755 "$work"
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 0.5
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap rounds_cleanup EXIT
 
 . "$tree/bench/servers.sh" # smtpgate_cell: a cell's directory and checked config
 
@@ -51,13 +44,6 @@ start_gate() {
     "debug = { output = \"/dev/null\"; }; $3" || exit 1
   [ -n "${4:-}" ] && echo "$4" >>"$work/$1/smtpgate.conf"
   "$SMTPGATE_BIN" -f "$work/$1/smtpgate.conf" >"$work/$1/smtpgate.log" 2>&1 & pids+=($!)
-}
-
-load() {  # PORT MSGS -> msg/s on stdout
-  local t0=$EPOCHREALTIME
-  timeout -k 5 "$RUN_TIMEOUT" "$SOURCE" -d -s "$SESSIONS" -m "$2" -l 1024 -M client.bench.test \
-    -f sender@bench.test -t rcpt@bench.test "127.0.0.1:$1" || return 1
-  awk -v a="$t0" -v b="$EPOCHREALTIME" -v m="$2" 'BEGIN { printf "%.0f", m / (b - a) }'
 }
 
 scraper() {  # scrape the metrics cell once a second until killed
@@ -89,29 +75,9 @@ scraper & pids+=($!)
 names=(direct haproxy metrics)
 ports=(9600 9610 9620)
 sleep 1
-for p in "${ports[@]}"; do load "$p" 500 >/dev/null || { echo "warm-up of port $p failed" >&2; exit 1; }; done
+rounds_warm_up 500 || exit 1
 curl -sf -o /dev/null http://127.0.0.1:9621/metrics || { echo "no metrics on 9621" >&2; exit 1; }
 
-echo "smtpgate $(git -C "$tree" rev-parse --short HEAD 2>/dev/null), $(nproc) CPUs, $ROUNDS rounds of $MSGS messages per cell in $SESSIONS sessions, load at start $(cut -d' ' -f1-3 /proc/loadavg)"
-declare -A ratios=()
-for ((r = 0; r < ROUNDS; r++)); do
-  declare -A rate=()
-  for ((k = 0; k < 3; k++)); do
-    j=$(( (k + r) % 3 ))
-    rate[${names[$j]}]=$(load "${ports[$j]}" "$MSGS") || { echo "round $r: ${names[$j]} failed" >&2; exit 1; }
-  done
-  line="round $r: direct ${rate[direct]}"
-  for nm in haproxy metrics; do
-    x=$(awk -v a="${rate[$nm]}" -v b="${rate[direct]}" 'BEGIN { printf "%.3f", a / b }')
-    ratios[$nm]+="$x "
-    line+="  $nm ${rate[$nm]} (x$x)"
-  done
-  echo "$line"
-done
-for nm in haproxy metrics; do
-  echo "${ratios[$nm]}" | tr ' ' '\n' | grep . | sort -n | awk -v nm="$nm" '
-    { a[NR] = $1 }
-    END { printf "%s / direct: median %.3f, min %.3f, max %.3f over %d rounds\n",
-          nm, (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2), a[1], a[NR], NR }'
-done
+rounds_run || exit 1
+rounds_summary
 curl -s http://127.0.0.1:9621/metrics | grep -E '^smtpgate_messages_total\{.*accepted' || true

@@ -62,89 +62,40 @@ start_aiosmtpd_sink() {
 	echo $!
 }
 
-# peers_postfix_conf DIR PORT: main.cf and master.cf of the private instance.
-# Every path is under DIR; chroot is off (the instance lives in a temp dir);
-# the one domain, bench.test, is a virtual mailbox domain whose every
+# shellcheck source=bench/lib_postfix.sh
+. "$PEERS_DIR/lib_postfix.sh" # lib_postfix_*: a private Postfix
+
+# peers_postfix_conf DIR PORT: the private instance's directories, main.cf
+# and master.cf (bench/lib_postfix.sh's, chroot off, every path under DIR).
+# The one domain, bench.test, is a virtual mailbox domain whose every
 # address maps to DIR/mail/Maildir/ (the trailing / asks for maildir
 # delivery), owned by nobody.
 peers_postfix_conf() {
-	local d=$1 port=$2
-	cat >"$d/etc/main.cf" <<EOF
-# written by bench/peers.sh for one benchmark run; not the system's Postfix
-compatibility_level = 3.6
-config_directory = $d/etc
-queue_directory = $d/queue
-data_directory = $d/data
-maillog_file = $d/log/maillog
-maillog_file_prefixes = $d/log
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = postfix-maildir.bench.test
+	local d=$1
+	lib_postfix_write "$d" postfix-maildir "$2" "\
 mydomain = bench.test
 myorigin = bench.test
-mydestination =
-local_recipient_maps =
-alias_maps =
-alias_database =
 relay_domains =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
-smtpd_peername_lookup = no
-smtp_dns_support_level = disabled
 default_transport = error:no relaying from the benchmark instance
 virtual_mailbox_domains = bench.test
 virtual_mailbox_base = $d/mail
 virtual_mailbox_maps = static:Maildir/
 virtual_uid_maps = static:$(id -u nobody)
-virtual_gid_maps = static:$(id -g nobody)
-biff = no
-EOF
-	cat >"$d/etc/master.cf" <<EOF
-# service  type  private unpriv chroot wakeup maxproc command
-127.0.0.1:$port inet n - n - - smtpd
-pickup     unix  n - n 60 1 pickup
-cleanup    unix  n - n - 0 cleanup
-qmgr       unix  n - n 300 1 qmgr
-rewrite    unix  - - n - - trivial-rewrite
-bounce     unix  - - n - 0 bounce
-defer      unix  - - n - 0 bounce
-trace      unix  - - n - 0 bounce
-verify     unix  - - n - 1 verify
-flush      unix  n - n 1000? 0 flush
-proxymap   unix  - - n - - proxymap
-showq      unix  n - n - - showq
-error      unix  - - n - - error
-retry      unix  - - n - - error
-virtual    unix  - n n - - virtual
-anvil      unix  - - n - 1 anvil
-scache     unix  - - n - 1 scache
-postlog    unix-dgram n - n - 1 postlogd
-EOF
+virtual_gid_maps = static:$(id -g nobody)" "virtual    unix  - n n - - virtual"
 }
 
 # start_postfix_maildir PORT: the private instance; echoes its master's PID
 # (it daemonizes: the harness finds smtpd, cleanup, qmgr, virtual ... as the
 # master's descendants and stops them through it).
 start_postfix_maildir() {
-	if [ "$(id -u)" != 0 ] || ! command -v postfix >/dev/null || ! id postfix >/dev/null 2>&1; then
-		echo "needs root and the postfix package (scripts/deps.sh)" >&2
-		return 1
-	fi
+	lib_postfix_usable || return 1
 	local d="$work/postfix-maildir" pid
 	rm -rf "$d"
-	mkdir -p "$d/etc" "$d/queue" "$d/data" "$d/log" "$d/mail"
-	chmod 755 "$d" "$d/etc" "$d/queue" "$d/log"
-	chown postfix "$d/data" && chmod 700 "$d/data"
-	chown nobody: "$d/mail"
-	peers_postfix_conf "$d" "$1"
+	peers_postfix_conf "$d" "$1" || return 1
+	mkdir -p "$d/mail" && chown nobody: "$d/mail"
 	echo 0 >"$d/stored"
-	# "postfix start" returns once the master runs (detached, its parent is
-	# init); Postfix says why it failed only in its own log.
-	postfix -c "$d/etc" start >"$d/start.log" 2>&1 ||
-		{ echo "postfix start failed: $(tail -3 "$d/log/maillog" 2>/dev/null | tr '\n' ' ')" >&2; return 1; }
-	pid=$(tr -dc 0-9 <"$d/queue/pid/master.pid" 2>/dev/null)
+	lib_postfix_start "$d" || return 1
+	pid=$(lib_postfix_pid "$d")
 	[ -n "$pid" ] || { echo "postfix started but left no master.pid" >&2; return 1; }
 	echo "$pid"
 }

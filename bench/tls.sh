@@ -34,11 +34,13 @@ chmod 755 "$work"
 load=$work/tls_load
 gcc -O2 -Wall -Wextra -o "$load" "$top/bench/tls_load.c" -lssl -lcrypto || exit 1
 sgpid=
-pfconf=$work/pf/conf
+pfdir=$work/pf
+. "$top/bench/lib_postfix.sh" # lib_postfix_*: a private Postfix
+lib_postfix_usable || exit 1
 
 cleanup() {
 	[ -n "$sgpid" ] && kill "$sgpid" 2>/dev/null && wait "$sgpid" 2>/dev/null
-	[ -d "$pfconf" ] && postfix -c "$pfconf" stop >/dev/null 2>&1
+	[ -d "$pfdir" ] && lib_postfix_stop "$pfdir"
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -76,58 +78,19 @@ EOF
 	exit 1
 }
 
-# start_postfix KIND PORT
+# start_postfix KIND PORT: bench/lib_postfix.sh's instance, smtpd offering
+# STARTTLS with KIND's certificate, its tlsmgr session cache on.
 start_postfix() {
-	local d=$work/pf
-	mkdir -p "$pfconf" "$d/queue" "$d/data"
-	chown postfix "$d/data"
-	cat >"$pfconf/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $d/queue
-data_directory = $d/data
-meta_directory = /etc/postfix
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = pf.bench.test
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-mydestination =
-alias_maps =
-smtpd_relay_restrictions = permit_mynetworks, reject
+	lib_postfix_start "$pfdir" pf "$2" "\
+smtpd_peername_lookup = yes
 default_transport = discard
 relay_transport = discard
 smtpd_tls_security_level = may
 smtpd_tls_cert_file = $work/$1/cert.pem
 smtpd_tls_key_file = $work/$1/key.pem
-smtpd_tls_session_cache_database = btree:$d/data/smtpd_scache
+smtpd_tls_session_cache_database = btree:$pfdir/data/smtpd_scache
 smtpd_client_connection_count_limit = 0
-smtpd_client_connection_rate_limit = 0
-maillog_file = $d/maillog
-maillog_file_prefixes = $d
-EOF
-	cat >"$pfconf/master.cf" <<EOF
-127.0.0.1:$2 inet n - n - - smtpd
-pickup unix n - n 60 1 pickup
-cleanup unix n - n - 0 cleanup
-qmgr unix n - n 300 1 qmgr
-tlsmgr unix - - n 1000? 1 tlsmgr
-rewrite unix - - n - - trivial-rewrite
-bounce unix - - n - 0 bounce
-defer unix - - n - 0 bounce
-trace unix - - n - 0 bounce
-verify unix - - n - 1 verify
-flush unix n - n 1000? 0 flush
-proxymap unix - - n - - proxymap
-discard unix - - n - - discard
-showq unix n - n - - showq
-error unix - - n - - error
-retry unix - - n - - error
-anvil unix - - n - 1 anvil
-scache unix - - n - 1 scache
-postlog unix-dgram n - n - 1 postlogd
-EOF
-	postfix -c "$pfconf" start >/dev/null 2>&1 || { echo "postfix did not start" >&2; exit 1; }
+smtpd_client_connection_rate_limit = 0" "tlsmgr     unix  - - n 1000? 1 tlsmgr" || exit 1
 }
 
 # cell NAME PORT ARGS...: one tls_load run, its line prefixed by NAME.
@@ -163,8 +126,8 @@ for kind in $KEYS; do
 	kill "$sgpid"
 	wait "$sgpid" 2>/dev/null
 	sgpid=
-	postfix -c "$pfconf" stop >/dev/null 2>&1
-	rm -rf "$work/pf"
+	lib_postfix_stop "$pfdir"
+	rm -rf "$pfdir"
 done
 
 echo "--- medians over $ROUNDS rounds (sessions/s for new, new0, resumed; messages/s for kept, plain-L2)"

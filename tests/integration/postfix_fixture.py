@@ -1,173 +1,229 @@
-"""postfix_fixture.py - a private Postfix instance as a real SMTP client.
+"""postfix_fixture.py - a private, throw-away Postfix for the tests that
+need a real MTA as smtpgate's client, its upstream, or its LMTP client.
 
-PostfixInstance(relay_port).start() writes a main.cf and a master.cf
-in a temp dir of its own (mode 0755: Postfix's daemons, running as the
-postfix user, must reach the queue; the test's dir is 0700), with its own
-queue, data directory and log file, removed by stop(),
-with an smtpd on a free loopback port for the test to hand mail to and
-relayhost = [127.0.0.1]:relay_port, so every message it takes goes to
-smtpgate there; deferred mail is retried after 2 s.  It runs Debian's postfix
-(the package scripts/deps.sh installs) as `postfix -c DIR start`, and
-stop() is `postfix -c DIR stop`, then a wait for the master's PID (from
-its pid file) to go, SIGKILL to that PID only if it outlives the bound.
+Postfix(ctx, relay_port, ...).start() writes main.cf and master.cf into a
+fresh short directory of its own under /tmp (mode 0755: Postfix's daemons,
+running as the postfix user, walk down to the queue; and its queue's UNIX
+sockets must fit sun_path), with its own queue, data directory and log
+(DIR/log/maillog), chroot off, and an smtpd on a free loopback port
+(self.port) for the test to hand mail to.  What it takes goes to
+relayhost = [127.0.0.1]:relay_port (the smtpgate under test), or with
+relay_port None to `transport` (by default discarded: an upstream that
+offers CHUNKING and PIPELINING).  main and master add lines to main.cf and
+master.cf (TLS, virtual/LMTP delivery, discarded EHLO keywords; {dir} in
+main stands for DIR; a setting in main replaces the fixture's own);
+debug_peers makes its smtp client and smtpd log every command (BDAT,
+pipelined MAIL/RCPT).  Deferred mail is retried after 1-2 s.
+
+It runs Debian's postfix (scripts/deps.sh installs it) as
+`postfix -c DIR/etc start-fg`, a Proc of the test whose stop() is
+`postfix -c DIR/etc stop`, a bounded wait for the master to go (then
+SIGTERM/SIGKILL to that PID only), and the directory removed.  The
+harness calls it when the test ends and when run.py is interrupted by a
+signal; Postfix.stop() calls it too (idempotent), and so does an atexit
+handler.
 
 What it must never do: touch the system's instance (/etc/postfix, its
-queue), listen beyond loopback, deliver anywhere but relay_port, or
-signal a process other than the master it started, or outlive the test
-run: stop() also runs at exit, for a test that run.py gave up on.
+queue) - every path is under DIR -, listen beyond loopback, deliver
+anywhere but relay_port or its transport, signal a process other than the
+master it started, or outlive the test run.
 """
 import atexit
 import os
+import pwd
+import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 
-from harness import TestFailure, free_port, wait_until
+from harness import Proc, TestFailure, check, free_port, read_file, wait_until
 
+POSTFIX = "/usr/sbin/postfix"
+POSTQUEUE = "/usr/sbin/postqueue"
 STOP_TIMEOUT = 30.0
-
-MASTER_CF = """\
-127.0.0.1:{port} inet n - n - - smtpd
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000 0 flush
-proxymap  unix  - - n - - proxymap
-smtp      unix  - - n - - smtp
-relay     unix  - - n - - smtp
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
-"""
-
-MAIN_CF = """\
-compatibility_level = 3.6
-queue_directory = {dir}/queue
-data_directory = {dir}/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = postfix-it.example
-mydestination =
-local_recipient_maps =
-alias_maps =
-alias_database =
-relayhost = [127.0.0.1]:{relay_port}
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
-smtp_tls_security_level = none
-smtpd_tls_security_level = none
-disable_dns_lookups = yes
-maillog_file_prefixes = {dir}
-maillog_file = {dir}/maillog
-minimal_backoff_time = 2s
-maximal_backoff_time = 4s
-queue_run_delay = 2s
-"""
-
 # A retry that finds the delivery agent still finishing the first attempt
 # (its lock held a moment after it logged) is put back by qmgr for 60 s
 # ("skipped, still being delivered"): waits for a retry allow for that.
 RETRY_WAIT = 90.0
 
+MASTER_CF = """\
+127.0.0.1:{port} inet n - n - - smtpd
+pickup     unix  n - n 60 1 pickup
+cleanup    unix  n - n - 0 cleanup
+qmgr       unix  n - n 300 1 qmgr
+rewrite    unix  - - n - - trivial-rewrite
+bounce     unix  - - n - 0 bounce
+defer      unix  - - n - 0 bounce
+trace      unix  - - n - 0 bounce
+verify     unix  - - n - 1 verify
+flush      unix  n - n 1000? 0 flush
+proxymap   unix  - - n - - proxymap
+showq      unix  n - n - - showq
+error      unix  - - n - - error
+retry      unix  - - n - - error
+smtp       unix  - - n - - smtp
+relay      unix  - - n - - smtp
+lmtp       unix  - - n - - lmtp
+discard    unix  - - n - - discard
+anvil      unix  - - n - 1 anvil
+scache     unix  - - n - 1 scache
+postlog    unix-dgram n - n - 1 postlogd
+{extra}"""
 
-class PostfixInstance:
-    """One private Postfix: smtpd on self.port, relaying to relay_port."""
+MAIN_CF = """\
+# written by tests/integration/postfix_fixture.py; not the system's Postfix
+compatibility_level = 3.6
+config_directory = {d}/etc
+queue_directory = {d}/queue
+data_directory = {d}/data
+maillog_file = {d}/log/maillog
+maillog_file_prefixes = {d}/log
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = postfix.it.test
+mydomain = it.test
+myorigin = it.test
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+relay_domains =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtpd_peername_lookup = no
+smtp_dns_support_level = disabled
+{route}
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+biff = no
+{extra}"""
 
-    def __init__(self, relay_port):
-        self.dir = tempfile.mkdtemp(prefix="smtpgate-postfix-")
-        os.chmod(self.dir, 0o755)
-        self.conf = os.path.join(self.dir, "conf")
+DEBUG_PEERS = "debug_peer_list = 127.0.0.1\ndebug_peer_level = 2\n"
+
+
+def usable():
+    """Why a private Postfix cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "needs root"
+    if not os.path.exists(POSTFIX):
+        return "no postfix (scripts/deps.sh installs it)"
+    return None
+
+
+class Postfix:
+    """One private Postfix: smtpd on self.port, its config in self.conf,
+    its log read by log()."""
+
+    def __init__(self, ctx, relay_port=None, main="", master="", debug_peers=False,
+                 transport="discard:upstream of the test"):
+        why = usable()
+        check(why is None, "private Postfix: %s" % why)
+        self.ctx = ctx
+        self.dir = tempfile.mkdtemp(prefix="sg-pf-")
+        self.conf = os.path.join(self.dir, "etc")
+        self.maillog = os.path.join(self.dir, "log", "maillog")
         self.port = free_port()
-        self.relay_port = relay_port
-        self.pid = None
-
-    def _postfix(self, *args):
-        r = subprocess.run(["postfix", "-c", self.conf] + list(args), stdin=subprocess.DEVNULL,
-                           capture_output=True, timeout=60)
-        return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+        if relay_port:
+            route = "relayhost = [127.0.0.1]:%d" % relay_port
+        else:
+            route = "default_transport = %s" % transport
+        route += "\nsmtp_tls_security_level = none"
+        extra = (DEBUG_PEERS if debug_peers else "") + _lines(main).replace("{dir}", self.dir)
+        self.main = _override(MAIN_CF.format(d=self.dir, route=route, extra=""), extra) + extra
+        self.master = MASTER_CF.format(port=self.port, extra=_lines(master))
+        self.proc = None
+        atexit.register(self.stop)
 
     def start(self):
-        # A test that hangs past run.py's bound never reaches its finally:
-        # the atexit handlers (run.py runs them before it exits) stop it.
-        atexit.register(self.stop)
-        os.makedirs(self.conf)
-        os.mkdir(os.path.join(self.dir, "queue"))  # root's; postfix makes its subdirs
-        os.mkdir(os.path.join(self.dir, "data"))
-        os.chown(os.path.join(self.dir, "data"), *self._postfix_ids())
+        """Write the config, start the master, wait (bounded) for smtpd."""
+        for sub in ("etc", "queue", "data", "log"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        for sub in ("", "etc", "queue", "log"):
+            os.chmod(os.path.join(self.dir, sub), 0o755)
+        os.chown(os.path.join(self.dir, "data"), pwd.getpwnam("postfix").pw_uid, -1)
+        os.chmod(os.path.join(self.dir, "data"), 0o700)
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
-            f.write(MAIN_CF.format(dir=self.dir, relay_port=self.relay_port))
+            f.write(self.main)
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
-            f.write(MASTER_CF.format(port=self.port))
-        rc, out = self._postfix("start")
-        if rc != 0:
-            raise TestFailure("postfix start: %d %s\n%s" % (rc, out, self.log()))
-        pid_file = os.path.join(self.dir, "queue", "pid", "master.pid")
-        wait_until(lambda: os.path.exists(pid_file) and open(pid_file).read().strip(),
-                   what="Postfix's master.pid")
-        self.pid = int(open(pid_file).read().strip())
-        wait_until(self._listening, what="Postfix's smtpd on 127.0.0.1:%d" % self.port)
+            f.write(self.master)
+        self.proc = _Master(self.ctx, self)
+
+        def answers():
+            if not self.proc.running():
+                raise TestFailure("postfix exited: %s %s" % (self.proc.log(), self.log()[-2000:]))
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            except OSError:
+                return False
+            return True
+        # Bounded, generously: a Postfix master starting under a loaded
+        # machine (the whole suite in parallel) takes a while.
+        wait_until(answers, timeout=120, what="the private Postfix's smtpd")
         return self
 
-    @staticmethod
-    def _postfix_ids():
-        import pwd
-        pw = pwd.getpwnam("postfix")
-        return pw.pw_uid, pw.pw_gid
-
-    def _listening(self):
-        s = socket.socket()
-        try:
-            s.connect(("127.0.0.1", self.port))
-            return True
-        except OSError:
-            return False
-        finally:
-            s.close()
-
     def log(self):
+        return read_file(self.maillog).decode("utf-8", "replace")
+
+    def postqueue(self, *args):
+        """postqueue -c DIR ARGS: (status, stdout, stderr)."""
+        return self.ctx.run([POSTQUEUE, "-c", self.conf] + list(args), timeout=30)
+
+    def wait_sent(self, count=1, timeout=120):
+        """Wait until the log shows count deliveries with status=sent (none
+        bounced or deferred); return the log."""
+        def sent():
+            text = self.log()
+            if re.search(r"status=(bounced|deferred)", text):
+                raise TestFailure("Postfix did not deliver: %s" % text[-3000:])
+            return len(re.findall(r"status=sent", text)) >= count
         try:
-            with open(os.path.join(self.dir, "maillog"), errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+            wait_until(sent, timeout=timeout, what="Postfix's status=sent")
+        except TestFailure as e:
+            raise TestFailure("%s; its log: %s" % (e, self.log()[-3000:]))
+        return self.log()
 
     def stop(self):
-        """postfix stop, then the master's PID gone (SIGKILL past the
-        bound), and the directory removed; idempotent."""
-        if self.pid is None:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            return
-        self._postfix("stop")
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while time.monotonic() < deadline and _alive(self.pid):
-            time.sleep(0.05)
-        if _alive(self.pid):
-            os.kill(self.pid, signal.SIGKILL)
-        self.pid = None
+        """The master stopped and the directory removed; idempotent."""
+        if self.proc is not None:
+            self.proc.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is gone for our purpose (its parent, init, reaps it).
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+class _Master(Proc):
+    """`postfix start-fg` as a Proc of the test, whose stop() (the
+    harness's at the test's end, or Postfix.stop()) is a graceful
+    `postfix stop` first, and removes the instance's directory."""
+
+    def __init__(self, ctx, pf):
+        self.pf = pf
+        Proc.__init__(self, ctx, [POSTFIX, "-c", pf.conf, "start-fg"], "postfix-%d" % pf.port)
+
+    def stop(self):
+        if self.running():
+            try:
+                subprocess.run([POSTFIX, "-c", self.pf.conf, "stop"], stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=60)
+            except subprocess.TimeoutExpired:
+                pass
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while time.monotonic() < deadline and self.running():
+                time.sleep(0.05)
+        Proc.stop(self)  # SIGTERM, then SIGKILL, to this PID only if it outlived the bound
+        shutil.rmtree(self.pf.dir, ignore_errors=True)
+
+
+def _override(base, extra):
+    """base less its settings that extra sets again (Postfix would warn of
+    an overriding entry)."""
+    keys = {ln.split("=", 1)[0].strip() for ln in extra.splitlines() if "=" in ln}
+    return "".join(ln for ln in base.splitlines(True)
+                   if "=" not in ln or ln.split("=", 1)[0].strip() not in keys)
+
+
+def _lines(text):
+    return text if not text or text.endswith("\n") else text + "\n"

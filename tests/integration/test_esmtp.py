@@ -10,7 +10,7 @@ import smtplib
 
 from harness import (SMTPGATE, Client, check, debug_frame, eq, frames, free_port, read_file,
                      wait_until)
-import postfix_relay_fixture
+from postfix_fixture import Postfix
 
 SMTPD_EHLO = ["250-SIZE 33554432", "250-8BITMIME", "250 HELP"]
 ESMTP_EHLO = ["250-SIZE 33554432", "250-8BITMIME", "250-PIPELINING", "250-CHUNKING",
@@ -168,15 +168,13 @@ def dsn_session(port):
 def test_dsn_through_the_proxy(ctx):
     # DSN only where the handler relays: the proxy passes it on to an
     # upstream offering DSN (Postfix's smtpd log shows the parameters).
-    why = postfix_relay_fixture.usable()
-    check(why is None, why or "")
-    pf, pf_port, pf_dir = postfix_relay_fixture.start_postfix(ctx, None)
+    pf = Postfix(ctx, debug_peers=True).start()
     text, port, _ = ctx.listener(handler="proxy", extensions=["DSN", "ENHANCEDSTATUSCODES"],
-                                 remote="127.0.0.1:%d" % pf_port,
+                                 remote="127.0.0.1:%d" % pf.port,
                                  extra='proxy = { relay_networks = [ "127.0.0.0/8" ]; };')
     ctx.daemon(ctx.config([text]))
     dsn_session(port)
-    log = postfix_relay_fixture.wait_sent(pf_dir, 1)
+    log = pf.wait_sent(1)
     check(re.search(r"< \S+: MAIL FROM:<a@example.org> RET=HDRS ENVID=Q\+2B1", log),
           "RET, ENVID passed on: %s" % log[-3000:])
     check(re.search(r"< \S+: RCPT TO:<b@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=RFC822;", log),
@@ -188,16 +186,13 @@ def test_dsn_through_the_proxy(ctx):
 
 
 def test_dsn_dropped_for_an_upstream_without_it(ctx):
-    why = postfix_relay_fixture.usable()
-    check(why is None, why or "")
-    pf, pf_port, pf_dir = postfix_relay_fixture.start_postfix(ctx, None,
-                                                        "smtpd_discard_ehlo_keywords = dsn")
+    pf = Postfix(ctx, main="smtpd_discard_ehlo_keywords = dsn", debug_peers=True).start()
     text, port, _ = ctx.listener(handler="proxy", extensions=["DSN", "ENHANCEDSTATUSCODES"],
-                                 remote="127.0.0.1:%d" % pf_port,
+                                 remote="127.0.0.1:%d" % pf.port,
                                  extra='proxy = { relay_networks = [ "127.0.0.0/8" ]; };')
     d = ctx.daemon(ctx.config([text]))
     dsn_session(port)
-    log = postfix_relay_fixture.wait_sent(pf_dir, 1)
+    log = pf.wait_sent(1)
     check(re.search(r"< \S+: MAIL FROM:<a@example.org>\s*$", log, re.M), "no RET, ENVID")
     check(re.search(r"< \S+: RCPT TO:<b@example.org>\s*$", log, re.M), "no NOTIFY, ORCPT")
     d.wait_log(r"offers no DSN: NOTIFY dropped")
@@ -206,14 +201,12 @@ def test_dsn_dropped_for_an_upstream_without_it(ctx):
 def test_postfix_pipelines_into_smtpgate(ctx):
     # Postfix's smtp client pipelines MAIL, RCPTs and DATA when offered
     # (it sends no BDAT: CHUNKING is a server-side feature in Postfix).
-    why = postfix_relay_fixture.usable()
-    check(why is None, why or "")
     d, port, out = ctx.simple(extensions=None, reject_unauth_pipelining=True)
-    pf, pf_port, pf_dir = postfix_relay_fixture.start_postfix(ctx, port)
+    pf = Postfix(ctx, port, debug_peers=True).start()
     body = "Subject: via postfix\r\n\r\n" + "".join("line %d\r\n.\r\n" % i for i in range(50))
-    with smtplib.SMTP("127.0.0.1", pf_port) as s:
+    with smtplib.SMTP("127.0.0.1", pf.port) as s:
         s.sendmail("a@it.test", ["b@example.org", "c@example.org"], body)
-    log = postfix_relay_fixture.wait_sent(pf_dir, 2)
+    log = pf.wait_sent(2)
     check("Using ESMTP PIPELINING" in log, "Postfix pipelined: %s" % log[-3000:])
     check(re.search(r"> \S+\[127\.0\.0\.1\]:%d: RCPT TO:<c@example.org>" % port, log),
           "RCPTs sent")
@@ -248,35 +241,30 @@ def test_bdat_client_through_proxy_to_postfix(ctx):
     # A real BDAT client (Perl's Net::SMTP) into the proxy, which relays
     # with BDAT to an upstream offering CHUNKING (a private Postfix: its
     # smtpd's log shows the BDAT), and with DATA to one that does not.
-    why = postfix_relay_fixture.usable()
-    check(why is None, why or "")
-    pf, pf_port, pf_dir = postfix_relay_fixture.start_postfix(ctx, None)
+    pf = Postfix(ctx, debug_peers=True).start()
     text, port, _ = ctx.listener(handler="proxy", extensions=None,
-                                 remote="127.0.0.1:%d" % pf_port,
+                                 remote="127.0.0.1:%d" % pf.port,
                                  extra='proxy = { relay_networks = [ "127.0.0.0/8" ]; };')
     ctx.daemon(ctx.config([text]))
     chunks = ["Subject: bdat\r\n\r\nfirst\r", "\n.\r\nsecond\r\n"]
     rc, so, se = ctx.run(["perl", "-e", NET_SMTP_BDAT, str(port)] + chunks, timeout=30)
     eq(rc, 0, "Net::SMTP: %s %s" % (so, se))
     check(so.startswith("250"), "accepted: %s" % so)
-    log = postfix_relay_fixture.wait_sent(pf_dir, 1)
+    log = pf.wait_sent(1)
     check(re.search(r"< \S+\[127\.0\.0\.1\]: BDAT \d+ LAST", log),
           "the proxy relayed with BDAT: %s" % log[-3000:])
     check(not re.search(r"< \S+\[127\.0\.0\.1\]: DATA", log), "no DATA")
 
 
 def test_proxy_uses_data_without_chunking(ctx):
-    why = postfix_relay_fixture.usable()
-    check(why is None, why or "")
-    pf, pf_port, pf_dir = postfix_relay_fixture.start_postfix(
-        ctx, None, "smtpd_discard_ehlo_keywords = chunking")
+    pf = Postfix(ctx, main="smtpd_discard_ehlo_keywords = chunking", debug_peers=True).start()
     text, port, _ = ctx.listener(handler="proxy", extensions=None,
-                                 remote="127.0.0.1:%d" % pf_port,
+                                 remote="127.0.0.1:%d" % pf.port,
                                  extra='proxy = { relay_networks = [ "127.0.0.0/8" ]; };')
     ctx.daemon(ctx.config([text]))
     with smtplib.SMTP("127.0.0.1", port) as s:
         s.sendmail("a@example.org", ["b@example.org"], "Subject: data\r\n\r\n.body\r\n")
-    log = postfix_relay_fixture.wait_sent(pf_dir, 1)
+    log = pf.wait_sent(1)
     check(re.search(r"< \S+\[127\.0\.0\.1\]: DATA", log), "DATA used: %s" % log[-2000:])
     check("BDAT" not in log, "no BDAT without CHUNKING")
 

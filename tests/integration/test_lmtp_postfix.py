@@ -6,106 +6,42 @@ holds the message for bob only, with our reply as the reason) while
 alice and carol have exactly one copy each; once bob's Maildir has room,
 a flush delivers his copy and nobody gets a second one.
 
-The Postfix instance is private: its own config, queue and log under the
-test's directory (postfix -c DIR), an SMTP listener on a free loopback
-port for injecting, virtual_transport = lmtp:unix:PATH; started and
-stopped (postfix -c DIR stop) by the test.
+The Postfix instance is private (tests/integration/postfix_fixture.py):
+its own config, queue and log in a directory of its own, an SMTP
+listener on a free loopback port for injecting, virtual_transport =
+lmtp:unix:DIR/lmtp.sock; started and stopped by the test.
 """
 import json
 import os
 import re
-import shutil
 import smtplib
 import stat
-import tempfile
 
 import harness
 from harness import check, eq, wait_until
+from postfix_fixture import Postfix
 from test_lmtp import listener
 from test_maildir import Mount
 
 ROOT = os.geteuid() == 0
-POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
-POSTQUEUE = shutil.which("postqueue") or "/usr/sbin/postqueue"
 
 
-def postfix_instance(ctx, d, lmtp_path):
-    """A private Postfix in d (a short path: its queue's sockets must fit
-    sun_path) delivering example.test by LMTP to lmtp_path; returns its
-    SMTP port.  The caller stops it (postfix_stop)."""
-    for sub in ("etc", "queue", "data", "log"):
-        os.makedirs(os.path.join(d, sub))
-    for sub in ("", "/etc", "/queue", "/log"):
-        os.chmod(d + sub, 0o755)
-    shutil.chown(d + "/data", "postfix")
-    os.chmod(d + "/data", 0o700)
-    port = harness.free_port()
-    with open(d + "/etc/main.cf", "w") as f:
-        f.write("""# a test's private instance (tests/integration/test_lmtp_postfix.py)
-compatibility_level = 3.6
-config_directory = {d}/etc
-queue_directory = {d}/queue
-data_directory = {d}/data
-maillog_file = {d}/log/maillog
-maillog_file_prefixes = {d}/log
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = postfix.example.test
-mydomain = example.test
-myorigin = example.test
-mydestination =
-local_recipient_maps =
-alias_maps =
-alias_database =
-relay_domains =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
-smtpd_peername_lookup = no
-smtp_dns_support_level = disabled
-default_transport = error:nothing leaves this instance
+def postfix_instance(ctx):
+    """A private Postfix (postfix_fixture) delivering example.test by LMTP
+    to DIR/lmtp.sock (in its own 0755 directory, for its lmtp client, user
+    postfix; a short path, for sun_path); nothing else leaves it.  Not
+    started yet."""
+    return Postfix(ctx, transport="error:nothing leaves this instance", main="""\
 virtual_mailbox_domains = example.test
 virtual_mailbox_maps = static:any
-virtual_transport = lmtp:unix:{sock}
+virtual_transport = lmtp:unix:{dir}/lmtp.sock
 lmtp_destination_recipient_limit = 50
-biff = no
-""".format(d=d, sock=lmtp_path))
-    with open(d + "/etc/master.cf", "w") as f:
-        f.write("""127.0.0.1:{port} inet n - n - - smtpd
-pickup     unix  n - n 60 1 pickup
-cleanup    unix  n - n - 0 cleanup
-qmgr       unix  n - n 300 1 qmgr
-rewrite    unix  - - n - - trivial-rewrite
-bounce     unix  - - n - 0 bounce
-defer      unix  - - n - 0 bounce
-trace      unix  - - n - 0 bounce
-verify     unix  - - n - 1 verify
-flush      unix  n - n 1000? 0 flush
-proxymap   unix  - - n - - proxymap
-showq      unix  n - n - - showq
-error      unix  - - n - - error
-retry      unix  - - n - - error
-lmtp       unix  - - n - - lmtp
-anvil      unix  - - n - 1 anvil
-scache     unix  - - n - 1 scache
-postlog    unix-dgram n - n - 1 postlogd
-""".format(port=port))
-    rc, out, err = ctx.run([POSTFIX, "-c", d + "/etc", "start"], timeout=60)
-    if rc != 0:
-        raise harness.TestFailure("postfix start: rc %d %s %s %s" % (rc, 
-            out, err, harness.read_file(d + "/log/maillog")[-2000:]))
-    wait_until(lambda: not harness.refuses(port), what="Postfix's smtpd on port %d" % port)
-    return port
+""")
 
 
-def postfix_stop(ctx, d):
-    ctx.run([POSTFIX, "-c", d + "/etc", "stop"], timeout=60)
-
-
-def queue(ctx, d):
+def queue(ctx, pf):
     """postqueue -j: one JSON object per queued message."""
-    rc, out, err = ctx.run([POSTQUEUE, "-c", d + "/etc", "-j"], timeout=30)
+    rc, out, err = pf.postqueue("-j")
     eq(rc, 0, "postqueue -j: %s" % err)
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
@@ -118,11 +54,9 @@ def files(md):
 
 
 def test_postfix_defers_only_the_failed_recipient(ctx):
-    # Postfix's lmtp client (user postfix) must reach the socket.
-    pf = tempfile.mkdtemp(prefix="sg-pf-")
-    os.chmod(pf, 0o755)
-    sock, base = pf + "/lmtp.sock", ctx.path("mail")
-    started, d, mount = False, None, None
+    pf = postfix_instance(ctx)
+    sock, base = pf.dir + "/lmtp.sock", ctx.path("mail")
+    d, mount = None, None
     body = b"Subject: to three\r\n\r\n" + (b"L" * 78 + b"\r\n") * 300  # ~24 KB
     try:
         text, _ = listener(ctx, sock, protocol="lmtp", handler="maildir", socket_group="postfix",
@@ -149,8 +83,7 @@ def test_postfix_defers_only_the_failed_recipient(ctx):
             os.makedirs(base + "/bob")
             open(base + "/bob/tmp", "w").close()
             want = "451 4.3.0 Error: local delivery failed"
-        started = True
-        port = postfix_instance(ctx, pf, sock)
+        port = pf.start().port
         rcpts = ["alice@example.test", "bob@example.test", "carol@example.test"]
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
             eq(s.sendmail("sender@example.org", rcpts, body), {}, "Postfix took the message")
@@ -168,7 +101,7 @@ def test_postfix_defers_only_the_failed_recipient(ctx):
             eq(len(files("%s/%s" % (base, u))), 1, "%s's copies" % u)
         eq(files(base + "/bob"), [], "bob's copies")
         # Postfix's own log: two sent, bob deferred with our reply.
-        log = harness.read_file(pf + "/log/maillog").decode("utf-8", "replace")
+        log = pf.log()
         for u in ("alice", "carol"):
             check(re.search(r"lmtp\[\d+\]: \w+: to=<%s@example\.test>.* status=sent "
                             r"\(250 2\.0\.0 OK\)" % u, log), "%s not sent in:\n%s" % (u, log))
@@ -184,7 +117,7 @@ def test_postfix_defers_only_the_failed_recipient(ctx):
             os.unlink(base + "/bob/filler")
         else:
             os.unlink(base + "/bob/tmp")
-        rc, _, err = ctx.run([POSTQUEUE, "-c", pf + "/etc", "-f"], timeout=30)
+        rc, _, err = pf.postqueue("-f")
         eq(rc, 0, "postqueue -f: %s" % err)
         wait_until(lambda: not queue(ctx, pf), timeout=60, step=0.2, what="Postfix's queue empty")
         for u in ("alice", "bob", "carol"):
@@ -193,13 +126,11 @@ def test_postfix_defers_only_the_failed_recipient(ctx):
         check(b"via UNIX socket with LMTP id" in data and data.endswith(
             (b"L" * 78 + b"\n") * 300), "bob's copy: %r ... %r" % (data[:300], data[-100:]))
     finally:
-        if started:
-            postfix_stop(ctx, pf)
         if d:
             d.stop()
+        pf.stop()  # after smtpgate: its socket is in Postfix's directory
         if mount:
             mount.umount()
-        shutil.rmtree(pf, ignore_errors=True)
 
 
 def harness_uid(user):

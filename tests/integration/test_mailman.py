@@ -42,7 +42,7 @@ import time
 
 import harness
 from mailman_fixture import LEAN, MailmanCore
-from postfix_fixture import RETRY_WAIT, PostfixInstance
+from postfix_fixture import RETRY_WAIT, Postfix
 from harness import (Client, TestFailure, check, eq, frames, free_port, read_file, smtp_sink,
                      wait_until)
 
@@ -396,7 +396,7 @@ def test_postfix_client_delivers_list_and_outsider_once_each(ctx):
     two transactions by the 452, and each destination gets it once."""
     mm, (member,) = new_list("mmpfx")
     outsider = "outsider.mmpfx@example.org"
-    pf = PostfixInstance(mm.port)
+    pf = Postfix(ctx, mm.port)
     try:
         pf.start()
         done = False
