@@ -120,8 +120,10 @@ def test_exposition_passes_promtool_and_counts_exactly(ctx):
                        capture_output=True, timeout=harness.WAIT)
     eq(r.returncode, 0, "promtool check metrics: %r %r" % (r.stdout, r.stderr))
     got = samples(text)
-    check(got['smtpgate_pool_forks_total{listener="mx"}'] >= 6,
-          "fewer forks than 12 sessions at 2 per worker need")
+    # load() opens 10 sessions: at 2 per worker, 5 workers at least were
+    # forked for them (the replacement of the last one may come later).
+    check(got['smtpgate_pool_forks_total{listener="mx"}'] >= 5,
+          "fewer forks than 10 sessions at 2 per worker need")
     for fam in ("smtpgate_stress_seconds_total", "smtpgate_tls_handshakes_total",
                 "smtpgate_proxy_header_errors_total", "smtpgate_workers"):
         check("# TYPE %s " % fam in text, "no family %s" % fam)
