@@ -91,7 +91,7 @@ def test_postfix_defers_only_the_failed_recipient(ctx):
         def deferred():
             q = queue(ctx, pf)
             return q if q and q[0].get("queue_name") == "deferred" else None
-        q = wait_until(deferred, timeout=60, step=0.2, what="the message deferred for bob")
+        q = wait_until(deferred, timeout=150, step=0.2, what="the message deferred for bob")
         eq(len(q), 1, "messages in Postfix's queue")
         eq([r["address"] for r in q[0]["recipients"]], ["bob@example.test"],
            "recipients still queued")
