@@ -98,6 +98,22 @@ static void spill_out(struct debug_state *st)
 	st->len = 0;
 }
 
+/* *buf holds at least need bytes (doubling from 8 KiB); no memory ends
+   the worker. */
+static void grow(struct debug_state *st, char **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return;
+	size_t c = *cap ? *cap : 8192;
+	while (c < need)
+		c *= 2;
+	char *n = realloc(*buf, c);
+	if (!n)
+		out_of_memory(st, c);
+	*buf = n;
+	*cap = c;
+}
+
 /* Add bytes to the message being framed: in memory (growing by doubling)
    up to DEBUG_MEMORY_MAX_BYTES, then through the temporary file. */
 static void append(struct debug_state *st, const char *p, size_t len)
@@ -110,16 +126,7 @@ static void append(struct debug_state *st, const char *p, size_t len)
 			return;
 		}
 	}
-	if (st->len + len > st->cap) {
-		size_t cap = st->cap ? st->cap : 8192;
-		while (cap < st->len + len)
-			cap *= 2;
-		char *n = realloc(st->buf, cap);
-		if (!n)
-			out_of_memory(st, cap);
-		st->buf = n;
-		st->cap = cap;
-	}
+	grow(st, &st->buf, &st->cap, st->len + len);
 	memcpy(st->buf + st->len, p, len);
 	st->len += len;
 }
@@ -314,16 +321,7 @@ static int frame_flush(struct debug_state *st)
 /* jsonl: the message kept whole for debug_json_message(). */
 static void raw_append(struct debug_state *st, const char *p, size_t len)
 {
-	if (st->raw_len + len > st->raw_cap) {
-		size_t cap = st->raw_cap ? st->raw_cap : 8192;
-		while (cap < st->raw_len + len)
-			cap *= 2;
-		char *n = realloc(st->raw, cap);
-		if (!n)
-			out_of_memory(st, cap);
-		st->raw = n;
-		st->raw_cap = cap;
-	}
+	grow(st, &st->raw, &st->raw_cap, st->raw_len + len);
 	memcpy(st->raw + st->raw_len, p, len);
 	st->raw_len += len;
 }
