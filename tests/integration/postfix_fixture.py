@@ -202,6 +202,15 @@ class _Master(Proc):
     def __init__(self, ctx, pf):
         self.pf = pf
         Proc.__init__(self, ctx, [POSTFIX, "-c", pf.conf, "start-fg"], "postfix-%d" % pf.port)
+        # Postfix's own log outlives its directory: the harness prints it
+        # with a failed test's logs.
+        self.kept_maillog = os.path.join(ctx.dir, "postfix-%d.maillog" % pf.port)
+
+    def log(self):
+        """What start-fg printed, then Postfix's maillog (kept at stop)."""
+        path = self.pf.maillog if os.path.exists(self.pf.maillog) else self.kept_maillog
+        text = read_file(path).decode("utf-8", "replace")
+        return Proc.log(self) + ("--- its maillog:\n" + text if text else "")
 
     def stop(self):
         if self.running():
@@ -214,6 +223,8 @@ class _Master(Proc):
             while time.monotonic() < deadline and self.running():
                 time.sleep(0.05)
         Proc.stop(self)  # SIGTERM, then SIGKILL, to this PID only if it outlived the bound
+        if os.path.exists(self.pf.maillog):
+            shutil.copyfile(self.pf.maillog, self.kept_maillog)
         shutil.rmtree(self.pf.dir, ignore_errors=True)
 
 

