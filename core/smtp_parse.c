@@ -246,6 +246,20 @@ int smtp_parse_path(const char *arg, const char *keyword, int allow_null,
 	return 0;
 }
 
+/* Keys whose values are the client's own text: an envelope id, an
+   original recipient and an authenticated sender (RFC 3461 4.2, 4.4; RFC
+   4954 5).  Upper-casing them, as smtpd.py does every parameter, would
+   change what a DSN or the next hop reports.  Only extensions smtpd.py
+   never had accept them, so its listeners see no difference. */
+static int smtp_parse_keeps_case(const char *key, size_t len)
+{
+	static const char *const keep[] = { "ENVID", "ORCPT", "AUTH" };
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (strlen(keep[i]) == len && memcmp(keep[i], key, len) == 0)
+			return 1;
+	return 0;
+}
+
 int smtp_parse_params(const char *params, struct smtp_params *out)
 {
 	out->count = 0;
@@ -269,6 +283,8 @@ int smtp_parse_params(const char *params, struct smtp_params *out)
 		used += len + 1;
 		char *eq = strchr(t, '=');
 		size_t key_len = eq ? (size_t)(eq - t) : len;
+		if (eq && smtp_parse_keeps_case(t, key_len))
+			memcpy(eq + 1, p + key_len + 1, len - key_len - 1);
 		if (key_len == 0 || (eq && eq[1] == '\0'))
 			return -1;
 		for (size_t i = 0; i < key_len; i++)

@@ -47,7 +47,7 @@ int smtp_parse_path(const char *arg, const char *keyword, int allow_null,
 		    char *address_out, size_t address_size, const char **params_out);
 
 /* ESMTP parameters, as smtpd.py's _getparams(): split on spaces, upper-
-   cased, each KEY or KEY=VALUE with an alphanumeric KEY and a non-empty
+   cased (but for the values of ENVID, ORCPT and AUTH), each KEY or KEY=VALUE with an alphanumeric KEY and a non-empty
    VALUE.  0, or -1 for a syntax error (or parameters longer than an
    argument can be). */
 struct smtp_params {
