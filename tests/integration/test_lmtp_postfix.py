@@ -21,7 +21,7 @@ import harness
 from harness import check, eq, wait_until
 from postfix_fixture import Postfix
 from test_lmtp import listener
-from test_maildir import Mount
+from test_maildir import full_maildir
 
 ROOT = os.geteuid() == 0
 
@@ -65,24 +65,8 @@ def test_postfix_defers_only_the_failed_recipient(ctx):
         st = os.stat(sock)
         eq((stat.S_IMODE(st.st_mode), st.st_gid), (0o660, harness_gid("postfix")),
            "socket owner")
-        if ROOT:
-            # bob's Maildir on a tmpfs with no room left: ENOSPC, 452.
-            mount = Mount(ctx, base + "/bob", "64k")
-            for sub in ("tmp", "new", "cur"):
-                os.mkdir(base + "/bob/" + sub, 0o700)
-            fd = os.open(base + "/bob/filler", os.O_WRONLY | os.O_CREAT, 0o600)
-            try:
-                while os.write(fd, b"\0" * 4096) > 0:
-                    pass
-            except OSError:
-                pass  # ENOSPC: full
-            finally:
-                os.close(fd)
-            want = "452 4.3.1 Error: insufficient system storage"
-        else:
-            os.makedirs(base + "/bob")
-            open(base + "/bob/tmp", "w").close()
-            want = "451 4.3.0 Error: local delivery failed"
+        # bob's Maildir cannot take it: ENOSPC (452) as root.
+        mount, want = full_maildir(ctx, base + "/bob")
         port = pf.start().port
         rcpts = ["alice@example.test", "bob@example.test", "carol@example.test"]
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:

@@ -155,6 +155,29 @@ class Mount:
             self.ctx.run(["umount", "-l", self.path])
 
 
+def full_maildir(ctx, path):
+    """A Maildir at path that cannot take a message: as root, on a tmpfs
+    of its own filled to the last block (ENOSPC: 452 4.3.1; remove
+    path/filler to make room); otherwise one whose tmp is a file (451
+    4.3.0; remove path/tmp).  Its Mount (root) or None, and that reply."""
+    if not ROOT:
+        os.makedirs(path)
+        open(path + "/tmp", "w").close()
+        return None, "451 4.3.0 Error: local delivery failed"
+    mount = Mount(ctx, path, "64k")
+    for sub in ("tmp", "new", "cur"):
+        os.mkdir(path + "/" + sub, 0o700)
+    fd = os.open(path + "/filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while os.write(fd, b"\0" * 4096) > 0:
+            pass
+    except OSError:
+        pass  # ENOSPC: full
+    finally:
+        os.close(fd)
+    return mount, "452 4.3.1 Error: insufficient system storage"
+
+
 def server_worker(d, listen_port, client_sock):
     """The worker (a child of the master) holding the server side of the
     client's connection, found by the socket inode in /proc."""

@@ -12,7 +12,7 @@ import time
 
 import harness
 from harness import Client, check, eq, wait_until
-from test_maildir import ROOT, Mount, delivered, listdir, maildir_daemon, server_worker
+from test_maildir import ROOT, delivered, full_maildir, listdir, maildir_daemon, server_worker
 
 PIECE_MAX = 64 * 1024
 HWM_MAX_KB = 16 * 1024
@@ -254,24 +254,8 @@ def broken_maildirs(ctx, base):
     """For the LMTP test below: u05 on a full tmpfs (as root; its tmp/ a
     file otherwise), u32's tmp/ a file, u36's new/ a file.  The Mount or
     None, and u05's reply."""
-    mount, u05 = None, base + "/u05/Maildir"
-    if ROOT:
-        mount = Mount(ctx, u05, "64k")
-        for sub in ("tmp", "new", "cur"):
-            os.mkdir(u05 + "/" + sub, 0o700)
-        fd = os.open(u05 + "/filler", os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            while os.write(fd, b"\0" * 4096) > 0:
-                pass
-        except OSError:
-            pass  # ENOSPC: full
-        finally:
-            os.close(fd)
-        want = "452 4.3.1 Error: insufficient system storage"
-    else:
-        os.makedirs(u05)
-        open(u05 + "/tmp", "w").close()
-        want = "451 4.3.0 Error: local delivery failed"
+    u05 = base + "/u05/Maildir"
+    mount, want = full_maildir(ctx, u05)
     os.makedirs(base + "/u32/Maildir")
     open(base + "/u32/Maildir/tmp", "w").close()
     for sub in ("tmp", "cur"):
