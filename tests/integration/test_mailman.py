@@ -42,7 +42,7 @@ import time
 
 import harness
 from mailman_fixture import LEAN, MailmanCore
-from postfix_fixture import RETRY_WAIT, Postfix
+from postfix_fixture import Postfix
 from harness import (Client, TestFailure, check, eq, frames, free_port, read_file, smtp_sink,
                      wait_until)
 
@@ -406,9 +406,8 @@ def test_postfix_client_delivers_list_and_outsider_once_each(ctx):
                           "Subject: via postfix mmpfx\r\n\r\nOnce each.\r\n"
                           % (member, outsider)), {}, "Postfix took the message")
         for rcpt in ("mmpfx@example.com", outsider):
-            wait_until(lambda: re.search(r"to=<%s>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d, "
-                                         r".*status=sent" % (re.escape(rcpt), mm.port), pf.log()),
-                       RETRY_WAIT, step=0.1, what="Postfix's status=sent for %s" % rcpt)
+            pf.wait_log(r"to=<%s>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d, .*status=sent"
+                        % (re.escape(rcpt), mm.port), what="Postfix's status=sent for %s" % rcpt)
         mm.wait_copies("the member's copy", list_id("mmpfx"), "via postfix mmpfx")
         direct = lambda: [f for f in mm.copies("via postfix mmpfx")  # noqa
                           if b"List-Id:" not in f]
