@@ -37,14 +37,8 @@ static int to_plugin(void *arg, const char *p, size_t len)
 	smtp_reply_clear(&b->reply);
 	session_sync_pub(s);
 	enum smtpgate_verdict v = s->env->plugin->on_body(s->env->priv, &s->pub, p, len, &b->reply);
-	if (smtp_reply_check(v, &b->reply, &why) != 0) {
-		log_err("sid=%s listener=%s plugin=%s hook=on_body verdict=%s code=%d "
-			"event=bad-answer msg=%s", s->sid, s->l->name,
-			log_quoted(s->env->plugin->name), smtpgate_verdict_name(v), b->reply.code,
-			log_quoted(why));
-		smtp_reply_set(&b->reply, 451, "4.3.0", "Error: internal error in the message handler");
-		v = SMTPGATE_TEMPFAIL;
-	}
+	if (smtp_reply_check(v, &b->reply, &why) != 0)
+		v = session_bad_answer(s, "on_body", v, &b->reply, why);
 	if (v == SMTPGATE_CONTINUE || v == SMTPGATE_ACCEPT)
 		return 0; /* a 2xx set here answers nothing: the end of data is not here yet */
 	if (v == SMTPGATE_DISCONNECT && !b->reply.code)

@@ -291,5 +291,10 @@ struct session_hook_args {
    code 0 for the default). */
 int session_hook(struct session *s, enum session_hook h, const struct session_hook_args *a,
 		 struct smtpgate_reply *r);
+/* A hook's answer that breaks the rules (why) becomes a 451 in *r, with a
+   log line naming the hook: never a 2xx the plugin did not mean. */
+enum smtpgate_verdict session_bad_answer(struct session *s, const char *hook,
+					 enum smtpgate_verdict v, struct smtpgate_reply *r,
+					 const char *why);
 
 #endif

@@ -22,9 +22,6 @@ static enum smtpgate_state session_state_public(const struct session *s);
 static enum smtpgate_verdict call_hook(struct session *s, enum session_hook h,
 				       const struct session_hook_args *a, struct smtpgate_reply *r);
 static const char *hook_name(enum session_hook h, const struct session_hook_args *a);
-static enum smtpgate_verdict bad_answer(struct session *s, const char *hook,
-					enum smtpgate_verdict v, struct smtpgate_reply *r,
-					const char *why);
 static void answer(struct session *s, enum session_hook h, const struct session_hook_args *a,
 		   const struct smtpgate_reply *r);
 static void tx_end(struct session *s);
@@ -242,11 +239,9 @@ static const char *hook_name(enum session_hook h, const struct session_hook_args
 	return (unsigned int)h < sizeof(names) / sizeof(names[0]) ? names[h] : "?";
 }
 
-/* A hook's answer that breaks the rules becomes a 451: never a 2xx the
-   plugin did not mean. */
-static enum smtpgate_verdict bad_answer(struct session *s, const char *hook,
-					enum smtpgate_verdict v, struct smtpgate_reply *r,
-					const char *why)
+enum smtpgate_verdict session_bad_answer(struct session *s, const char *hook,
+					 enum smtpgate_verdict v, struct smtpgate_reply *r,
+					 const char *why)
 {
 	log_err("sid=%s listener=%s plugin=%s hook=%s verdict=%s code=%d event=bad-answer msg=%s",
 		s->sid, s->l->name, log_quoted(s->env->plugin->name), log_quoted(hook),
@@ -294,12 +289,12 @@ static int session_hook_answer(struct session *s, enum session_hook h,
 	enum smtpgate_verdict v = call_hook(s, h, a, r);
 	counters_hook_end((int)h, began);
 	if (smtp_reply_check(v, r, &why) != 0)
-		v = bad_answer(s, hook_name(h, a), v, r, why);
+		v = session_bad_answer(s, hook_name(h, a), v, r, why);
 	/* A greeting of its own is a 220: a client takes any other code
 	   there for a refusal of service. */
 	if (h == SESSION_HOOK_CONNECT && (v == SMTPGATE_CONTINUE || v == SMTPGATE_ACCEPT) &&
 	    r->code && r->code != 220)
-		v = bad_answer(s, "on_connect", v, r, "a greeting that is not 220");
+		v = session_bad_answer(s, "on_connect", v, r, "a greeting that is not 220");
 	/* Once the message hook ran, the transaction is over whatever the
 	   verdict (never an on_reset after on_message); its data stays for
 	   the caller's log line until it resets it. */
