@@ -230,9 +230,12 @@ def test_client_outside_the_exceptions_is_limited(ctx):
 def test_idle_flood_against_64_workers(ctx):
     """300 idle connections hold every one of 64 workers; stress mode sheds
     them stress_timeout (5 s) after each is greeted, 64 at a time, so the
-    301st client is reached after about 300/64 -> 5 rounds, 20 s; it must
-    complete a transaction within 30 s.  Afterwards the master's and the
-    workers' descriptors are back to what they were."""
+    301st client is reached after about 300/64 -> 5 rounds, 20 s.  Without
+    the shedding, command_timeout would hold every worker 300 s: the 301st
+    client's transaction done within its 120 s shows it (slow machines and
+    sanitizer builds take longer than 20 s; the time is printed, not
+    judged).  Afterwards the master's and the workers' descriptors are
+    back to what they were."""
     with open("/proc/sys/net/core/somaxconn") as f:
         somaxconn = int(f.read())
     check(somaxconn >= 301, "net.core.somaxconn is %d: the listen queue cannot hold 300 "
@@ -253,11 +256,11 @@ def test_idle_flood_against_64_workers(ctx):
             s.settimeout(10)
             s.connect(("127.0.0.1", port))
             idle.append(s)
-        d.wait_log(r"event=stress-on busy=64 ", timeout=15)
+        d.wait_log(r"event=stress-on busy=64 ", timeout=60)
         check(len(live_workers(d)) <= 64, "%d workers, max_workers is 64" % len(live_workers(d)))
 
         t0 = time.monotonic()
-        with Client(port, timeout=30) as c:
+        with Client(port, timeout=120) as c:
             check(c.greeting[0].startswith("220 "), "new client's greeting: %r" % c.greeting)
             eq(c.transaction("Subject: after the flood\r\n\r\nbody"), "250 OK", "its message")
             took = time.monotonic() - t0
