@@ -38,7 +38,10 @@ EX_USAGE, EX_NOPERM, EX_CONFIG = 64, 77, 78
 # A report of AddressSanitizer, LeakSanitizer or UBSan (builds made with
 # --enable-sanitizers) in a daemon's log fails its test (run.py).
 SANITIZER_RX = re.compile(r"ERROR: AddressSanitizer|runtime error:|LeakSanitizer")
-WAIT = 10.0  # default bound of every wait, in seconds
+# Default bound of every wait, in seconds: a bound on a hang, never a
+# claim on speed (a wait returns as soon as its condition holds), so it
+# fits the slowest run: a sanitizer build on a shared, loaded machine.
+WAIT = 20.0
 
 
 class TestFailure(AssertionError):
