@@ -288,10 +288,12 @@ static enum smtpgate_verdict lists_answer(struct mailman_state *st,
 		return SMTPGATE_TEMPFAIL;
 	}
 	if (o->permanent) {
-		if (o->dlen || nrelayed)
+		if (o->dlen)
 			st->host->log(SMTPGATE_LOG_WARNING, s, "refused for some recipients, delivered "
-				      "to Mailman for %s and to the upstream for %zu relayed "
-				      "recipient(s)", o->dlen ? o->delivered : "none", nrelayed);
+				      "to Mailman for %s", o->delivered);
+		if (nrelayed)
+			st->host->log(SMTPGATE_LOG_WARNING, s, "refused for some recipients, delivered "
+				      "to the upstream for %zu relayed recipient(s)", nrelayed);
 		return upstream_answer(st->host, s, st->lmtp, "LMTP DATA", &o->refusal, reply);
 	}
 	if (!nrelayed) /* else the upstream's 250 is in reply */

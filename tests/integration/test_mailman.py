@@ -582,7 +582,8 @@ class ScriptedLmtp:
     (the real one proves the feature above): every list exists, every
     message is taken, and each DATA's bytes are kept in self.messages."""
 
-    def __init__(self):
+    def __init__(self, data_reply=b"250 2.0.0 taken"):
+        self.data_reply = data_reply  # the answer to each message, per recipient
         self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.srv.bind(("127.0.0.1", 0))
         self.srv.listen(8)
@@ -615,7 +616,7 @@ class ScriptedLmtp:
                         break
                     data.append(body_line)
                 self.messages.append(b"".join(data))
-                conn.sendall(b"250 2.0.0 taken\r\n" * max(rcpts, 1))
+                conn.sendall((self.data_reply + b"\r\n") * max(rcpts, 1))
                 rcpts = 0
                 continue
             rcpts += verb == b"RCPT"
@@ -813,3 +814,28 @@ def test_list_copy_spooled_whole_or_refused_with_a_scripted_peer(ctx):
         lmtp.close()
         for m in mounts:
             m.umount()
+
+
+def test_mailman_failing_after_the_upstream_took_it_is_451_at_least_once(ctx):
+    """What "accept" leaves at-least-once: the upstream took the message
+    (it ends first), then Mailman answers 451 for the list: the client
+    gets 451 4.3.0, a warning says the upstream has it, and the upstream
+    does have it (the retry will give it a second copy)."""
+    lmtp = ScriptedLmtp(data_reply=b"451 4.3.0 scripted failure")
+    try:
+        world, world_port, world_out = ctx.listener()
+        text, port = mailman_daemon(ctx, lmtp.port, world_port, mixed="accept")
+        d = ctx.daemon(ctx.config([text, world]))
+        c, replies = dialog(port, "a@example.org", ["scripted@%s" % DOMAIN, "out@example.org"])
+        eq([r[:3] for r in replies], ["250", "250"], "RCPT replies")
+        r = finish(c, "From: a@example.org\nSubject: twice maybe\n\nbody\n")
+        c.close()
+        eq(r, "451 4.3.0 Error: not every destination took the message; try again later",
+           "final reply")
+        d.wait_log(r"answering 451 although the upstream already has the message for 1 "
+                   r"relayed recipient\(s\): a retry delivers it again there")
+        d.wait_log(r'rcpt=<scripted@example\.com> destination=mailman answer=\\"451 ')
+        check([f for f in frames(read_file(world_out)) if b"Subject: twice maybe" in f],
+              "the upstream's copy")
+    finally:
+        lmtp.close()
