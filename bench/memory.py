@@ -12,6 +12,11 @@ with two listeners, data_size_limit = 0 and a fresh worker per session
   proxy      the bundled proxy plugin, which streams to its upstream, a
              Postfix smtp-sink started here (left out without
              /usr/sbin/smtp-sink);
+  mailman    the bundled mailman plugin (same smtp-sink as its remote,
+             a second one, `smtp-sink -L`, as its LMTP "Mailman"): rows
+             "mailman-list" (to a list: the copy spooled, 1 MiB in memory
+             then an unnamed temporary file, and sent over LMTP at the
+             final dot) and "mailman-relay" (relayed, streamed);
   whole      tests/plugins/hooks.so, a plugin with on_message only: the
              core gathers the whole message for it (the 1.0 contract).
 
@@ -86,12 +91,12 @@ def vm_hwm_kb(pid):
     raise SystemExit("memory.py: no VmHWM")
 
 
-def one_message(port, mib):
+def one_message(port, mib, rcpt="b@example.org"):
     """(the reply to the final dot, the worker's VmHWM in kB, seconds)."""
     s = socket.create_connection(("127.0.0.1", port))
     f = s.makefile("rb")
     reply(f)
-    for cmd in (b"EHLO bench", b"MAIL FROM:<a@example.org>", b"RCPT TO:<b@example.org>",
+    for cmd in (b"EHLO bench", b"MAIL FROM:<a@example.org>", b"RCPT TO:<%s>" % rcpt.encode(),
                 b"DATA"):
         s.sendall(cmd + b"\r\n")
         reply(f)
@@ -121,13 +126,19 @@ def main():
                os.path.join(plugins, "maildir.so"))
     os.symlink(hooks, os.path.join(plugins, "whole.so"))
     ports = {"maildir": free_port(), "whole": free_port()}
-    sink = None
+    sink = lmtp = None
+    rcpts = {}
     if os.path.exists(SMTP_SINK):
         ports["proxy"] = free_port()
-        sink_port = free_port()
+        ports["mailman-list"] = ports["mailman-relay"] = free_port()
+        rcpts["mailman-list"] = "list@lists.example.org"
+        sink_port, lmtp_port = free_port(), free_port()
         sink = subprocess.Popen([SMTP_SINK, "-u", "nobody", "127.0.0.1:%d" % sink_port, "64"])
-        os.symlink(os.path.join(TOP, "plugins/proxy/.libs/proxy.so"),
-                   os.path.join(plugins, "proxy.so"))
+        lmtp = subprocess.Popen([SMTP_SINK, "-L", "-u", "nobody", "127.0.0.1:%d" % lmtp_port,
+                                 "64"])
+        for name in ("proxy", "mailman"):
+            os.symlink(os.path.join(TOP, "plugins/%s/.libs/%s.so" % (name, name)),
+                       os.path.join(plugins, "%s.so" % name))
     common = ("workers = 1; max_sessions_per_worker = 1; "
               "data_size_limit = 0; command_timeout = 300; data_timeout = 600;")
     conf = os.path.join(d, "smtpgate.conf")
@@ -139,12 +150,16 @@ def main():
         if sink:
             f.write('  { address = "127.0.0.1:%d"; handler = "proxy"; %s '
                     'remote = "127.0.0.1:%d"; },\n' % (ports["proxy"], common, sink_port))
+            f.write('  { address = "127.0.0.1:%d"; handler = "mailman"; %s '
+                    'remote = "127.0.0.1:%d"; mailman = { lmtp = "127.0.0.1:%d"; '
+                    'domains = [ "lists.example.org" ]; relay_networks = [ "127.0.0.0/8" ]; }; },\n'
+                    % (ports["mailman-list"], common, sink_port, lmtp_port))
         f.write('  { address = "127.0.0.1:%d"; handler = "whole"; %s }\n);\n'
                 % (ports["whole"], common))
     daemon = subprocess.Popen([os.path.join(TOP, "smtpgate"), "-f", conf],
                               stdout=subprocess.DEVNULL, stderr=open(d + "/log", "w"))
     try:
-        for port in list(ports.values()) + ([sink_port] if sink else []):
+        for port in list(ports.values()) + ([sink_port, lmtp_port] if sink else []):
             for _ in range(200):
                 if daemon.poll() is not None:
                     raise SystemExit("memory.py: smtpgate exited: %s" % open(d + "/log").read())
@@ -157,7 +172,7 @@ def main():
         print("|---:|---|---|---:|---:|")
         for mib in sizes:
             for name, port in ports.items():
-                r, hwm, secs = one_message(port, mib)
+                r, hwm, secs = one_message(port, mib, rcpts.get(name, "b@example.org"))
                 print("| %d MiB | %s | %s | %.1f MiB | %.1f |" % (mib, name, r[:3], hwm / 1024,
                                                                  secs), flush=True)
                 shutil.rmtree(os.path.join(d, "Maildir", "new"), ignore_errors=True)
@@ -166,9 +181,10 @@ def main():
     finally:
         daemon.terminate()
         daemon.wait()
-        if sink:
-            sink.terminate()
-            sink.wait()
+        for p in (sink, lmtp):
+            if p:
+                p.terminate()
+                p.wait()
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -2,59 +2,44 @@
  * mailman.c - the "mailman" handler: smtpd.MailmanProxy for Mailman 3.
  *
  * Recipients in a list domain (`domains`) are Mailman's: whether the list
- * exists is Mailman's own answer, asked at RCPT time over LMTP (MAIL once,
- * then RCPT for each list address in an open probe transaction), so an
- * unknown list is refused with Mailman's 550 instead of bounced later.
- * Every other recipient is relayed to the listener's `remote` exactly as
- * the proxy handler does (plugins/relay, relay control included).
+ * exists is Mailman's own answer, asked at RCPT time over LMTP
+ * (mailman_lmtp.c), so an unknown list is refused with Mailman's 550
+ * instead of bounced later.  Every other recipient is relayed to the
+ * listener's `remote` exactly as the proxy handler does (plugins/relay,
+ * relay control included).
  *
- * After the final dot Mailman gets the message first, one recipient per
- * LMTP transaction (Mailman answers only once when it rejects a whole
- * multi-recipient message), each list once however often it was named,
- * with From: and Date: added when missing; then the relay part goes out.
- * The client gets 250 only if every destination took every recipient.
+ * The message streams (on_body, the header block first and whole): the
+ * relayed part goes to the upstream as it arrives, and the lists' copy
+ * into a spool (mailman_spool.c: memory up to 1 MiB, then an unnamed
+ * temporary file), so the worker never holds a large message.  At the
+ * final dot the relayed part ends first: the upstream's answer to the
+ * whole message (also a refused BDAT chunk) comes before Mailman is given
+ * anything, and any refusal of it refuses the whole message, delivered
+ * nowhere.  Then Mailman gets the spool, one recipient per LMTP
+ * transaction, each list once however often it was named, with From: and
+ * Date: added when missing.  The client gets 250 only if every
+ * destination took every recipient.  A client gone mid-body, or a spool
+ * that cannot be written (452 4.3.1 when out of room, else 451 4.3.0),
+ * ends the transaction before the dot: the spool is dropped and the
+ * upstream's transaction aborted.
+ *
  * With `mixed_recipients = "split"` (the default) a transaction has one
  * kind of destination: once it has a list recipient, a relayed one gets
  * 452 4.5.3 (RFC 5321 4.5.3.1.10: the client sends it again in another
  * transaction), and the other way round, so each 250 means delivered
- * once.  With "accept" both go in one transaction, and a temporary
- * failure of one destination after the other took the message is 451:
- * at-least-once, the retry serves that one again.  It never answers 2xx
- * for a recipient no destination has taken.
+ * once.  With "accept" both go in one transaction; what is left of
+ * at-least-once there: the upstream took the message and Mailman then
+ * fails for a list (or one list took it and the next fails) - 451, and
+ * the retry serves those that had it again.  It never answers 2xx for a
+ * recipient no destination has taken.
  */
+#include "mailman.h"
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-
-#include <smtpgate/plugin.h>
-
-#include "../relay/relay.h"
-
-#define MAILMAN_DOMAINS_MAX 64
-#define MAILMAN_ADDRESS_MAX_BYTES 600
-/* From: <the longest sender>, Date: and a blank line. */
-#define MAILMAN_EXTRA_HEADERS_MAX_BYTES (MAILMAN_ADDRESS_MAX_BYTES + 128)
-
-struct mailman_state {
-	const struct smtpgate_host *host;
-	struct relay *relay;
-	char lmtp[300];
-	int connect_timeout_sec, timeout_sec;
-	int split;                          /* mixed_recipients = "split" */
-	struct domain_list domains;
-
-	struct smtpgate_client *lmtp_conn; /* kept per worker */
-	int lmtp_reused;
-	int probing;                        /* MAIL sent on lmtp_conn */
-	/* The transaction in progress. */
-	char mailfrom[MAILMAN_ADDRESS_MAX_BYTES];
-	char **lists;                       /* list recipients Mailman accepted */
-	size_t nlists, lists_cap;
-	int relay_mail_sent;                /* relay_mail() accepted */
-	size_t nrelayed;                    /* recipients the relay accepted */
-};
 
 static int read_settings(struct mailman_state *st, const struct smtpgate_cfg *cfg)
 {
@@ -98,6 +83,7 @@ static void free_state(struct mailman_state *st)
 	for (size_t i = 0; i < st->nlists; i++)
 		free(st->lists[i]);
 	free(st->lists);
+	mailman_spool_drop(&st->spool);
 	if (st->relay)
 		relay_free(st->relay);
 	if (st->lmtp_conn)
@@ -112,6 +98,7 @@ static int mailman_init(const struct smtpgate_host *host, const struct smtpgate_
 	if (!st)
 		return -1;
 	st->host = host;
+	mailman_spool_init(&st->spool);
 	if (read_settings(st, cfg) < 0 || !(st->relay = relay_new(host, cfg, "mailman"))) {
 		free_state(st);
 		return -1;
@@ -123,85 +110,6 @@ static int mailman_init(const struct smtpgate_host *host, const struct smtpgate_
 static void mailman_fini(void *priv)
 {
 	free_state(priv);
-}
-
-static void drop_lmtp(struct mailman_state *st)
-{
-	if (st->lmtp_conn)
-		st->host->client_close(st->lmtp_conn);
-	st->lmtp_conn = NULL;
-	st->lmtp_reused = 0;
-	st->probing = 0;
-}
-
-/* Mailman's LMTP connection: the kept one, or a new one. */
-static struct smtpgate_client *lmtp(struct mailman_state *st, struct smtpgate_upstream_reply *u)
-{
-	if (st->lmtp_conn && st->host->client_usable(st->lmtp_conn)) {
-		st->lmtp_reused = 1;
-		return st->lmtp_conn;
-	}
-	drop_lmtp(st);
-	st->lmtp_conn = st->host->client_open(st->lmtp, 1, st->connect_timeout_sec, st->timeout_sec,
-					      u);
-	return st->lmtp_conn;
-}
-
-/* MAIL for Mailman: the client's BODY=8BITMIME and SIZE when offered, but
-   never SMTPUTF8 or DSN parameters, which Mailman refuses (501, 555). */
-static int lmtp_mail(struct mailman_state *st, const struct smtpgate_session *s,
-		     struct smtpgate_upstream_reply *u)
-{
-	char params[128] = "";
-	size_t used = 0;
-	for (size_t i = 0; i < s->mail_option_count; i++) {
-		const char *o = s->mail_options[i];
-		int keep = (strncmp(o, "SIZE=", 5) == 0 &&
-			    st->host->client_extension(st->lmtp_conn, "SIZE", NULL)) ||
-			   (strncmp(o, "BODY=", 5) == 0 &&
-			    st->host->client_extension(st->lmtp_conn, "8BITMIME", NULL));
-		if (keep && used + strlen(o) + 2 < sizeof(params))
-			used += (size_t)snprintf(params + used, sizeof(params) - used, " %s", o);
-	}
-	return st->host->client_command(st->lmtp_conn, u, "MAIL FROM:<%s>%s", st->mailfrom, params);
-}
-
-/* Ask Mailman about one list address: RCPT in the open probe transaction
-   (opened with MAIL on first use; a kept connection found closed is
-   replaced once). */
-static enum smtpgate_verdict ask_mailman(struct mailman_state *st, const struct smtpgate_session *s,
-					 const char *address, struct smtpgate_reply *reply)
-{
-	struct smtpgate_upstream_reply u;
-	for (;;) {
-		if (!lmtp(st, &u))
-			return upstream_answer(st->host, s, st->lmtp, "LMTP connection", &u, reply);
-		if (!st->probing) {
-			int code = lmtp_mail(st, s, &u);
-			if (connection_gone(code) && st->lmtp_reused) {
-				drop_lmtp(st); /* closed while kept: once more on a new one */
-				continue;
-			}
-			if (code / 100 != 2) {
-				if (connection_gone(code))
-					drop_lmtp(st);
-				return upstream_answer(st->host, s, st->lmtp, "LMTP MAIL", &u, reply);
-			}
-			st->probing = 1;
-		}
-		int code = st->host->client_command(st->lmtp_conn, &u, "RCPT TO:<%s>", address);
-		if (connection_gone(code))
-			drop_lmtp(st);
-		return upstream_answer(st->host, s, st->lmtp, "LMTP RCPT", &u, reply);
-	}
-}
-
-static void end_probe(struct mailman_state *st)
-{
-	struct smtpgate_upstream_reply u;
-	if (st->probing && st->host->client_command(st->lmtp_conn, &u, "RSET") / 100 != 2)
-		drop_lmtp(st);
-	st->probing = 0;
 }
 
 static void forget_transaction(struct mailman_state *st)
@@ -216,6 +124,9 @@ static void forget_transaction(struct mailman_state *st)
 		relay_reset(st->relay);
 	st->relay_mail_sent = 0;
 	st->nrelayed = 0;
+	st->body_started = 0;
+	st->extra_len = 0;
+	mailman_spool_drop(&st->spool);
 }
 
 static enum smtpgate_verdict mailman_connect(void *priv, const struct smtpgate_session *s,
@@ -274,7 +185,7 @@ static enum smtpgate_verdict mailman_rcpt(void *priv, const struct smtpgate_sess
 		for (size_t i = 0; i < st->nlists; i++)
 			if (strcasecmp(st->lists[i], address) == 0)
 				return SMTPGATE_CONTINUE;
-		enum smtpgate_verdict v = ask_mailman(st, s, address, reply);
+		enum smtpgate_verdict v = mailman_lmtp_ask(st, s, address, reply);
 		if (v == SMTPGATE_ACCEPT) {
 			if (st->nlists == st->lists_cap) {
 				st->lists_cap = st->lists_cap ? st->lists_cap * 2 : 8;
@@ -304,130 +215,90 @@ static enum smtpgate_verdict mailman_data(void *priv, const struct smtpgate_sess
 					  struct smtpgate_reply *reply)
 {
 	struct mailman_state *st = priv;
-	return st->nrelayed ? relay_data(st->relay, s, reply) : SMTPGATE_CONTINUE;
+	enum smtpgate_verdict v = st->nrelayed ? relay_data(st->relay, s, reply)
+					       : SMTPGATE_CONTINUE;
+	/* The recipients are known: Mailman's probe transaction can go (the
+	   relay's DATA is on its way meanwhile). */
+	mailman_lmtp_end_probe(st);
+	return v;
 }
 
-/* 1 if the header block names the field (case-insensitive, line starts). */
-static int has_header(const char *d, size_t header_len, const char *field)
+/* The lists' copy could not be kept: the client's 4xx, with why in the
+   log (the core then drops the rest and calls on_reset). */
+static enum smtpgate_verdict spool_failed(struct mailman_state *st,
+					  const struct smtpgate_session *s,
+					  struct smtpgate_reply *reply)
 {
-	size_t flen = strlen(field);
-	for (size_t p = 0; p + flen <= header_len;) {
-		if (strncasecmp(d + p, field, flen) == 0)
-			return 1;
-		const char *lf = memchr(d + p, '\n', header_len - p);
-		if (!lf)
-			break;
-		p = (size_t)(lf - d) + 1;
+	int e = st->spool.error;
+	st->host->log(SMTPGATE_LOG_ERROR, s, "destination=mailman list spool could not be %s "
+		      "in %s: %s", st->spool.failed, mailman_spool_dir(), strerror(e));
+	if (e == ENOSPC || e == EDQUOT)
+		st->host->reply(reply, 452, "4.3.1", "Error: insufficient system storage");
+	else
+		st->host->reply(reply, 451, "4.3.0", "Error: local delivery failed");
+	return SMTPGATE_TEMPFAIL;
+}
+
+/* A piece of the message: to the upstream at once for the relayed
+   recipients, into the spool for the lists. */
+static enum smtpgate_verdict mailman_body(void *priv, const struct smtpgate_session *s,
+					  const char *data, size_t len, struct smtpgate_reply *reply)
+{
+	struct mailman_state *st = priv;
+	int first = !st->body_started;
+	st->body_started = 1;
+	if (st->nlists) {
+		if (first) /* the whole header block (SMTPGATE_STREAM_WHOLE_HEADER) */
+			mailman_lmtp_missing_headers(st, data, len);
+		if (mailman_spool_write(&st->spool, data, len) < 0)
+			return spool_failed(st, s, reply);
 	}
-	return 0;
-}
-
-/* A header line "Name: ..." starts the message (rather than body text). */
-static int starts_with_header(const char *d, size_t len)
-{
-	size_t i = 0;
-	while (i < len && d[i] > ' ' && d[i] < 0x7f && d[i] != ':')
-		i++;
-	return i > 0 && i < len && d[i] == ':';
-}
-
-/* What Mailman needs and MailmanProxy added: From: and Date: when the
-   message has none (and a blank line after them when it has no header at
-   all).  Fills extra (to go first; MAILMAN_EXTRA_HEADERS_MAX_BYTES holds
-   the longest sender) and returns its length. */
-static size_t missing_headers(const struct mailman_state *st, const struct smtpgate_message *m,
-			      char *extra, size_t size)
-{
-	const char *d = m->data;
-	size_t header_len = 0;
-	int headers = starts_with_header(d, m->len);
-	if (headers) {
-		const char *end = NULL;
-		for (size_t p = 0; p < m->len && !end; p++)
-			if (d[p] == '\n' && (p + 1 == m->len || d[p + 1] == '\n'))
-				end = d + p + 1;
-		header_len = end ? (size_t)(end - d) : m->len;
-	}
-	size_t n = 0;
-	if (!has_header(d, header_len, "From:"))
-		n += (size_t)snprintf(extra + n, size - n, "From: %s\n",
-				      st->mailfrom[0] ? st->mailfrom : "MAILER-DAEMON");
-	if (!has_header(d, header_len, "Date:")) {
-		char date[64];
-		time_t now = time(NULL);
-		struct tm tm;
-		localtime_r(&now, &tm);
-		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-		n += (size_t)snprintf(extra + n, size - n, "Date: %s\n", date);
-	}
-	if (n && !headers)
-		n += (size_t)snprintf(extra + n, size - n, "\n");
-	return n;
-}
-
-/* The message to one list, in its own LMTP transaction; Mailman's answer. */
-static void deliver_to_list(struct mailman_state *st, const struct smtpgate_session *s,
-			    const char *list, const struct smtpgate_data_part *parts,
-			    struct smtpgate_upstream_reply *u)
-{
-	for (;;) {
-		if (!lmtp(st, u))
-			return;
-		int code = lmtp_mail(st, s, u);
-		if (connection_gone(code) && st->lmtp_reused) {
-			drop_lmtp(st); /* closed while kept: once more on a new one */
-			continue;
-		}
-		if (code / 100 == 2 &&
-		    st->host->client_command(st->lmtp_conn, u, "RCPT TO:<%s>", list) / 100 == 2)
-			st->host->client_data(st->lmtp_conn, parts, 2, u, 1);
-		if (u->code / 100 != 2 && st->host->client_usable(st->lmtp_conn)) {
-			struct smtpgate_upstream_reply r;
-			if (st->host->client_command(st->lmtp_conn, &r, "RSET") / 100 != 2)
-				drop_lmtp(st);
-		}
-		if (!st->host->client_usable(st->lmtp_conn))
-			drop_lmtp(st);
-		return;
-	}
-}
-
-/* What the lists' deliveries came to: which lists took the message (for
-   the log), Mailman's first permanent refusal, and the kinds of failure. */
-struct list_outcome {
-	char delivered[1024];
-	size_t dlen;
-	struct smtpgate_upstream_reply refusal;
-	int temporary, permanent;
-};
-
-/* The message to each list over LMTP, one transaction per list. */
-static void deliver_lists(struct mailman_state *st, const struct smtpgate_session *s,
-			  const struct smtpgate_message *m, struct list_outcome *o)
-{
-	struct smtpgate_upstream_reply u;
-	char extra[MAILMAN_EXTRA_HEADERS_MAX_BYTES];
-	struct smtpgate_data_part parts[2] = {
-		{ extra, missing_headers(st, m, extra, sizeof(extra)) },
-		{ m->data, m->len },
-	};
-	for (size_t i = 0; i < st->nlists; i++) {
-		deliver_to_list(st, s, st->lists[i], parts, &u);
-		st->host->log(SMTPGATE_LOG_INFO, s, "rcpt=<%s> destination=mailman answer=\"%d %s\"",
-			      st->lists[i], u.code, u.text);
-		if (u.code / 100 == 2) {
-			if (o->dlen + strlen(st->lists[i]) + 4 < sizeof(o->delivered))
-				o->dlen += (size_t)snprintf(o->delivered + o->dlen,
-							    sizeof(o->delivered) - o->dlen, "%s<%s>",
-							    o->dlen ? "," : "", st->lists[i]);
-		} else if (u.code / 100 == 5) {
-			if (!o->permanent)
-				o->refusal = u;
-			o->permanent = 1;
-		} else {
-			o->temporary = 1;
+	if (st->nrelayed) {
+		enum smtpgate_verdict v = relay_body(st->relay, s, data, len, reply);
+		if (v != SMTPGATE_CONTINUE) {
+			/* Before the final dot: Mailman has nothing yet. */
+			st->host->log(SMTPGATE_LOG_INFO, s, "rcpts=%zu destination=relay verdict=%s "
+				      "%s: nothing delivered", st->nrelayed,
+				      v == SMTPGATE_REJECT ? "refused" : "failed",
+				      first ? "at DATA" : "mid-message");
+			return v;
 		}
 	}
+	return SMTPGATE_CONTINUE;
+}
+
+/* The answer once the relay (if any) took the message and Mailman was
+   given it: 250 only if every list took it too. */
+static enum smtpgate_verdict lists_answer(struct mailman_state *st,
+					  const struct smtpgate_session *s, size_t nrelayed,
+					  const struct mailman_outcome *o,
+					  struct smtpgate_reply *reply)
+{
+	if (o->temporary) {
+		if (o->dlen)
+			st->host->log(SMTPGATE_LOG_WARNING, s,
+				      "answering 451 although Mailman already has the message for %s: "
+				      "a retry delivers it again there", o->delivered);
+		if (nrelayed)
+			st->host->log(SMTPGATE_LOG_WARNING, s, "answering 451 although the upstream "
+				      "already has the message for %zu relayed recipient(s): a retry "
+				      "delivers it again there", nrelayed);
+		st->host->reply(reply, 451, "4.3.0",
+				"Error: not every destination took the message; try again later");
+		return SMTPGATE_TEMPFAIL;
+	}
+	if (o->permanent) {
+		if (o->dlen)
+			st->host->log(SMTPGATE_LOG_WARNING, s, "refused for some recipients, delivered "
+				      "to Mailman for %s", o->delivered);
+		if (nrelayed)
+			st->host->log(SMTPGATE_LOG_WARNING, s, "refused for some recipients, delivered "
+				      "to the upstream for %zu relayed recipient(s)", nrelayed);
+		return upstream_answer(st->host, s, st->lmtp, "LMTP DATA", &o->refusal, reply);
+	}
+	if (!nrelayed) /* else the upstream's 250 is in reply */
+		st->host->reply(reply, 250, "2.0.0", "OK: delivered to Mailman");
+	return SMTPGATE_ACCEPT;
 }
 
 static enum smtpgate_verdict mailman_message(void *priv, const struct smtpgate_session *s,
@@ -435,65 +306,37 @@ static enum smtpgate_verdict mailman_message(void *priv, const struct smtpgate_s
 					     struct smtpgate_reply *reply)
 {
 	struct mailman_state *st = priv;
-	struct list_outcome o = { .dlen = 0 };
+	struct mailman_outcome o = { .dlen = 0 };
+	size_t nrelayed = st->nrelayed;
 
-	end_probe(st);
-	/* An upstream that refuses the relayed part at DATA does so before
-	   Mailman has anything: the whole message is refused, nothing is
-	   delivered twice. */
-	if (st->nrelayed) {
-		enum smtpgate_verdict ready = relay_data_answer(st->relay, s, reply);
-		if (ready != SMTPGATE_CONTINUE) {
-			st->host->log(SMTPGATE_LOG_INFO, s, "rcpts=%zu destination=relay verdict=%s at "
-				      "DATA: nothing delivered", st->nrelayed,
-				      ready == SMTPGATE_REJECT ? "refused" : "failed");
+	mailman_lmtp_end_probe(st);
+	if (st->nlists && !st->body_started) /* an empty message: no piece came */
+		mailman_lmtp_missing_headers(st, "", 0);
+	/* The relayed part ends first: its upstream answers for the whole
+	   message (a refused BDAT chunk too) before Mailman has anything, so
+	   a refusal there refuses the message for everyone, delivered
+	   nowhere, and the retry serves nobody twice. */
+	if (nrelayed) {
+		enum smtpgate_verdict v = relay_message(st->relay, s, m, reply);
+		st->host->log(SMTPGATE_LOG_INFO, s, "rcpts=%zu destination=relay verdict=%s%s",
+			      nrelayed, v == SMTPGATE_ACCEPT ? "accepted"
+				      : v == SMTPGATE_REJECT ? "refused" : "failed",
+			      v == SMTPGATE_ACCEPT ? "" : ": nothing delivered");
+		if (v != SMTPGATE_ACCEPT) {
 			forget_transaction(st);
-			return ready;
+			return v;
 		}
 	}
-	deliver_lists(st, s, m, &o);
-
-	/* The relay's answer goes into reply; Mailman's refusal, if any, is
-	   kept aside and wins (it came first). */
-	enum smtpgate_verdict relayed = SMTPGATE_ACCEPT;
-	if (st->nrelayed) {
-		relayed = relay_message(st->relay, s, m, reply);
-		st->host->log(SMTPGATE_LOG_INFO, s, "rcpts=%zu destination=relay verdict=%s",
-			      st->nrelayed, relayed == SMTPGATE_ACCEPT ? "accepted"
-					    : relayed == SMTPGATE_REJECT ? "refused" : "failed");
-		o.temporary |= relayed == SMTPGATE_TEMPFAIL;
-		o.permanent |= relayed == SMTPGATE_REJECT;
-	}
-	size_t nrelayed = st->nrelayed;
+	mailman_lmtp_deliver(st, s, &o);
 	forget_transaction(st);
-
-	if (o.temporary) {
-		if (o.dlen)
-			st->host->log(SMTPGATE_LOG_WARNING, s,
-				      "answering 451 although Mailman already has the message for %s: "
-				      "a retry delivers it again there", o.delivered);
-		st->host->reply(reply, 451, "4.3.0",
-				"Error: not every destination took the message; try again later");
-		return SMTPGATE_TEMPFAIL;
-	}
-	if (o.permanent) {
-		if (o.dlen)
-			st->host->log(SMTPGATE_LOG_WARNING, s, "refused for some recipients, delivered "
-				      "to Mailman for %s", o.delivered);
-		if (o.refusal.code)
-			return upstream_answer(st->host, s, st->lmtp, "LMTP DATA", &o.refusal, reply);
-		return SMTPGATE_REJECT; /* the relay's refusal is in reply */
-	}
-	if (!nrelayed)
-		st->host->reply(reply, 250, "2.0.0", "OK: delivered to Mailman");
-	return SMTPGATE_ACCEPT;
+	return lists_answer(st, s, nrelayed, &o, reply);
 }
 
 static void mailman_reset(void *priv, const struct smtpgate_session *s)
 {
 	struct mailman_state *st = priv;
 	(void)s;
-	end_probe(st);
+	mailman_lmtp_end_probe(st);
 	forget_transaction(st);
 }
 
@@ -525,6 +368,9 @@ static const struct smtpgate_plugin mailman_plugin = {
 	.on_message = mailman_message,
 	.on_reset = mailman_reset,
 	.settings = mailman_settings,
+	/* From: and Date: are added after a look at the whole header block. */
+	.stream_flags = SMTPGATE_STREAM_WHOLE_HEADER,
+	.on_body = mailman_body,
 	.ehlo_keywords = mailman_keywords,
 };
 

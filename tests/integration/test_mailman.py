@@ -34,6 +34,7 @@ atexit handlers on SIGINT/SIGTERM and before an os._exit).
 """
 import atexit
 import email
+import os
 import re
 import smtplib
 import socket
@@ -43,6 +44,9 @@ import time
 import harness
 from mailman_fixture import LEAN, MailmanCore
 from postfix_fixture import Postfix
+from test_maildir import ROOT, Mount, listdir, server_worker
+from test_relay_bdat import bdat_upstream
+from test_stream import BLOCK, HEADER, check_hwm, send_big, vm_hwm_kb
 from harness import (Client, TestFailure, check, eq, frames, free_port, read_file, smtp_sink,
                      wait_until)
 
@@ -88,7 +92,8 @@ def mklists(*specs):
 # Every test's own list: name -> number of members.  Owner
 # owner.NAME@example.org, members memberN.NAME@example.org.
 LISTS = {"mmpost": 1, "mmrcpt": 0, "mmjoin": 0, "mmreq": 0, "mmboth": 1, "mmdup": 1,
-         "mmhdr": 1, "mmutf8": 1, "mmown": 0, "mmdata": 1, "mmpfx": 1}
+         "mmhdr": 1, "mmutf8": 1, "mmown": 0, "mmdata": 1, "mmpfx": 1, "mmbig": 0,
+         "mmgone": 0, "mmchunk": 0}
 
 
 def owner_of(name):
@@ -547,7 +552,11 @@ def test_mailman_stopped_is_451_and_the_relay_still_works(ctx):
     d.wait_log(r"upstream=127\.0\.0\.1:%d LMTP connection: no answer" % dead)
 
 
-def test_upstream_refusing_data_before_or_after_mailman_has_it(ctx):
+def test_upstream_refusing_data_or_the_message_before_mailman_has_it(ctx):
+    """The relayed part ends first at the final dot: an upstream refusing
+    its DATA, or the whole message at its final dot, refuses it for every
+    recipient and Mailman is never given it (the retry serves nobody
+    twice)."""
     mm, (member,) = new_list("mmdata")
     outsider = "outsider.mmdata@example.org"
     for n, opts in enumerate((("-r", "data"), ("-r", "."))):
@@ -559,22 +568,12 @@ def test_upstream_refusing_data_before_or_after_mailman_has_it(ctx):
         r = finish(c, "From: %s\nTo: mmdata@example.com\nCc: %s\nSubject: refused %d mmdata\n\n"
                       "body\n" % (member, outsider, n))
         c.close()
-        if opts[1] == "data":
-            # Refused at the upstream's DATA, before Mailman is asked: the
-            # upstream's answer for the whole message, nothing delivered.
-            eq(r, "452 4.3.1 Insufficient system storage", "final reply, DATA refused upstream")
-            d.wait_log(r"rcpts=1 destination=relay verdict=failed at DATA: nothing delivered")
-            check(not re.search(r"destination=mailman", d.log()),
-                  "Mailman was given a message the client is told to send again")
-            continue
-        eq(r, "451 4.3.0 Error: not every destination took the message; try again later",
-           "final reply with smtp-sink %s" % " ".join(opts))
-        d.wait_log(r"answering 451 although Mailman already has the message for "
-                   r"<mmdata@example\.com>")
-        d.wait_log(r"rcpts=1 destination=relay verdict=failed")
-        # Mailman has it: at-least-once, the member gets this attempt's copy.
-        mm.wait_copies("the member's copy of attempt %d" % n, list_id("mmdata"),
-                       "refused %d mmdata" % n)
+        eq(r, "452 4.3.1 Insufficient system storage",
+           "final reply, smtp-sink %s: the upstream's answer" % " ".join(opts))
+        d.wait_log(r"rcpts=1 destination=relay verdict=failed%s: nothing delivered"
+                   % (" at DATA" if opts[1] == "data" else ""))
+        check(not re.search(r"destination=mailman", d.log()),
+              "Mailman was given a message the client is told to send again")
 
 
 class ScriptedLmtp:
@@ -582,7 +581,8 @@ class ScriptedLmtp:
     (the real one proves the feature above): every list exists, every
     message is taken, and each DATA's bytes are kept in self.messages."""
 
-    def __init__(self):
+    def __init__(self, data_reply=b"250 2.0.0 taken"):
+        self.data_reply = data_reply  # the answer to each message, per recipient
         self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.srv.bind(("127.0.0.1", 0))
         self.srv.listen(8)
@@ -609,13 +609,13 @@ class ScriptedLmtp:
                 break
             if verb == b"DATA":
                 conn.sendall(b"354 go on\r\n")
-                data = b""
+                data = []
                 for body_line in f:
                     if body_line == b".\r\n":
                         break
-                    data += body_line
-                self.messages.append(data)
-                conn.sendall(b"250 2.0.0 taken\r\n" * max(rcpts, 1))
+                    data.append(body_line)
+                self.messages.append(b"".join(data))
+                conn.sendall((self.data_reply + b"\r\n") * max(rcpts, 1))
                 rcpts = 0
                 continue
             rcpts += verb == b"RCPT"
@@ -659,5 +659,182 @@ def test_open_relay_transaction_and_long_sender_with_a_scripted_peer(ctx):
         check(third.startswith(b"From: %s\r\nDate: " % sender.encode()),
               "the added From: and Date: of the third message: %r" % third[:700])
         check(third.endswith(b"Subject: three\r\n\r\nz\r\n"), "its body: %r" % third[-100:])
+    finally:
+        lmtp.close()
+
+
+# ---------------------------------------------------------------- streamed messages
+
+# Mailman's LMTP runner takes at most 32 MiB (aiosmtpd's default limit):
+# the list's part stays under it; the relayed part is bigger.
+LIST_BIG_MB = 30
+RELAY_BIG_MB = int(os.environ.get("SMTPGATE_BIG_MB", "100"))
+
+
+def spool_files(worker, spool):
+    """The worker's open files in the directory spool (an O_TMPFILE file
+    shows as "spool/#INODE (deleted)")."""
+    out = []
+    try:
+        for fd in os.listdir("/proc/%d/fd" % worker):
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (worker, fd))
+            except OSError:
+                continue
+            if target.startswith(spool + "/"):
+                out.append(target)
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def test_big_messages_to_a_list_and_an_outsider_in_constant_memory(ctx):
+    """data_size_limit = 0, one worker, one session: 30 MiB to a list and
+    an outsider in one transaction (the list's copy through the spool's
+    temporary file, the relayed part streamed), then 100 MiB to the
+    outsider alone.  Both taken; the worker's VmHWM stays under 16 MiB."""
+    mm, _ = new_list("mmbig")
+    sink = smtp_sink(ctx)
+    text, port = mailman_daemon(ctx, mm.lmtp_port, sink, mixed="accept", data_size_limit=0,
+                                workers=1, data_timeout=600)
+    d = ctx.daemon(ctx.config([text]))
+    d.wait_workers(1)
+    outsider = "outsider.mmbig@example.org"
+    c, replies = dialog(port, "a@example.org", ["mmbig@example.com", outsider])
+    c.sock.settimeout(600)
+    eq(replies, [LIST_OK, "250 2.1.5 Ok"], "RCPT replies")
+    eq(c.cmd("DATA")[:3], "354", "DATA")
+    send_big(c, LIST_BIG_MB)
+    r = "\n".join(c.reply())
+    check(r.startswith("250 "), "reply to %d MiB for a list and an outsider: %r" % (LIST_BIG_MB, r))
+    d.wait_log(r'rcpt=<mmbig@example\.com> destination=mailman answer=\\"250 ')
+    c.begin_data(helo=None, rcpt="RCPT TO:<%s>" % outsider)
+    send_big(c, RELAY_BIG_MB)
+    r = "\n".join(c.reply())
+    check(r.startswith("250 "), "reply to %d MiB for the outsider: %r" % (RELAY_BIG_MB, r))
+    hwm = vm_hwm_kb(server_worker(d, port, c.sock))
+    c.close()
+    check_hwm(hwm, RELAY_BIG_MB)
+    d.wait_log(r"rcpts=1 destination=relay verdict=accepted", count=2)
+
+
+def test_client_gone_mid_body_leaves_no_spool_and_delivers_nothing(ctx):
+    """A list and an outsider; the client leaves after 3 MiB (past the
+    spool's 1 MiB in memory, so its temporary file is open): the file is
+    closed (it never had a name), the upstream's transaction is aborted
+    (nothing at the world sink) and Mailman is never given the message."""
+    mm, _ = new_list("mmgone")
+    spool = ctx.path("spool")
+    os.mkdir(spool)
+    world, world_port, world_out = ctx.listener()
+    text, port = mailman_daemon(ctx, mm.lmtp_port, world_port, mixed="accept", workers=1)
+    d = ctx.daemon(ctx.config([text, world]), env=dict(os.environ, TMPDIR=spool))
+    c, replies = dialog(port, "a@example.org", ["mmgone@example.com", "outsider.mmgone@example.org"])
+    eq(replies, [LIST_OK, "250 OK"], "RCPT replies")
+    eq(c.cmd("DATA")[:3], "354", "DATA")
+    c.send(b"Subject: gone mmgone\r\n\r\n" + BLOCK * 3)
+    w = server_worker(d, port, c.sock)
+    wait_until(lambda: spool_files(w, spool), what="the spool's temporary file")
+    check(all(f.endswith(" (deleted)") for f in spool_files(w, spool)),
+          "a spool file with a name: %r" % spool_files(w, spool))
+    c.close()
+    wait_until(lambda: not spool_files(w, spool), what="the spool's file closed")
+    eq(listdir(spool), [], "the spool directory")
+    # The client's session at the mailman listener, the relay's at the world.
+    d.wait_log(r"listener=\S+ event=disconnect reason=eof", count=2)
+    eq([f for f in frames(read_file(world_out)) if b"gone mmgone" in f], [],
+       "frames at the world sink")
+    check(not re.search(r"destination=(mailman|relay)", d.log()),
+          "a destination was given the message: %s" % d.log())
+
+
+def test_chunking_upstream_refusing_the_message_before_mailman_has_it(ctx):
+    """An upstream offering CHUNKING answers only at BDAT LAST: the relay
+    ends first at the final dot, so its refusal is the client's reply and
+    the list is never served (no 451 after Mailman took it)."""
+    mm, _ = new_list("mmchunk")
+
+    def on_chunk(conn, size, last, octets):
+        conn.sendall(b"554 5.7.1 content refused\r\n" if last else b"250 2.0.0 chunk\r\n")
+        return True
+    up, t, commands = bdat_upstream(on_chunk)
+    text, port = mailman_daemon(ctx, mm.lmtp_port, up, mixed="accept")
+    d = ctx.daemon(ctx.config([text]))
+    c, replies = dialog(port, "a@example.org", ["mmchunk@example.com", "outsider@example.org"])
+    eq(replies, [LIST_OK, "250 ok"], "RCPT replies")
+    r = finish(c, "From: a@example.org\nSubject: chunked mmchunk\n\n" + "line\n" * 30000)
+    c.close()
+    eq(r, "554 5.7.1 content refused", "the client's reply: the upstream's")
+    check(any(cmd.endswith(" LAST") for cmd in commands), "BDAT LAST: %s" % commands[-3:])
+    d.wait_log(r"rcpts=1 destination=relay verdict=refused: nothing delivered")
+    check(not re.search(r"destination=mailman", d.log()), "Mailman was given the message")
+
+
+def test_list_copy_spooled_whole_or_refused_with_a_scripted_peer(ctx):
+    """The list's copy past the spool's memory: byte for byte at the LMTP
+    peer, From: and Date: first.  With its temporary file on a full
+    tmpfs (root): 452 4.3.1; in a missing directory: 451 4.3.0, while a
+    message under 1 MiB (kept in memory) still goes; never a 250 for a
+    copy the spool lost."""
+    lmtp = ScriptedLmtp()
+    mounts = []
+    try:
+        body = HEADER + BLOCK * 3 + b"tail"
+        cases = [("spool", "250 ")]
+        if ROOT:
+            cases.append(("full", "452 4.3.1 Error: insufficient system storage"))
+        cases.append(("missing", "451 4.3.0 Error: local delivery failed"))
+        for n, (name, want) in enumerate(cases):
+            spool = ctx.path(name)
+            if name == "spool":
+                os.mkdir(spool)
+            elif name == "full":
+                mounts.append(Mount(ctx, spool, "256k"))
+            text, port = mailman_daemon(ctx, lmtp.port, free_port(), workers=1)
+            d = ctx.daemon(ctx.config([text], name="smtpgate%d.conf" % n),
+                           env=dict(os.environ, TMPDIR=spool))
+            with Client(port, timeout=60) as c:
+                r = c.transaction(body, rcpt="RCPT TO:<scripted@%s>" % DOMAIN)
+                check(r.startswith(want), "%s spool: %r" % (name, r))
+                if name == "missing":
+                    r = c.transaction(b"Subject: small\r\n\r\nsmall\r\n", helo=None,
+                                      rcpt="RCPT TO:<scripted@%s>" % DOMAIN)
+                    check(r.startswith("250 "), "a message kept in memory: %r" % r)
+            if name == "spool":
+                wait_until(lambda: len(lmtp.messages) == 1, what="the copy at the LMTP peer")
+                got = lmtp.messages[0]
+                check(got.startswith(b"From: a@example.org\r\nDate: "), "added: %r" % got[:200])
+                eq(got.split(b"\r\n", 2)[2], body + b"\r\n", "the copy after From: and Date:")
+            else:
+                d.wait_log(r"destination=mailman list spool could not be (written|opened) in %s"
+                           % re.escape(spool))
+        eq(len(lmtp.messages), 2, "messages at the LMTP peer (the big one, the small one)")
+    finally:
+        lmtp.close()
+        for m in mounts:
+            m.umount()
+
+
+def test_mailman_failing_after_the_upstream_took_it_is_451_at_least_once(ctx):
+    """What "accept" leaves at-least-once: the upstream took the message
+    (it ends first), then Mailman answers 451 for the list: the client
+    gets 451 4.3.0, a warning says the upstream has it, and the upstream
+    does have it (the retry will give it a second copy)."""
+    lmtp = ScriptedLmtp(data_reply=b"451 4.3.0 scripted failure")
+    try:
+        world, world_port, world_out = ctx.listener()
+        text, port = mailman_daemon(ctx, lmtp.port, world_port, mixed="accept")
+        d = ctx.daemon(ctx.config([text, world]))
+        c, replies = dialog(port, "a@example.org", ["scripted@%s" % DOMAIN, "out@example.org"])
+        eq([r[:3] for r in replies], ["250", "250"], "RCPT replies")
+        r = finish(c, "From: a@example.org\nSubject: twice maybe\n\nbody\n")
+        c.close()
+        eq(r, "451 4.3.0 Error: not every destination took the message; try again later",
+           "final reply")
+        d.wait_log(r"answering 451 although the upstream already has the message for 1 "
+                   r"relayed recipient\(s\): a retry delivers it again there")
+        d.wait_log(r'rcpt=<scripted@example\.com> destination=mailman answer=\\"451 ')
+        check([f for f in frames(read_file(world_out)) if b"Subject: twice maybe" in f],
+              "the upstream's copy")
     finally:
         lmtp.close()
