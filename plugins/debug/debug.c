@@ -272,7 +272,7 @@ static int jsonl_write(struct debug_state *st, const struct smtpgate_session *s,
 {
 	debug_store_drop(&st->frame);
 	if (!msg->streamed) {
-		debug_json_message(s, msg->data, msg->len, emit, st);
+		debug_json_message(s, msg->data ? msg->data : "", msg->len, emit, st);
 		return frame_flush(st);
 	}
 	struct debug_json_body b;

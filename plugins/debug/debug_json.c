@@ -313,6 +313,8 @@ static void body_carry(struct debug_json_body *b, const char **p, size_t *len)
 void debug_json_body_put(struct debug_json_body *b, const char *p, size_t len)
 {
 	const struct out o = { b->emit, b->ctx };
+	if (len == 0)
+		return; /* p may be NULL then */
 	if (b->carry_len)
 		body_carry(b, &p, &len);
 	if (b->carry_len)

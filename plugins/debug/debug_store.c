@@ -95,6 +95,8 @@ void debug_store_init(struct debug_store *b, const struct smtpgate_host *host)
 
 void debug_store_put(struct debug_store *b, const char *p, size_t len)
 {
+	if (len == 0)
+		return; /* p may be NULL then */
 	if (b->len + len > DEBUG_MEMORY_MAX_BYTES) {
 		spill_out(b);
 		if (len > DEBUG_MEMORY_MAX_BYTES) { /* more than the buffer: straight on */
