@@ -4,7 +4,8 @@
  *
  * Refused, each with the file name and both versions: another ABI major, a
  * newer minor, a descriptor smaller than its minor promises, no name, no
- * message hook, a command that shadows a built-in one, and a file that is
+ * message hook, a command that shadows a built-in one, stream_flags it
+ * does not know or without a body hook, and a file that is
  * writable by group/others or owned by someone else (anyone who can write
  * it runs code in every worker).
  *
@@ -50,6 +51,7 @@ _Static_assert(sizeof(descriptor_size_by_minor) / sizeof(descriptor_size_by_mino
 	       "one descriptor size per ABI minor");
 
 static int plugin_check_keywords(const struct smtpgate_plugin *d, char *err, size_t err_size);
+static int plugin_check_stream(const struct smtpgate_plugin *d, char *err, size_t err_size);
 
 static const char *const builtin_verbs[] = {
 	"HELO", "EHLO", "NOOP", "QUIT", "MAIL", "RCPT", "RSET", "DATA", "HELP", "VRFY", "EXPN",
@@ -306,7 +308,33 @@ int plugin_check_descriptor(const struct smtpgate_plugin *d, char *err, size_t e
 		snprintf(err, err_size, "plugin \"%s\": %s", d->name, why);
 		return -1;
 	}
+	if (plugin_check_stream(d, err, err_size) < 0)
+		return -1;
 	return plugin_check_keywords(d, err, err_size);
+}
+
+/* The stream_flags of a 1.1 descriptor: only bits this core knows, and
+   only with a body hook to apply them to.  A flag the core does not know
+   would be a promise about the pieces it cannot keep. */
+static int plugin_check_stream(const struct smtpgate_plugin *d, char *err, size_t err_size)
+{
+	const unsigned int known = SMTPGATE_STREAM_WHOLE_HEADER;
+	if (d->abi_minor < 1 || !d->stream_flags)
+		return 0;
+	if (d->stream_flags & ~known) {
+		snprintf(err, err_size,
+			 "plugin \"%s\": stream_flags 0x%x has bits this smtpgate does not know "
+			 "(0x%x; it knows 0x%x)", d->name, d->stream_flags, d->stream_flags & ~known,
+			 known);
+		return -1;
+	}
+	if (!d->on_body) {
+		snprintf(err, err_size,
+			 "plugin \"%s\": stream_flags 0x%x set without a body hook (on_body)",
+			 d->name, d->stream_flags);
+		return -1;
+	}
+	return 0;
 }
 
 /* The EHLO keywords of a 1.1 descriptor: each valid, none the core's,

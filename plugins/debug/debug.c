@@ -8,11 +8,15 @@
  * interleave.  The message comes piece by piece (on_body, the header
  * block first and whole, for X-Peer); the framed text is kept in memory up
  * to DEBUG_MEMORY_MAX_BYTES, beyond that in an unnamed temporary file
- * ($TMPDIR or /tmp), so a large message never costs its size in memory.
- * As a developer's test double it can instead write one JSON object per
- * message (`format = "jsonl"`, debug_json.c: that one needs the whole
- * message, so it is gathered in memory) and inject faults at connect,
- * MAIL, RCPT and the final dot (`chaos_*`, debug_chaos.c).
+ * ($TMPDIR or /tmp, debug_store.c), so a large message never costs its
+ * size in memory.  As a developer's test double it can instead write one
+ * JSON object per message (`format = "jsonl"`, debug_json.c) and inject
+ * faults at connect, MAIL, RCPT and the final dot (`chaos_*`,
+ * debug_chaos.c).  For jsonl the header block (the first piece) is kept
+ * in memory, the body in a store of its own, its UTF-8 validity decided
+ * as it comes; at the final dot the JSON line is made from them, the body
+ * read back and encoded in bounded pieces, into the frame's store, and
+ * written whole under the lock as the text is.
  *
  * It is the smallest complete plugin and the template for authors: one
  * descriptor, an init that reads its settings, the body and message
@@ -26,109 +30,41 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#define DEBUG_MEMORY_MAX_BYTES (1024 * 1024) /* then a temporary file */
-#define DEBUG_COPY_BYTES 65536
-
 #include <smtpgate/plugin.h>
 
 #include "debug_chaos.h"
 #include "debug_json.h"
+#include "debug_store.h"
 
 struct debug_state {
 	const struct smtpgate_host *host;
 	int fd; /* our own open file description, so flock() excludes other workers */
-	char *buf;
-	size_t len, cap;
-	int spill;        /* the temporary file past DEBUG_MEMORY_MAX_BYTES, or -1 */
-	int spill_failed; /* errno of a failed write there, or 0 */
+	struct debug_store frame; /* what goes to the output for this message */
 	int started;      /* a message is being framed (its first piece came) */
 	char last;        /* its last byte, for the final line end */
 	int jsonl;                /* format = "jsonl" */
 	struct debug_chaos chaos; /* chaos_* */
-	char *raw;                /* jsonl: the message as it came */
-	size_t raw_len, raw_cap;
+	char *head;               /* jsonl: the header fields (the first piece's) */
+	size_t head_len;
+	struct debug_store body;  /* jsonl: the rest of the message */
+	struct debug_json_utf8 utf8; /* jsonl: whether the body is UTF-8 */
 };
 
-static void spill_out(struct debug_state *st);
 static void frame_drop(struct debug_state *st);
 static void frame_start(struct debug_state *st, const struct smtpgate_session *s);
 static void frame_piece(struct debug_state *st, const struct smtpgate_session *s, const char *d,
 			size_t len, int first);
 static int frame_write(struct debug_state *st);
 static int frame_flush(struct debug_state *st);
-static void raw_append(struct debug_state *st, const char *p, size_t len);
+static void jsonl_piece(struct debug_state *st, const char *p, size_t len);
+static int jsonl_write(struct debug_state *st, const struct smtpgate_session *s,
+		       const struct smtpgate_message *msg);
 
-/* As the core does: allocation failure ends the worker, logged first
-   (a plugin cannot reach the core's log_panic, only the host's log). */
-__attribute__((noreturn)) static void out_of_memory(struct debug_state *st, size_t bytes)
-{
-	st->host->log(SMTPGATE_LOG_ERROR, NULL, "event=panic reason=out-of-memory call=realloc "
-		      "bytes=%zu", bytes);
-	abort();
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* The framed text so far to the temporary file (made at the first
-   spill): memory is then free for what comes next. */
-static void spill_out(struct debug_state *st)
-{
-	if (st->spill < 0 && !st->spill_failed) {
-		const char *dir = getenv("TMPDIR");
-		if (!dir || !*dir)
-			dir = "/tmp";
-		st->spill = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-		if (st->spill < 0)
-			st->spill_failed = errno;
-	}
-	if (st->spill >= 0 && !st->spill_failed && write_all(st->spill, st->buf, st->len) < 0)
-		st->spill_failed = errno;
-	st->len = 0;
-}
-
-/* *buf holds at least need bytes (doubling from 8 KiB); no memory ends
-   the worker. */
-static void grow(struct debug_state *st, char **buf, size_t *cap, size_t need)
-{
-	if (need <= *cap)
-		return;
-	size_t c = *cap ? *cap : 8192;
-	while (c < need)
-		c *= 2;
-	char *n = realloc(*buf, c);
-	if (!n)
-		out_of_memory(st, c);
-	*buf = n;
-	*cap = c;
-}
-
-/* Add bytes to the message being framed: in memory (growing by doubling)
-   up to DEBUG_MEMORY_MAX_BYTES, then through the temporary file. */
+/* Add bytes to the message being framed (debug_store: in memory, past
+   DEBUG_MEMORY_MAX_BYTES in the temporary file). */
 static void append(struct debug_state *st, const char *p, size_t len)
 {
-	if (st->len + len > DEBUG_MEMORY_MAX_BYTES) {
-		spill_out(st);
-		if (len > DEBUG_MEMORY_MAX_BYTES) { /* more than the buffer: straight on */
-			if (st->spill >= 0 && !st->spill_failed && write_all(st->spill, p, len) < 0)
-				st->spill_failed = errno;
-			return;
-		}
-	}
-	grow(st, &st->buf, &st->cap, st->len + len);
-	memcpy(st->buf + st->len, p, len);
-	st->len += len;
+	debug_store_put(&st->frame, p, len);
 }
 
 static void append_str(struct debug_state *st, const char *s)
@@ -187,7 +123,8 @@ static int debug_init(const struct smtpgate_host *host, const struct smtpgate_cf
 	if (!st)
 		return -1;
 	st->host = host;
-	st->spill = -1;
+	debug_store_init(&st->frame, host);
+	debug_store_init(&st->body, host);
 	st->jsonl = strcmp(format, "jsonl") == 0;
 	if (debug_chaos_read(&st->chaos, host, cfg) < 0) {
 		free(st);
@@ -213,31 +150,21 @@ static void debug_fini(void *priv)
 	struct debug_state *st = priv;
 	frame_drop(st);
 	close(st->fd);
-	free(st->buf);
-	free(st->raw);
+	debug_store_free(&st->frame);
+	debug_store_free(&st->body);
 	free(st);
 }
 
-/* Forget the message being framed (its temporary file with it). */
+/* Forget the message being framed (its temporary files with it). */
 static void frame_drop(struct debug_state *st)
 {
-	if (st->spill >= 0)
-		close(st->spill);
-	st->spill = -1;
-	st->spill_failed = 0;
+	debug_store_drop(&st->frame);
+	debug_store_drop(&st->body);
+	free(st->head);
+	st->head = NULL;
+	st->head_len = 0;
+	memset(&st->utf8, 0, sizeof(st->utf8));
 	st->started = 0;
-	st->len = 0;
-	st->raw_len = 0;
-	if (st->raw_cap > DEBUG_MEMORY_MAX_BYTES) {
-		free(st->raw);
-		st->raw = NULL;
-		st->raw_cap = 0;
-	}
-	if (st->cap > DEBUG_MEMORY_MAX_BYTES) {
-		free(st->buf);
-		st->buf = NULL;
-		st->cap = 0;
-	}
 }
 
 /* The frame's opening lines. */
@@ -290,46 +217,71 @@ static int frame_write(struct debug_state *st)
 	return frame_flush(st);
 }
 
+/* For debug_store_each(): bytes to the output. */
+static int to_output(void *ctx, const char *p, size_t len)
+{
+	return debug_store_write_all(*(const int *)ctx, p, len);
+}
+
 /* What was framed, to the output whole under the lock. */
 static int frame_flush(struct debug_state *st)
 {
-	if (st->spill >= 0)
-		spill_out(st);
-	if (st->spill_failed)
-		return errno = st->spill_failed, -1;
-	int rc = 0;
 	flock(st->fd, LOCK_EX);
-	if (st->spill < 0) {
-		rc = write_all(st->fd, st->buf, st->len);
-	} else {
-		char *chunk = st->buf && st->cap >= DEBUG_COPY_BYTES ? st->buf : NULL;
-		char local[4096];
-		size_t size = chunk ? DEBUG_COPY_BYTES : sizeof(local);
-		ssize_t n;
-		if (lseek(st->spill, 0, SEEK_SET) < 0)
-			rc = -1;
-		while (rc == 0 && (n = read(st->spill, chunk ? chunk : local, size)) != 0)
-			rc = n < 0 ? (errno == EINTR ? 0 : -1)
-				   : write_all(st->fd, chunk ? chunk : local, (size_t)n);
-	}
+	int rc = debug_store_each(&st->frame, to_output, &st->fd);
 	int saved = errno;
 	flock(st->fd, LOCK_UN);
 	errno = saved;
 	return rc;
 }
 
-/* jsonl: the message kept whole for debug_json_message(). */
-static void raw_append(struct debug_state *st, const char *p, size_t len)
+/* jsonl: a piece of the message.  The first holds the whole header block
+   (or is the whole message): its fields are kept in memory, what follows
+   them goes with the rest to the body's store. */
+static void jsonl_piece(struct debug_state *st, const char *p, size_t len)
 {
-	grow(st, &st->raw, &st->raw_cap, st->raw_len + len);
-	memcpy(st->raw + st->raw_len, p, len);
-	st->raw_len += len;
+	if (!st->started) {
+		frame_drop(st);
+		st->started = 1;
+		st->head_len = debug_json_header_end(p, len);
+		st->head = debug_store_alloc(st->host, st->head_len);
+		memcpy(st->head, p, st->head_len);
+		p += st->head_len;
+		len -= st->head_len;
+	}
+	debug_json_utf8_feed(&st->utf8, p, len);
+	debug_store_put(&st->body, p, len);
 }
 
-/* debug_json_message()'s output, into st's frame. */
+/* debug_json's output, into st's frame. */
 static void emit(void *ctx, const char *p, size_t len)
 {
 	append(ctx, p, len);
+}
+
+/* For debug_store_each(): a piece of the body into the JSON string. */
+static int body_out(void *ctx, const char *p, size_t len)
+{
+	debug_json_body_put(ctx, p, len);
+	return 0;
+}
+
+/* jsonl: the message's JSON line, made from what was kept and written
+   whole (a message not streamed comes whole in msg). */
+static int jsonl_write(struct debug_state *st, const struct smtpgate_session *s,
+		       const struct smtpgate_message *msg)
+{
+	debug_store_drop(&st->frame);
+	if (!msg->streamed) {
+		debug_json_message(s, msg->data ? msg->data : "", msg->len, emit, st);
+		return frame_flush(st);
+	}
+	struct debug_json_body b;
+	debug_json_head(s, st->head ? st->head : "", st->head_len, msg->len, emit, st);
+	debug_json_body_begin(&b, debug_json_utf8_valid_end(&st->utf8), emit, st);
+	if (debug_store_each(&st->body, body_out, &b) < 0)
+		return -1;
+	debug_json_body_end(&b);
+	return frame_flush(st);
 }
 
 /* A piece of the message as it arrives. */
@@ -339,8 +291,7 @@ static enum smtpgate_verdict debug_body(void *priv, const struct smtpgate_sessio
 	struct debug_state *st = priv;
 	(void)reply;
 	if (st->jsonl) {
-		st->started = 1;
-		raw_append(st, data, len);
+		jsonl_piece(st, data, len);
 		return SMTPGATE_CONTINUE;
 	}
 	int first = !st->started;
@@ -362,9 +313,7 @@ static enum smtpgate_verdict debug_message(void *priv, const struct smtpgate_ses
 	}
 	int rc;
 	if (st->jsonl) {
-		st->len = 0; /* nothing framed yet: the pieces went to raw */
-		debug_json_message(s, st->raw ? st->raw : "", st->raw_len, emit, st);
-		rc = frame_flush(st);
+		rc = jsonl_write(st, s, msg);
 	} else {
 		if (!msg->streamed || !st->started) { /* whole, or empty: no piece came */
 			frame_start(st, s);

@@ -13,7 +13,8 @@
 #define MAILDIR_HEADERS_MAX_BYTES 8192
 /* Maildirs whose copy is written as the message arrives, each with its
    own headers and its own tmp/ file (two descriptors each); any further
-   Maildirs share one more file, hard-linked into each at the final dot. */
+   Maildirs share one more file, hard-linked into each at the final dot
+   (copied where it cannot be linked: maildir_copy.c). */
 #define MAILDIR_STREAM_FILES_MAX 32
 
 struct maildir_tx;

@@ -18,9 +18,19 @@
  * outcome.  The first MAILDIR_STREAM_FILES_MAX distinct Maildirs get a
  * file each, with their own headers; any further ones share one more
  * file, hard-linked into each, whose headers name no recipient: so never
- * more than 2 * (MAILDIR_STREAM_FILES_MAX + 1) descriptors while the
- * message arrives.  Below the template's fixed part no symlink is ever
- * followed (maildir_dir.c).
+ * more than 2 * (MAILDIR_STREAM_FILES_MAX + 1) descriptors for files
+ * (plus the template's base and one directory) while the message
+ * arrives.  Where the shared file cannot be linked (a Maildir on another
+ * file system: EXDEV; EMLINK; EPERM where there are no hard links), that
+ * Maildir gets a copy instead (maildir_copy.c): read back in bounded
+ * pieces from a Maildir already showing it, written to a new tmp/ file
+ * through the same durable-file service and linked as the others, and
+ * linked in turn into further Maildirs on its file system.  The copies
+ * come after every own file is linked and closed, and one is open at a
+ * time, so they stay within the bound.  A copy that fails is that
+ * Maildir's failure like any other: the message's (all taken back, 4xx),
+ * or on LMTP only its recipients'.  Below the template's fixed part no
+ * symlink is ever followed (maildir_dir.c).
  */
 #include "maildir_deliver.h"
 
@@ -33,6 +43,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "maildir_copy.h"
+
 #define CONV_IN_BYTES 65536
 
 /* One copy: its Maildir, and the file it is a name of. */
@@ -44,6 +56,7 @@ struct copy {
 	char *headers;
 	size_t headers_len;
 	char name[MAILDIR_NAME_MAX_BYTES];     /* own file: its final name */
+	unsigned long long size;               /* own file: its length at the dot */
 	char tmp_path[MAILDIR_PATH_MAX_BYTES + MAILDIR_NAME_MAX_BYTES + 8];
 	int new_made;
 	int err;           /* LMTP, each on its own: errno of its failure; 0 */
@@ -57,6 +70,9 @@ struct maildir_tx {
 	struct copy *copies;
 	char *headers;         /* MAILDIR_HEADERS_MAX_BYTES per own file */
 	size_t nfiles;
+	int shared;            /* the copy whose file further Maildirs share, or -1 */
+	struct smtpgate_file *alt; /* the shared file copied (maildir_copy.c), or NULL */
+	int alt_shown;         /* ... and linked into a new/ already */
 	int base_fd;
 	int failed;            /* what failed, where, errno */
 	const char *what;
@@ -77,7 +93,10 @@ static int file_put(struct maildir_state *st, struct maildir_tx *tx, struct copy
 		    const char *p, size_t len);
 static int make_file(struct maildir_state *st, struct maildir_tx *tx, struct copy *c);
 static int plan_copy(struct maildir_state *st, const struct smtpgate_session *s,
-		     struct maildir_tx *tx, size_t i, int *shared);
+		     struct maildir_tx *tx, size_t i);
+static int make_alt(struct maildir_state *st, struct maildir_tx *tx, struct copy *c);
+static int show_alt(struct maildir_state *st, struct maildir_tx *tx, struct copy *c,
+		    int new_fd);
 static int show_copy(struct maildir_state *st, struct maildir_tx *tx, struct copy *c);
 static void take_back(struct maildir_state *st, const struct smtpgate_session *s,
 		      struct maildir_tx *tx);
@@ -210,7 +229,7 @@ static int make_file(struct maildir_state *st, struct maildir_tx *tx, struct cop
 
 /* Copy i: its Maildir, and its own file or a share of one.  0 or -1. */
 static int plan_copy(struct maildir_state *st, const struct smtpgate_session *s,
-		     struct maildir_tx *tx, size_t i, int *shared)
+		     struct maildir_tx *tx, size_t i)
 {
 	struct copy *c = &tx->copies[i];
 	const char *rcpt = st->per_recipient ? s->rcpttos[i] : NULL;
@@ -227,7 +246,7 @@ static int plan_copy(struct maildir_state *st, const struct smtpgate_session *s,
 			c->same_as = (int)k;
 	if (c->same_as >= 0)
 		return 0;
-	if (tx->nfiles < MAILDIR_STREAM_FILES_MAX || *shared < 0) {
+	if (tx->nfiles < MAILDIR_STREAM_FILES_MAX || tx->shared < 0) {
 		int share = tx->nfiles == MAILDIR_STREAM_FILES_MAX;
 		c->file_of = (int)i;
 		c->headers = tx->headers + tx->nfiles * MAILDIR_HEADERS_MAX_BYTES;
@@ -239,11 +258,11 @@ static int plan_copy(struct maildir_state *st, const struct smtpgate_session *s,
 			return -1;
 		tx->nfiles++;
 		if (share)
-			*shared = (int)i;
+			tx->shared = (int)i;
 		return 0;
 	}
 	/* A share of the common file: its Maildir must be there at the dot. */
-	c->file_of = *shared;
+	c->file_of = tx->shared;
 	int tmp = open_sub(st, c, "tmp", 1, tx);
 	if (tmp < 0)
 		return -1;
@@ -260,6 +279,7 @@ int maildir_tx_begin(struct maildir_state *st, const struct smtpgate_session *s)
 	tx->host = st->host;
 	tx->s = s;
 	/* LMTP answers each recipient (plugin ABI 1.1). */
+	tx->shared = -1;
 	tx->each = st->per_recipient && st->host->abi_minor >= 1 && s->lmtp && s->rcpt_count > 1;
 	tx->ncopies = st->per_recipient ? s->rcpt_count : 1;
 	tx->copies = calloc(tx->ncopies, sizeof(*tx->copies));
@@ -270,9 +290,8 @@ int maildir_tx_begin(struct maildir_state *st, const struct smtpgate_session *s)
 	tx->base_fd = open(st->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tx->base_fd < 0)
 		return tx_fail(tx, NULL, "open", st->base, "");
-	int shared = -1;
 	for (size_t i = 0; i < tx->ncopies && !tx->failed; i++)
-		if (plan_copy(st, s, tx, i, &shared) < 0 && !tx->each)
+		if (plan_copy(st, s, tx, i) < 0 && !tx->each)
 			return -1;
 	return tx->failed ? -1 : 0;
 }
@@ -290,28 +309,104 @@ void maildir_tx_write(struct maildir_state *st, const char *p, size_t len)
 			file_put(st, tx, &tx->copies[i], p, len);
 }
 
-/* The copy's name in its new/: a link to the file it gets, the file
-   fsync'd first and new/ after (host->file_commit).  A missing new/ is
-   made: another worker delivering a recipient's first message may have
-   made tmp/ and not yet new/ when this one found tmp/. */
-static int show_copy(struct maildir_state *st, struct maildir_tx *tx, struct copy *c)
+/* The shared file's content for c's Maildir, which that file cannot be
+   linked into: read back from a Maildir already showing it (any copy is
+   the same bytes) into a new file in c's tmp/, tx->alt.  0 or -1. */
+static int make_alt(struct maildir_state *st, struct maildir_tx *tx, struct copy *c)
 {
 	const struct copy *f = &tx->copies[c->file_of];
+	char stem[MAILDIR_NAME_MAX_BYTES];
+	int src = -1;
+	errno = ENOENT;
+	for (size_t k = 0; k < tx->ncopies && src < 0; k++) {
+		struct copy *o = &tx->copies[k];
+		struct maildir_tx ignored = { .base_fd = tx->base_fd };
+		int dir = o->new_made && o->file_of == c->file_of ? open_sub(st, o, "new", 0, &ignored)
+								 : -1;
+		if (dir >= 0) {
+			src = maildir_copy_open(dir, f->name, f->size);
+			close(dir);
+		}
+	}
+	if (src < 0) {
+		char where[MAILDIR_PATH_MAX_BYTES + 8];
+		snprintf(where, sizeof(where), "%s/new", f->maildir);
+		return tx_fail(tx, c, "read back", where, f->name);
+	}
+	/* In tmp/ under the stem of its final name, as the shared file was. */
+	snprintf(stem, sizeof(stem), "%.*s", (int)strcspn(f->name, ","), f->name);
+	int tmp = open_sub(st, c, "tmp", 1, tx);
+	if (tmp >= 0) {
+		tx->alt = maildir_copy_make(st->host, src, f->size, tmp, stem,
+					    (unsigned int)st->file_mode, tx->conv, sizeof(tx->conv));
+		int saved = errno;
+		close(tmp);
+		errno = saved;
+		if (!tx->alt)
+			tx_fail(tx, c, "copy", c->maildir, "tmp");
+	}
+	close(src);
+	return tx->alt ? 0 : -1;
+}
+
+/* c's name in its new/ when the shared file cannot be linked there: the
+   copy made for an earlier such Maildir if it links (the same file
+   system), else a new copy; one copy open at a time.  0, or -1 with
+   errno (a failure of the copy already told). */
+static int show_alt(struct maildir_state *st, struct maildir_tx *tx, struct copy *c,
+		    int new_fd)
+{
+	const char *name = tx->copies[c->file_of].name;
+	if (tx->alt && st->host->file_commit(tx->alt, new_fd, name) == 0)
+		return 0;
+	if (tx->alt && !maildir_copy_cannot_link(errno))
+		return -1;
+	if (tx->alt) {
+		int saved = errno;
+		if (tx->alt_shown)
+			st->host->file_close(tx->alt);
+		else
+			st->host->file_abort(tx->alt);
+		errno = saved;
+	}
+	tx->alt = NULL;
+	tx->alt_shown = 0;
+	if (make_alt(st, tx, c) < 0)
+		return -1;
+	return st->host->file_commit(tx->alt, new_fd, name);
+}
+
+/* The copy's name in its new/: a link to the file it gets, the file
+   fsync'd first and new/ after (host->file_commit); a copy of it where it
+   cannot be linked.  A missing new/ is made: another worker delivering a
+   recipient's first message may have made tmp/ and not yet new/ when
+   this one found tmp/.  An own file that no other Maildir gets is closed
+   once linked, so the copies made later stay within the bound. */
+static int show_copy(struct maildir_state *st, struct maildir_tx *tx, struct copy *c)
+{
+	struct copy *f = &tx->copies[c->file_of];
 	if (c->err)
 		return -1; /* its own failure, already told */
 	int new_fd = open_sub(st, c, "new", 1, tx);
-	if (new_fd < 0)
-		return -1;
-	int rc = st->host->file_commit(f->file, new_fd, f->name);
+	int rc = new_fd < 0 ? -1 : st->host->file_commit(f->file, new_fd, f->name);
+	if (rc < 0 && new_fd >= 0 && f != c && maildir_copy_cannot_link(errno)) {
+		rc = show_alt(st, tx, c, new_fd);
+		tx->alt_shown |= rc == 0;
+	}
 	int saved = errno;
-	close(new_fd);
-	if (rc < 0) {
+	if (new_fd >= 0)
+		close(new_fd);
+	if (f == c && c->file && c->file_of != tx->shared) {
+		(rc == 0 ? st->host->file_close : st->host->file_abort)(c->file);
+		c->file = NULL;
+	}
+	if (rc < 0 && new_fd >= 0) {
 		char where[MAILDIR_PATH_MAX_BYTES + 8];
 		snprintf(where, sizeof(where), "%s/new", c->maildir);
 		return errno = saved, tx_fail(tx, c, "link", where, f->name);
 	}
-	c->new_made = 1;
-	return 0;
+	c->new_made = rc == 0;
+	return rc;
 }
 
 /* Undo: no copy of this message stays in any new/.  A copy a mail reader
@@ -376,6 +471,7 @@ static void name_files(struct maildir_state *st, struct maildir_tx *tx)
 		}
 		size_t n = strlen(c->name);
 		snprintf(c->name + n, sizeof(c->name) - n, ",S=%llu", size);
+		c->size = size;
 	}
 }
 
@@ -450,6 +546,12 @@ static void tx_end(struct maildir_state *st, int keep)
 			else
 				st->host->file_abort(tx->copies[i].file);
 		}
+	if (tx->alt) {
+		if (keep && tx->alt_shown)
+			st->host->file_close(tx->alt);
+		else
+			st->host->file_abort(tx->alt);
+	}
 	if (tx->base_fd >= 0)
 		close(tx->base_fd);
 	free(tx->headers);

@@ -7,7 +7,10 @@
  * on_reset.  It asks for the header block whole (the core reads
  * stream_flags before init, so it is not a setting).  A
  * piece holding "REFUSE-ME" is refused with 554 5.7.1, "TEMPFAIL-ME" with
- * 451 4.3.0, "DROP-ME" with DISCONNECT (the core's 421).
+ * 451 4.3.0, "DROP-ME" with DISCONNECT (the core's 421).  For the
+ * loader's checks, SMTPGATE_TEST_STREAM_FLAGS in its environment replaces
+ * its stream_flags (strtoul, any base) and SMTPGATE_TEST_STREAM_NO_BODY
+ * takes its on_body away: descriptors the loader must refuse.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -103,7 +106,7 @@ static void stream_reset(void *priv, const struct smtpgate_session *s)
 	record("reset\n", NULL, 0);
 }
 
-static const struct smtpgate_plugin stream_plugin = {
+static struct smtpgate_plugin stream_plugin = {
 	SMTPGATE_PLUGIN_HEADER,
 	.name = "stream",
 	.version = "1.0",
@@ -116,5 +119,10 @@ static const struct smtpgate_plugin stream_plugin = {
 
 const struct smtpgate_plugin *smtpgate_plugin_entry(void)
 {
+	const char *flags = getenv("SMTPGATE_TEST_STREAM_FLAGS");
+	if (flags)
+		stream_plugin.stream_flags = (unsigned int)strtoul(flags, NULL, 0);
+	if (getenv("SMTPGATE_TEST_STREAM_NO_BODY"))
+		stream_plugin.on_body = NULL;
 	return &stream_plugin;
 }

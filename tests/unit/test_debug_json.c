@@ -112,6 +112,18 @@ static const struct json_row json_rows[] = {
 	    "\"body_encoding\":\"base64\",\"body\":\"wK8=\"}\n"),
 	ROW("empty message", "",
 	    ",\"size\":0,\"headers\":[],\"body_encoding\":\"utf-8\",\"body\":\"\"}\n"),
+	ROW("4-byte characters", "S: x\n\n\xf0\x9f\x98\x80" "a\xf0\x9f\x98\x80\"",
+	    ",\"size\":16,\"headers\":[[\"S\",\"x\"]],"
+	    "\"body_encoding\":\"utf-8\",\"body\":\"\xf0\x9f\x98\x80" "a\xf0\x9f\x98\x80\\\"\"}\n"),
+	ROW("cut 4-byte character at the end", "S: x\n\nab\xf0\x9f\x98",
+	    ",\"size\":11,\"headers\":[[\"S\",\"x\"]],"
+	    "\"body_encoding\":\"base64\",\"body\":\"YWLwn5g=\"}\n"),
+	ROW("base64 of seven bytes", "S: x\n\n\xff\x01\x02\x03\x04\x05\x06",
+	    ",\"size\":13,\"headers\":[[\"S\",\"x\"]],"
+	    "\"body_encoding\":\"base64\",\"body\":\"/wECAwQFBg==\"}\n"),
+	ROW("headers only", "S: x\nT: y",
+	    ",\"size\":9,\"headers\":[[\"S\",\"x\"],[\"T\",\"y\"]],"
+	    "\"body_encoding\":\"utf-8\",\"body\":\"\"}\n"),
 };
 
 static void test_json_message(void)
@@ -139,11 +151,44 @@ static void test_json_message(void)
 	}
 }
 
+/* The same rows made in parts, as the plugin makes a streamed message:
+   the header fields whole, the body in pieces of every size from 1 to 7
+   bytes (characters and base64 groups cut at every place), the UTF-8
+   check fed piece by piece: the same object as the whole message's. */
+static void test_json_parts(void)
+{
+	struct smtpgate_session s = { .id = "1", .peer_addr = "::1", .seen_greeting = "h" };
+	for (size_t i = 0; i < sizeof(json_rows) / sizeof(json_rows[0]); i++) {
+		const struct json_row *row = &json_rows[i];
+		struct sink whole = { .len = 0 };
+		debug_json_message(&s, row->data, row->len, sink_emit, &whole);
+		for (size_t piece = 1; piece <= 7; piece++) {
+			struct sink k = { .len = 0 };
+			struct debug_json_utf8 u = { .pend_len = 0 };
+			struct debug_json_body b;
+			size_t head = debug_json_header_end(row->data, row->len);
+			for (size_t at = head; at < row->len; at += piece)
+				debug_json_utf8_feed(&u, row->data + at,
+						     row->len - at < piece ? row->len - at : piece);
+			debug_json_head(&s, row->data, head, row->len, sink_emit, &k);
+			debug_json_body_begin(&b, debug_json_utf8_valid_end(&u), sink_emit, &k);
+			for (size_t at = head; at < row->len; at += piece)
+				debug_json_body_put(&b, row->data + at,
+						    row->len - at < piece ? row->len - at : piece);
+			debug_json_body_end(&b);
+			/* The time may have turned between the two: compare from "session". */
+			UNIT_CHECK_STR(row->name, strstr(k.buf, "\"session\""),
+				       strstr(whole.buf, "\"session\""));
+		}
+	}
+}
+
 int test_debug_json_register(void)
 {
 	CU_pSuite s = CU_add_suite("debug_json", NULL, NULL);
 	if (!s || !CU_add_test(s, "debug_chaos_parse table", test_chaos_parse) ||
-	    !CU_add_test(s, "debug_json_message table", test_json_message))
+	    !CU_add_test(s, "debug_json_message table", test_json_message) ||
+	    !CU_add_test(s, "debug_json in parts table", test_json_parts))
 		return -1;
 	return 0;
 }

@@ -1,12 +1,13 @@
 /*
  * test_plugin_load.c - what the loader refuses before any plugin code but
  * the entry function runs: descriptors built by hand (wrong major, newer
- * minor, too small, no name, no message hook, bad commands), unsafe files
- * (group/other-writable, not regular), the way to them (relative paths,
- * directories and symlinks others own or may write), and the real shared
- * objects built
- * by `make check` (debug.so loads; badabi.so and nomessage.so do not).
+ * minor, too small, no name, no message hook, bad commands, EHLO keywords,
+ * stream_flags), unsafe files (group/other-writable, not regular), the way
+ * to them (relative paths, directories and symlinks others own or may
+ * write), and the real shared objects built by `make check` (debug.so
+ * loads; badabi.so and nomessage.so do not).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,59 @@ static void test_check_keywords(void)
 			   plugin_check_descriptor(&d, err, sizeof(err)) == keyword_rows[i].rc);
 		if (keyword_rows[i].err)
 			UNIT_CHECK_CONTAINS(keyword_rows[i].name, err, keyword_rows[i].err);
+	}
+}
+
+static enum smtpgate_verdict good_body(void *priv, const struct smtpgate_session *s,
+				       const char *data, size_t len, struct smtpgate_reply *r)
+{
+	(void)priv;
+	(void)s;
+	(void)data;
+	(void)len;
+	(void)r;
+	return SMTPGATE_CONTINUE;
+}
+
+/* stream_flags (ABI 1.1): known bits only, and only with on_body.  A 1.0
+   descriptor has none: what lies past its size is never read. */
+static const struct {
+	const char *name;
+	unsigned int minor;
+	size_t size;
+	unsigned int flags;
+	int has_body;
+	int rc;
+	const char *err;
+} stream_rows[] = {
+	{ "no flags, no body hook", MIN, SZ, 0, 0, 0, NULL },
+	{ "no flags, body hook", MIN, SZ, 0, 1, 0, NULL },
+	{ "whole header with body hook", MIN, SZ, SMTPGATE_STREAM_WHOLE_HEADER, 1, 0, NULL },
+	{ "unknown bit", MIN, SZ, 0x4, 1, -1,
+	  "plugin \"st\": stream_flags 0x4 has bits this smtpgate does not know (0x4;" },
+	{ "known and unknown bits", MIN, SZ, 0x80000001u, 1, -1,
+	  "stream_flags 0x80000001 has bits this smtpgate does not know (0x80000000;" },
+	{ "unknown bit, no body hook", MIN, SZ, 0x2, 0, -1, "stream_flags 0x2 has bits" },
+	{ "flags without body hook", MIN, SZ, SMTPGATE_STREAM_WHOLE_HEADER, 0, -1,
+	  "plugin \"st\": stream_flags 0x1 set without a body hook (on_body)" },
+	{ "1.0 descriptor: past its size not read", 0,
+	  offsetof(struct smtpgate_plugin, commands) + sizeof(void *), 0xff, 0, 0, NULL },
+};
+
+static void test_check_stream(void)
+{
+	for (size_t i = 0; i < sizeof(stream_rows) / sizeof(stream_rows[0]); i++) {
+		struct smtpgate_plugin d = { SMTPGATE_PLUGIN_HEADER, .name = "st",
+					     .on_message = good_message };
+		d.abi_minor = stream_rows[i].minor;
+		d.size = stream_rows[i].size;
+		d.stream_flags = stream_rows[i].flags;
+		d.on_body = stream_rows[i].has_body ? good_body : NULL;
+		char err[512] = "";
+		UNIT_CHECK(stream_rows[i].name,
+			   plugin_check_descriptor(&d, err, sizeof(err)) == stream_rows[i].rc);
+		if (stream_rows[i].err)
+			UNIT_CHECK_CONTAINS(stream_rows[i].name, err, stream_rows[i].err);
 	}
 }
 
@@ -462,6 +516,7 @@ int test_plugin_load_register(void)
 	CU_pSuite s = CU_add_suite("plugin_load", NULL, NULL);
 	if (!s || !CU_add_test(s, "plugin_check_descriptor table", test_check_descriptor) ||
 	    !CU_add_test(s, "EHLO keywords table", test_check_keywords) ||
+	    !CU_add_test(s, "stream_flags table", test_check_stream) ||
 	    !CU_add_test(s, "plugin_descriptor_copy", test_descriptor_copy) ||
 	    !CU_add_test(s, "built-in verbs table", test_builtin_verbs) ||
 	    !CU_add_test(s, "plugin_check_file modes table", test_check_file) ||
