@@ -42,7 +42,8 @@ static int tls_wait(struct conn_fd *c, int step, long long start_ms, int timeout
 static ssize_t fd_tls_read(struct conn_fd *c, void *buf, size_t len, long long start_ms,
 			   int timeout_ms, int interruptible);
 static int fd_tls_write(struct conn_fd *c, const void *buf, size_t len, int timeout_ms);
-static int fd_handshake(struct conn_fd *c, int timeout_ms, char *why, size_t why_size);
+static int fd_handshake(struct conn_fd *c, int wait_first, int timeout_ms, char *why,
+			size_t why_size);
 static int fd_start_tls(struct conn *base, struct tls_server *srv, int timeout_ms, char *why,
 			size_t why_size);
 static struct ssl_st *fd_tls(struct conn *base);
@@ -223,17 +224,21 @@ static int tls_wait(struct conn_fd *c, int step, long long start_ms, int timeout
 	return step == TLS_CLOSED ? CONN_EOF : CONN_ERROR;
 }
 
-/* fd_read over TLS: OpenSSL's buffered bytes first, then waits. */
+/* fd_read over TLS: OpenSSL's buffered bytes first; with none, a wait
+   before the read, as in plaintext (after a reply the next command has
+   seldom arrived yet: a read() first would mostly say EAGAIN). */
 static ssize_t fd_tls_read(struct conn_fd *c, void *buf, size_t len, long long start_ms,
 			   int timeout_ms, int interruptible)
 {
+	int step = tls_conn_pending(c->ssl) ? 0 : TLS_WANT_READ;
 	for (;;) {
+		int w = step ? tls_wait(c, step, start_ms, timeout_ms, interruptible) : 0;
+		if (w < 0)
+			return w;
 		ssize_t n = tls_conn_read(c->ssl, buf, len);
 		if (n > 0)
 			return n;
-		int w = tls_wait(c, (int)n, start_ms, timeout_ms, interruptible);
-		if (w < 0)
-			return w;
+		step = (int)n;
 	}
 }
 
@@ -257,12 +262,15 @@ static int fd_tls_write(struct conn_fd *c, const void *buf, size_t len, int time
 }
 
 /* The handshake on c->ssl, step by step within timeout_ms; a stop ends
-   it (a stopping worker does not wait for a slow client's handshake). */
-static int fd_handshake(struct conn_fd *c, int timeout_ms, char *why, size_t why_size)
+   it (a stopping worker does not wait for a slow client's handshake).
+   wait_first: the peer speaks first (a server waits for the ClientHello
+   instead of trying a read that would say EAGAIN). */
+static int fd_handshake(struct conn_fd *c, int wait_first, int timeout_ms, char *why,
+			size_t why_size)
 {
 	long long start = clock_ms();
-	for (;;) {
-		int step = tls_conn_handshake(c->ssl);
+	int step = wait_first ? TLS_WANT_READ : tls_conn_handshake(c->ssl);
+	for (;; step = tls_conn_handshake(c->ssl)) {
 		if (step == 0)
 			return 0;
 		int w = tls_wait(c, step, start, timeout_ms, 1);
@@ -287,7 +295,7 @@ static int fd_start_tls(struct conn *base, struct tls_server *srv, int timeout_m
 		snprintf(why, why_size, "%s", c->ssl ? "TLS already active" : "cannot set up TLS");
 		return CONN_ERROR;
 	}
-	return fd_handshake(c, timeout_ms, why, why_size);
+	return fd_handshake(c, 1, timeout_ms, why, why_size);
 }
 
 int conn_fd_start_tls_client(struct conn_fd *c, struct ssl_st *ssl, int timeout_ms, char *why,
@@ -299,7 +307,7 @@ int conn_fd_start_tls_client(struct conn_fd *c, struct ssl_st *ssl, int timeout_
 		return CONN_ERROR;
 	}
 	c->ssl = ssl;
-	return fd_handshake(c, timeout_ms, why, why_size);
+	return fd_handshake(c, 0, timeout_ms, why, why_size);
 }
 
 static struct ssl_st *fd_tls(struct conn *base)

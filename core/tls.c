@@ -100,6 +100,11 @@ static int setup_protocols(SSL_CTX *ctx, const struct tls_config *t, char *err, 
 	   chat's queue is rewritten between flushes only once all is sent,
 	   but conn.c's loop advances its pointer). */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
+	/* Read what the socket holds, not a record's 5-byte header and then
+	   its body: half the read() calls of a session.  What OpenSSL holds
+	   unread is in tls_conn_pending (SSL_has_pending), so conn.c never
+	   waits for bytes already read. */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	return 0;
 }
 

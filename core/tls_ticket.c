@@ -192,6 +192,11 @@ void tls_ticket_readonly(void)
 int tls_ticket_setup(struct ssl_ctx_st *ctx, char *err, size_t err_size)
 {
 	struct ticket_page keys;
+	/* One TLS 1.3 ticket per handshake, not OpenSSL's two: an SMTP client
+	   keeps one session per server (Postfix's tlsmgr, our relay), and a
+	   resumption brings it a fresh one (ticket_cb's 2).  Postfix's smtpd
+	   sends one too. */
+	SSL_CTX_set_num_tickets(ctx, 1);
 	if (!page)
 		return 0;
 	if (snapshot(&keys) < 0 ||

@@ -23,9 +23,10 @@ void tls_ticket_rotate(const char *why);
 void tls_ticket_tick(int rotation_sec);
 /* Worker, at its start: the page becomes read-only for it. */
 void tls_ticket_readonly(void);
-/* ctx (made by the master for its workers) issues and reads tickets
-   with the shared keys; without the page (smtpgate -t, tests) OpenSSL's
-   own keys stay.  0, or -1 with a message in err. */
+/* ctx (made by the master for its workers) issues one ticket per
+   handshake and reads tickets with the shared keys; without the page
+   (smtpgate -t, tests) OpenSSL's own keys stay.  0, or -1 with a message
+   in err. */
 int tls_ticket_setup(struct ssl_ctx_st *ctx, char *err, size_t err_size);
 
 #endif
