@@ -167,7 +167,13 @@ def full_maildir(ctx, path):
     mount = Mount(ctx, path, "64k")
     for sub in ("tmp", "new", "cur"):
         os.mkdir(path + "/" + sub, 0o700)
-    fd = os.open(path + "/filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    fill(path)
+    return mount, "452 4.3.1 Error: insufficient system storage"
+
+
+def fill(path):
+    """The file system of directory path filled up, by path/filler."""
+    fd = os.open(os.path.join(path, "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         while os.write(fd, b"\0" * 4096) > 0:
             pass
@@ -175,7 +181,6 @@ def full_maildir(ctx, path):
         pass  # ENOSPC: full
     finally:
         os.close(fd)
-    return mount, "452 4.3.1 Error: insufficient system storage"
 
 
 def server_worker(d, listen_port, client_sock):

@@ -10,7 +10,7 @@ LMTP."""
 import os
 
 from harness import Client, check, eq
-from test_maildir import ROOT, Mount, delivered, listdir, maildir_daemon
+from test_maildir import ROOT, Mount, delivered, fill, listdir, maildir_daemon
 from test_stream import BLOCK, BLOCK_DECODED
 
 # 33 on the test's file system (32 own files, u32's the shared one), then
@@ -45,16 +45,19 @@ def mounts(ctx, base, fs2_size="8m"):
             Mount(ctx, os.path.join(base, "fs2.example"), fs2_size)]
 
 
-def fill(path):
-    """path's file system filled up."""
-    fd = os.open(os.path.join(path, "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
+def full_fs2(ctx, base):
+    """The two mounts, fs2 with b1's Maildir made and then filled up."""
+    ms = mounts(ctx, base, fs2_size="256k")
     try:
-        while os.write(fd, b"\0" * 65536) > 0:
-            pass
-    except OSError:
-        pass  # ENOSPC: full
-    finally:
-        os.close(fd)
+        os.makedirs(maildir_of(base, "b1@fs2.example"))
+        for sub in ("tmp", "new", "cur"):
+            os.mkdir(os.path.join(maildir_of(base, "b1@fs2.example"), sub))
+        fill(os.path.join(base, "fs2.example"))
+    except BaseException:
+        for m in ms:
+            m.umount()
+        raise
+    return ms
 
 
 def inode(base, rcpt, name):
@@ -98,12 +101,8 @@ def test_maildir_failed_copy_all_or_nothing(ctx):
     if not ROOT:
         return
     base = ctx.path("mail")
-    ms = mounts(ctx, base, fs2_size="256k")
+    ms = full_fs2(ctx, base)
     try:
-        os.makedirs(maildir_of(base, "b1@fs2.example"))
-        for sub in ("tmp", "new", "cur"):
-            os.mkdir(os.path.join(maildir_of(base, "b1@fs2.example"), sub))
-        fill(os.path.join(base, "fs2.example"))
         d, port = maildir_daemon(ctx, base + "/%d/%u/Maildir")
         eq(send_many(port, RCPTS), ["452 4.3.1 Error: insufficient system storage"], "reply")
         d.wait_log(r"delivery failed: copy \S*/fs2\.example/b1/Maildir/tmp: No space left")
@@ -120,12 +119,8 @@ def test_maildir_failed_copy_lmtp_each_on_its_own(ctx):
     if not ROOT:
         return
     base = ctx.path("mail")
-    ms = mounts(ctx, base, fs2_size="256k")
+    ms = full_fs2(ctx, base)
     try:
-        os.makedirs(maildir_of(base, "b1@fs2.example"))
-        for sub in ("tmp", "new", "cur"):
-            os.mkdir(os.path.join(maildir_of(base, "b1@fs2.example"), sub))
-        fill(os.path.join(base, "fs2.example"))
         d, port = maildir_daemon(ctx, base + "/%d/%u/Maildir", protocol="lmtp")
         replies = send_many(port, RCPTS, lmtp=True)
         eq(replies, ["452 4.3.1 Error: insufficient system storage" if r == "b1@fs2.example"
