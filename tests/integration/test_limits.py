@@ -97,8 +97,10 @@ def test_data_timeout(ctx):
         c.cmd("MAIL FROM:<a@b>")
         c.cmd("RCPT TO:<c@d>")
         eq(c.cmd("DATA")[:3], "354", "DATA")
-        c.send(b"Subject: slow\r\n\r\nhalf a mess")
+        # Before the send: the server's wait for the unfinished line starts
+        # after these bytes arrive, whenever this process runs again.
         t0 = time.monotonic()
+        c.send(b"Subject: slow\r\n\r\nhalf a mess")
         r = c.reply()
         took = time.monotonic() - t0
         check(r[0].startswith("421 "), "a stalled DATA: expected a 421, got %r" % r)
@@ -135,10 +137,12 @@ def test_a_line_trickled_without_end_times_out(ctx):
     text, port, out = ctx.listener(workers=1, command_timeout=2, data_timeout=2)
     ctx.daemon(ctx.config([text]))
     for what in ("a command", "a DATA line"):
+        # Before the connection: the server's wait starts after its last
+        # reply, which this process may read well after it was sent.
+        t0 = time.monotonic()
         with Client(port) as c:
             if what == "a DATA line":
                 c.begin_data(helo="HELO x")
-            t0 = time.monotonic()
             r = trickle_until_reply(c, b"x", 15)
             took = time.monotonic() - t0
             # The 421 while the client still trickles (15 s) shows the
