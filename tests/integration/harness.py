@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -70,14 +71,29 @@ def wait_until(pred, timeout=WAIT, step=0.02, what="condition"):
         time.sleep(step)
 
 
+# Every port free_port() gave in this run.  Between the choice and the
+# bind by whoever listens there (a daemon, Postfix) lie seconds; a test
+# running beside it was once given the same port, bound it first, and
+# the other test's client delivered into the wrong server.
+_given_ports = set()
+_given_lock = threading.Lock()
+
+
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
-    """A port free on loopback right now (bound to 0 and released)."""
-    s = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    """A port free on loopback right now (bound to 0 and released), never
+    one given before in this run."""
+    for _ in range(1000):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        finally:
+            s.close()
+        with _given_lock:
+            if port not in _given_ports:
+                _given_ports.add(port)
+                return port
+    raise TestFailure("no loopback port left that this run has not given out")
 
 
 SMTP_SINK = "/usr/sbin/smtp-sink"

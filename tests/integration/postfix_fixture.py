@@ -161,9 +161,13 @@ class Postfix:
             if not self.proc.running():
                 raise TestFailure("postfix exited: %s %s" % (self.proc.log(), self.log()[-2000:]))
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as c:
+                    banner = c.recv(512)
             except OSError:
                 return False
+            # Its own banner: whatever else might listen there is not it.
+            if not banner.startswith(b"220 postfix.it.test "):
+                raise TestFailure("port %d answers %r, not this Postfix" % (self.port, banner[:80]))
             return True
         # Bounded, generously: a Postfix master starting under a loaded
         # machine (the whole suite in parallel) takes a while.
