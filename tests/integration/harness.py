@@ -7,6 +7,7 @@ registered there and stopped by PID (SIGTERM, then SIGKILL) when the test
 ends, pass or fail.  Only 127.0.0.1 and ::1 are ever contacted.
 """
 import os
+import random
 import re
 import shutil
 import signal
@@ -71,29 +72,43 @@ def wait_until(pred, timeout=WAIT, step=0.02, what="condition"):
         time.sleep(step)
 
 
-# Every port free_port() gave in this run.  Between the choice and the
-# bind by whoever listens there (a daemon, Postfix) lie seconds; a test
-# running beside it was once given the same port, bound it first, and
-# the other test's client delivered into the wrong server.
-_given_ports = set()
-_given_lock = threading.Lock()
+def _below_ephemeral():
+    """Ports the kernel never picks by itself (for bind to port 0 or a
+    client's connect): the 12000 below its ephemeral range."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return list(range(max(1024, low - 12000), low))
+
+
+# Between free_port()'s choice and the bind by whoever listens there (a
+# daemon, Postfix) lie seconds.  A port from the kernel's ephemeral range
+# was twice taken in that time by another test (its own port-0 server,
+# another daemon) and a client delivered into the wrong server: ports
+# come from below that range, each given once in a run.
+_ports = _below_ephemeral()
+random.shuffle(_ports)
+_ports_lock = threading.Lock()
 
 
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
-    """A port free on loopback right now (bound to 0 and released), never
-    one given before in this run."""
-    for _ in range(1000):
+    """A port free on loopback right now, never given before in this run
+    and never one the kernel hands out by itself."""
+    while True:
+        with _ports_lock:
+            if not _ports:
+                raise TestFailure("no loopback port left below the ephemeral range")
+            port = _ports.pop()
         s = socket.socket(family, socket.SOCK_STREAM)
         try:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
+            s.bind((host, port))
+            return port
+        except OSError:
+            continue  # in use by someone else: the next one
         finally:
             s.close()
-        with _given_lock:
-            if port not in _given_ports:
-                _given_ports.add(port)
-                return port
-    raise TestFailure("no loopback port left that this run has not given out")
 
 
 SMTP_SINK = "/usr/sbin/smtp-sink"

@@ -402,9 +402,9 @@ def test_postfix_client_delivers_list_and_outsider_once_each(ctx):
     mm, (member,) = new_list("mmpfx")
     outsider = "outsider.mmpfx@example.org"
     pf = Postfix(ctx, mm.port)
+    done = False
     try:
         pf.start()
-        done = False
         with smtplib.SMTP("127.0.0.1", pf.port, timeout=MM_WAIT) as s:
             eq(s.sendmail(member, ["mmpfx@example.com", outsider],
                           "From: %s\r\nTo: mmpfx@example.com\r\nCc: %s\r\n"
