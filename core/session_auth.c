@@ -238,17 +238,27 @@ static enum exchange lost_or_refused(const struct session *s)
 	return s->state == SESSION_CLOSING ? EXCHANGE_LOST : EXCHANGE_REFUSED;
 }
 
+/* The exchange's first response into response: the initial one given
+   with AUTH ("=" is an empty one), or the answer to a 334 with prompt.
+   0, or -1 (refused, or the session is closing). */
+static int first_response(struct session *s, const char *prompt, const char *initial,
+			  size_t *len)
+{
+	if (!initial)
+		return read_response(s, prompt, response, len);
+	if (strcmp(initial, "=") == 0)
+		return 0;
+	return decode(s, initial, strlen(initial), response, len);
+}
+
 /* PLAIN: the initial response ("=" is an empty one) or one 334. */
 static enum exchange exchange_plain(struct session *s, const char *initial,
 				    struct credentials *c)
 {
 	size_t len = 0;
-	int rc = !initial ? read_response(s, "", response, &len)
-		 : strcmp(initial, "=") == 0 ? 0
-		 : decode(s, initial, strlen(initial), response, &len);
-	if (rc < 0)
+	if (first_response(s, "", initial, &len) < 0)
 		return lost_or_refused(s);
-	rc = split_plain(response, len, c);
+	int rc = split_plain(response, len, c);
 	auth_util_wipe(response, len);
 	if (rc == 0)
 		return EXCHANGE_DONE;
@@ -262,12 +272,9 @@ static enum exchange exchange_login(struct session *s, const char *initial,
 				    struct credentials *c)
 {
 	size_t len = 0;
-	int rc = !initial ? read_response(s, "VXNlcm5hbWU6", response, &len)
-		 : strcmp(initial, "=") == 0 ? 0
-		 : decode(s, initial, strlen(initial), response, &len);
-	if (rc < 0)
+	if (first_response(s, "VXNlcm5hbWU6", initial, &len) < 0)
 		return lost_or_refused(s);
-	rc = len == 0 ? -1 : copy_field(c->authcid, sizeof(c->authcid), response, len, 1);
+	int rc = len == 0 ? -1 : copy_field(c->authcid, sizeof(c->authcid), response, len, 1);
 	auth_util_wipe(response, len);
 	if (rc < 0) {
 		session_chat_reply(&s->chat, "501 5.5.2 Malformed LOGIN user name");

@@ -146,16 +146,7 @@ static void smtp_ehlo(struct session *s, const char *arg, const struct session_v
 		return;
 	s->extended_smtp = 1;
 	session_chat_reply(&s->chat, "250-%s", s->env->fqdn);
-	if (s->l->data_size_limit) {
-		session_chat_reply(&s->chat, "250-SIZE %lld", s->l->data_size_limit);
-		s->mail_extra_bytes += SMTP_SIZE_EXTRA_BYTES;
-	}
-	if (!s->l->decode_data)
-		session_chat_reply(&s->chat, "250-8BITMIME");
-	if (s->l->smtputf8) {
-		session_chat_reply(&s->chat, "250-SMTPUTF8");
-		s->mail_extra_bytes += SMTP_UTF8_EXTRA_BYTES;
-	}
+	session_ehlo_settings(s);
 	if ((s->l->tls.mode == TLS_MODE_MAY || s->l->tls.mode == TLS_MODE_REQUIRED) && !s->tls_active)
 		session_chat_reply(&s->chat, "250-STARTTLS");
 	session_auth_ehlo(s);

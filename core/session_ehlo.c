@@ -28,6 +28,20 @@ static int must_end_group(const char *verb);
 static const char smtpd_supported[] = "Supported commands: EHLO HELO MAIL RCPT DATA RSET NOOP "
 				      "QUIT VRFY";
 
+void session_ehlo_settings(struct session *s)
+{
+	if (s->l->data_size_limit) {
+		session_chat_reply(&s->chat, "250-SIZE %lld", s->l->data_size_limit);
+		s->mail_extra_bytes += SMTP_SIZE_EXTRA_BYTES;
+	}
+	if (!s->l->decode_data)
+		session_chat_reply(&s->chat, "250-8BITMIME");
+	if (s->l->smtputf8) {
+		session_chat_reply(&s->chat, "250-SMTPUTF8");
+		s->mail_extra_bytes += SMTP_UTF8_EXTRA_BYTES;
+	}
+}
+
 void session_ehlo_offer(struct session *s)
 {
 	const struct smtpgate_plugin *p = s->env->plugin;

@@ -174,6 +174,10 @@ void session_body_data(struct session *s, const char *arg, const struct session_
    offers beyond smtpd.py's set, the plugin's keywords and "250 HELP";
    ENHANCEDSTATUSCODES applies from the next reply on. */
 void session_ehlo_offer(struct session *s);
+/* The extensions smtpd.py offers from its settings (SIZE, 8BITMIME,
+   SMTPUTF8), for EHLO and LHLO alike, with the MAIL line's room for their
+   parameters (RFC 1870, RFC 6531). */
+void session_ehlo_settings(struct session *s);
 /* HELP and HELP <verb>: the verbs this listener takes, plugin verbs too. */
 void session_ehlo_help(struct session *s, const char *arg, const struct session_verb *row);
 /* Before a command runs: did the client send more before our reply where
